@@ -1,0 +1,73 @@
+"""Agora: a collaborative workspace server for neighbourhoods."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """Return the folder of templates/, static/ or migrations/.
+
+    In a wheel they are shipped inside the package; in a source checkout they sit beside it.
+    """
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. Touches no database, asks nothing, creates no folder.
+
+    Raises ConfigError when the configuration cannot work (for example, no secret key).
+    """
+    from agora.config import ConfigError, load_settings
+    from agora.core import errors, i18n, security, templating
+    from agora.extensions import babel, csrf, db, login_manager, migrate
+
+    settings = load_settings(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
+    )
+    app.config.update(settings)
+    if not app.config["SECRET_KEY"]:
+        if not (app.debug or app.testing):
+            raise ConfigError(
+                "No secret key is configured: run `agora init` or set AGORA_SECRET_KEY."
+            )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        timezone_selector=i18n.select_timezone,
+        default_translation_directories=str(PACKAGE_DIR / "translations"),
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    security.init_app(app)
+    errors.init_app(app)
+    i18n.init_app(app)
+    templating.init_app(app)
+
+    from agora.admin.views import bp as admin_bp
+    from agora.auth.views import bp as auth_bp
+    from agora.core.views import bp as core_bp
+    from agora.spaces.views import bp as spaces_bp
+    from agora.spaces.views import home_bp, join_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    app.register_blueprint(join_bp)
+    app.register_blueprint(spaces_bp)
+    app.register_blueprint(admin_bp)
+    return app

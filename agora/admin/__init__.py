@@ -1,0 +1,1 @@
+"""The hosting admin console: spaces, accounts, audit log."""

@@ -1,0 +1,1 @@
+"""Accounts: login, profile, passwords, setup and reset links, throttling, audit log."""

@@ -1,0 +1,125 @@
+"""Accounts, one-time tokens, login throttling and the audit log."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agora.core.time import UTCDateTime, utcnow
+from agora.extensions import db
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: As typed at creation; `username_key` (lower case) makes it unique without regard to case.
+    username: Mapped[str] = mapped_column(String(40))
+    username_key: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    #: Optional: many habitants have none. Lower-cased; not unique (a family may share one).
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    #: None until the person chooses a password through a setup link.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_site_admin: Mapped[bool] = mapped_column(default=False)
+    is_disabled: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    #: Part of the session id: bumping it ends every session of this account.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_disabled
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    def membership_in(self, space) -> "Membership | None":  # noqa: F821
+        """Return this user's membership of space (cached on the instance), or None."""
+        from agora.spaces.models import Membership
+
+        cache = self.__dict__.setdefault("_membership_cache", {})
+        if space.id not in cache:
+            cache[space.id] = db.session.scalar(
+                select(Membership).where(Membership.space_id == space.id, Membership.user_id == self.id)
+            )
+        return cache[space.id]
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class UserToken(db.Model):
+    """A single-use secret link: password setup for a new account, or a password reset."""
+
+    __tablename__ = "user_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the secret; the secret itself is only ever shown once.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per key ("user:<name>" or "ip:<address>"), shared by every server worker."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(db.Model):
+    """Who did what that matters for security, kept for the hosting admin."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    #: Kept as text so the entry survives the deletion of the space or the account it names.
+    space_slug: Mapped[str | None] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    actor: Mapped[User | None] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """An e-mail written in the same transaction as its cause and sent afterwards."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+

@@ -1,0 +1,180 @@
+"""Login, logout, profile, password change, setup and reset links."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from agora.auth import services
+from agora.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
+from agora.auth.models import User
+from agora.core.forms import apply_service_error
+from agora.core.services import ServiceError
+from agora.core.timezones import TIMEZONE_NAMES
+from agora.core.urls import safe_next
+from agora.extensions import db, login_manager
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> User | None:
+    """Return the user of a session id "<id>:<version>"; an old version means a dead session."""
+    user_id, _sep, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.is_disabled or user.session_version != int(version):
+        return None
+    return user
+
+
+def start_session(user: User, remember: bool = False) -> None:
+    """Log user in on a fresh session (nothing from before the login carries over but the language)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(user, remember=remember)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form; after success, go to `next` when it is a path on this server."""
+    next_path = safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_path or url_for("home.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.username.data, form.password.data, request.remote_addr)
+        except services.LoginThrottled as exc:
+            db.session.commit()
+            form.password.errors.append(
+                _("Trop d'essais : patientez %(n)s minute(s) avant de réessayer.", n=exc.minutes)
+            )
+            return render_template("auth/login.html", form=form, next=next_path), 429
+        if user is None:
+            db.session.commit()
+            form.password.errors.append(_("Identifiant ou mot de passe incorrect."))
+            status = 401
+        else:
+            start_session(user, remember=form.remember.data)
+            db.session.commit()
+            return redirect(next_path or url_for("home.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form, next=next_path), status
+
+
+@bp.post("/logout")
+def logout():
+    """End the session."""
+    logout_user()
+    session.clear()
+    flash(_("Vous êtes déconnecté."), "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """Edit one's own name, e-mail, language and time zone."""
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user)
+    if request.method == "GET":
+        form.language.data = user.language or current_app.config["DEFAULT_LANGUAGE"]
+        form.timezone.data = user.timezone or current_app.config["DEFAULT_TIMEZONE"]
+    password_form = ChangePasswordForm(prefix="pw")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            email = services.normalise_email(form.email.data)
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+            status = 400
+        else:
+            user.display_name = form.display_name.data.strip()
+            user.email = email
+            user.language = form.language.data
+            user.timezone = form.timezone.data if form.timezone.data in TIMEZONE_NAMES else None
+            db.session.commit()
+            flash(_("Votre profil est enregistré."), "success")
+            return redirect(url_for("auth.profile"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/profile.html", form=form, password_form=password_form), status
+
+
+@bp.post("/profile/password")
+@login_required
+def change_password():
+    """Change one's password; every other session of the account ends."""
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user, formdata=None)
+    password_form = ChangePasswordForm(prefix="pw")
+    if password_form.validate_on_submit():
+        if not services.verify_password(user, password_form.current.data):
+            password_form.current.errors.append(_("Le mot de passe actuel est incorrect."))
+        else:
+            try:
+                services.set_password(user, password_form.password.data)
+            except ServiceError as exc:
+                password_form.password.errors.append(str(exc.message))
+            else:
+                services.audit("password.changed", user, target=user.username)
+                start_session(user)
+                db.session.commit()
+                flash(_("Votre mot de passe est changé. Vos autres connexions sont fermées."), "success")
+                return redirect(url_for("auth.profile"))
+    db.session.rollback()
+    return render_template("auth/profile.html", form=form, password_form=password_form), 400
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a reset link by e-mail; the answer is the same whether the account exists or not."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(
+            form.email.data, lambda raw: url_for("auth.reset_password", token=raw, _external=True)
+        )
+        db.session.commit()
+        return render_template("auth/forgot_sent.html")
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+def _token_page(purpose: str, token: str, template: str):
+    found = services.find_token(token, purpose)
+    if found is None:
+        abort(404)
+    form = NewPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.use_token(found, form.password.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            form.password.errors.append(str(exc.message))
+            return render_template(template, form=form, user=found.user), 400
+        start_session(user)
+        db.session.commit()
+        flash(_("Votre mot de passe est enregistré. Bienvenue !"), "success")
+        return redirect(url_for("home.index"))
+    if request.method == "POST":
+        status = 400
+    return render_template(template, form=form, user=found.user), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password from a single-use reset link (valid one hour)."""
+    return _token_page("reset", token, "auth/reset.html")
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+def setup_account(token: str):
+    """Choose one's first password from the setup link a mediator handed over."""
+    return _token_page("setup", token, "auth/setup.html")

@@ -1,0 +1,205 @@
+"""The `agora` command: thin wrappers over services, one clear sentence on failure."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from agora.config import CONFIG_FILE_NAMES, ConfigError, instance_path, load_settings
+
+
+class AgoraGroup(click.Group):
+    """A command group that turns known failures into one sentence on stderr and exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OperationalError as exc:
+            raise click.ClickException(f"The database cannot be reached: {_first_line(exc.orig)}") from None
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"Database error: {_first_line(exc)}") from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}.") from None
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+@contextmanager
+def app_context():
+    """Build the app and push its context for a command."""
+    from agora import create_app
+
+    app = create_app()
+    with app.app_context():
+        yield app
+
+
+@click.group(cls=AgoraGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="agora", prog_name="agora")
+def main():
+    """Agora: collaborative workspaces for a neighbourhood.
+
+    The instance folder is AGORA_INSTANCE (default ./instance).
+    """
+
+
+def _check_writable(folder: Path) -> None:
+    probe_parent = folder if folder.exists() else next((p for p in folder.parents if p.exists()), None)
+    if probe_parent is None or not os.access(probe_parent, os.W_OK | os.X_OK):
+        raise click.ClickException(f"The instance folder {folder} cannot be written: check its permissions.")
+    if folder.exists() and not folder.is_dir():
+        raise click.ClickException(f"{folder} exists and is not a folder.")
+
+
+def _check_database(url: str) -> None:
+    """Connect once to a server database before anything is written."""
+    if url.startswith("sqlite"):
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
+@main.command()
+def init():
+    """Create the instance: config with a random secret key, database at the latest schema, first admin.
+
+    Safe to run again: it changes only what is missing and says what it did.
+    """
+    folder = instance_path()
+    settings = load_settings()
+    _check_writable(folder)
+    _check_database(settings["SQLALCHEMY_DATABASE_URI"])
+
+    created_folder = not folder.exists()
+    config_path = next((folder / n for n in CONFIG_FILE_NAMES if (folder / n).is_file()), None)
+    wrote_config = False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if config_path is None:
+            config_path = folder / "agora.toml"
+            config_path.write_text(
+                "# Agora instance configuration; AGORA_* environment variables override it.\n"
+                f'secret_key = "{secrets.token_urlsafe(48)}"\n',
+                encoding="utf-8",
+            )
+            config_path.chmod(0o600)
+            wrote_config = True
+            click.echo(f"Created {config_path} with a new secret key.")
+        with app_context() as app:
+            changed = _upgrade_database(app)
+            from agora.auth import services as auth_services
+
+            admin = auth_services.ensure_first_admin()
+            if admin is not None:
+                admin = (admin[0].username, admin[1])
+            db_session_commit()
+    except BaseException:
+        if created_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif wrote_config:
+            config_path.unlink(missing_ok=True)
+        raise
+    if admin is not None:
+        username, password = admin
+        click.echo(f"Created the hosting admin account {username!r} with password: {password}")
+        click.echo("Write it down now: it is shown only once. Change it from your profile.")
+    if not (wrote_config or changed or admin):
+        click.echo(f"Nothing to do: the instance in {folder} is already set up.")
+    else:
+        click.echo(f"Instance ready in {folder}.")
+
+
+def _upgrade_database(app) -> bool:
+    """Upgrade the database to the latest migration; return whether anything ran."""
+    from flask_migrate import upgrade
+
+    from agora.core import schema
+
+    before = schema.current_revision()
+    if before == schema.head_revision():
+        click.echo("Database already at the latest version.")
+        return False
+    upgrade(directory=app.extensions["migrate"].directory)
+    click.echo(f"Database upgraded to version {schema.head_revision()}.")
+    return True
+
+
+def db_session_commit() -> None:
+    from agora.extensions import db as database
+
+    database.session.commit()
+
+
+@main.group()
+def db():
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Apply the migrations that are missing."""
+    with app_context() as app:
+        _upgrade_database(app)
+
+
+@db.command("current")
+def db_current():
+    """Show the database's schema version and the latest one."""
+    from agora.core import schema
+
+    with app_context():
+        click.echo(f"database: {schema.current_revision() or 'empty'}; latest: {schema.head_revision()}")
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
+def serve(host, port, workers, threads):
+    """Run the production server (gunicorn). Requests are logged to standard output; SIGTERM stops it cleanly."""
+    from agora import create_app
+    from agora.core import schema
+    from agora.core.server import run_server
+
+    app = create_app()
+    with app.app_context():
+        if schema.current_revision() != schema.head_revision():
+            raise click.ClickException("The database is not at the latest version: run `agora db upgrade` first.")
+        from agora.extensions import db as database
+
+        database.engine.dispose()
+    if not _port_is_free(host, port):
+        raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
+    click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
+    sys.stdout.flush()
+    run_server(app, host=host, port=port, workers=workers, threads=threads)

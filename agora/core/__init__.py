@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: time, tenancy, permissions, security headers, errors."""

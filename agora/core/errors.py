@@ -1,0 +1,54 @@
+"""Error pages in the reader's language, each with a way back."""
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from agora.extensions import db
+
+MESSAGES = {
+    400: (_l("Requête invalide"), _l("La demande n'a pas pu être comprise. Vérifiez ce que vous avez saisi puis réessayez.")),
+    403: (_l("Accès refusé"), _l("Vous n'avez pas le droit de faire cette action.")),
+    404: (_l("Page introuvable"), _l("Cette page n'existe pas ou vous n'y avez pas accès.")),
+    405: (_l("Action impossible"), _l("Cette adresse ne permet pas cette action.")),
+    413: (_l("Fichier trop volumineux"), _l("Ce que vous avez envoyé dépasse la taille autorisée de %(limit)s Mo. Essayez avec un fichier plus petit.")),
+    429: (_l("Trop de tentatives"), _l("Trop de tentatives en peu de temps. Patientez quelques minutes puis réessayez.")),
+    500: (_l("Erreur du serveur"), _l("Une erreur inattendue s'est produite. Rien n'a été enregistré ; réessayez dans un moment.")),
+}
+
+
+def render_error(code: int, message: str | None = None):
+    """Return the error page response for an HTTP status code."""
+    from flask import current_app
+
+    title, default = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
+    text = message or str(default)
+    if code == 413 and not message:
+        text = text % {"limit": current_app.config["MAX_UPLOAD_MB"]}
+    return render_template("errors/error.html", code=code, title=title, message=text), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        db.session.rollback()
+        return render_error(
+            400, str(_l("Le formulaire a expiré ou n'est pas valide. Rechargez la page puis réessayez."))
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        db.session.rollback()
+        if error.code is None or error.code < 400:
+            return error
+        response, code = render_error(error.code, getattr(error, "agora_message", None))
+        headers = dict(error.get_headers())
+        headers.pop("Content-Type", None)
+        return response, code, headers
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error):
+        db.session.rollback()
+        return render_error(500)

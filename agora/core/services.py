@@ -1,0 +1,15 @@
+"""What every service shares: the error it raises for refused input."""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Input refused by a service; `message` is shown to the person, `status` is the HTTP answer.
+
+    `field` names the form field at fault, when there is one.
+    """
+
+    def __init__(self, message, field: str | None = None, status: int = 400):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+        self.status = status

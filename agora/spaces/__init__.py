@@ -1,0 +1,1 @@
+"""Spaces: the rooms of the neighbourhood, their members, invitations, news and activity."""

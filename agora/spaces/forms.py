@@ -1,0 +1,46 @@
+"""Space forms: news, settings, members, invitations, accounts made for someone."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+ROLE_CHOICES = [("member", _l("Membre (lit et écrit)")), ("reader", _l("Lecteur (lit seulement)")), ("admin", _l("Administrateur de l'espace"))]
+MODULE_CHOICES = [("forum", _l("Forum")), ("agenda", _l("Agenda")), ("documents", _l("Documents")), ("tasks", _l("Tâches")), ("members", _l("Annuaire des membres"))]
+
+
+class NewsForm(FlaskForm):
+    title = StringField(_l("Titre"), validators=[DataRequired(_l("Donnez un titre.")), Length(max=200)])
+    body = TextAreaField(_l("Texte"), validators=[Length(max=20000)])
+    is_pinned = BooleanField(_l("Épingler en haut de l'accueil"))
+
+
+class SettingsForm(FlaskForm):
+    name = StringField(_l("Nom de l'espace"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
+    colour = StringField(_l("Couleur"), validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("La couleur doit être au format #RRVVBB."))])
+    modules = SelectMultipleField(
+        _l("Modules actifs"), choices=MODULE_CHOICES, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=True
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Rôle"), choices=ROLE_CHOICES)
+
+
+class InvitationForm(FlaskForm):
+    label = StringField(_l("Pour qui ou pour quoi (note pour les administrateurs)"), validators=[Length(max=120)])
+    role = SelectField(_l("Rôle donné"), choices=ROLE_CHOICES)
+    max_uses = IntegerField(_l("Nombre de personnes qui peuvent l'utiliser"), default=1,
+                            validators=[DataRequired(_l("Indiquez un nombre.")), NumberRange(1, 1000, _l("Entre 1 et 1000."))])
+    days = IntegerField(_l("Valable pendant (jours)"), default=14,
+                        validators=[DataRequired(_l("Indiquez un nombre de jours.")), NumberRange(1, 365, _l("Entre 1 et 365 jours."))])
+
+
+class CreateAccountForm(FlaskForm):
+    """A mediator or space admin creates an account for someone, who then picks a password."""
+
+    username = StringField(_l("Identifiant de la personne"), validators=[DataRequired(_l("Choisissez un identifiant.")), Length(max=40)])
+    display_name = StringField(_l("Nom affiché"), validators=[DataRequired(_l("Indiquez le nom de la personne.")), Length(max=80)])
+    email = EmailField(_l("Adresse e-mail (facultative)"), validators=[Optional(), Length(max=254)])
+    role = SelectField(_l("Rôle dans l'espace"), choices=ROLE_CHOICES)

@@ -1,0 +1,283 @@
+"""Space services: creation, members and roles, invitations, news, activity, archive and delete.
+
+Each takes the space first when it acts inside one, flushes, and never commits.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select, update
+
+from agora.auth.models import User
+from agora.auth.services import audit, hash_token
+from agora.core.services import ServiceError
+from agora.core.time import utcnow
+from agora.extensions import db
+from agora.spaces.models import MODULES, RESERVED_SLUGS, ROLES, Activity, Invitation, Membership, NewsItem, Space
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+MAX_INVITATION_DAYS = 365
+MAX_INVITATION_USES = 1000
+
+
+def check_role(role: str) -> str:
+    """Return role when it is one of the three; raise ServiceError otherwise."""
+    if role not in ROLES:
+        raise ServiceError(_l("Ce rôle n'existe pas : choisissez administrateur, membre ou lecteur."), field="role")
+    return role
+
+
+def get_space_by_slug(slug: str) -> Space | None:
+    return db.session.scalar(select(Space).where(Space.slug == slug.lower()))
+
+
+def create_space(slug: str, name: str, *, actor: User | None, admin: User | None = None, quota_mb: int = 1024,
+                 description: str = "") -> Space:
+    """Create a space, optionally with its first admin. Raises ServiceError for a bad or taken slug."""
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise ServiceError(
+            _l("L'adresse courte doit faire 1 à 40 caractères : lettres minuscules sans accent, chiffres et tirets."),
+            field="slug",
+        )
+    if slug in RESERVED_SLUGS:
+        raise ServiceError(_l("Cette adresse courte est réservée : choisissez-en une autre."), field="slug")
+    if get_space_by_slug(slug) is not None:
+        raise ServiceError(_l("Un espace utilise déjà cette adresse courte."), field="slug", status=409)
+    name = name.strip()
+    if not name:
+        raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
+    if quota_mb < 0:
+        raise ServiceError(_l("Le quota ne peut pas être négatif."), field="quota_mb")
+    space = Space(slug=slug, name=name[:120], description=description, quota_mb=quota_mb, modules=list(MODULES),
+                  last_activity_at=utcnow())
+    db.session.add(space)
+    db.session.flush()
+    audit("space.created", actor, space=space, target=space.name)
+    if admin is not None:
+        add_member(space, admin, "admin", actor=actor)
+    return space
+
+
+def update_space(space: Space, *, name: str, description: str, colour: str, modules: list[str]) -> None:
+    """Change the space's settings. Raises ServiceError for an empty name, bad colour or unknown module."""
+    if not name.strip():
+        raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
+    if not COLOUR_RE.match(colour):
+        raise ServiceError(_l("La couleur doit être au format #RRVVBB."), field="colour")
+    unknown = set(modules) - set(MODULES)
+    if unknown:
+        raise ServiceError(_l("Module inconnu."), field="modules")
+    space.name = name.strip()[:120]
+    space.description = description.strip()
+    space.colour = colour.lower()
+    space.modules = [m for m in MODULES if m in modules]
+
+
+def add_member(space: Space, user: User, role: str, *, actor: User | None) -> Membership:
+    """Give user a role in space (or change it when already a member) and return the membership."""
+    check_role(role)
+    membership = db.session.scalar(
+        select(Membership).where(Membership.space_id == space.id, Membership.user_id == user.id)
+    )
+    if membership is not None:
+        if membership.role != role:
+            change_role(space, membership, role, actor=actor)
+        return membership
+    membership = Membership(space_id=space.id, user_id=user.id, role=role)
+    db.session.add(membership)
+    db.session.flush()
+    user.__dict__.pop("_membership_cache", None)
+    record_activity(space, user, "joined", user.display_name)
+    audit("member.added", actor, space=space, target=user.username, details={"role": role})
+    return membership
+
+
+def get_membership(space: Space, membership_id: int) -> Membership | None:
+    """Return the membership with that id in this space only."""
+    return db.session.scalar(
+        select(Membership).where(Membership.id == membership_id, Membership.space_id == space.id)
+    )
+
+
+def _admin_count(space: Space) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.space_id == space.id, Membership.role == "admin")
+    )
+
+
+def change_role(space: Space, membership: Membership, role: str, *, actor: User | None) -> None:
+    """Change a member's role. Raises ServiceError when it would leave the space without an admin."""
+    check_role(role)
+    if membership.space_id != space.id:
+        raise ServiceError(_l("Ce membre n'appartient pas à cet espace."), status=404)
+    if membership.role == "admin" and role != "admin" and _admin_count(space) <= 1:
+        raise ServiceError(_l("L'espace doit garder au moins un administrateur."), field="role", status=409)
+    old = membership.role
+    membership.role = role
+    membership.user.__dict__.pop("_membership_cache", None)
+    audit("member.role_changed", actor, space=space, target=membership.user.username, details={"from": old, "to": role})
+
+
+def remove_member(space: Space, membership: Membership, *, actor: User | None) -> None:
+    """Remove someone from the space. Raises ServiceError for the last admin."""
+    if membership.space_id != space.id:
+        raise ServiceError(_l("Ce membre n'appartient pas à cet espace."), status=404)
+    if membership.role == "admin" and _admin_count(space) <= 1:
+        raise ServiceError(_l("L'espace doit garder au moins un administrateur."), status=409)
+    audit("member.removed", actor, space=space, target=membership.user.username)
+    membership.user.__dict__.pop("_membership_cache", None)
+    db.session.delete(membership)
+    db.session.flush()
+
+
+# Invitations ------------------------------------------------------------------------------
+
+
+def create_invitation(space: Space, *, role: str, max_uses: int, days: int, label: str, actor: User) -> tuple[Invitation, str]:
+    """Create an invitation link; return it with its secret, which is shown only now."""
+    check_role(role)
+    if not 1 <= max_uses <= MAX_INVITATION_USES:
+        raise ServiceError(_l("Le nombre d'utilisations doit aller de 1 à %(n)s.", n=MAX_INVITATION_USES), field="max_uses")
+    if not 1 <= days <= MAX_INVITATION_DAYS:
+        raise ServiceError(_l("La durée de validité doit aller de 1 à %(n)s jours.", n=MAX_INVITATION_DAYS), field="days")
+    raw = secrets.token_urlsafe(24)
+    invitation = Invitation(
+        space_id=space.id, token_hash=hash_token(raw), role=role, max_uses=max_uses,
+        expires_at=utcnow() + timedelta(days=days), label=label.strip()[:120], created_by_id=actor.id,
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    audit("invitation.created", actor, space=space, target=label or None, details={"role": role, "max_uses": max_uses, "days": days})
+    return invitation, raw
+
+
+def find_invitation(raw: str) -> Invitation | None:
+    """Return the invitation for that secret, usable or not, or None."""
+    if not raw or len(raw) > 100:
+        return None
+    return db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(raw)))
+
+
+def accept_invitation(invitation: Invitation, user: User) -> Membership:
+    """Make user a member with the invitation's role, spending one use.
+
+    A person already in the space keeps their role and spends nothing. Raises ServiceError
+    (410) when the invitation is revoked, expired or used up, or the space is archived.
+    """
+    space = invitation.space
+    if not invitation.is_usable() or space.is_archived:
+        raise ServiceError(_l("Cette invitation n'est plus valable : demandez-en une nouvelle."), status=410)
+    existing = user.membership_in(space)
+    if existing is not None:
+        return existing
+    # Spend the use atomically so two people joining at once cannot go past max_uses.
+    spent = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.uses < Invitation.max_uses)
+        .values(uses=Invitation.uses + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not spent:
+        raise ServiceError(_l("Cette invitation n'est plus valable : demandez-en une nouvelle."), status=410)
+    db.session.refresh(invitation)
+    membership = add_member(space, user, invitation.role, actor=user)
+    audit("invitation.used", user, space=space, target=invitation.label or None, details={"role": invitation.role})
+    return membership
+
+
+def get_invitation(space: Space, invitation_id: int) -> Invitation | None:
+    """Return the invitation with that id in this space only."""
+    return db.session.scalar(select(Invitation).where(Invitation.id == invitation_id, Invitation.space_id == space.id))
+
+
+def revoke_invitation(space: Space, invitation: Invitation, *, actor: User) -> None:
+    invitation.revoked_at = utcnow()
+    audit("invitation.revoked", actor, space=space, target=invitation.label or None)
+
+
+# News and activity ------------------------------------------------------------------------
+
+
+def record_activity(space: Space, actor: User | None, verb: str, title: str, url: str | None = None) -> Activity:
+    """Add a line to the space's "what's new" feed and mark the space active."""
+    now = utcnow()
+    activity = Activity(space_id=space.id, actor_id=actor.id if actor else None, verb=verb, title=title[:200],
+                        url=url, created_at=now)
+    db.session.add(activity)
+    space.last_activity_at = now
+    return activity
+
+
+def save_news(space: Space, news: NewsItem | None, *, title: str, body: str, is_pinned: bool, author: User) -> NewsItem:
+    """Create (news None) or update a news item of this space and return it."""
+    title = title.strip()
+    if not title:
+        raise ServiceError(_l("Donnez un titre à l'actualité."), field="title")
+    if news is None:
+        news = NewsItem(space_id=space.id, author_id=author.id, title=title[:200], body=body.strip(), is_pinned=is_pinned)
+        db.session.add(news)
+        db.session.flush()
+        record_activity(space, author, "news", news.title, f"/s/{space.slug}/#news-{news.id}")
+    else:
+        news.title, news.body, news.is_pinned, news.updated_at = title[:200], body.strip(), is_pinned, utcnow()
+    return news
+
+
+def get_news(space: Space, news_id: int) -> NewsItem | None:
+    return db.session.scalar(select(NewsItem).where(NewsItem.id == news_id, NewsItem.space_id == space.id))
+
+
+# The hosting admin's actions --------------------------------------------------------------
+
+
+def archive_space(space: Space, *, actor: User) -> None:
+    space.archived_at = utcnow()
+    audit("space.archived", actor, space=space, target=space.name)
+
+
+def restore_space(space: Space, *, actor: User) -> None:
+    space.archived_at = None
+    audit("space.restored", actor, space=space, target=space.name)
+
+
+def space_files_dir(space: Space) -> Path:
+    """Return the folder that holds this space's files inside the instance."""
+    return Path(current_app.instance_path) / "files" / str(space.id)
+
+
+def delete_space(space: Space, confirmation: str, *, actor: User) -> Path:
+    """Delete the space's rows. Raises ServiceError unless confirmation is its slug.
+
+    Returns the space's files folder, which the caller removes once the deletion is committed.
+    """
+    if confirmation.strip() != space.slug:
+        raise ServiceError(_l("Recopiez exactement l'adresse courte de l'espace pour confirmer."), field="confirmation")
+    audit("space.deleted", actor, space=space.slug, target=space.name)
+    # Bulk deletes for rows the database would cascade anyway: SQLite and PostgreSQL agree.
+    for model in (Activity, NewsItem, Invitation, Membership):
+        db.session.execute(delete(model).where(model.space_id == space.id))
+    files = space_files_dir(space)
+    db.session.delete(space)
+    db.session.flush()
+    return files
+
+
+def grant_self(space: Space, admin: User, role: str) -> Membership:
+    """A hosting admin joins a space (to read it); always written to the audit log."""
+    membership = add_member(space, admin, role, actor=admin)
+    audit("admin.self_grant", admin, space=space, target=admin.username, details={"role": role})
+    return membership
+
+
+def mark_visit(membership: Membership, now: datetime | None = None) -> datetime | None:
+    """Record a visit; return when the previous one started (what's new is what came after)."""
+    previous = membership.last_visit_at
+    membership.last_visit_at = now or utcnow()
+    return previous
