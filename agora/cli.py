@@ -203,3 +203,183 @@ def serve(host, port, workers, threads):
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
     sys.stdout.flush()
     run_server(app, host=host, port=port, workers=workers, threads=threads)
+
+
+def _fail_on_service_error(fn):
+    """Turn a service's refusal into one sentence on stderr."""
+    from functools import wraps
+
+    from agora.core.services import ServiceError
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ServiceError as exc:
+            raise click.ClickException(str(exc.message)) from None
+
+    return wrapper
+
+
+@main.group()
+def user():
+    """Accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--email", default=None, help="E-mail address (optional).")
+@click.option("--name", "display_name", default=None, help="Name shown to others (default: the username).")
+@click.option("--site-admin", is_flag=True, help="Make this account a hosting admin.")
+@click.option("--password", default=None, help="The password; read from standard input when omitted.")
+@_fail_on_service_error
+def user_create(username, email, display_name, site_admin, password):
+    """Create an account (password from --password or standard input)."""
+    from agora.auth import services
+    from agora.extensions import db as database
+
+    if password is None:
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+    with app_context():
+        created = services.create_user(username, password, display_name=display_name, email=email,
+                                       is_site_admin=site_admin)
+        services.audit("account.created", None, target=created.username, details={"site_admin": site_admin, "via": "cli"})
+        database.session.commit()
+        click.echo(f"Created account {created.username}{' (hosting admin)' if site_admin else ''}.")
+
+
+@user.command("list")
+def user_list():
+    """List every account."""
+    from sqlalchemy import select
+
+    from agora.auth.models import User
+    from agora.extensions import db as database
+
+    with app_context():
+        for u in database.session.scalars(select(User).order_by(User.username_key)):
+            flags = ", ".join(f for f, on in (("hosting admin", u.is_site_admin), ("disabled", u.is_disabled),
+                                             ("not set up", u.password_hash is None)) if on)
+            click.echo(f"{u.username}\t{u.display_name}\t{u.email or '-'}\t{flags}")
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username):
+    """Disable an account; its sessions end at once."""
+    from agora.auth import services
+    from agora.extensions import db as database
+
+    with app_context():
+        found = services.get_user_by_username(username)
+        if found is None:
+            raise click.ClickException(f"No account is named {username!r}.")
+        found.is_disabled = True
+        found.session_version += 1
+        services.audit("account.disabled", None, target=found.username, details={"via": "cli"})
+        database.session.commit()
+        click.echo(f"Disabled {found.username}.")
+
+
+@main.group()
+def space():
+    """Spaces."""
+
+
+@space.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The space's name, e.g. 'Conseil citoyen des Tilleuls'.")
+@click.option("--admin", "admin_name", default=None, help="Username of its first space admin.")
+@click.option("--quota", "quota_mb", default=1024, show_default=True, type=click.IntRange(1), help="Storage quota in MB.")
+@_fail_on_service_error
+def space_create(slug, name, admin_name, quota_mb):
+    """Create a space, optionally with its first admin."""
+    from agora.auth import services as auth_services
+    from agora.extensions import db as database
+    from agora.spaces import services
+
+    with app_context():
+        admin = None
+        if admin_name:
+            admin = auth_services.get_user_by_username(admin_name)
+            if admin is None:
+                raise click.ClickException(f"No account is named {admin_name!r}.")
+        created = services.create_space(slug, name, actor=None, admin=admin, quota_mb=quota_mb)
+        database.session.commit()
+        click.echo(f"Created space /s/{created.slug}/ ({created.name}).")
+
+
+@space.command("list")
+def space_list():
+    """List every space with its member count."""
+    from sqlalchemy import func, select
+
+    from agora.extensions import db as database
+    from agora.spaces.models import Membership, Space
+
+    with app_context():
+        counts = dict(database.session.execute(
+            select(Membership.space_id, func.count()).group_by(Membership.space_id)).all())
+        for s in database.session.scalars(select(Space).order_by(Space.slug)):
+            state = "archived" if s.is_archived else "open"
+            click.echo(f"{s.slug}\t{s.name}\t{counts.get(s.id, 0)} members\t{state}")
+
+
+@space.command("archive")
+@click.argument("slug")
+def space_archive(slug):
+    """Archive a space: members no longer see it; nothing is deleted."""
+    from agora.extensions import db as database
+    from agora.spaces import services
+
+    with app_context():
+        found = services.get_space_by_slug(slug)
+        if found is None:
+            raise click.ClickException(f"No space has the slug {slug!r}.")
+        services.archive_space(found, actor=None)
+        database.session.commit()
+        click.echo(f"Archived /s/{found.slug}/.")
+
+
+@space.command("add-member")
+@click.argument("slug")
+@click.argument("username")
+@click.option("--role", default="member", show_default=True, type=click.Choice(["admin", "member", "reader"]))
+@_fail_on_service_error
+def space_add_member(slug, username, role):
+    """Give an account a role in a space."""
+    from agora.auth import services as auth_services
+    from agora.extensions import db as database
+    from agora.spaces import services
+
+    with app_context():
+        found = services.get_space_by_slug(slug)
+        if found is None:
+            raise click.ClickException(f"No space has the slug {slug!r}.")
+        account = auth_services.get_user_by_username(username)
+        if account is None:
+            raise click.ClickException(f"No account is named {username!r}.")
+        services.add_member(found, account, role, actor=None)
+        database.session.commit()
+        click.echo(f"{account.username} is now {role} of /s/{found.slug}/.")
+
+
+@main.command()
+@click.option("--admin", "admin_name", default="admin", show_default=True,
+              help="Account made admin of the demo spaces, so it can show them.")
+@_fail_on_service_error
+def demo(admin_name):
+    """Fill demo spaces with realistic French content (skips the spaces that already exist)."""
+    from agora import demo as demo_data
+    from agora.extensions import db as database
+
+    with app_context():
+        created = demo_data.create_demo(admin_name)
+        database.session.commit()
+    if created:
+        click.echo(f"Demo spaces created: {', '.join('/s/' + s + '/' for s in created)}")
+    else:
+        click.echo("Nothing to do: the demo spaces already exist.")

@@ -1,7 +1,7 @@
 """Account forms."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from agora.core.timezones import TIMEZONE_CHOICES
@@ -31,7 +31,7 @@ class ChangePasswordForm(NewPasswordForm):
 class ProfileForm(FlaskForm):
     display_name = StringField(_l("Nom affiché"), validators=[DataRequired(_l("Indiquez le nom que les autres verront.")), Length(max=80)])
     email = EmailField(_l("Adresse e-mail (facultative)"), validators=[Optional(), Length(max=254)])
-    language = SelectField(_l("Langue"), choices=[("fr", "Français"), ("en", "English")])
+    language = SelectField(_l("Langue"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")])
     timezone = SelectField(_l("Fuseau horaire"), choices=TIMEZONE_CHOICES)
 
 

@@ -1,7 +1,7 @@
 """Language and time zone: the person's choice, then the browser's, then the server's default."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -9,7 +9,9 @@ from agora.config import LANGUAGES
 
 
 def select_locale() -> str:
-    """Return the language code for this request."""
+    """Return the language code for this request (the default outside a request, e.g. the CLI)."""
+    if not has_request_context():
+        return current_app.config["DEFAULT_LANGUAGE"]
     user = current_user
     if user and user.is_authenticated and getattr(user, "language", None) in LANGUAGES:
         return user.language
@@ -21,6 +23,8 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     """Return the time zone name in which this request shows times."""
+    if not has_request_context():
+        return current_app.config["DEFAULT_TIMEZONE"]
     user = current_user
     if user and user.is_authenticated and getattr(user, "timezone", None):
         return user.timezone

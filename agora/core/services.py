@@ -9,7 +9,7 @@ class ServiceError(Exception):
     """
 
     def __init__(self, message, field: str | None = None, status: int = 400):
-        super().__init__(str(message))
+        super().__init__(message)
         self.message = message
         self.field = field
         self.status = status

@@ -1,12 +1,22 @@
 """Space forms: news, settings, members, invitations, accounts made for someone."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, EmailField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-ROLE_CHOICES = [("member", _l("Membre (lit et écrit)")), ("reader", _l("Lecteur (lit seulement)")), ("admin", _l("Administrateur de l'espace"))]
-MODULE_CHOICES = [("forum", _l("Forum")), ("agenda", _l("Agenda")), ("documents", _l("Documents")), ("tasks", _l("Tâches")), ("members", _l("Annuaire des membres"))]
+ROLE_CHOICES = [
+    SelectChoice("member", _l("Membre (lit et écrit)")),
+    SelectChoice("reader", _l("Lecteur (lit seulement)")),
+    SelectChoice("admin", _l("Administrateur de l'espace")),
+]
+MODULE_CHOICES = [
+    SelectChoice("forum", _l("Forum")),
+    SelectChoice("agenda", _l("Agenda")),
+    SelectChoice("documents", _l("Documents")),
+    SelectChoice("tasks", _l("Tâches")),
+    SelectChoice("members", _l("Annuaire des membres")),
+]
 
 
 class NewsForm(FlaskForm):

@@ -1,0 +1,208 @@
+"""Fixtures: one app and one migrated database per run, emptied after every test.
+
+AGORA_TEST_DATABASE_URL runs the same suite on PostgreSQL; by default it uses a SQLite file.
+Factories work in their own app context and return snapshots (plain attributes), so a test
+never holds an app context open around the test client's requests.
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+from types import SimpleNamespace
+
+import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import delete, inspect, text
+
+from agora import create_app
+from agora.auth import services as auth_services
+from agora.extensions import db as _db
+from agora.spaces import services as space_services
+
+PASSWORD = "tournesol et pissenlit"
+TEST_DATABASE_URL = os.environ.get("AGORA_TEST_DATABASE_URL", "")
+
+
+def app_config(instance, url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": url,
+        # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 64,
+        "ARGON2_PARALLELISM": 1,
+    }
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests never share the test's app context, as in production.
+
+    Flask reuses an app context already pushed; a test holding one (the `db` fixture) would
+    then share `g` and the database session with the requests it makes.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            _db.session.expire_all()  # the test reads what the request committed
+        return response
+
+
+def make_app(instance, url: str, **overrides):
+    """Create an app for tests, with the isolating test client."""
+    application = create_app({**app_config(instance, url), **overrides})
+    application.test_client_class = IsolatedClient
+    return application
+
+
+def empty_database() -> None:
+    """Drop every table, so that migrations start from nothing."""
+    engine = _db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in inspect(conn).get_table_names():
+                conn.execute(text(f'DROP TABLE "{table}"'))
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return TEST_DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'agora-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, database_url):
+    instance = tmp_path_factory.mktemp("instance")
+    application = make_app(instance, database_url)
+    with application.app_context():
+        empty_database()
+        upgrade(directory=application.extensions["migrate"].directory)
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(app):
+    yield
+    with app.app_context():
+        _db.session.remove()
+        for table in reversed(_db.metadata.sorted_tables):
+            _db.session.execute(delete(table))
+        _db.session.commit()
+        _db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    """An app context for reading or changing the database directly in a test."""
+    with app.app_context():
+        yield _db
+        _db.session.remove()
+
+
+def snapshot(obj) -> SimpleNamespace:
+    """Copy a model's column values into a plain object that outlives the session."""
+    return SimpleNamespace(**{c.key: getattr(obj, c.key) for c in inspect(obj).mapper.column_attrs})
+
+
+@pytest.fixture
+def make_user(app):
+    counter = iter(range(1, 100_000))
+
+    def make(username: str | None = None, password: str | None = PASSWORD, **kwargs) -> SimpleNamespace:
+        with app.app_context():
+            user = auth_services.create_user(username or f"user{next(counter)}", password, **kwargs)
+            _db.session.commit()
+            return snapshot(user)
+
+    return make
+
+
+@pytest.fixture
+def make_space(app):
+    counter = iter(range(1, 100_000))
+
+    def make(slug: str | None = None, name: str | None = None, **kwargs) -> SimpleNamespace:
+        with app.app_context():
+            n = next(counter)
+            space = space_services.create_space(slug or f"espace-{n}", name or f"Espace {n}", actor=None, **kwargs)
+            _db.session.commit()
+            return snapshot(space)
+
+    return make
+
+
+@pytest.fixture
+def make_member(app):
+    """make_member(space, user, role) -> membership snapshot."""
+
+    def make(space, user, role: str = "member") -> SimpleNamespace:
+        with app.app_context():
+            from agora.auth.models import User
+            from agora.spaces.models import Space
+
+            membership = space_services.add_member(
+                _db.session.get(Space, space.id), _db.session.get(User, user.id), role, actor=None
+            )
+            _db.session.commit()
+            return snapshot(membership)
+
+    return make
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client) -> str:
+    """Return a CSRF token valid for this client's session."""
+    page = client.get("/password/forgot").get_data(as_text=True)
+    return CSRF_RE.search(page).group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    """Log the client in through the real form; returns the response."""
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf_token(client)}
+    )
+
+
+def post(client, url: str, data: dict | None = None, **kwargs):
+    """POST a form with a valid CSRF token, as a browser would."""
+    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client)}, **kwargs)
+
+
+@pytest.fixture
+def member_client(app, make_user, make_space, make_member):
+    """member_client(role) -> (client, space, user): a logged-in client with that role in a new space."""
+
+    def make(role: str = "member", space=None):
+        space = space or make_space()
+        user = make_user()
+        make_member(space, user, role)
+        client = app.test_client()
+        assert login(client, user.username).status_code == 302
+        return client, space, user
+
+    return make
