@@ -42,9 +42,15 @@ def app_context():
     """Build the app and push its context for a command."""
     from agora import create_app
 
+    from agora.extensions import db as database
+
     app = create_app()
     with app.app_context():
-        yield app
+        try:
+            yield app
+        finally:
+            database.session.remove()
+            database.engine.dispose()
 
 
 @click.group(cls=AgoraGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,11 +63,18 @@ def main():
 
 
 def _check_writable(folder: Path) -> None:
-    probe_parent = folder if folder.exists() else next((p for p in folder.parents if p.exists()), None)
-    if probe_parent is None or not os.access(probe_parent, os.W_OK | os.X_OK):
-        raise click.ClickException(f"The instance folder {folder} cannot be written: check its permissions.")
+    """Refuse early, with one sentence, an instance folder that cannot be created or written."""
     if folder.exists() and not folder.is_dir():
         raise click.ClickException(f"{folder} exists and is not a folder.")
+    existing = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder.anchor)
+    try:
+        probe = Path(existing) / f".agora-write-test-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise click.ClickException(
+            f"The instance folder {folder} cannot be written ({exc.strerror}): check its path and permissions."
+        ) from None
 
 
 def _check_database(url: str) -> None:

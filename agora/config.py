@@ -22,7 +22,6 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_MB": 64,
     "HTTPS": False,
     "PROXY_COUNT": 0,
-    "REDIS_URL": "",
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_USER": "",

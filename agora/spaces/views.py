@@ -114,10 +114,12 @@ def home():
         ACTIVITY_PER_PAGE,
     )
     previous_visit = g.membership.last_visit_at or g.membership.created_at
+    html = render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit)
     if page.number == 1:
+        # After rendering: a commit expires every loaded object, and reloading them costs a query each.
         services.mark_visit(g.membership)
         db.session.commit()
-    return render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit)
+    return html
 
 
 @bp.route("/news/new", methods=["GET", "POST"])

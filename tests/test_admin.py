@@ -1,0 +1,123 @@
+"""The hosting admin console: spaces, accounts, audit log."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from agora.auth.models import AuditEntry, User
+from agora.spaces.models import Activity, Membership, NewsItem, Space
+from tests.conftest import login, post
+
+
+@pytest.fixture
+def admin_client(app, make_user):
+    make_user("hebergeur", is_site_admin=True, display_name="Hébergeur")
+    client = app.test_client()
+    login(client, "hebergeur")
+    return client
+
+
+def test_console_is_for_site_admins_only(app, member_client):
+    client, _space, _user = member_client("admin")
+    assert client.get("/admin/").status_code == 403
+    assert post(client, "/admin/spaces/new", {"name": "X", "slug": "x-y", "quota_mb": "10"}).status_code == 403
+    assert app.test_client().get("/admin/").status_code == 302
+
+
+def test_admin_creates_a_space_with_its_first_admin(admin_client, make_user, db):
+    make_user("nadia")
+    response = post(admin_client, "/admin/spaces/new", {"name": "Conseil citoyen des Tilleuls", "slug": "conseil-tilleuls",
+                                                        "quota_mb": "500", "admin": "Nadia"})
+    assert response.status_code == 302
+    space = db.session.scalar(select(Space).where(Space.slug == "conseil-tilleuls"))
+    assert space.quota_mb == 500
+    admins = db.session.scalars(select(User.username).join(Membership).where(Membership.space_id == space.id)).all()
+    assert admins == ["nadia"]
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert "Conseil citoyen des Tilleuls" in page and "/s/conseil-tilleuls/" in page
+
+
+@pytest.mark.parametrize("slug, status, message", [
+    ("admin", 400, "réservée"), ("login", 400, "réservée"), ("Avec Espace", 400, "lettres minuscules"),
+    ("été", 400, "lettres minuscules"), ("deja-pris", 409, "déjà"),
+])
+def test_bad_or_taken_slugs_are_refused(admin_client, make_space, db, slug, status, message):
+    make_space("deja-pris")
+    response = post(admin_client, "/admin/spaces/new", {"name": "Nouveau", "slug": slug, "quota_mb": "100"})
+    assert response.status_code == status and message in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Space)) == 1
+
+
+def test_unknown_first_admin_is_refused(admin_client, db):
+    response = post(admin_client, "/admin/spaces/new", {"name": "Nouveau", "slug": "nouveau", "quota_mb": "100", "admin": "personne"})
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Space)) == 0
+
+
+def test_admin_does_not_read_content_without_a_membership_and_self_grant_is_audited(admin_client, make_space, db):
+    space = make_space("gup")
+    assert admin_client.get("/s/gup/").status_code == 404
+    assert post(admin_client, f"/admin/spaces/{space.id}/join", {"role": "reader"}).status_code == 302
+    assert admin_client.get("/s/gup/").status_code == 200
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "admin.self_grant")).one()
+    assert entry.space_slug == "gup" and entry.target == "hebergeur"
+
+
+def test_archive_and_restore(admin_client, member_client, db):
+    client, space, _user = member_client("member")
+    assert post(admin_client, f"/admin/spaces/{space.id}/archive").status_code == 302
+    assert client.get(f"/s/{space.slug}/").status_code == 404
+    assert post(admin_client, f"/admin/spaces/{space.id}/restore").status_code == 302
+    assert client.get(f"/s/{space.slug}/").status_code == 200
+    assert {"space.archived", "space.restored"} <= set(db.session.scalars(select(AuditEntry.action)))
+
+
+def test_delete_needs_the_slug_typed_back_then_removes_rows_and_files(app, admin_client, member_client, db):
+    client, space, _user = member_client("admin")
+    post(client, f"/s/{space.slug}/news/new", {"title": "À effacer", "body": "x"})
+    files = Path(app.instance_path) / "files" / str(space.id)
+    files.mkdir(parents=True)
+    (files / "compte-rendu.pdf").write_bytes(b"%PDF-1.4")
+
+    response = post(admin_client, f"/admin/spaces/{space.id}/delete", {"delete-confirmation": "autre-chose"})
+    assert response.status_code == 400 and db.session.get(Space, space.id) is not None and files.exists()
+
+    response = post(admin_client, f"/admin/spaces/{space.id}/delete", {"delete-confirmation": space.slug})
+    assert response.status_code == 302
+    assert db.session.get(Space, space.id) is None
+    for model in (Membership, NewsItem, Activity):
+        assert db.session.scalar(select(func.count()).select_from(model)) == 0
+    assert not files.exists()
+    assert db.session.scalar(select(AuditEntry.space_slug).where(AuditEntry.action == "space.deleted")) == space.slug
+
+
+def test_disable_ends_sessions_and_enable_restores(app, admin_client, member_client, db):
+    client, _space, user = member_client("member")
+    assert post(admin_client, f"/admin/users/{user.id}/disable").status_code == 302
+    assert client.get("/").status_code == 302
+    assert login(app.test_client(), user.username).status_code == 401
+    assert post(admin_client, f"/admin/users/{user.id}/enable").status_code == 302
+    assert login(app.test_client(), user.username).status_code == 302
+    assert {"account.disabled", "account.enabled"} <= set(db.session.scalars(select(AuditEntry.action)))
+
+
+def test_admin_reset_link_lets_the_person_choose_a_new_password(app, admin_client, make_user):
+    import re
+
+    user = make_user("oublieux")
+    response = post(admin_client, f"/admin/users/{user.id}/reset")
+    link = re.search(r"http://localhost(/setup/[\w-]+)", admin_client.get(response.location).get_data(as_text=True)).group(1)
+    person = app.test_client()
+    assert post(person, link, {"password": "nouvelle phrase secrete", "confirm": "nouvelle phrase secrete"}).status_code == 302
+    assert login(app.test_client(), "oublieux", "nouvelle phrase secrete").status_code == 302
+
+
+def test_users_list_search_and_audit_log_pages(admin_client, make_user):
+    make_user("zoe.martin", display_name="Zoé Martin")
+    make_user("yann")
+    page = admin_client.get("/admin/users/?q=zoé").get_data(as_text=True)
+    assert "Zoé Martin" in page and "yann" not in page
+    log = admin_client.get("/admin/audit/").get_data(as_text=True)
+    assert "login.success" in log and "hebergeur" in log

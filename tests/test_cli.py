@@ -1,0 +1,164 @@
+"""The `agora` command: init, users, spaces, demo, serve; clear errors on bad input."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agora.cli import main
+
+AGORA = str(Path(sys.executable).with_name("agora"))
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    folder = tmp_path / "instance"
+    for name in list(os.environ):
+        if name.startswith("AGORA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AGORA_INSTANCE", str(folder))
+    return folder
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_init_creates_config_database_and_first_admin_then_changes_nothing(instance):
+    first = run("init")
+    assert first.exit_code == 0, first.output
+    assert "secret key" in first.output and "Created the hosting admin account 'admin' with password:" in first.output
+    assert (instance / "agora.toml").stat().st_mode & 0o777 == 0o600
+    assert (instance / "agora.db").exists()
+    config = (instance / "agora.toml").read_text()
+
+    second = run("init")
+    assert second.exit_code == 0
+    assert "Nothing to do" in second.output and "password" not in second.output
+    assert (instance / "agora.toml").read_text() == config
+
+
+def test_printed_admin_password_logs_in(instance):
+    output = run("init").output
+    password = output.split("with password: ")[1].split()[0]
+    from agora import create_app
+
+    app = create_app()
+    from tests.conftest import IsolatedClient, login
+
+    app.test_client_class = IsolatedClient
+    assert login(app.test_client(), "admin", password).status_code == 302
+    with app.app_context():
+        from agora.extensions import db
+
+        db.engine.dispose()
+
+
+def test_init_with_unreachable_database_says_so_and_creates_nothing(instance, monkeypatch):
+    monkeypatch.setenv("AGORA_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    result = CliRunner().invoke(main, ["init"])
+    assert result.exit_code == 1
+    assert "The database cannot be reached" in result.output and "Traceback" not in result.output
+    assert not instance.exists()
+
+
+def test_init_in_an_unwritable_place_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGORA_INSTANCE", "/proc/agora-instance")
+    result = CliRunner().invoke(main, ["init"])
+    assert result.exit_code == 1 and "cannot be written" in result.output
+
+
+def test_unknown_option_is_a_usage_error(instance):
+    result = CliRunner().invoke(main, ["init", "--bogus"])
+    assert result.exit_code == 2 and "No such option" in result.output
+
+
+def test_users_and_spaces_from_the_command_line(instance):
+    run("init")
+    assert run("user", "create", "Nadia", "--email", "nadia@example.org", "--password", "une phrase solide").exit_code == 0
+    result = run("user", "create", "lucie", input="encore une phrase\n")
+    assert result.exit_code == 0
+    assert run("space", "create", "conseil", "--name", "Conseil citoyen", "--admin", "nadia").exit_code == 0
+    assert run("space", "add-member", "conseil", "lucie", "--role", "reader").exit_code == 0
+    listing = run("space", "list").output
+    assert "conseil\tConseil citoyen\t2 members\topen" in listing
+    assert "nadia@example.org" in run("user", "list").output
+    assert run("user", "disable", "lucie").exit_code == 0
+    assert "disabled" in [line for line in run("user", "list").output.splitlines() if line.startswith("lucie")][0]
+    assert run("space", "archive", "conseil").exit_code == 0
+    assert "archived" in run("space", "list").output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["user", "create", "NADIA", "--password", "une phrase solide"], "déjà pris"),
+    (["user", "create", "x", "--password", "une phrase solide"], "3 à 40 caractères"),
+    (["user", "create", "bob", "--password", "azertyuiop"], "trop courant"),
+    (["space", "create", "admin", "--name", "X"], "réservée"),
+    (["space", "create", "conseil", "--name", "Autre"], "déjà cette adresse"),
+    (["space", "create", "autre", "--name", "Autre", "--admin", "personne"], "No account"),
+    (["space", "add-member", "conseil", "nadia", "--role", "boss"], "Invalid value for '--role'"),
+    (["space", "add-member", "nulle-part", "nadia"], "No space"),
+])
+def test_bad_cli_input_gets_one_clear_sentence(instance, args, message):
+    run("init")
+    run("user", "create", "nadia", "--password", "une phrase solide")
+    run("space", "create", "conseil", "--name", "Conseil citoyen")
+    before = run("space", "list").output + run("user", "list").output
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (1, 2) and message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert run("space", "list").output + run("user", "list").output == before
+
+
+def test_demo_fills_three_spaces_once(instance):
+    run("init")
+    first = run("demo")
+    assert first.exit_code == 0 and "/s/conseil-tilleuls/" in first.output
+    assert "Nothing to do" in run("demo").output
+    listing = run("space", "list").output
+    for slug in ("conseil-tilleuls", "gup-tilleuls", "partenaires-tilleuls"):
+        assert slug in listing
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
+    env = {**os.environ, "AGORA_INSTANCE": str(instance)}
+    subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in server.stderr:  # blocks until gunicorn says a worker is up
+            if "Booting worker" in line:
+                break
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.status == 200 and b'"ok"' in response.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+            assert "Se connecter" in response.read().decode()
+
+        taken = subprocess.run([AGORA, "serve", "--port", str(port)], env=env, capture_output=True, text=True)
+        assert taken.returncode == 1 and "already in use" in taken.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert '"GET /healthz HTTP/1.1" 200' in out
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(instance, tmp_path):
+    env = {**os.environ, "AGORA_INSTANCE": str(instance), "AGORA_SECRET_KEY": "x",
+           "AGORA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = subprocess.run([AGORA, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and "agora db upgrade" in result.stderr

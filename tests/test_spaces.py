@@ -1,0 +1,285 @@
+"""Spaces: roles, members, invitations, accounts made for someone, news, settings, dashboard."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from agora.auth.models import AuditEntry, User, UserToken
+from agora.core.time import utcnow
+from agora.spaces.models import Activity, Invitation, Membership, NewsItem, Space
+from tests.conftest import PASSWORD, login, post
+
+
+def audit_actions(db) -> list[str]:
+    return list(db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def make_news(db, space, title="Réunion mardi") -> int:
+    news = NewsItem(space_id=space.id, title=title, body="Salle du centre social")
+    db.session.add(news)
+    db.session.commit()
+    return news.id
+
+
+# role × action → allowed. Each action is (method, path template, form data, what success is).
+ACTIONS = {
+    "read home": ("GET", "/s/{slug}/", {}, 200),
+    "write news": ("POST", "/s/{slug}/news/new", {"title": "Fête de quartier", "body": "Samedi"}, 302),
+    "edit news": ("POST", "/s/{slug}/news/{news}/edit", {"title": "Nouveau titre"}, 302),
+    "delete news": ("POST", "/s/{slug}/news/{news}/delete", {}, 302),
+    "open settings": ("GET", "/s/{slug}/settings/", {}, 200),
+    "change settings": ("POST", "/s/{slug}/settings/", {"name": "Nouveau nom", "colour": "#112233", "modules": ["forum"]}, 302),
+    "manage members": ("GET", "/s/{slug}/members/manage/", {}, 200),
+    "invite": ("POST", "/s/{slug}/members/manage/invitations/", {"inv-role": "member", "inv-max_uses": "3", "inv-days": "7"}, 302),
+    "create account": ("POST", "/s/{slug}/members/manage/accounts/", {"acc-username": "nouveau.venu", "acc-display_name": "Nouveau", "acc-role": "reader"}, 302),
+}
+ALLOWED = {
+    "admin": set(ACTIONS),
+    "member": {"read home"},
+    "reader": {"read home"},
+}
+
+
+@pytest.mark.parametrize("role", ["admin", "member", "reader"])
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_role_matrix(member_client, db, role, action):
+    client, space, user = member_client(role)
+    news_id = make_news(db, space)
+    method, path, data, success = ACTIONS[action]
+    url = path.format(slug=space.slug, news=news_id)
+    response = client.get(url) if method == "GET" else post(client, url, data)
+    if action in ALLOWED[role]:
+        assert response.status_code == success, response.get_data(as_text=True)[:500]
+    else:
+        assert response.status_code == 403
+        # A refused write leaves the space as it was.
+        assert db.session.get(Space, space.id).name == space.name
+        assert db.session.scalar(select(func.count()).select_from(NewsItem)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_stranger_gets_404_and_anonymous_goes_to_login(app, member_client, make_space):
+    client, _space, _user = member_client("admin")
+    other = make_space()
+    assert client.get(f"/s/{other.slug}/").status_code == 404
+    assert client.get("/s/does-not-exist/").status_code == 404
+    response = app.test_client().get(f"/s/{other.slug}/")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_admin_changes_a_role_and_it_is_audited(member_client, make_user, make_member, db):
+    client, space, _admin = member_client("admin")
+    habitant = make_user("karim")
+    membership = make_member(space, habitant, "reader")
+    response = post(client, f"/s/{space.slug}/members/manage/{membership.id}/role", {"role": "member"})
+    assert response.status_code == 302
+    assert db.session.get(Membership, membership.id).role == "member"
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "member.role_changed")).one()
+    assert entry.details == {"from": "reader", "to": "member"} and entry.target == "karim"
+
+
+def test_a_role_outside_the_three_is_refused(member_client, make_user, make_member, db):
+    client, space, _admin = member_client("admin")
+    membership = make_member(space, make_user(), "reader")
+    response = post(client, f"/s/{space.slug}/members/manage/{membership.id}/role", {"role": "owner"})
+    assert response.status_code == 400
+    assert db.session.get(Membership, membership.id).role == "reader"
+
+
+def test_the_last_admin_can_be_neither_demoted_nor_removed(member_client, db):
+    client, space, admin = member_client("admin")
+    mine = db.session.scalar(select(Membership).where(Membership.user_id == admin.id))
+    response = post(client, f"/s/{space.slug}/members/manage/{mine.id}/role", {"role": "member"})
+    assert response.status_code == 409
+    assert "au moins un administrateur" in response.get_data(as_text=True)
+    assert post(client, f"/s/{space.slug}/members/manage/{mine.id}/remove").status_code == 409
+    assert db.session.get(Membership, mine.id).role == "admin"
+
+
+def test_admin_removes_a_member_who_then_gets_404(app, member_client, make_user, make_member, db):
+    client, space, _admin = member_client("admin")
+    gone = make_user("partant")
+    membership = make_member(space, gone, "member")
+    gone_client = app.test_client()
+    login(gone_client, "partant")
+    assert gone_client.get(f"/s/{space.slug}/").status_code == 200
+    assert post(client, f"/s/{space.slug}/members/manage/{membership.id}/remove").status_code == 302
+    assert db.session.get(Membership, membership.id) is None
+    assert gone_client.get(f"/s/{space.slug}/").status_code == 404
+
+
+def create_invitation(client, space, **fields) -> str:
+    data = {"inv-role": "member", "inv-max_uses": "1", "inv-days": "14", "inv-label": "Affiche"}
+    data.update({f"inv-{k}": str(v) for k, v in fields.items()})
+    response = post(client, f"/s/{space.slug}/members/manage/invitations/", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    page = client.get(response.location).get_data(as_text=True)
+    assert "<svg" in page  # the QR code
+    return re.search(r"http://localhost(/join/[\w-]+)", page).group(1)
+
+
+def signup(client, link, username, **extra):
+    data = {"username": username, "display_name": username.title(), "password": PASSWORD, "confirm": PASSWORD}
+    data.update(extra)
+    return post(client, link, data)
+
+
+def test_habitant_without_email_joins_from_an_invitation(app, member_client, db):
+    admin_client, space, _admin = member_client("admin")
+    link = create_invitation(admin_client, space, role="reader")
+    newcomer = app.test_client()
+    page = newcomer.get(link).get_data(as_text=True)
+    assert space.name in page and "Pas besoin d'adresse e-mail" in page
+    response = signup(newcomer, link, "fatou")
+    assert response.status_code == 302 and response.location == f"/s/{space.slug}/"
+    user = db.session.scalar(select(User).where(User.username == "fatou"))
+    assert user.email is None
+    assert db.session.scalar(select(Membership.role).where(Membership.user_id == user.id)) == "reader"
+    assert newcomer.get(f"/s/{space.slug}/").status_code == 200
+    assert {"invitation.created", "account.created", "invitation.used"} <= set(audit_actions(db))
+
+
+def test_invitation_stops_after_its_maximum_uses(app, member_client, db):
+    admin_client, space, _admin = member_client("admin")
+    link = create_invitation(admin_client, space, max_uses=2)
+    assert signup(app.test_client(), link, "premier").status_code == 302
+    assert signup(app.test_client(), link, "deuxieme").status_code == 302
+    third = app.test_client()
+    assert third.get(link).status_code == 410
+    assert signup(third, link, "troisieme").status_code == 410
+    assert db.session.scalar(select(User).where(User.username == "troisieme")) is None
+    assert db.session.scalar(select(Invitation.uses)) == 2
+
+
+def test_expired_or_revoked_invitation_is_refused(app, member_client, db):
+    admin_client, space, _admin = member_client("admin")
+    link = create_invitation(admin_client, space)
+    invitation = db.session.scalar(select(Invitation))
+    invitation.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    response = app.test_client().get(link)
+    assert response.status_code == 410 and "plus valable" in response.get_data(as_text=True)
+
+    link = create_invitation(admin_client, space)
+    second = db.session.scalars(select(Invitation).order_by(Invitation.id.desc())).first()
+    assert post(admin_client, f"/s/{space.slug}/members/manage/invitations/{second.id}/revoke").status_code == 302
+    assert signup(app.test_client(), link, "tardif").status_code == 410
+    assert app.test_client().get("/join/nimporte-quoi").status_code == 404
+
+
+def test_logged_in_person_joins_with_the_invitations_role(member_client, make_user, app, db):
+    admin_client, space, _admin = member_client("admin")
+    link = create_invitation(admin_client, space, role="admin")
+    make_user("partenaire")
+    client = app.test_client()
+    login(client, "partenaire")
+    assert post(client, link).status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "partenaire"))
+    assert db.session.scalar(select(Membership.role).where(Membership.user_id == user.id)) == "admin"
+
+
+def test_bad_invitation_settings_are_refused(member_client, db):
+    client, space, _admin = member_client("admin")
+    for data in ({"inv-role": "boss", "inv-max_uses": "1", "inv-days": "7"},
+                 {"inv-role": "member", "inv-max_uses": "0", "inv-days": "7"},
+                 {"inv-role": "member", "inv-max_uses": "1", "inv-days": "9999"}):
+        assert post(client, f"/s/{space.slug}/members/manage/invitations/", data).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_duplicate_username_at_signup_is_refused_whatever_the_case(app, member_client, make_user, db):
+    admin_client, space, _admin = member_client("admin")
+    make_user("Moussa")
+    link = create_invitation(admin_client, space)
+    response = signup(app.test_client(), link, "moussa")
+    assert response.status_code == 409 and "déjà pris" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Invitation.uses)) == 0
+
+
+def test_mediator_creates_an_account_and_hands_over_a_setup_link(app, member_client, db):
+    client, space, _admin = member_client("admin")
+    response = post(client, f"/s/{space.slug}/members/manage/accounts/",
+                    {"acc-username": "jeanne.p", "acc-display_name": "Jeanne", "acc-role": "reader"})
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    link = re.search(r"http://localhost(/setup/[\w-]+)", page).group(1)
+    assert "<svg" in page
+    person = app.test_client()
+    response = post(person, link, {"password": "les tilleuls en fleur", "confirm": "les tilleuls en fleur"})
+    assert response.status_code == 302
+    assert person.get(f"/s/{space.slug}/").status_code == 200
+    assert person.get(link).status_code == 404  # single use
+    # Once the account is live, the space admin can no longer make setup links for it.
+    membership = db.session.scalar(select(Membership).join(User).where(User.username == "jeanne.p"))
+    assert post(client, f"/s/{space.slug}/members/manage/{membership.id}/setup-link").status_code == 403
+
+
+def test_new_setup_link_replaces_the_old_one(member_client, db):
+    client, space, _admin = member_client("admin")
+    response = post(client, f"/s/{space.slug}/members/manage/accounts/",
+                    {"acc-username": "omar", "acc-display_name": "Omar", "acc-role": "member"})
+    first = re.search(r"/setup/[\w-]+", client.get(response.location).get_data(as_text=True)).group(0)
+    membership = db.session.scalar(select(Membership).join(User).where(User.username == "omar"))
+    response = post(client, f"/s/{space.slug}/members/manage/{membership.id}/setup-link")
+    second = re.search(r"/setup/[\w-]+", client.get(response.location).get_data(as_text=True)).group(0)
+    assert first != second
+    assert client.get(first).status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(UserToken).where(UserToken.used_at.is_(None))) == 1
+
+
+def test_settings_change_name_colour_and_modules(member_client, db):
+    client, space, _admin = member_client("admin")
+    response = post(client, f"/s/{space.slug}/settings/",
+                    {"name": "Conseil citoyen", "description": "Le conseil", "colour": "#AA3300", "modules": ["forum", "agenda"]})
+    assert response.status_code == 302
+    saved = db.session.get(Space, space.id)
+    assert (saved.name, saved.colour, saved.modules) == ("Conseil citoyen", "#aa3300", ["forum", "agenda"])
+
+
+def test_settings_refuse_bad_colour_and_unknown_module(member_client, db):
+    client, space, _admin = member_client("admin")
+    assert post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "red", "modules": ["forum"]}).status_code == 400
+    assert post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "#112233", "modules": ["casino"]}).status_code == 400
+    assert db.session.get(Space, space.id).name == space.name
+
+
+def test_news_pinned_first_and_in_the_activity_feed(member_client, db):
+    client, space, _admin = member_client("admin")
+    post(client, f"/s/{space.slug}/news/new", {"title": "Ancienne nouvelle", "body": "texte"})
+    post(client, f"/s/{space.slug}/news/new", {"title": "Plénière mardi", "body": "texte", "is_pinned": "y"})
+    post(client, f"/s/{space.slug}/news/new", {"title": "Dernière nouvelle", "body": "texte"})
+    page = client.get(f"/s/{space.slug}/").get_data(as_text=True)
+    assert page.index("Plénière mardi") < page.index("Dernière nouvelle") < page.index("Ancienne nouvelle")
+    assert db.session.scalar(select(func.count()).select_from(Activity).where(Activity.verb == "news")) == 3
+
+
+def test_empty_news_title_is_refused(member_client, db):
+    client, space, _admin = member_client("admin")
+    assert post(client, f"/s/{space.slug}/news/new", {"title": "  ", "body": "x"}).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(NewsItem)) == 0
+
+
+def test_dashboard_counts_what_is_new_since_the_last_visit(app, member_client, make_user, make_member, db):
+    admin_client, space, _admin = member_client("admin")
+    reader = make_user("lectrice", display_name="Lectrice")
+    make_member(space, reader, "reader")
+    client = app.test_client()
+    login(client, "lectrice")
+    client.get(f"/s/{space.slug}/")  # a visit
+    post(admin_client, f"/s/{space.slug}/news/new", {"title": "Une", "body": "x"})
+    post(admin_client, f"/s/{space.slug}/news/new", {"title": "Deux", "body": "x"})
+    page = client.get("/").get_data(as_text=True)
+    assert space.name in page and "2 nouveautés" in page
+    client.get(f"/s/{space.slug}/")
+    assert "Rien de nouveau" in client.get("/").get_data(as_text=True)
+
+
+def test_archived_space_disappears_for_its_members(member_client, db):
+    client, space, _user = member_client("admin")
+    db.session.get(Space, space.id).archived_at = utcnow()
+    db.session.commit()
+    assert client.get(f"/s/{space.slug}/").status_code == 404
+    assert space.name not in client.get("/").get_data(as_text=True)
