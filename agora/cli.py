@@ -396,3 +396,31 @@ def demo(admin_name):
         click.echo(f"Demo spaces created: {', '.join('/s/' + s + '/' for s in created)}")
     else:
         click.echo("Nothing to do: the demo spaces already exist.")
+
+
+@main.group()
+def mail():
+    """The outgoing mail outbox."""
+
+
+@mail.command("send")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Messages at most.")
+def mail_send(limit):
+    """Send the messages that are due (run it from cron, e.g. every minute)."""
+    from agora.core import mail as outbox
+
+    with app_context() as app:
+        if not app.config["SMTP_HOST"]:
+            raise click.ClickException("No SMTP server is configured: set AGORA_SMTP_HOST (and AGORA_SMTP_FROM).")
+        report = outbox.send_pending(limit)
+    click.echo(f"sent {report.sent}, to retry {report.retried}, given up {report.failed}")
+
+
+@mail.command("status")
+def mail_status():
+    """Show how many messages are pending, being sent, sent and failed."""
+    from agora.core import mail as outbox
+
+    with app_context():
+        counts = outbox.outbox_counts()
+    click.echo(", ".join(f"{name} {count}" for name, count in counts.items()))

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from agora.auth import services
-from agora.auth.models import AuditEntry, LoginThrottle, OutboxMessage, User, UserToken
+from agora.auth.models import AuditEntry, LoginThrottle, User, UserToken
+from agora.core.mail import OutboxMessage
 from agora.core.time import utcnow
 from tests.conftest import PASSWORD, csrf_token, login, make_app, post
 

@@ -162,3 +162,10 @@ def test_serve_refuses_a_database_that_is_not_migrated(instance, tmp_path):
            "AGORA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     result = subprocess.run([AGORA, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True)
     assert result.returncode == 1 and "agora db upgrade" in result.stderr
+
+
+def test_mail_commands(instance):
+    run("init")
+    assert run("mail", "status").output.strip() == "pending 0, sending 0, sent 0, failed 0"
+    result = CliRunner().invoke(main, ["mail", "send"])
+    assert result.exit_code == 1 and "AGORA_SMTP_HOST" in result.output

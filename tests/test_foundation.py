@@ -173,3 +173,17 @@ def test_static_files_are_served_by_agora(client):
     response = client.get("/static/agora.css")
     assert response.status_code == 200 and b":focus-visible" in response.data
     response.close()
+
+
+def test_unexpected_error_gives_a_500_page_and_keeps_nothing(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    app.testing = False  # let the error handler answer, as in production
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    response = app.test_client().get("/boom", headers={"Accept-Language": "fr"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Erreur du serveur" in page and "kaboom" not in page and 'href="/"' in page

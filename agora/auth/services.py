@@ -18,7 +18,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agora.auth.models import AuditEntry, LoginThrottle, OutboxMessage, User, UserToken
+from agora.auth.models import AuditEntry, LoginThrottle, User, UserToken
+from agora.core.mail import queue_mail
 from agora.core.services import ServiceError
 from agora.core.time import utcnow
 from agora.extensions import db
@@ -310,13 +311,6 @@ def request_password_reset(email: str, reset_url_for) -> None:
             ),
         )
         audit("password.reset_requested", user, target=user.username)
-
-
-def queue_mail(recipient: str, subject: str, body: str) -> OutboxMessage:
-    """Write an e-mail to the outbox; it leaves only if the surrounding transaction commits."""
-    message = OutboxMessage(recipient=recipient, subject=subject, body=body)
-    db.session.add(message)
-    return message
 
 
 # Audit log --------------------------------------------------------------------------------
