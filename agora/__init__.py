@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises ConfigError when the configuration cannot work (for example, no secret key).
     """
     from agora.config import ConfigError, load_settings
-    from agora.core import errors, i18n, security, templating
+    from agora.core import errors, i18n, security, templating, tenancy
     from agora.extensions import babel, csrf, db, login_manager, migrate
 
     settings = load_settings(config)
@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)
+    tenancy.init_app(app)
 
     from agora.admin.views import bp as admin_bp
     from agora.auth.views import bp as auth_bp

@@ -12,7 +12,7 @@ ROLE_LABELS = {"admin": _l("Administrateur"), "member": _l("Membre"), "reader": 
 
 def init_app(app: Flask) -> None:
     @app.template_filter("when")
-    def when(value: datetime | None, style: str = "medium") -> str:
+    def when(value: datetime | None, style: str = "short") -> str:
         """A timestamp in the reader's language and time zone."""
         return format_datetime(value, style) if value else ""
 

@@ -1,6 +1,13 @@
-"""Space scoping: every space-owned row carries a non-null, indexed space_id."""
+"""Space scoping: one guard for every page under /s/<slug>/, and the SpaceScoped mixin.
+
+Every feature's pages live on a blueprint made by `space_blueprint`, which loads the space and
+the caller's membership into `g` before any view runs. No membership, an archived space or a
+switched-off module gives 404: a stranger learns nothing, not even that the space exists.
+"""
 from __future__ import annotations
 
+from flask import Blueprint, Flask, abort, g, request
+from flask_login import current_user
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -11,3 +18,47 @@ class SpaceScoped:
     @declared_attr
     def space_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True, nullable=False)
+
+
+def _pull_slug(endpoint, values):
+    g.slug = values.pop("slug", "") if values else ""
+
+
+def _load_space():
+    from agora.extensions import login_manager
+    from agora.spaces.models import MODULES
+    from agora.spaces.services import get_space_by_slug
+
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    space = get_space_by_slug(g.slug)
+    if space is None or not space.can_view(current_user):
+        abort(404)
+    g.space = space
+    g.membership = current_user.membership_in(space)
+    if request.blueprint in MODULES and not space.has_module(request.blueprint):
+        abort(404)
+
+
+def space_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
+    """Return a blueprint whose pages live under /s/<slug><url_prefix> behind the space guard."""
+    bp = Blueprint(name, import_name, url_prefix=f"/s/<slug>{url_prefix}")
+    bp.url_value_preprocessor(_pull_slug)
+    bp.before_request(_load_space)
+    return bp
+
+
+def require(allowed: bool) -> None:
+    """Refuse with 403 when the caller, a member of the space, may not do this."""
+    if not allowed:
+        abort(403)
+
+
+def init_app(app: Flask) -> None:
+    @app.url_defaults
+    def add_slug(endpoint, values):
+        """Inside a space, url_for fills <slug> with the current space."""
+        if "slug" in values or getattr(g, "space", None) is None:
+            return
+        if app.url_map.is_endpoint_expecting(endpoint, "slug"):
+            values["slug"] = g.space.slug

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
 from agora.auth import services as auth_services
@@ -14,12 +14,13 @@ from agora.core.forms import apply_service_error
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.services import ServiceError
-from agora.extensions import db, login_manager
+from agora.core.tenancy import require, space_blueprint
+from agora.extensions import db
 from agora.spaces import services
 from agora.spaces.forms import CreateAccountForm, InvitationForm, NewsForm, RoleForm, SettingsForm
-from agora.spaces.models import MODULES, Activity, Invitation, Membership, NewsItem, Space
+from agora.spaces.models import Activity, Invitation, Membership, NewsItem, Space
 
-bp = Blueprint("spaces", __name__, url_prefix="/s/<slug>")
+bp = space_blueprint("spaces", __name__)
 home_bp = Blueprint("home", __name__)
 join_bp = Blueprint("join", __name__)
 
@@ -27,41 +28,6 @@ ACTIVITY_PER_PAGE = 20
 MEMBERS_PER_PAGE = 50
 #: How many freshly made secret links the session keeps, to show them again on reload.
 KEPT_SECRETS = 5
-
-
-# Loading the space: the one guard every page under /s/<slug>/ goes through -----------------
-
-
-@bp.url_value_preprocessor
-def pull_slug(endpoint, values):
-    g.slug = values.pop("slug", "") if values else ""
-
-
-@bp.url_defaults
-def add_slug(endpoint, values):
-    if "slug" not in values and getattr(g, "space", None) is not None:
-        values["slug"] = g.space.slug
-
-
-@bp.before_request
-def load_space():
-    """Load the space and the caller's membership; strangers and archived spaces get 404."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    space = services.get_space_by_slug(g.slug)
-    if space is None or not space.can_view(current_user):
-        abort(404)
-    g.space = space
-    g.membership = current_user.membership_in(space)
-    module = request.blueprints[0].rpartition(".")[2] if request.blueprints else ""
-    if module in MODULES and not space.has_module(module):
-        abort(404)
-
-
-def require(allowed: bool) -> None:
-    """Refuse with 403 when the caller, a member of the space, may not do this."""
-    if not allowed:
-        abort(403)
 
 
 def keep_secret(key: str, raw: str) -> None:
