@@ -45,7 +45,8 @@ def app_context():
     from agora.extensions import db as database
 
     app = create_app()
-    with app.app_context():
+    # A request context on the public address, so links written by commands are right.
+    with app.test_request_context("/", base_url=app.config["BASE_URL"]):
         try:
             yield app
         finally:

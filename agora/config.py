@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "DATABASE_URL": "",
     "SITE_NAME": "Agora",
+    #: The public address, for links written outside a request (e-mails sent from the CLI).
+    "BASE_URL": "http://127.0.0.1:8000",
     "DEFAULT_LANGUAGE": "fr",
     "DEFAULT_TIMEZONE": "Europe/Paris",
     "MAX_UPLOAD_MB": 64,

@@ -6,22 +6,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import delete, func, select
+
 from agora.auth import services as auth_services
 from agora.auth.models import User
+from agora.core.mail import OutboxMessage
 from agora.core.time import utcnow
 from agora.extensions import db
+from agora.forum import services as forum
 from agora.spaces import services
 
 #: (username, display name, e-mail or None). Habitants often have no e-mail.
 PEOPLE = [
-    ("nadia.benali", "Nadia Benali", "n.benali@centre-social-tilleuls.fr"),
-    ("marc.durand", "Marc Durand", "m.durand@regie-tilleuls.fr"),
-    ("sophie.martin", "Sophie Martin", "sophie.martin@ville-exemple.fr"),
+    ("nadia.benali", "Nadia Benali", "n.benali@centre-social-tilleuls.example"),
+    ("marc.durand", "Marc Durand", "m.durand@regie-tilleuls.example"),
+    ("sophie.martin", "Sophie Martin", "sophie.martin@ville-exemple.example"),
     ("karim.haddad", "Karim Haddad", None),
     ("fatou.diallo", "Fatou Diallo", None),
     ("jeanne.petit", "Jeanne Petit", None),
-    ("ahmed.saidi", "Ahmed Saïdi", "ahmed.saidi@bailleur-habitat.fr"),
-    ("lucie.moreau", "Lucie Moreau", "l.moreau@epn-tilleuls.fr"),
+    ("ahmed.saidi", "Ahmed Saïdi", "ahmed.saidi@bailleur-habitat.example"),
+    ("lucie.moreau", "Lucie Moreau", "l.moreau@epn-tilleuls.example"),
     ("bernard.roux", "Bernard Roux", None),
     ("aicha.traore", "Aïcha Traoré", None),
 ]
@@ -40,6 +44,22 @@ SPACES = [
             ("Compte rendu de la marche exploratoire", "Merci aux douze habitantes qui ont participé. Les points relevés "
              "(éclairage du passage Jean-Moulin, bancs cassés square Colette) sont transmis à la GUP.", False),
         ],
+        "themes": [("Cadre de vie", "#1e6b33"), ("Jeunesse", "#b35c00"), ("Fête de quartier", "#7a3e9d")],
+        "topics": [
+            ("Cadre de vie", "karim.haddad", "Un jardin partagé derrière le bâtiment C ?",
+             "Bonjour à tous,\n\nLe terrain vague derrière le **bâtiment C** pourrait devenir un jardin partagé. "
+             "Le bailleur serait d'accord si nous présentons un projet.\n\nQui serait partant pour s'en occuper ?",
+             [("fatou.diallo", "Moi ! J'ai déjà des semis de tomates sur mon balcon."),
+              ("bernard.roux", "Bonne idée. Il faudra un point d'eau : on peut demander à la régie."),
+              ("nadia.benali", "Je mets le sujet à l'ordre du jour de la plénière du 8 décembre. @karim.haddad, "
+                               "pouvez-vous préparer un petit plan ?")]),
+            ("Jeunesse", "fatou.diallo", "Horaires du city-stade",
+             "Les jeunes demandent que le city-stade reste ouvert jusqu'à 21 h l'été. Qu'en pensez-vous ?",
+             [("bernard.roux", "D'accord, si l'éclairage est réparé avant.")]),
+            ("Fête de quartier", "nadia.benali", "Fête de quartier : le bilan",
+             "Merci à toutes et tous ! Environ **400 personnes** sont passées. Vos idées pour l'an prochain ?",
+             []),
+        ],
     },
     {
         "slug": "gup-tilleuls",
@@ -53,6 +73,13 @@ SPACES = [
              "Prévoir des chaussures confortables.", True),
             ("Encombrants : nouveau calendrier", "La régie de quartier passe désormais le premier lundi du mois.", False),
         ],
+        "themes": [("Propreté", "#1e6b33"), ("Éclairage et voirie", "#b35c00")],
+        "topics": [
+            ("Éclairage et voirie", "ahmed.saidi", "Passage Jean-Moulin : éclairage en panne",
+             "Trois lampadaires ne fonctionnent plus depuis deux semaines. Signalé au service voirie le 4 novembre.",
+             [("sophie.martin", "Intervention prévue la semaine prochaine, je confirme dès que j'ai la date."),
+              ("marc.durand", "La régie peut baliser le passage en attendant.")]),
+        ],
     },
     {
         "slug": "partenaires-tilleuls",
@@ -65,6 +92,14 @@ SPACES = [
             ("Fête de quartier : réunion de préparation", "Rendez-vous vendredi à 10 h à la régie. "
              "Chaque structure apporte la liste de ses animations.", False),
             ("Ateliers numériques à l'EPN", "Aide aux démarches en ligne tous les mercredis après-midi, sans rendez-vous.", False),
+        ],
+        "themes": [("Coordination", "#0b5cad")],
+        "topics": [
+            ("Coordination", "lucie.moreau", "Permanences d'accès aux droits : qui fait quoi ?",
+             "Pour éviter les doublons, voici les permanences connues :\n\n- CAF : mardi matin au centre social\n"
+             "- Écrivain public : jeudi à la régie\n- Aide numérique : mercredi à l'EPN\n\nManque-t-il quelque chose ?",
+             [("marc.durand", "La mission locale tient aussi une permanence le vendredi."),
+              ("nadia.benali", "Merci Lucie, je l'affiche à l'accueil.")]),
         ],
     },
 ]
@@ -85,6 +120,7 @@ def create_demo(admin_name: str = "admin") -> list[str]:
 
     created = []
     now = utcnow()
+    mail_before = db.session.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0)))
     for spec in SPACES:
         if services.get_space_by_slug(spec["slug"]) is not None:
             continue
@@ -99,7 +135,22 @@ def create_demo(admin_name: str = "admin") -> list[str]:
             news = services.save_news(space, None, title=title, body=body, is_pinned=pinned, author=author)
             news.created_at = now - timedelta(days=2 * age + 1)
         db.session.flush()
+        _demo_forum(space, spec, people)
         created.append(space.slug)
+    # Demo conversations mention and notify demo people: none of that is real mail.
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.id > mail_before))
     return created
 
 
+def _demo_forum(space, spec: dict, people: dict[str, User]) -> None:
+    """Themes and conversations, aged over the past days so the lists look lived in."""
+    themes = {}
+    for position, (name, colour) in enumerate(spec.get("themes", [])):
+        themes[name] = forum.save_category(space, None, name=name, colour=colour, position=position)
+    start = utcnow() - timedelta(days=6)
+    for index, (theme, author, title, body, replies) in enumerate(spec.get("topics", [])):
+        topic = forum.create_topic(space, people[author], title=title, body=body, category_id=themes[theme].id)
+        for reply_author, text in replies:
+            forum.add_reply(space, topic, people[reply_author], text)
+        topic.created_at = start + timedelta(days=index)
+        topic.last_post_at = start + timedelta(days=index, hours=2 * len(replies))

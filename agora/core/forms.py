@@ -1,9 +1,11 @@
 """Form helpers shared by the features."""
 from __future__ import annotations
 
+from flask import flash, redirect, request
 from flask_wtf import FlaskForm
 
 from agora.core.services import ServiceError
+from agora.extensions import db
 
 
 def apply_service_error(form: FlaskForm, exc: ServiceError) -> None:
@@ -13,3 +15,27 @@ def apply_service_error(form: FlaskForm, exc: ServiceError) -> None:
         field.errors = list(field.errors) + [str(exc.message)]
     else:
         form.form_errors.append(str(exc.message))
+
+
+def save_form(form: FlaskForm, action, *, message: str, done, render):
+    """The shape of a form page: on a valid POST, run action(), commit once, flash, redirect.
+
+    action() may raise ServiceError: nothing is kept and the refusal shows next to its field,
+    with the service's status. done(result) gives the address to go to; render() the page.
+    Returns a response, or (page, status).
+    """
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = action()
+        except ServiceError as exc:
+            db.session.rollback()
+            apply_service_error(form, exc)
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(done(result))
+    elif request.method == "POST":
+        status = 400
+    return render(), status

@@ -10,7 +10,7 @@ from agora.auth import services as auth_services
 from agora.auth.forms import SignupForm
 from agora.auth.models import User
 from agora.auth.views import start_session
-from agora.core.forms import apply_service_error
+from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.services import ServiceError
@@ -105,19 +105,14 @@ def edit_news(news_id: int):
 
 def _news_form(news: NewsItem | None):
     form = NewsForm(obj=news)
-    if form.validate_on_submit():
-        try:
-            services.save_news(g.space, news, title=form.title.data, body=form.body.data or "",
-                               is_pinned=form.is_pinned.data, author=current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            apply_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("L'actualité est publiée."), "success")
-            return redirect(url_for("spaces.home"))
-    status = 400 if request.method == "POST" else 200
-    return render_template("spaces/news_form.html", form=form, news=news, space=g.space), status
+    return save_form(
+        form,
+        lambda: services.save_news(g.space, news, title=form.title.data, body=form.body.data or "",
+                                   is_pinned=form.is_pinned.data, author=current_user),
+        message=_("L'actualité est publiée."),
+        done=lambda _saved: url_for("spaces.home"),
+        render=lambda: render_template("spaces/news_form.html", form=form, news=news, space=g.space),
+    )
 
 
 @bp.post("/news/<int:news_id>/delete")

@@ -1,0 +1,51 @@
+"""Rich text: Markdown with raw HTML off, rendered, then cleaned by an allow-list sanitiser.
+
+Images are not allowed: until attachments exist, an image would be fetched from another site
+(blocked by our Content-Security-Policy, and a way to track readers).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+ALLOWED_TAGS = {
+    "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
+    "ul", "ol", "li", "a", "h1", "h2", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False, "breaks": True})
+    md.enable(["linkify", "table", "strikethrough"])
+    md.disable("image")  # shown as a plain link to the picture
+    return md
+
+
+def render_markdown(source: str) -> Markup:
+    """Return safe HTML for a Markdown source written by a person."""
+    html = _markdown().render(source or "")
+    # Headings inside a post stay below the page's own h1/h2.
+    for level in range(1, 4):
+        html = html.replace(f"<h{level}>", f"<h{level + 3}>").replace(f"</h{level}>", f"</h{level + 3}>")
+    cleaned = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener ugc",
+        strip_comments=True,
+    )
+    return Markup(cleaned)
+
+
+def quote_markdown(author: str, source: str) -> str:
+    """Return the Markdown that quotes a post in a reply."""
+    lines = (source or "").strip().splitlines() or [""]
+    return f"> **{author}** :\n" + "\n".join(f"> {line}" for line in lines) + "\n\n"

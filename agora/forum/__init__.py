@@ -1,0 +1,1 @@
+"""Forum: the space's conversations, by theme."""
