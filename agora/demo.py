@@ -14,6 +14,7 @@ from agora.core.mail import OutboxMessage
 from agora.core.time import utcnow
 from agora.extensions import db
 from agora.forum import services as forum
+from agora.forum.models import Post
 from agora.spaces import services
 
 #: (username, display name, e-mail or None). Habitants often have no e-mail.
@@ -150,7 +151,9 @@ def _demo_forum(space, spec: dict, people: dict[str, User]) -> None:
     start = utcnow() - timedelta(days=6)
     for index, (theme, author, title, body, replies) in enumerate(spec.get("topics", [])):
         topic = forum.create_topic(space, people[author], title=title, body=body, category_id=themes[theme].id)
+        posts = [db.session.get(Post, topic.last_post_id)]
         for reply_author, text in replies:
-            forum.add_reply(space, topic, people[reply_author], text)
-        topic.created_at = start + timedelta(days=index)
-        topic.last_post_at = start + timedelta(days=index, hours=2 * len(replies))
+            posts.append(forum.add_reply(space, topic, people[reply_author], text))
+        for hours, post in enumerate(posts):
+            post.created_at = start + timedelta(days=index, hours=2 * hours)
+        topic.created_at, topic.last_post_at = posts[0].created_at, posts[-1].created_at
