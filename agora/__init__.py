@@ -35,6 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(resource_dir("static")),
     )
     app.config.update(settings)
+    from agora.core.urls import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
     if not app.config["SECRET_KEY"]:
         if not (app.debug or app.testing):
             raise ConfigError(

@@ -14,7 +14,7 @@ from agora.auth.models import AuditEntry, User
 from agora.core.forms import apply_service_error
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
-from agora.core.services import ServiceError
+from agora.core.services import ServiceError, one_line
 from agora.extensions import db, login_manager
 from agora.spaces import services as space_services
 from agora.spaces.models import Membership, Space
@@ -86,7 +86,7 @@ def edit_space(space_id: int):
     space = _space(space_id)
     form = SpaceEditForm(obj=space)
     if form.validate_on_submit():
-        space.name = form.name.data.strip()
+        space.name = one_line(form.name.data)[:120] or space.name
         space.quota_mb = form.quota_mb.data
         auth_services.audit("space.updated", current_user, space=space, details={"quota_mb": space.quota_mb})
         db.session.commit()
@@ -199,8 +199,9 @@ def users():
     q = request.args.get("q", "").strip()[:100]
     stmt = select(User).order_by(User.username_key)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(User.username_key.like(like), func.lower(User.display_name).like(like), User.email.like(like)))
+        like = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(User.username_key.like(like, escape="\\"), func.lower(User.display_name).like(like, escape="\\"),
+                              User.email.like(like, escape="\\")))
     page = paginate(stmt, USERS_PER_PAGE)
     return render_template("admin/users.html", page=page, q=q)
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agora.auth.models import AuditEntry, LoginThrottle, User, UserToken
 from agora.core.mail import queue_mail
-from agora.core.services import ServiceError
+from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
 
@@ -126,7 +126,7 @@ def create_user(
     user = User(
         username=username,
         username_key=username.lower(),
-        display_name=(display_name or "").strip() or username,
+        display_name=one_line(display_name)[:80] or username,
         email=email,
         password_hash=hash_password(password) if password is not None else None,
         is_site_admin=is_site_admin,
@@ -145,6 +145,10 @@ def set_password(user: User, password: str) -> None:
     check_password_rules(password, user.username)
     user.password_hash = hash_password(password)
     user.session_version += 1
+    # Any setup or reset link still lying around must not reopen the account.
+    db.session.execute(
+        update(UserToken).where(UserToken.user_id == user.id, UserToken.used_at.is_(None)).values(used_at=utcnow())
+    )
 
 
 def ensure_first_admin() -> tuple[User, str] | None:
@@ -295,7 +299,14 @@ def request_password_reset(email: str, reset_url_for) -> None:
     if not email:
         return
     users = db.session.scalars(select(User).where(User.email == email, User.is_disabled.is_(False))).all()
+    recent = utcnow() - timedelta(minutes=5)
     for user in users:
+        pending = db.session.scalar(
+            select(UserToken.id).where(UserToken.user_id == user.id, UserToken.purpose == "reset",
+                                       UserToken.used_at.is_(None), UserToken.created_at > recent)
+        )
+        if pending is not None:  # one mail every five minutes at most: no flooding someone's inbox
+            continue
         raw = issue_token(user, "reset")
         queue_mail(
             user.email,

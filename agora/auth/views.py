@@ -9,7 +9,7 @@ from agora.auth import services
 from agora.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
 from agora.auth.models import User
 from agora.core.forms import apply_service_error
-from agora.core.services import ServiceError
+from agora.core.services import ServiceError, one_line
 from agora.core.timezones import TIMEZONE_NAMES
 from agora.core.urls import safe_next
 from agora.extensions import db, login_manager
@@ -95,7 +95,7 @@ def profile():
             apply_service_error(form, exc)
             status = 400
         else:
-            user.display_name = form.display_name.data.strip()
+            user.display_name = one_line(form.display_name.data)[:80] or user.username
             user.email = email
             user.language = form.language.data
             user.timezone = form.timezone.data if form.timezone.data in TIMEZONE_NAMES else None
@@ -115,8 +115,18 @@ def change_password():
     form = ProfileForm(obj=user, formdata=None)
     password_form = ChangePasswordForm(prefix="pw")
     if password_form.validate_on_submit():
+        wait = services.throttle_wait(user.username, request.remote_addr)
+        if wait:
+            password_form.current.errors.append(
+                _("Trop d'essais : patientez %(n)s minute(s) avant de réessayer.", n=wait)
+            )
+            return render_template("auth/profile.html", form=form, password_form=password_form), 429
         if not services.verify_password(user, password_form.current.data):
+            # Guessing the current password counts like a failed login.
+            services.record_failure(user.username, request.remote_addr)
+            db.session.commit()
             password_form.current.errors.append(_("Le mot de passe actuel est incorrect."))
+            return render_template("auth/profile.html", form=form, password_form=password_form), 400
         else:
             try:
                 services.set_password(user, password_form.password.data)

@@ -46,8 +46,12 @@ class OutboxMessage(db.Model):
 
 
 def queue_mail(recipient: str, subject: str, body: str) -> OutboxMessage:
-    """Write an e-mail to the outbox; it leaves only if the surrounding transaction commits."""
-    message = OutboxMessage(recipient=recipient, subject=subject, body=body)
+    """Write an e-mail to the outbox; it leaves only if the surrounding transaction commits.
+
+    The subject is made one line (user text ends up in it) and cut to the column's size.
+    """
+    subject = " ".join(subject.split())[:200]
+    message = OutboxMessage(recipient=recipient.strip()[:254], subject=subject, body=body)
     db.session.add(message)
     return message
 
@@ -122,9 +126,16 @@ def send_pending(limit: int = 100, now: datetime | None = None) -> SendReport:
     for message_id in claimed:
         row = db.session.get(OutboxMessage, message_id)
         try:
+            email = _as_email(row)
+        except (ValueError, TypeError) as exc:  # a message that can never be built: give it up alone
+            row.status, row.attempts, row.last_error = "failed", row.attempts + 1, f"{exc.__class__.__name__}: {exc}"[:500]
+            report.failed += 1
+            db.session.commit()
+            continue
+        try:
             if smtp is None:
                 smtp = _connect()
-            smtp.send_message(_as_email(row))
+            smtp.send_message(email)
         except (OSError, smtplib.SMTPException) as exc:
             row.attempts += 1
             row.last_error = f"{exc.__class__.__name__}: {exc}"[:500]

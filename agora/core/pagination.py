@@ -24,7 +24,7 @@ class Page:
 def page_number(arg: str = "page") -> int:
     """Return the page asked for in the query string; bad values give page 1."""
     raw = request.args.get(arg, "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
 def paginate(stmt: Select, per_page: int, number: int | None = None, scalars: bool = True) -> Page:

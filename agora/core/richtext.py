@@ -31,9 +31,10 @@ def _markdown() -> MarkdownIt:
 def render_markdown(source: str) -> Markup:
     """Return safe HTML for a Markdown source written by a person."""
     html = _markdown().render(source or "")
-    # Headings inside a post stay below the page's own h1/h2.
-    for level in range(1, 4):
-        html = html.replace(f"<h{level}>", f"<h{level + 3}>").replace(f"</h{level}>", f"</h{level + 3}>")
+    # Headings inside a post sit below the post's own h2: # becomes h3, ## h4, and so on.
+    for level in range(6, 0, -1):
+        shifted = min(level + 2, 6)
+        html = html.replace(f"<h{level}>", f"<h{shifted}>").replace(f"</h{level}>", f"</h{shifted}>")
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -1,6 +1,10 @@
 """What every service shares: the error it raises for refused input."""
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
 
 class ServiceError(Exception):
     """Input refused by a service; `message` is shown to the person, `status` is the HTTP answer.
@@ -13,3 +17,8 @@ class ServiceError(Exception):
         self.message = message
         self.field = field
         self.status = status
+
+
+def one_line(text: str | None) -> str:
+    """Return text as a single trimmed line: control characters (newlines, NUL) become spaces."""
+    return " ".join(_CONTROL.sub(" ", text or "").split())

@@ -23,6 +23,8 @@ def init_app(app: Flask) -> None:
     @app.template_global()
     def page_url(number: int) -> str:
         """The current page's address with another page number, other filters kept."""
-        args = request.args.to_dict()
+        view_args = request.view_args or {}
+        # Only plain filters are kept: nothing that would clash with the route or url_for itself.
+        args = {k: v for k, v in request.args.items() if k not in view_args and k != "slug" and not k.startswith("_")}
         args["page"] = number
-        return url_for(request.endpoint, **(request.view_args or {}), **args)
+        return url_for(request.endpoint, **view_args, **args)

@@ -3,6 +3,35 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import request
+from werkzeug.routing import IntegerConverter
+
+#: Ids beyond this do not exist: PostgreSQL's integer stops at 2**31 - 1.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in our routes: an id too large for the database is simply not found."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def to_id(value) -> int:
+    """Coerce a form value to an id (0 for "none"); ValueError when it cannot be one."""
+    number = int(str(value).strip() or 0)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError("not an id")
+    return number
+
+
+def int_arg(name: str) -> int | None:
+    """Return the query-string argument as a positive id, None when absent or not one."""
+    raw = request.args.get(name, "")
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
+        return int(raw)
+    return None
+
 
 def safe_next(target: str | None) -> str | None:
     """Return target when it is a path on this server, else None.

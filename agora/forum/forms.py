@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from agora.core.urls import to_id
 from agora.forum.models import BODY_MAX, TITLE_MAX
 
 TITLE_TOO_LONG = _l("Le titre ne doit pas dépasser %(max)d caractères.")
@@ -12,7 +13,7 @@ BODY_TOO_LONG = _l("Le message ne doit pas dépasser %(max)d caractères.")
 
 class TopicForm(FlaskForm):
     title = StringField(_l("Titre du sujet"), validators=[DataRequired(_l("Donnez un titre au sujet.")), Length(max=TITLE_MAX, message=TITLE_TOO_LONG)])
-    category = SelectField(_l("Thème"), coerce=int, validate_choice=False, default=0)
+    category = SelectField(_l("Thème"), coerce=to_id, validate_choice=False, default=0)
     body = TextAreaField(_l("Votre message"), validators=[DataRequired(_l("Le message est vide : écrivez quelque chose.")), Length(max=BODY_MAX, message=BODY_TOO_LONG)])
 
 
@@ -35,4 +36,4 @@ class CategoryForm(FlaskForm):
 class ModerateForm(FlaskForm):
     is_pinned = BooleanField(_l("Épinglé en haut de la liste"))
     is_locked = BooleanField(_l("Fermé (plus de réponses)"))
-    category = SelectField(_l("Thème"), coerce=int, validate_choice=False, default=0)
+    category = SelectField(_l("Thème"), coerce=to_id, validate_choice=False, default=0)

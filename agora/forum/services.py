@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from agora.auth.models import User
 from agora.core.mail import queue_mail
 from agora.core.richtext import render_markdown
-from agora.core.services import ServiceError
+from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
 from agora.forum.models import BODY_MAX, TITLE_MAX, ForumCategory, Post, Reaction, Topic, TopicFollow, TopicRead
@@ -44,7 +44,7 @@ def get_category(space: Space, category_id: int | None) -> ForumCategory | None:
 
 def save_category(space: Space, category: ForumCategory | None, *, name: str, colour: str, position: int) -> ForumCategory:
     """Create (category None) or change a category. Raises ServiceError for a bad or taken name."""
-    name = name.strip()
+    name = one_line(name)
     if not name:
         raise ServiceError(_l("Donnez un nom au thème."), field="name")
     if not COLOUR_RE.match(colour):
@@ -66,7 +66,7 @@ def save_category(space: Space, category: ForumCategory | None, *, name: str, co
 
 
 def check_title(title: str) -> str:
-    title = (title or "").strip()
+    title = one_line(title)
     if not title:
         raise ServiceError(_l("Donnez un titre au sujet."), field="title")
     if len(title) > TITLE_MAX:

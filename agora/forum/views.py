@@ -15,6 +15,7 @@ from agora.core.pagination import Page, page_number, paginate
 from agora.core.richtext import quote_markdown, render_markdown
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
+from agora.core.urls import int_arg
 from agora.extensions import db
 from agora.forum import services
 from agora.forum.forms import CategoryForm, EditPostForm, ModerateForm, ReplyForm, TopicForm
@@ -37,9 +38,9 @@ def list_topics():
     """Topics by last activity (pinned first), filtered by theme or unread only."""
     space = g.space
     categories = services.list_categories(space)
-    category_id = request.args.get("category", type=int)
+    category_id = int_arg("category")
     category = services.get_category(space, category_id) if category_id else None
-    if category_id and category is None:
+    if "category" in request.args and category is None:
         abort(404)
     unread_only = request.args.get("unread") == "1"
     read = TopicRead.__table__
@@ -66,8 +67,8 @@ def new_topic():
     require(space.can_write(current_user))
     form = TopicForm()
     form.category.choices = _category_choices(services.list_categories(space))
-    if request.method == "GET" and request.args.get("category", type=int):
-        form.category.data = request.args.get("category", type=int)
+    if request.method == "GET" and int_arg("category"):
+        form.category.data = int_arg("category")
     preview = None
     if form.validate_on_submit():
         if "preview" in request.form:
@@ -109,8 +110,8 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
     space = g.space
     seen = services.last_read(topic, current_user)
     page = _topic_page(topic, page_number())
-    if request.method == "GET" and request.args.get("quote", type=int):
-        quoted = services.get_post(space, request.args.get("quote", type=int))
+    if request.method == "GET" and int_arg("quote"):
+        quoted = services.get_post(space, int_arg("quote"))
         if quoted is not None and quoted.topic_id == topic.id:
             form.body.data = quote_markdown(quoted.author.display_name if quoted.author else "?", quoted.body)
     moderate_form = None
@@ -205,6 +206,11 @@ def delete_post(post_id: int):
     return redirect(url_for("forum.show_topic", topic_id=topic_id))
 
 
+def page_from_form() -> int | None:
+    raw = request.form.get("page", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 < int(raw) < 100_000 else None
+
+
 @bp.post("/posts/<int:post_id>/react")
 def react(post_id: int):
     """Add or take back one's "I agree" on a post (members and admins; readers only read)."""
@@ -212,7 +218,7 @@ def react(post_id: int):
     require(g.space.can_write(current_user))
     services.toggle_reaction(g.space, post, current_user)
     db.session.commit()
-    return redirect(url_for("forum.show_topic", topic_id=post.topic_id, page=request.form.get("page", type=int) or None,
+    return redirect(url_for("forum.show_topic", topic_id=post.topic_id, page=page_from_form(),
                             _anchor=f"post-{post.id}"))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
 from agora.auth.services import audit, hash_token
-from agora.core.services import ServiceError
+from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
 from agora.spaces.models import MODULES, RESERVED_SLUGS, ROLES, Activity, Invitation, Membership, NewsItem, Space
@@ -50,7 +50,7 @@ def create_space(slug: str, name: str, *, actor: User | None, admin: User | None
         raise ServiceError(_l("Cette adresse courte est réservée : choisissez-en une autre."), field="slug")
     if get_space_by_slug(slug) is not None:
         raise ServiceError(_l("Un espace utilise déjà cette adresse courte."), field="slug", status=409)
-    name = name.strip()
+    name = one_line(name)
     if not name:
         raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
     if quota_mb < 0:
@@ -67,14 +67,15 @@ def create_space(slug: str, name: str, *, actor: User | None, admin: User | None
 
 def update_space(space: Space, *, name: str, description: str, colour: str, modules: list[str]) -> None:
     """Change the space's settings. Raises ServiceError for an empty name, bad colour or unknown module."""
-    if not name.strip():
+    name = one_line(name)
+    if not name:
         raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
     if not COLOUR_RE.match(colour):
         raise ServiceError(_l("La couleur doit être au format #RRVVBB."), field="colour")
     unknown = set(modules) - set(MODULES)
     if unknown:
         raise ServiceError(_l("Module inconnu."), field="modules")
-    space.name = name.strip()[:120]
+    space.name = name[:120]
     space.description = description.strip()
     space.colour = colour.lower()
     space.modules = [m for m in MODULES if m in modules]
@@ -150,7 +151,7 @@ def create_invitation(space: Space, *, role: str, max_uses: int, days: int, labe
     raw = secrets.token_urlsafe(24)
     invitation = Invitation(
         space_id=space.id, token_hash=hash_token(raw), role=role, max_uses=max_uses,
-        expires_at=utcnow() + timedelta(days=days), label=label.strip()[:120], created_by_id=actor.id,
+        expires_at=utcnow() + timedelta(days=days), label=one_line(label)[:120], created_by_id=actor.id,
     )
     db.session.add(invitation)
     db.session.flush()
@@ -217,7 +218,7 @@ def record_activity(space: Space, actor: User | None, verb: str, title: str, url
 
 def save_news(space: Space, news: NewsItem | None, *, title: str, body: str, is_pinned: bool, author: User) -> NewsItem:
     """Create (news None) or update a news item of this space and return it."""
-    title = title.strip()
+    title = one_line(title)
     if not title:
         raise ServiceError(_l("Donnez un titre à l'actualité."), field="title")
     if news is None:
