@@ -1,0 +1,74 @@
+"""A real `agora serve` with demo data, and headless Chromium (Debian's) to drive it.
+
+Run with `pytest browser_tests` after `apt-get install chromium`; .ci/run does both.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+AGORA = str(Path(sys.executable).with_name("agora"))
+CHROMIUM = os.environ.get("AGORA_CHROMIUM", "/usr/bin/chromium")
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 740}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """Start Agora on a free port; yield (base URL, admin password); stop it with SIGTERM."""
+    instance = tmp_path_factory.mktemp("instance")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
+    env["AGORA_INSTANCE"] = str(instance)
+    init = subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True, text=True)
+    password = re.search(r"with password: (\S+)", init.stdout).group(1)
+    subprocess.run([AGORA, "demo"], env=env, check=True, capture_output=True)
+    port = free_port()
+    process = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:  # blocks until gunicorn has a worker up
+        if "Booting worker" in line:
+            break
+    yield f"http://127.0.0.1:{port}", password
+    process.terminate()
+    process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def page(request, browser):
+    context = browser.new_context(viewport=VIEWPORTS[request.param], locale="fr-FR")
+    page = context.new_page()
+    page.viewport_name = request.param
+    yield page
+    context.close()
+
+
+def log_in(page, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/")

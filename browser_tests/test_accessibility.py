@@ -1,0 +1,75 @@
+"""Every page that exists, in a real browser, on a desktop and a 360 px phone screen:
+no axe-core violation (WCAG 2.1 A/AA rules), nothing wider than the screen, no console error."""
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from browser_tests.conftest import log_in
+
+AXE = Axe()
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+               "resultTypes": ["violations"]}
+
+ANONYMOUS_PAGES = ["/login", "/password/forgot", "/nulle-part"]
+MEMBER_PAGES = [
+    "/", "/profile",
+    "/s/conseil-tilleuls/", "/s/conseil-tilleuls/news/new", "/s/conseil-tilleuls/settings/",
+    "/s/conseil-tilleuls/members/manage/",
+    "/s/conseil-tilleuls/forum/", "/s/conseil-tilleuls/forum/?unread=1", "/s/conseil-tilleuls/forum/new",
+    "/s/conseil-tilleuls/forum/categories/",
+    "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
+]
+
+
+def check(page, url: str) -> None:
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(url)
+    results = AXE.run(page, options=AXE_OPTIONS)
+    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]]
+    assert violations == [], f"{url} on {page.viewport_name}: {violations}"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{url} is {width}px wide on {page.viewport_name}"
+    assert [e for e in errors if "404" not in e or "nulle-part" not in url] == [], errors
+
+
+@pytest.mark.parametrize("path", ANONYMOUS_PAGES)
+def test_pages_before_login(server, page, path):
+    base, _password = server
+    check(page, base + path)
+
+
+def test_pages_after_login(server, page):
+    base, password = server
+    log_in(page, base, "admin", password)
+    for path in MEMBER_PAGES:
+        check(page, base + path)
+    page.goto(f"{base}/s/conseil-tilleuls/forum/")
+    page.click("text=Un jardin partagé")
+    check(page, page.url)
+
+
+def test_keyboard_reaches_the_content_first_through_the_skip_link(server, page):
+    base, _password = server
+    page.goto(f"{base}/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.evaluate("getComputedStyle(document.activeElement).top") != "-64px"  # it shows when focused
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+
+
+def test_a_newcomer_posts_in_the_forum_by_keyboard_and_mouse(server, page):
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/gup-tilleuls/forum/new")
+    page.fill("#title", f"Bancs du square Colette ({page.viewport_name})")
+    page.fill("#body", "Deux bancs sont **cassés**. Qui prévient la régie ?")
+    page.click("button[name=preview]")
+    assert page.inner_html(".preview .post-body").count("<strong>cassés</strong>") == 1
+    page.click("button[name=post]")
+    assert page.inner_text("h1") == f"Bancs du square Colette ({page.viewport_name})"
+    page.fill("#body", "")
+    page.click("#reply button[name=post]")
+    assert "Le message est vide" in page.inner_text("#reply")
