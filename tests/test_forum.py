@@ -391,3 +391,31 @@ def test_topic_list_and_topic_page_query_counts_do_not_grow(app, forum, db):
     big = (queries(f"/s/{space.slug}/forum/"), queries(f"/s/{space.slug}/forum/{topic_id}/"))
     assert big == small
     assert big[0] <= 9 and big[1] <= 12, big
+
+
+def test_changes_are_announced_after_commit_only(app, forum, db):
+    """The search index hears of a topic once it is committed, and never of a rolled-back one."""
+    from agora.core.events import content_changed
+
+    heard = []
+
+    def listener(sender, change):
+        heard.append((change.kind, change.action))
+
+    content_changed.connect(listener)
+    try:
+        space, clients = forum
+        response = new_topic(clients["member"][0], space)
+        assert heard == [("forum.topic", "created"), ("forum.post", "created")]
+        heard.clear()
+        new_topic(clients["member"][0], space, title="")  # refused: rolled back
+        with app.test_request_context():
+            author = db.session.get(User, clients["member"][1].id)
+            services.create_topic(db.session.get(Space, space.id), author, title="Jamais", body="x", category_id=None)
+            db.session.rollback()
+        assert heard == []
+        first = db.session.scalar(select(Post.id))
+        post(clients["member"][0], f"/s/{space.slug}/forum/posts/{first}/delete")
+        assert ("forum.topic", "deleted") in heard and topic_id_of(response)
+    finally:
+        content_changed.disconnect(listener)

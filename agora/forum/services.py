@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from agora.auth.models import User
+from agora.core.events import after_commit
 from agora.core.mail import queue_mail
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
@@ -119,6 +120,8 @@ def create_topic(space: Space, author: User, *, title: str, body: str, category_
     follow(space, topic, author, True)
     mark_read(space, topic, author, post.id)
     record_activity(space, author, "forum.topic", title, _topic_url(space, topic))
+    after_commit("forum.topic", topic.id, space.id, "created")
+    after_commit("forum.post", post.id, space.id, "created")
     _notify_mentions(space, topic, post, author, already=set())
     return topic
 
@@ -140,6 +143,7 @@ def add_reply(space: Space, topic: Topic, author: User, body: str) -> Post:
     follow(space, topic, author, True)
     mark_read(space, topic, author, post.id)
     record_activity(space, author, "forum.reply", topic.title, _topic_url(space, topic, post))
+    after_commit("forum.post", post.id, space.id, "created")
     told = _notify_followers(space, topic, post, author)
     _notify_mentions(space, topic, post, author, already=told)
     return post
@@ -150,13 +154,17 @@ def edit_post(space: Space, post: Post, *, body: str, title: str | None = None) 
     body = check_body(body)
     if post.is_first and title is not None:
         post.topic.title = check_title(title)
+        after_commit("forum.topic", post.topic_id, space.id, "updated")
     post.body, post.body_html, post.edited_at = body, str(render_markdown(body)), utcnow()
+    after_commit("forum.post", post.id, space.id, "updated")
 
 
 def delete_post(space: Space, post: Post) -> bool:
     """Delete a reply, or the whole topic when post is its first. Returns True when the topic went."""
     topic = post.topic
+    after_commit("forum.post", post.id, space.id, "deleted")
     if post.is_first:
+        after_commit("forum.topic", topic.id, space.id, "deleted")
         db.session.delete(topic)
         db.session.flush()
         return True

@@ -1,0 +1,47 @@
+"""Changes announced after commit, for work that must never run inside a request's transaction.
+
+Services call `after_commit("forum.post", post.id, space.id, "created")`; once the session
+commits, `content_changed` is sent with those values (the search index subscribes to it).
+A rollback drops them: nothing is announced for a change that did not happen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from blinker import Namespace
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+signals = Namespace()
+#: Sent with change=ContentChange after the transaction that made the change has committed.
+content_changed = signals.signal("content-changed")
+
+_PENDING = "agora_pending_changes"
+
+
+@dataclass(frozen=True)
+class ContentChange:
+    kind: str  #: e.g. "forum.topic", "forum.post"
+    id: int
+    space_id: int
+    action: str  #: "created", "updated" or "deleted"
+
+
+def after_commit(kind: str, object_id: int, space_id: int, action: str) -> None:
+    """Announce a change once the current transaction commits."""
+    from agora.extensions import db
+
+    db.session.info.setdefault(_PENDING, []).append(ContentChange(kind, object_id, space_id, action))
+
+
+@event.listens_for(Session, "after_commit")
+def _send(session):
+    changes = session.info.pop(_PENDING, [])
+    for change in dict.fromkeys(changes):  # once each, in order
+        content_changed.send(change.kind, change=change)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop(session, previous_transaction):
+    if not session.in_transaction() or previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
