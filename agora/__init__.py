@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from agora.auth.views import bp as auth_bp
     from agora.core.views import bp as core_bp
     from agora.forum.views import bp as forum_bp
+    from agora.members.views import bp as members_bp
     from agora.spaces.views import bp as spaces_bp
     from agora.spaces.views import home_bp, join_bp
 
@@ -75,5 +76,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(join_bp)
     app.register_blueprint(spaces_bp)
     app.register_blueprint(forum_bp)
+    app.register_blueprint(members_bp)
     app.register_blueprint(admin_bp)
     return app

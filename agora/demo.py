@@ -15,7 +15,28 @@ from agora.core.time import utcnow
 from agora.extensions import db
 from agora.forum import services as forum
 from agora.forum.models import Post
+from agora.members import services as members
 from agora.spaces import services
+
+#: Who works where, and as what: (organisation, function) per username.
+WORKPLACES = {
+    "nadia.benali": ("Centre social des Tilleuls", "Animatrice du conseil citoyen"),
+    "marc.durand": ("Régie de quartier", "Encadrant technique"),
+    "sophie.martin": ("Ville – Politique de la ville", "Cheffe de projet"),
+    "ahmed.saidi": ("Habitat Tilleuls (bailleur)", "Gardien, bâtiment C"),
+    "lucie.moreau": ("EPN des Tilleuls", "Médiatrice numérique"),
+    "karim.haddad": ("Habitants", "Membre du conseil citoyen"),
+    "fatou.diallo": ("Habitants", "Membre du conseil citoyen"),
+    "bernard.roux": ("Habitants", "Président de l'amicale des locataires"),
+}
+#: Phone, presentation and privacy for a few people, so the directory shows both choices.
+DETAILS = {
+    "nadia.benali": ("04 78 00 12 34", "Je coordonne le conseil citoyen. Permanence le mardi matin au centre social.",
+                     {"phone": "members", "email": "members"}),
+    "marc.durand": ("06 11 22 33 44", "Chantiers d'insertion, espaces verts et propreté.", {}),
+    "lucie.moreau": ("04 78 00 56 78", "Ateliers numériques et aide aux démarches en ligne.", {"phone": "members"}),
+    "bernard.roux": ("", "Locataire depuis 1987, je connais tout le monde !", {"presentation": "members"}),
+}
 
 #: (username, display name, e-mail or None). Habitants often have no e-mail.
 PEOPLE = [
@@ -117,6 +138,9 @@ def create_demo(admin_name: str = "admin") -> list[str]:
         person = auth_services.get_user_by_username(username)
         if person is None:
             person = auth_services.create_user(username, None, display_name=display_name, email=email)
+            if username in DETAILS:
+                phone, presentation, privacy = DETAILS[username]
+                members.update_profile_details(person, phone=phone, presentation=presentation, privacy=privacy)
         people[username] = person
 
     created = []
@@ -136,6 +160,7 @@ def create_demo(admin_name: str = "admin") -> list[str]:
             news = services.save_news(space, None, title=title, body=body, is_pinned=pinned, author=author)
             news.created_at = now - timedelta(days=2 * age + 1)
         db.session.flush()
+        _demo_directory(space, spec, people)
         _demo_forum(space, spec, people)
         created.append(space.slug)
     # Demo conversations mention and notify demo people: none of that is real mail.
@@ -157,3 +182,15 @@ def _demo_forum(space, spec: dict, people: dict[str, User]) -> None:
         for hours, post in enumerate(posts):
             post.created_at = start + timedelta(days=index, hours=2 * hours)
         topic.created_at, topic.last_post_at = posts[0].created_at, posts[-1].created_at
+
+
+def _demo_directory(space, spec: dict, people: dict[str, User]) -> None:
+    """The partners of the space, and who belongs to which."""
+    for username in spec["members"]:
+        if username not in WORKPLACES:
+            continue
+        organisation_name, function = WORKPLACES[username]
+        organisation = members.find_organisation(space, organisation_name) or members.save_organisation(
+            space, None, name=organisation_name, description="")
+        membership = people[username].membership_in(space)
+        members.set_membership_details(space, membership, organisation_id=organisation.id, function=function)

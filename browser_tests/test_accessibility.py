@@ -18,6 +18,8 @@ MEMBER_PAGES = [
     "/s/conseil-tilleuls/members/manage/",
     "/s/conseil-tilleuls/forum/", "/s/conseil-tilleuls/forum/?unread=1", "/s/conseil-tilleuls/forum/new",
     "/s/conseil-tilleuls/forum/categories/",
+    "/s/conseil-tilleuls/members/", "/s/conseil-tilleuls/members/organisations/", "/s/conseil-tilleuls/members/me",
+    "/s/conseil-tilleuls/members/import",
     "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
 ]
 
@@ -47,6 +49,9 @@ def test_pages_after_login(server, page):
         check(page, base + path)
     page.goto(f"{base}/s/conseil-tilleuls/forum/")
     page.click("text=Un jardin partagé")
+    check(page, page.url)
+    page.goto(f"{base}/s/conseil-tilleuls/members/")
+    page.click("text=Nadia Benali")
     check(page, page.url)
 
 

@@ -59,6 +59,17 @@ def _category(db, space, user):
                                position=0).id
 
 
+def _user(db, space, user):
+    return user.id
+
+
+def _organisation(db, space, user):
+    from agora.members import services as members
+
+    return members.save_organisation(space, None, name=f"Structure B {len(members.list_organisations(space))}",
+                                     description="").id
+
+
 #: URL parameter -> function(db, space B, an admin of B) returning an id that belongs to space B.
 FILLERS = {
     "news_id": _news,
@@ -66,6 +77,8 @@ FILLERS = {
     "topic_id": _topic,
     "post_id": _post,
     "category_id": _category,
+    "user_id": _user,
+    "organisation_id": _organisation,
 }
 #: Per-endpoint overrides, where the same parameter name needs a particular kind of object.
 ENDPOINT_FILLERS = {
@@ -146,9 +159,11 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
     _a, b, _member_a, reader_b, admin_b = two_spaces
     client = app.test_client()
     login(client, reader_b.username)
-    read_only = {"spaces.home", "forum.list_topics", "forum.show_topic", "forum.first_unread"}
-    #: Personal, not shared: a reader may follow a topic.
-    personal = {"forum.follow"}
+    read_only = {"spaces.home", "forum.list_topics", "forum.show_topic", "forum.first_unread",
+                 "members.directory", "members.profile", "members.member_vcard", "members.directory_vcard",
+                 "members.organisations", "members.my_details"}
+    #: Personal, not shared: a reader may follow a topic and say which organisation they belong to.
+    personal = {"forum.follow", "members.my_details"}
     for rule in space_rules(app):
         url = url_for_rule(app, db, rule, b, admin_b)
         for method in methods(rule):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.core.time import UTCDateTime, utcnow
@@ -31,6 +31,13 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    presentation: Mapped[str] = mapped_column(Text, default="")
+    #: File name of the photo under instance/files/avatars/, None for initials on a colour.
+    avatar: Mapped[str | None] = mapped_column(String(80))
+    #: Who sees each directory field: {"phone": "members" | "admins" | "nobody", ...};
+    #: missing keys take agora.members.services.DEFAULT_PRIVACY.
+    privacy: Mapped[dict] = mapped_column(JSON, default=dict)
 
     memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

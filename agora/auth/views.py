@@ -104,7 +104,61 @@ def profile():
             return redirect(url_for("auth.profile"))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/profile.html", form=form, password_form=password_form), status
+    return _profile_page(form, password_form, status=status)
+
+
+def _directory_form(user: User):
+    from agora.members.forms import DirectoryProfileForm
+    from agora.members.services import privacy_of
+
+    form = DirectoryProfileForm(prefix="dir", obj=user)
+    if not any(key.startswith("dir-") for key in request.form):  # another form was submitted: show stored choices
+        for name, audience in privacy_of(user).items():
+            getattr(form, f"privacy_{name}").data = audience
+    return form
+
+
+def _profile_page(form, password_form, directory_form=None, status: int = 200):
+    user = current_user._get_current_object()
+    return render_template("auth/profile.html", form=form, password_form=password_form,
+                           directory_form=directory_form or _directory_form(user)), status
+
+
+@bp.post("/profile/directory")
+@login_required
+def directory_profile():
+    """My phone, presentation, photo, and who sees each field in the directories of my spaces."""
+    from agora.members import services as members
+
+    user = current_user._get_current_object()
+    directory_form = _directory_form(user)
+    if not directory_form.validate_on_submit():
+        db.session.rollback()
+        return _profile_page(ProfileForm(obj=user, formdata=None), ChangePasswordForm(prefix="pw", formdata=None),
+                             directory_form, 400)
+    old_photo = None
+    try:
+        members.update_profile_details(
+            user, phone=directory_form.phone.data or "", presentation=directory_form.presentation.data or "",
+            privacy={name: getattr(directory_form, f"privacy_{name}").data for name in members.PRIVATE_FIELDS},
+        )
+        upload = directory_form.avatar.data
+        if directory_form.remove_avatar.data:
+            old_photo = members.remove_avatar(user)
+        elif upload and getattr(upload, "filename", ""):
+            with upload.stream as stream:
+                data = stream.read(members.AVATAR_MAX_BYTES + 1)
+            old_photo = members.set_avatar(user, data)
+    except ServiceError as exc:
+        db.session.rollback()
+        apply_service_error(directory_form, exc)
+        return _profile_page(ProfileForm(obj=user, formdata=None), ChangePasswordForm(prefix="pw", formdata=None),
+                             directory_form, exc.status)
+    db.session.commit()
+    if old_photo is not None:
+        old_photo.unlink(missing_ok=True)
+    flash(_("Votre fiche d'annuaire est enregistrée."), "success")
+    return redirect(url_for("auth.profile"))
 
 
 @bp.post("/profile/password")
@@ -120,13 +174,13 @@ def change_password():
             password_form.current.errors.append(
                 _("Trop d'essais : patientez %(n)s minute(s) avant de réessayer.", n=wait)
             )
-            return render_template("auth/profile.html", form=form, password_form=password_form), 429
+            return _profile_page(form, password_form, status=429)
         if not services.verify_password(user, password_form.current.data):
             # Guessing the current password counts like a failed login.
             services.record_failure(user.username, request.remote_addr)
             db.session.commit()
             password_form.current.errors.append(_("Le mot de passe actuel est incorrect."))
-            return render_template("auth/profile.html", form=form, password_form=password_form), 400
+            return _profile_page(form, password_form, status=400)
         else:
             try:
                 services.set_password(user, password_form.password.data)
@@ -139,7 +193,7 @@ def change_password():
                 flash(_("Votre mot de passe est changé. Vos autres connexions sont fermées."), "success")
                 return redirect(url_for("auth.profile"))
     db.session.rollback()
-    return render_template("auth/profile.html", form=form, password_form=password_form), 400
+    return _profile_page(form, password_form, status=400)
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

@@ -79,9 +79,13 @@ class Membership(SpaceScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Start of the previous visit: "what's new" is what happened since then.
     last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The partner this person belongs to here (centre social, régie...), and their function.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    function: Mapped[str] = mapped_column(String(120), default="")
 
     space: Mapped[Space] = relationship()
     user: Mapped[User] = relationship(back_populates="memberships")
+    organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821
 
 
 class Invitation(SpaceScoped, db.Model):
