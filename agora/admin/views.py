@@ -14,7 +14,7 @@ from agora.auth.models import AuditEntry, User
 from agora.core.forms import apply_service_error
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
-from agora.core.services import ServiceError, one_line
+from agora.core.services import ServiceError, contains_pattern, one_line
 from agora.extensions import db, login_manager
 from agora.spaces import services as space_services
 from agora.spaces.models import Membership, Space
@@ -199,7 +199,7 @@ def users():
     q = request.args.get("q", "").strip()[:100]
     stmt = select(User).order_by(User.username_key)
     if q:
-        like = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = contains_pattern(q)
         stmt = stmt.where(or_(User.username_key.like(like, escape="\\"), func.lower(User.display_name).like(like, escape="\\"),
                               User.email.like(like, escape="\\")))
     page = paginate(stmt, USERS_PER_PAGE)

@@ -22,3 +22,9 @@ class ServiceError(Exception):
 def one_line(text: str | None) -> str:
     """Return text as a single trimmed line: control characters (newlines, NUL) become spaces."""
     return " ".join(_CONTROL.sub(" ", text or "").split())
+
+
+def contains_pattern(text: str) -> str:
+    """Return a LIKE pattern (escape character "\\") matching values that contain text literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -15,7 +15,7 @@ from agora.auth.models import User
 from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
-from agora.core.services import ServiceError
+from agora.core.services import ServiceError, contains_pattern
 from agora.core.tenancy import require, space_blueprint
 from agora.core.urls import int_arg
 from agora.extensions import db
@@ -57,8 +57,7 @@ def directory():
         stmt = stmt.where(Membership.organisation_id == organisation.id)
     q = request.args.get("q", "").strip()[:80]
     if q:
-        like = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(func.lower(User.display_name).like(like, escape="\\"))
+        stmt = stmt.where(func.lower(User.display_name).like(contains_pattern(q), escape="\\"))
     page = paginate(stmt, PER_PAGE)
     cards = [services.visible_card(m, current_user, _viewer_role()) for m in page.items]
     return render_template("members/directory.html", space=g.space, page=page, cards=cards, q=q,
