@@ -63,6 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tenancy.init_app(app)
 
     from agora.admin.views import bp as admin_bp
+    from agora.agenda.views import bp as agenda_bp
+    from agora.agenda.views import feeds_bp, mine_bp
     from agora.auth.views import bp as auth_bp
     from agora.core.views import bp as core_bp
     from agora.forum.views import bp as forum_bp
@@ -77,5 +79,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(spaces_bp)
     app.register_blueprint(forum_bp)
     app.register_blueprint(members_bp)
+    app.register_blueprint(agenda_bp)
+    app.register_blueprint(mine_bp)
+    app.register_blueprint(feeds_bp)
     app.register_blueprint(admin_bp)
     return app

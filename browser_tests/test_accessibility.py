@@ -20,6 +20,8 @@ MEMBER_PAGES = [
     "/s/conseil-tilleuls/forum/categories/",
     "/s/conseil-tilleuls/members/", "/s/conseil-tilleuls/members/organisations/", "/s/conseil-tilleuls/members/me",
     "/s/conseil-tilleuls/members/import",
+    "/s/conseil-tilleuls/agenda/", "/s/conseil-tilleuls/agenda/?view=month", "/s/conseil-tilleuls/agenda/new",
+    "/s/conseil-tilleuls/agenda/categories/", "/s/conseil-tilleuls/agenda/subscribe", "/agenda/",
     "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
 ]
 
@@ -53,6 +55,9 @@ def test_pages_after_login(server, page):
     page.goto(f"{base}/s/conseil-tilleuls/members/")
     page.click("text=Nadia Benali")
     check(page, page.url)
+    page.goto(f"{base}/s/conseil-tilleuls/agenda/")
+    page.click("text=Plénière du conseil citoyen >> nth=0")
+    check(page, page.url)
 
 
 def test_keyboard_reaches_the_content_first_through_the_skip_link(server, page):
@@ -78,3 +83,30 @@ def test_a_newcomer_posts_in_the_forum_by_keyboard_and_mouse(server, page):
     page.fill("#body", "")
     page.click("#reply button[name=post]")
     assert "Le message est vide" in page.inner_text("#reply")
+
+
+def test_a_member_subscribes_and_the_address_serves_the_calendar(server, page):
+    """Journey 3 of the browser issue: create a recurring event, make the address, fetch it."""
+    import urllib.request
+
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/gup-tilleuls/agenda/new")
+    page.fill("#title", f"Réunion GUP ({page.viewport_name})")
+    page.fill("#start_date", "2027-03-16")
+    page.fill("#start_time", "18:00")
+    page.fill("#end_date", "2027-03-16")
+    page.fill("#end_time", "19:30")
+    page.select_option("#repeat", "weekly")
+    page.select_option("#ends", "count")
+    page.fill("#count", "4")
+    page.click("main form button[type=submit]")
+    assert "tous les" not in page.inner_text("h1")
+    assert "4" in page.inner_text("dl")
+    page.goto(f"{base}/s/gup-tilleuls/agenda/subscribe")
+    page.click("main form button[type=submit]")
+    address = page.inner_text("#feed-url").strip()
+    assert page.get_attribute("a[href^='webcal://']", "href").endswith(address.split("://", 1)[1])
+    with urllib.request.urlopen(address, timeout=10) as response:
+        body = response.read().decode("utf-8")
+    assert f"Réunion GUP ({page.viewport_name})" in body and "RRULE:" in body

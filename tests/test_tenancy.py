@@ -70,6 +70,17 @@ def _organisation(db, space, user):
                                      description="").id
 
 
+def _event(db, space, user):
+    from datetime import date, time
+
+    from agora.agenda import services as agenda
+
+    data = agenda.EventData(title="Réunion secrète de B", start_date=date(2030, 3, 5), end_date=date(2030, 3, 5),
+                            start_time=time(18), end_time=time(20), repeat="weekly", count=5,
+                            description="Secret de l'espace B")
+    return agenda.create_event(space, user, data).id
+
+
 #: URL parameter -> function(db, space B, an admin of B) returning an id that belongs to space B.
 FILLERS = {
     "news_id": _news,
@@ -79,6 +90,7 @@ FILLERS = {
     "category_id": _category,
     "user_id": _user,
     "organisation_id": _organisation,
+    "event_id": _event,
 }
 #: Per-endpoint overrides, where the same parameter name needs a particular kind of object.
 ENDPOINT_FILLERS = {
@@ -161,9 +173,10 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
     login(client, reader_b.username)
     read_only = {"spaces.home", "forum.list_topics", "forum.show_topic", "forum.first_unread",
                  "members.directory", "members.profile", "members.member_vcard", "members.directory_vcard",
-                 "members.organisations", "members.my_details"}
+                 "members.organisations", "members.my_details",
+                 "agenda.show_agenda", "agenda.show_event", "agenda.categories", "agenda.space_feed", "agenda.subscribe"}
     #: Personal, not shared: a reader may follow a topic and say which organisation they belong to.
-    personal = {"forum.follow", "members.my_details"}
+    personal = {"forum.follow", "members.my_details", "agenda.subscribe"}
     for rule in space_rules(app):
         url = url_for_rule(app, db, rule, b, admin_b)
         for method in methods(rule):

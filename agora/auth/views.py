@@ -120,8 +120,10 @@ def _directory_form(user: User):
 
 def _profile_page(form, password_form, directory_form=None, status: int = 200):
     user = current_user._get_current_object()
+    from agora.agenda.services import user_tokens
+
     return render_template("auth/profile.html", form=form, password_form=password_form,
-                           directory_form=directory_form or _directory_form(user)), status
+                           directory_form=directory_form or _directory_form(user), tokens=user_tokens(user)), status
 
 
 @bp.post("/profile/directory")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, request, url_for
-from flask_babel import format_datetime
+from flask_babel import format_date, format_datetime, format_time, get_locale
 from flask_babel import lazy_gettext as _l
 
 ROLE_LABELS = {"admin": _l("Administrateur"), "member": _l("Membre"), "reader": _l("Lecteur")}
@@ -15,6 +15,31 @@ def init_app(app: Flask) -> None:
     def when(value: datetime | None, style: str = "short") -> str:
         """A timestamp in the reader's language and time zone."""
         return format_datetime(value, style) if value else ""
+
+    @app.template_filter("when_time")
+    def when_time(value: datetime) -> str:
+        """Hours and minutes in the reader's zone."""
+        return format_time(value, "short")
+
+    @app.template_filter("when_long")
+    def when_long(value: datetime) -> str:
+        """Day and time, spelt out: « mardi 8 décembre 2026, 18:00 »."""
+        return f"{format_date(value, 'full')}, {format_time(value, 'short')}"
+
+    @app.template_filter("day_label")
+    def day_label(value) -> str:
+        return format_date(value, "full")
+
+    @app.template_filter("month_label")
+    def month_label(value) -> str:
+        return format_date(value, "LLLL yyyy")
+
+    @app.template_global()
+    def weekday_names() -> list[tuple[str, str]]:
+        """(short, full) weekday names, Monday first, in the reader's language."""
+        locale = get_locale()
+        short, full = locale.days["format"]["abbreviated"], locale.days["format"]["wide"]
+        return [(short[d], full[d]) for d in range(7)]
 
     @app.template_filter("role_label")
     def role_label(role: str) -> str:

@@ -1,6 +1,8 @@
 """The person's dashboard, a space's home, its settings, members and invitations, and joining."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,6 +17,7 @@ from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
+from agora.core.time import utcnow
 from agora.extensions import db
 from agora.spaces import services
 from agora.spaces.forms import CreateAccountForm, InvitationForm, NewsForm, RoleForm, SettingsForm
@@ -80,7 +83,14 @@ def home():
         ACTIVITY_PER_PAGE,
     )
     previous_visit = g.membership.last_visit_at or g.membership.created_at
-    html = render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit)
+    upcoming = []
+    if space.has_module("agenda"):
+        from agora.agenda.services import occurrences
+
+        now = utcnow()
+        upcoming = occurrences([space.id], now, now + timedelta(days=60))[:5]
+    html = render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit,
+                           upcoming=upcoming)
     if page.number == 1:
         # After rendering: a commit expires every loaded object, and reloading them costs a query each.
         services.mark_visit(g.membership)

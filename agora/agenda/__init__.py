@@ -1,0 +1,1 @@
+"""Shared agenda: events, recurrence, views across spaces, iCal subscription feeds."""

@@ -1,0 +1,94 @@
+"""iCalendar feeds (RFC 5545, RFC 7986) that Google, Outlook, Apple, Thunderbird and DAVx5 read right.
+
+Series go out as one VEVENT with RRULE and EXDATE in the event's own zone (TZID), so every
+client expands them itself; each TZID used gets its VTIMEZONE from the icalendar library.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event as VEvent, vRecur
+from sqlalchemy import func, select
+
+from agora.agenda.models import Event
+from agora.agenda.services import window_events
+from agora.core.time import utcnow
+from agora.extensions import db
+
+#: What a feed carries: one year back, two years ahead.
+PAST = timedelta(days=365)
+FUTURE = timedelta(days=730)
+REFRESH = timedelta(hours=1)
+
+
+def feed_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    now = now or utcnow()
+    return now - PAST, now + FUTURE
+
+
+def feed_version(space_ids: list[int], name: str, now: datetime | None = None) -> tuple[str, datetime | None]:
+    """Return (ETag, Last-Modified) for a feed with one cheap query, so a 304 costs almost nothing."""
+    if not space_ids:
+        return hashlib.sha256(f"empty:{name}".encode()).hexdigest()[:32], None
+    latest, count, ids = db.session.execute(
+        select(func.max(Event.updated_at), func.count(), func.coalesce(func.sum(Event.id), 0)).where(Event.space_id.in_(space_ids))
+    ).one()
+    start, _end = feed_window(now)
+    # The window moves daily: include its first day so old events drop out of cached copies.
+    key = f"{name}:{sorted(space_ids)}:{latest}:{count}:{ids}:{start.date()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32], latest
+
+
+def _local(value: datetime, event: Event):
+    local = value.astimezone(ZoneInfo(event.tz))
+    return local.date() if event.all_day else local
+
+
+def _vevent(event: Event, calname: str | None) -> VEvent:
+    item = VEvent()
+    item.add("uid", event.uid)
+    item.add("dtstamp", event.updated_at)
+    item.add("created", event.created_at)
+    item.add("last-modified", event.updated_at)
+    item.add("sequence", event.sequence)
+    summary = f"[{calname}] {event.title}" if calname else event.title
+    item.add("summary", summary)
+    item.add("dtstart", _local(event.starts_at, event))
+    item.add("dtend", _local(event.ends_at, event))
+    text = event.description
+    if event.location:
+        item.add("location", event.location)
+        text = f"{text}\n\n📍 {event.location}".strip()
+    if event.url:
+        item.add("url", event.url)
+        text = f"{text}\n\n{event.url}".strip()
+    if text:
+        item.add("description", text)
+    if event.category:
+        item.add("categories", [event.category.name])
+    if event.rrule:
+        item.add("rrule", vRecur.from_ical(event.rrule))
+        if event.exdates:
+            item.add("exdate", [_local(datetime.fromisoformat(x), event) for x in sorted(event.exdates)])
+    item.add("transp", "OPAQUE")
+    return item
+
+
+def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = False, now: datetime | None = None) -> bytes:
+    """Return the iCalendar text of the spaces' events in the feed window."""
+    start, end = feed_window(now)
+    cal = Calendar()
+    cal.add("prodid", "-//Agora//Agenda partagé//FR")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("name", name)
+    cal.add("x-wr-calname", name)
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT1H")
+    for event in window_events(space_ids, start, end):
+        cal.add_component(_vevent(event, event.space.name if prefix_space_names else None))
+    cal.add_missing_timezones()
+    return cal.to_ical()

@@ -1,0 +1,342 @@
+"""Agenda services: saving events and series, expanding occurrences, cancelling one, feed tokens.
+
+Recurrence is RFC 5545 RRULE evaluated on wall-clock time in the event's zone (python-dateutil),
+so "every Tuesday at 18:00" stays at 18:00 across daylight-saving changes.
+"""
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from agora.agenda.models import Event, EventCategory, IcalToken
+from agora.auth.models import User
+from agora.auth.services import hash_token
+from agora.core.events import after_commit
+from agora.core.richtext import render_markdown
+from agora.core.services import ServiceError, one_line
+from agora.core.time import utcnow
+from agora.extensions import db
+from agora.spaces.models import Space
+from agora.spaces.services import COLOUR_RE, record_activity
+
+#: Occurrences a series may have at most (COUNT), and how far ahead an endless one is shown.
+MAX_OCCURRENCES = 1000
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+REPEATS = ("none", "daily", "weekly", "monthly_date", "monthly_weekday", "yearly")
+
+
+@dataclass
+class EventData:
+    """What a form (or an import) gives to save an event, in the event's own zone."""
+
+    title: str
+    start_date: date
+    end_date: date
+    start_time: time | None = None
+    end_time: time | None = None
+    all_day: bool = False
+    tz: str = "Europe/Paris"
+    description: str = ""
+    location: str = ""
+    url: str = ""
+    category_id: int | None = None
+    repeat: str = "none"
+    interval: int = 1
+    weekdays: tuple[str, ...] = ()
+    until: date | None = None
+    count: int | None = None
+
+
+@dataclass
+class Occurrence:
+    event: Event
+    start: datetime  #: aware, UTC
+    end: datetime
+    #: The original start of this occurrence in its series (UTC), None for a single event.
+    recurrence_id: datetime | None = None
+
+    def local_start(self) -> datetime:
+        return self.start.astimezone(ZoneInfo(self.event.tz))
+
+    def local_end(self) -> datetime:
+        return self.end.astimezone(ZoneInfo(self.event.tz))
+
+    @property
+    def key(self) -> str:
+        """Identifies the occurrence in URLs: its original start as a UTC timestamp."""
+        return (self.recurrence_id or self.start).strftime("%Y%m%dT%H%M%SZ")
+
+
+def parse_key(key: str) -> datetime | None:
+    try:
+        return datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        raise ServiceError(_l("Ce fuseau horaire n'existe pas."), field="tz") from None
+
+
+def build_rrule(data: EventData, local_start: datetime) -> str | None:
+    """Return the RRULE text for the form's repeat choice, or None for a single event."""
+    if data.repeat == "none":
+        return None
+    if data.repeat not in REPEATS:
+        raise ServiceError(_l("Ce type de répétition n'existe pas."), field="repeat")
+    if not 1 <= data.interval <= 99:
+        raise ServiceError(_l("L'intervalle doit aller de 1 à 99."), field="interval")
+    parts = {
+        "daily": ["FREQ=DAILY"], "weekly": ["FREQ=WEEKLY"], "monthly_date": ["FREQ=MONTHLY"],
+        "monthly_weekday": ["FREQ=MONTHLY"], "yearly": ["FREQ=YEARLY"],
+    }[data.repeat]
+    if data.interval > 1:
+        parts.append(f"INTERVAL={data.interval}")
+    if data.repeat == "weekly":
+        days = [d for d in WEEKDAYS if d in data.weekdays] or [WEEKDAYS[local_start.weekday()]]
+        parts.append("BYDAY=" + ",".join(days))
+    if data.repeat == "monthly_date":
+        parts.append(f"BYMONTHDAY={local_start.day}")
+    if data.repeat == "monthly_weekday":
+        nth = (local_start.day - 1) // 7 + 1
+        nth = -1 if nth == 5 else nth  # "the last Friday" rather than a fifth that most months lack
+        parts.append(f"BYDAY={nth}{WEEKDAYS[local_start.weekday()]}")
+    if data.count is not None:
+        if not 1 <= data.count <= MAX_OCCURRENCES:
+            raise ServiceError(_l("Le nombre de fois doit aller de 1 à %(n)s.", n=MAX_OCCURRENCES), field="count")
+        parts.append(f"COUNT={data.count}")
+    elif data.until is not None:
+        if data.until < local_start.date():
+            raise ServiceError(_l("La date de fin de la répétition est avant le début."), field="until")
+        until_local = datetime.combine(data.until, time(23, 59, 59), tzinfo=local_start.tzinfo)
+        parts.append("UNTIL=" + until_local.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    return ";".join(parts)
+
+
+def _rule(event: Event, local_start: datetime):
+    naive = local_start.replace(tzinfo=None)
+    text = event.rrule
+    if "UNTIL=" in text:  # dateutil compares UNTIL with naive local starts: give it in local time
+        head, _sep, rest = text.partition("UNTIL=")
+        value, _semi, tail = rest.partition(";")
+        until = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        local_until = until.astimezone(local_start.tzinfo).replace(tzinfo=None).strftime("%Y%m%dT%H%M%S")
+        text = f"{head}UNTIL={local_until}" + (f";{tail}" if tail else "")
+    return rrulestr(text, dtstart=naive)
+
+
+def _series_until(event: Event) -> datetime | None:
+    """The last start of a bounded series (UTC), None for an endless one."""
+    if not event.rrule or ("COUNT=" not in event.rrule and "UNTIL=" not in event.rrule):
+        return None
+    tz = ZoneInfo(event.tz)
+    starts = list(_rule(event, event.starts_at.astimezone(tz)))
+    if not starts:
+        return None
+    return starts[-1].replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def get_category(space: Space, category_id: int | None) -> EventCategory | None:
+    if not category_id:
+        return None
+    return db.session.scalar(select(EventCategory).where(EventCategory.id == category_id, EventCategory.space_id == space.id))
+
+
+def list_categories(space: Space) -> list[EventCategory]:
+    return list(db.session.scalars(select(EventCategory).where(EventCategory.space_id == space.id).order_by(EventCategory.name)))
+
+
+def save_category(space: Space, *, name: str, colour: str) -> EventCategory:
+    name = one_line(name)[:80]
+    if not name:
+        raise ServiceError(_l("Donnez un nom à la catégorie."), field="name")
+    if not COLOUR_RE.match(colour):
+        raise ServiceError(_l("La couleur doit être au format #RRVVBB."), field="colour")
+    if db.session.scalar(select(EventCategory.id).where(EventCategory.space_id == space.id, EventCategory.name == name)):
+        raise ServiceError(_l("Une catégorie porte déjà ce nom."), field="name", status=409)
+    category = EventCategory(space_id=space.id, name=name, colour=colour.lower())
+    db.session.add(category)
+    db.session.flush()
+    return category
+
+
+def _apply(space: Space, event: Event, data: EventData) -> None:
+    title = one_line(data.title)[:200]
+    if not title:
+        raise ServiceError(_l("Donnez un titre à l'événement."), field="title")
+    tz = zone(data.tz)
+    if data.all_day:
+        start_local = datetime.combine(data.start_date, time(0), tzinfo=tz)
+        end_local = datetime.combine(data.end_date + timedelta(days=1), time(0), tzinfo=tz)
+    else:
+        if data.start_time is None or data.end_time is None:
+            raise ServiceError(_l("Indiquez l'heure de début et de fin, ou cochez « toute la journée »."), field="start_time")
+        start_local = datetime.combine(data.start_date, data.start_time, tzinfo=tz)
+        end_local = datetime.combine(data.end_date, data.end_time, tzinfo=tz)
+    if end_local <= start_local:
+        raise ServiceError(_l("La fin doit être après le début."), field="end_date")
+    if end_local - start_local > timedelta(days=366):
+        raise ServiceError(_l("Un événement ne peut pas durer plus d'un an."), field="end_date")
+    category = get_category(space, data.category_id)
+    if data.category_id and category is None:
+        raise ServiceError(_l("Cette catégorie n'existe pas dans cet espace."), field="category")
+    url = one_line(data.url)[:500]
+    if url and not url.lower().startswith(("https://", "http://")):
+        raise ServiceError(_l("Le lien doit commencer par https:// ou http://."), field="url")
+    event.title, event.tz, event.all_day = title, data.tz, data.all_day
+    event.description = (data.description or "").strip()[:20000]
+    event.description_html = str(render_markdown(event.description))
+    event.location, event.url = one_line(data.location)[:300], url
+    event.category_id = category.id if category else None
+    event.starts_at, event.ends_at = start_local.astimezone(timezone.utc), end_local.astimezone(timezone.utc)
+    event.rrule = build_rrule(data, start_local)
+    if event.rrule:
+        first = next(iter(_rule(event, start_local)), None)
+        if first is None:
+            raise ServiceError(_l("Cette répétition ne donne aucune date : vérifiez les jours et la fin."), field="repeat")
+    event.series_until = _series_until(event)
+
+
+def create_event(space: Space, author: User, data: EventData) -> Event:
+    """Create an event or a series. Raises ServiceError for bad input."""
+    event = Event(space_id=space.id, uid=f"{uuid.uuid4()}@agora", author_id=author.id, exdates=[])
+    _apply(space, event, data)
+    db.session.add(event)
+    db.session.flush()
+    record_activity(space, author, "agenda.event", event.title, f"/s/{space.slug}/agenda/{event.id}/")
+    after_commit("agenda.event", event.id, space.id, "created")
+    return event
+
+
+def update_event(space: Space, event: Event, data: EventData) -> None:
+    """Change an event or a whole series; calendar apps see a new SEQUENCE."""
+    _apply(space, event, data)
+    event.sequence += 1
+    event.updated_at = utcnow()
+    after_commit("agenda.event", event.id, space.id, "updated")
+
+
+def delete_event(space: Space, event: Event) -> None:
+    after_commit("agenda.event", event.id, space.id, "deleted")
+    db.session.delete(event)
+    db.session.flush()
+
+
+def cancel_occurrence(space: Space, event: Event, original_start: datetime) -> None:
+    """Cancel one occurrence of a series (an EXDATE). Raises ServiceError if it is not one."""
+    if not event.rrule or not any(o.recurrence_id == original_start for o in expand(event, original_start,
+                                                                                     original_start + timedelta(seconds=1))):
+        raise ServiceError(_l("Cette date ne fait pas partie de la série."), status=404)
+    key = original_start.isoformat()
+    if key not in event.exdates:
+        event.exdates = [*event.exdates, key]
+    event.sequence += 1
+    event.updated_at = utcnow()
+    after_commit("agenda.event", event.id, space.id, "updated")
+
+
+def get_event(space: Space, event_id: int) -> Event | None:
+    return db.session.scalar(select(Event).where(Event.id == event_id, Event.space_id == space.id))
+
+
+# Occurrences ------------------------------------------------------------------------------
+
+
+def expand(event: Event, window_start: datetime, window_end: datetime) -> list[Occurrence]:
+    """Return the event's occurrences that overlap [window_start, window_end)."""
+    duration = event.ends_at - event.starts_at
+    if not event.rrule:
+        if event.starts_at < window_end and event.ends_at > window_start:
+            return [Occurrence(event, event.starts_at, event.ends_at)]
+        return []
+    tz = ZoneInfo(event.tz)
+    local_start = event.starts_at.astimezone(tz)
+    local_end = event.ends_at.astimezone(tz)
+    wall_duration = local_end.replace(tzinfo=None) - local_start.replace(tzinfo=None)
+    rule = _rule(event, local_start)
+    after = (window_start - duration).astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
+    before = window_end.astimezone(tz).replace(tzinfo=None)
+    cancelled = set(event.exdates or [])
+    found = []
+    for naive in rule.between(after, before, inc=True):
+        start = naive.replace(tzinfo=tz).astimezone(timezone.utc)
+        end = (naive + wall_duration).replace(tzinfo=tz).astimezone(timezone.utc)
+        if start.isoformat() in cancelled or not (start < window_end and end > window_start):
+            continue
+        found.append(Occurrence(event, start, end, recurrence_id=start))
+    return found
+
+
+def window_events(space_ids: list[int], window_start: datetime, window_end: datetime) -> list[Event]:
+    """Every event or series of those spaces that may have an occurrence in the window."""
+    if not space_ids:
+        return []
+    # A series' last occurrence starts at series_until and lasts at most a year (see _apply).
+    longest = timedelta(days=366)
+    return list(db.session.scalars(
+        select(Event).where(
+            Event.space_id.in_(space_ids), Event.parent_id.is_(None), Event.starts_at < window_end,
+            or_(
+                and_(Event.rrule.is_(None), Event.ends_at > window_start),
+                and_(Event.rrule.is_not(None),
+                     or_(Event.series_until.is_(None), Event.series_until > window_start - longest)),
+            ),
+        ).options(selectinload(Event.category), selectinload(Event.space))
+    ))
+
+
+def occurrences(space_ids: list[int], window_start: datetime, window_end: datetime) -> list[Occurrence]:
+    """All occurrences in the window, in start order."""
+    found = []
+    for event in window_events(space_ids, window_start, window_end):
+        found.extend(expand(event, window_start, window_end))
+    return sorted(found, key=lambda o: (o.start, o.event.title))
+
+
+# Subscription tokens ----------------------------------------------------------------------
+
+
+def new_token(user: User, space: Space | None) -> str:
+    """Make (or remake) the person's subscription address for a space or all spaces; return its secret."""
+    existing = db.session.scalar(select(IcalToken).where(
+        IcalToken.user_id == user.id,
+        IcalToken.space_id.is_(None) if space is None else IcalToken.space_id == space.id,
+    ))
+    if existing is not None:
+        db.session.delete(existing)
+        db.session.flush()
+    raw = secrets.token_urlsafe(32)
+    db.session.add(IcalToken(user_id=user.id, space_id=space.id if space else None, token_hash=hash_token(raw)))
+    db.session.flush()
+    return raw
+
+
+def find_token(raw: str) -> IcalToken | None:
+    """Return the live token for that secret: unknown, disabled account or lost membership give None."""
+    if not raw or len(raw) > 100:
+        return None
+    token = db.session.scalar(select(IcalToken).where(IcalToken.token_hash == hash_token(raw)))
+    if token is None or token.user.is_disabled:
+        return None
+    if token.space_id is not None:
+        space = token.space
+        if space.is_archived or token.user.membership_in(space) is None:
+            return None
+    return token
+
+
+def user_tokens(user: User) -> list[IcalToken]:
+    return list(db.session.scalars(
+        select(IcalToken).where(IcalToken.user_id == user.id).options(selectinload(IcalToken.space)).order_by(IcalToken.id)
+    ))

@@ -1,0 +1,358 @@
+"""Agenda pages: list and month views, events and series, subscriptions, and the iCal feeds."""
+from __future__ import annotations
+
+import calendar as pycalendar
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import get_timezone
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from agora.agenda import ical, services
+from agora.agenda.forms import CategoryForm, EventForm
+from agora.agenda.models import IcalToken
+from agora.core.forms import save_form
+from agora.core.services import ServiceError
+from agora.core.tenancy import require, space_blueprint
+from agora.core.time import utcnow
+from agora.extensions import csrf, db
+from agora.spaces.models import Membership, Space
+from agora.spaces.views import keep_secret
+
+bp = space_blueprint("agenda", __name__)
+mine_bp = Blueprint("my_agenda", __name__)
+feeds_bp = Blueprint("ical", __name__)
+
+LIST_DAYS = 42
+WEEKDAY_NAMES = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+
+
+@bp.app_template_filter("rrule_label")
+def rrule_label(text: str) -> str:
+    """Say a recurrence rule in plain words: « toutes les 2 semaines, le mardi, 10 fois »."""
+    from flask_babel import format_date, get_locale
+
+    rule = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+    n = int(rule.get("INTERVAL", 1))
+    words = {
+        "DAILY": _("tous les jours") if n == 1 else _("tous les %(n)s jours", n=n),
+        "WEEKLY": _("toutes les semaines") if n == 1 else _("toutes les %(n)s semaines", n=n),
+        "MONTHLY": _("tous les mois") if n == 1 else _("tous les %(n)s mois", n=n),
+        "YEARLY": _("tous les ans") if n == 1 else _("tous les %(n)s ans", n=n),
+    }.get(rule.get("FREQ", ""), "")
+    days = get_locale().days["format"]["wide"]
+    parts = [words]
+    if "BYDAY" in rule:
+        labels = []
+        for code in rule["BYDAY"].split(","):
+            nth, day = code[:-2], code[-2:]
+            name = days[WEEKDAY_NAMES.get(day, 0)]
+            labels.append(_("le dernier %(day)s", day=name) if nth == "-1" else
+                          _("le %(n)se %(day)s", n=nth, day=name) if nth else name)
+        parts.append(", ".join(labels))
+    if "BYMONTHDAY" in rule:
+        parts.append(_("le %(n)s du mois", n=rule["BYMONTHDAY"]))
+    if "COUNT" in rule:
+        parts.append(ngettext("%(num)s fois", "%(num)s fois", int(rule["COUNT"])))
+    elif "UNTIL" in rule:
+        until = datetime.strptime(rule["UNTIL"], "%Y%m%dT%H%M%SZ")
+        parts.append(_("jusqu'au %(day)s", day=format_date(until.date(), "long")))
+    return ", ".join(p for p in parts if p)
+
+
+def _viewer_zone() -> ZoneInfo:
+    return ZoneInfo(str(get_timezone()))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=_viewer_zone())
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "")
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        abort(400)
+
+
+def _list_page(space_ids: list[int], template: str, **context):
+    today = utcnow().astimezone(_viewer_zone()).date()
+    first = _date_arg("from") or today
+    start, end = _day_start(first), _day_start(first + timedelta(days=LIST_DAYS))
+    found = services.occurrences(space_ids, start, end)
+    days: dict[date, list] = {}
+    for occurrence in found:
+        days.setdefault(occurrence.start.astimezone(_viewer_zone()).date(), []).append(occurrence)
+    return render_template(template, days=sorted(days.items()), first=first, today=today,
+                           previous=first - timedelta(days=LIST_DAYS), following=first + timedelta(days=LIST_DAYS),
+                           **context)
+
+
+@bp.get("/agenda/")
+def show_agenda():
+    """The space's agenda: a list of coming days (default) or a month grid."""
+    space = g.space
+    if request.args.get("view") == "month":
+        return _month_page(space)
+    return _list_page([space.id], "agenda/list.html", space=space, view="list")
+
+
+def _month_page(space: Space):
+    today = utcnow().astimezone(_viewer_zone()).date()
+    raw = request.args.get("month", "")
+    try:
+        month = datetime.strptime(raw, "%Y-%m").date() if raw else today.replace(day=1)
+    except ValueError:
+        abort(400)
+    weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
+    start, end = _day_start(weeks[0][0]), _day_start(weeks[-1][-1] + timedelta(days=1))
+    by_day: dict[date, list] = {}
+    for occurrence in services.occurrences([space.id], start, end):
+        day = occurrence.start.astimezone(_viewer_zone()).date()
+        last = (occurrence.end - timedelta(seconds=1)).astimezone(_viewer_zone()).date()
+        while day <= last:  # an event over several days shows on each
+            by_day.setdefault(day, []).append(occurrence)
+            day += timedelta(days=1)
+    previous = (month - timedelta(days=1)).replace(day=1)
+    following = (month + timedelta(days=32)).replace(day=1)
+    return render_template("agenda/month.html", space=space, view="month", month=month, weeks=weeks, by_day=by_day,
+                           today=today, previous=previous, following=following)
+
+
+def _form_to_data(form: EventForm) -> services.EventData:
+    return services.EventData(
+        title=form.title.data or "", start_date=form.start_date.data, end_date=form.end_date.data,
+        start_time=form.start_time.data, end_time=form.end_time.data, all_day=form.all_day.data, tz=form.tz.data,
+        description=form.description.data or "", location=form.location.data or "", url=form.url.data or "",
+        category_id=form.category.data or None, repeat=form.repeat.data, interval=form.interval.data or 1,
+        weekdays=tuple(form.weekdays.data or ()),
+        until=form.until.data if form.ends.data == "until" else None,
+        count=form.count.data if form.ends.data == "count" else None,
+    )
+
+
+def _event_form(event=None) -> EventForm:
+    form = EventForm(obj=None)
+    form.category.choices = [SelectChoice(0, _("Sans catégorie"))] + [
+        SelectChoice(c.id, c.name) for c in services.list_categories(g.space)]
+    if request.method == "GET":
+        form.tz.data = event.tz if event else current_app.config["DEFAULT_TIMEZONE"]
+        if event is not None:
+            _fill(form, event)
+    return form
+
+
+def _fill(form: EventForm, event) -> None:
+    tz = ZoneInfo(event.tz)
+    start, end = event.starts_at.astimezone(tz), event.ends_at.astimezone(tz)
+    if event.all_day:
+        end -= timedelta(days=1)
+    form.title.data, form.description.data, form.location.data, form.url.data = (
+        event.title, event.description, event.location, event.url)
+    form.start_date.data, form.end_date.data, form.all_day.data = start.date(), end.date(), event.all_day
+    form.start_time.data, form.end_time.data = (None, None) if event.all_day else (start.time(), end.time())
+    form.category.data = event.category_id or 0
+    rule = dict(part.split("=", 1) for part in (event.rrule or "").split(";") if "=" in part)
+    freq = rule.get("FREQ")
+    if freq == "MONTHLY":
+        form.repeat.data = "monthly_date" if "BYMONTHDAY" in rule else "monthly_weekday"
+    else:
+        form.repeat.data = {"DAILY": "daily", "WEEKLY": "weekly", "YEARLY": "yearly"}.get(freq, "none")
+    form.interval.data = int(rule.get("INTERVAL", 1))
+    form.weekdays.data = rule.get("BYDAY", "").split(",") if freq == "WEEKLY" else []
+    if "COUNT" in rule:
+        form.ends.data, form.count.data = "count", int(rule["COUNT"])
+    elif "UNTIL" in rule:
+        until = datetime.strptime(rule["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=ZoneInfo("UTC"))
+        form.ends.data, form.until.data = "until", until.astimezone(tz).date()
+
+
+@bp.route("/agenda/new", methods=["GET", "POST"])
+def new_event():
+    """Create an event or a series (members and admins)."""
+    require(g.space.can_write(current_user))
+    form = _event_form()
+    if request.method == "GET" and (day := _date_arg("date")):
+        form.start_date.data = form.end_date.data = day
+    return save_form(
+        form, lambda: services.create_event(g.space, current_user, _form_to_data(form)),
+        message=_("L'événement est ajouté à l'agenda."),
+        done=lambda event: url_for("agenda.show_event", event_id=event.id),
+        render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=None),
+    )
+
+
+def _event(event_id: int):
+    return services.get_event(g.space, event_id) or abort(404)
+
+
+@bp.get("/agenda/<int:event_id>/")
+def show_event(event_id: int):
+    """An event (or one occurrence of a series, with ?at=) and its next dates."""
+    event = _event(event_id)
+    now = utcnow()
+    coming = services.expand(event, now, now + timedelta(days=400))[:8] if event.rrule else []
+    return render_template("agenda/event.html", space=g.space, event=event, coming=coming,
+                           zone=ZoneInfo(event.tz), now=now)
+
+
+@bp.route("/agenda/<int:event_id>/edit", methods=["GET", "POST"])
+def edit_event(event_id: int):
+    """Change an event, or a whole series (its author or a space admin)."""
+    event = _event(event_id)
+    require(event.can_edit(current_user))
+    form = _event_form(event)
+    return save_form(
+        form, lambda: services.update_event(g.space, event, _form_to_data(form)),
+        message=_("L'événement est modifié."),
+        done=lambda _none: url_for("agenda.show_event", event_id=event.id),
+        render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=event),
+    )
+
+
+@bp.post("/agenda/<int:event_id>/delete")
+def delete_event(event_id: int):
+    """Delete an event or a whole series."""
+    event = _event(event_id)
+    require(event.can_delete(current_user))
+    services.delete_event(g.space, event)
+    db.session.commit()
+    flash(_("L'événement est supprimé."), "success")
+    return redirect(url_for("agenda.show_agenda"))
+
+
+@bp.post("/agenda/<int:event_id>/cancel")
+def cancel_occurrence(event_id: int):
+    """Cancel one date of a series; the others stay."""
+    event = _event(event_id)
+    require(event.can_edit(current_user))
+    original = services.parse_key(request.form.get("at", ""))
+    if original is None:
+        abort(400)
+    try:
+        services.cancel_occurrence(g.space, event, original)
+    except ServiceError as exc:
+        db.session.rollback()
+        abort(exc.status)
+    db.session.commit()
+    flash(_("Cette date est annulée ; les autres restent."), "success")
+    return redirect(url_for("agenda.show_event", event_id=event.id))
+
+
+@bp.route("/agenda/categories/", methods=["GET", "POST"])
+def categories():
+    """Event categories of the space (space admins add them)."""
+    form = CategoryForm()
+    if request.method == "POST":
+        require(g.space.can_manage(current_user))
+    return save_form(
+        form, lambda: services.save_category(g.space, name=form.name.data, colour=form.colour.data),
+        message=_("La catégorie est ajoutée."),
+        done=lambda _c: url_for("agenda.categories"),
+        render=lambda: render_template("agenda/categories.html", space=g.space, form=form,
+                                       categories=services.list_categories(g.space)),
+    )
+
+
+# Subscriptions and feeds ------------------------------------------------------------------
+
+
+def _feed_response(space_ids: list[int], name: str, prefix: bool):
+    etag, last_modified = ical.feed_version(space_ids, name)
+    headers = {"Cache-Control": "private, max-age=900", "ETag": f'"{etag}"'}
+    if last_modified is not None:
+        headers["Last-Modified"] = last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    if etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    body = ical.build_feed(space_ids, name, prefix_space_names=prefix)
+    return Response(body, mimetype="text/calendar", headers={
+        **headers, "Content-Type": "text/calendar; charset=utf-8",
+        "Content-Disposition": 'inline; filename="agenda.ics"'})
+
+
+@bp.get("/agenda.ics")
+def space_feed():
+    """The space's agenda as iCalendar, for someone logged in (downloads, or quick checks)."""
+    return _feed_response([g.space.id], g.space.name, prefix=False)
+
+
+@bp.route("/agenda/subscribe", methods=["GET", "POST"])
+def subscribe():
+    """Make a private subscription address for this space, and explain how to use it."""
+    if request.method == "POST":
+        raw = services.new_token(current_user, g.space)
+        db.session.commit()
+        keep_secret(f"ical-{g.space.id}", raw)
+        return redirect(url_for("agenda.subscribe"))
+    raw = session.get("secrets", {}).get(f"ical-{g.space.id}")
+    existing = db.session.scalar(select(IcalToken).where(IcalToken.user_id == current_user.id,
+                                                         IcalToken.space_id == g.space.id))
+    return render_template("agenda/subscribe.html", space=g.space, existing=existing, **_addresses(raw))
+
+
+def _addresses(raw: str | None) -> dict:
+    if not raw:
+        return {"https_url": None, "webcal_url": None}
+    https_url = url_for("ical.feed", token=raw, _external=True)
+    return {"https_url": https_url, "webcal_url": "webcal://" + https_url.split("://", 1)[1]}
+
+
+@feeds_bp.get("/ical/<token>.ics")
+@csrf.exempt
+def feed(token: str):
+    """A private subscription feed: a bad, revoked or orphaned token is simply not found."""
+    found = services.find_token(token)
+    if found is None:
+        abort(404)
+    user = found.user
+    if found.space_id is not None:
+        space_ids, name, prefix = [found.space_id], found.space.name, False
+    else:
+        space_ids = list(db.session.scalars(
+            select(Membership.space_id).join(Space).where(Membership.user_id == user.id, Space.archived_at.is_(None))))
+        name, prefix = _("Mes espaces — %(site)s", site=current_app.config["SITE_NAME"]), True
+    now = utcnow()
+    if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=10):
+        found.last_used_at = now  # written at most every ten minutes: feeds are polled often
+        db.session.commit()
+    return _feed_response(space_ids, name, prefix)
+
+
+@mine_bp.get("/agenda/")
+@login_required
+def my_agenda():
+    """My agenda: the coming days of every space I belong to."""
+    space_ids = list(db.session.scalars(
+        select(Membership.space_id).join(Space).where(Membership.user_id == current_user.id, Space.archived_at.is_(None))))
+    raw = session.get("secrets", {}).get("ical-all")
+    return _list_page(space_ids, "agenda/mine.html", **_addresses(raw))
+
+
+@mine_bp.post("/agenda/subscribe")
+@login_required
+def subscribe_all():
+    """Make the private address of the feed with all my spaces."""
+    raw = services.new_token(current_user, None)
+    db.session.commit()
+    keep_secret("ical-all", raw)
+    return redirect(url_for("my_agenda.my_agenda") + "#subscribe")
+
+
+@mine_bp.post("/agenda/subscriptions/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Stop one subscription address; the others keep working."""
+    token = db.session.scalar(select(IcalToken).where(IcalToken.id == token_id, IcalToken.user_id == current_user.id))
+    if token is None:
+        abort(404)
+    db.session.delete(token)
+    db.session.commit()
+    flash(_("Cette adresse d'abonnement ne fonctionne plus."), "success")
+    return redirect(url_for("auth.profile") + "#subscriptions-heading")
+

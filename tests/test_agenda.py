@@ -1,0 +1,313 @@
+"""Agenda: events and series, DST-proof recurrence, cancelled dates, views, iCal feeds and tokens."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import recurring_ical_events
+from sqlalchemy import func, select
+
+from agora.agenda import services
+from agora.agenda.models import Event, EventCategory, IcalToken
+from agora.spaces.models import Membership, Space
+from tests.conftest import login, post
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def event_form(**overrides) -> dict:
+    data = {"title": "Plénière du conseil", "start_date": "2026-12-08", "start_time": "18:00",
+            "end_date": "2026-12-08", "end_time": "20:00", "tz": "Europe/Paris", "location": "12 rue des Tilleuls",
+            "category": "0", "repeat": "none", "interval": "1", "ends": "never"}
+    data.update(overrides)
+    return data
+
+
+def create(client, space, **overrides):
+    return post(client, f"/s/{space.slug}/agenda/new", event_form(**overrides))
+
+
+def event_id_of(response) -> int:
+    return int(re.search(r"/agenda/(\d+)/", response.location).group(1))
+
+
+def count(db, model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def agenda(member_client):
+    client, space, user = member_client("member")
+    return client, space, user
+
+
+def test_member_adds_an_event_seen_in_list_month_and_home(agenda, db):
+    client, space, _user = agenda
+    response = create(client, space)
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Plénière du conseil" in page and "12 rue des Tilleuls" in page
+    listing = client.get(f"/s/{space.slug}/agenda/?from=2026-12-01").get_data(as_text=True)
+    assert "Plénière du conseil" in listing and "18:00" in listing
+    month = client.get(f"/s/{space.slug}/agenda/?view=month&month=2026-12").get_data(as_text=True)
+    assert "<table class=\"month\">" in month and "Plénière du conseil" in month
+    event = db.session.scalar(select(Event))
+    assert event.starts_at == datetime(2026, 12, 8, 17, 0, tzinfo=timezone.utc)  # 18:00 in Paris, winter
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"end_time": "17:00"}, "La fin doit être après le début"),
+    ({"title": "  "}, "Donnez un titre"),
+    ({"repeat": "weekly", "ends": "until", "until": "2026-11-01"}, "avant le début"),
+    ({"repeat": "weekly", "ends": "count", "count": "0"}, "Entre 1 et 1000"),
+    ({"repeat": "sometimes"}, "valide"),
+    ({"url": "javascript:alert(1)"}, "https://"),
+    ({"start_time": ""}, "heure de début"),
+    ({"tz": "Mars/Olympus"}, "valide"),
+])
+def test_bad_events_are_refused_and_nothing_is_written(agenda, db, overrides, message):
+    client, space, _user = agenda
+    response = create(client, space, **overrides)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert count(db, Event) == 0
+
+
+def test_category_of_another_space_is_refused(agenda, make_space, app, db):
+    client, space, _user = agenda
+    other = make_space()
+    with app.app_context():
+        foreign = EventCategory(space_id=other.id, name="Ailleurs")
+        db.session.add(foreign)
+        db.session.commit()
+        foreign_id = foreign.id
+    assert create(client, space, category=str(foreign_id)).status_code == 400
+    assert count(db, Event) == 0
+
+
+def test_weekly_series_keeps_its_wall_clock_time_across_both_dst_changes(agenda, db):
+    client, space, _user = agenda
+    create(client, space, title="Atelier numérique", start_date="2026-03-17", end_date="2026-03-17",
+           repeat="weekly", weekdays=["TU"], ends="count", count="4")
+    create(client, space, title="Permanence", start_date="2026-10-20", end_date="2026-10-20",
+           repeat="weekly", ends="count", count="3")
+    found = services.occurrences([space.id], datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
+    local = [(o.event.title, o.start.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")) for o in found]
+    assert local == [
+        ("Atelier numérique", "2026-03-17 18:00"), ("Atelier numérique", "2026-03-24 18:00"),
+        ("Atelier numérique", "2026-03-31 18:00"),  # first week of summer time
+        ("Atelier numérique", "2026-04-07 18:00"),
+        ("Permanence", "2026-10-20 18:00"), ("Permanence", "2026-10-27 18:00"),  # first week of winter time
+        ("Permanence", "2026-11-03 18:00"),
+    ]
+    utc_hours = [o.start.hour for o in found]
+    assert utc_hours == [17, 17, 16, 16, 16, 17, 17]
+
+
+def feed_for(client, space):
+    response = client.get(f"/s/{space.slug}/agenda.ics")
+    assert response.status_code == 200
+    return response
+
+
+def test_feed_is_read_right_by_an_independent_expander_across_dst(agenda, db):
+    client, space, _user = agenda
+    create(client, space, title="Marche exploratoire", start_date="2026-03-10", end_date="2026-03-10",
+           start_time="09:30", end_time="11:00", repeat="weekly", ends="until", until="2026-04-07")
+    response = feed_for(client, space)
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    calendar = icalendar.Calendar.from_ical(response.data)
+    starts = [e["DTSTART"].dt for e in recurring_ical_events.of(calendar).between(date(2026, 3, 1), date(2026, 5, 1))]
+    assert [s.astimezone(PARIS).strftime("%m-%d %H:%M") for s in starts] == [
+        "03-10 09:30", "03-17 09:30", "03-24 09:30", "03-31 09:30", "04-07 09:30"]
+    assert [s.astimezone(timezone.utc).hour for s in starts] == [8, 8, 8, 7, 7]
+
+
+def test_feed_follows_rfc_5545_and_7986(agenda, db):
+    client, space, _user = agenda
+    create(client, space, title="Fête de quartier " + "très longue " * 8, start_date="2026-06-20",
+           end_date="2026-06-21", all_day="y", start_time="", end_time="")
+    create(client, space, title="Conseil", repeat="monthly_weekday", ends="count", count="6")
+    raw = feed_for(client, space).data
+    text = raw.decode("utf-8")
+    lines = text.split("\r\n")
+    assert "\n" not in text.replace("\r\n", "")  # CRLF only
+    assert all(len(line.encode("utf-8")) <= 75 for line in lines)
+    for needle in ("VERSION:2.0", "PRODID:", "X-WR-CALNAME:", "NAME:", "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
+                   "X-PUBLISHED-TTL:PT1H", "BEGIN:VTIMEZONE", "TZID:Europe/Paris", "DTSTART;VALUE=DATE:20260620",
+                   "DTEND;VALUE=DATE:20260622", "DTSTART;TZID=Europe/Paris:20261208T180000"):
+        assert needle in text.replace("\r\n ", ""), needle
+    assert "CLASS:PRIVATE" not in text
+    assert text.count("BEGIN:VTIMEZONE") == 1
+    rule = re.search(r"RRULE:(\S+)", text).group(1)
+    assert sorted(rule.split(";")) == ["BYDAY=2TU", "COUNT=6", "FREQ=MONTHLY"]
+    calendar = icalendar.Calendar.from_ical(raw)
+    for component in calendar.walk():
+        assert not component.errors, component.errors
+    descriptions = [str(e.get("DESCRIPTION", "")) for e in calendar.walk("VEVENT")]
+    assert any("12 rue des Tilleuls" in d for d in descriptions)  # the address is in the description too
+
+
+def test_cancelled_date_goes_out_as_exdate_of_the_same_kind(agenda, db):
+    client, space, _user = agenda
+    # Tuesdays 16, 23 and 30 March 2027; summer time starts on the 28th.
+    event_id = event_id_of(create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
+                                  repeat="weekly", ends="count", count="3"))
+    page = client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True)
+    keys = re.findall(r'name="at" value="(\w+)"', page)
+    assert keys == ["20270316T170000Z", "20270323T170000Z", "20270330T160000Z"]
+    assert post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": keys[2]}).status_code == 302
+    event = db.session.get(Event, event_id)
+    assert event.exdates == ["2027-03-30T16:00:00+00:00"] and event.sequence == 1
+    text = feed_for(client, space).data.decode()
+    assert "EXDATE;TZID=Europe/Paris:20270330T180000" in text
+    calendar = icalendar.Calendar.from_ical(text)
+    starts = [e["DTSTART"].dt.astimezone(PARIS).day for e in recurring_ical_events.of(calendar).between(date(2027, 3, 1), date(2027, 5, 1))]
+    assert starts == [16, 23]
+    assert "20270330T160000Z" not in client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True)
+    assert post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": "20270331T160000Z"}).status_code == 404
+    assert post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": "n'importe"}).status_code == 400
+
+
+def test_editing_moves_sequence_and_last_modified(agenda, db):
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space))
+    before = db.session.get(Event, event_id).updated_at
+    assert post(client, f"/s/{space.slug}/agenda/{event_id}/edit", event_form(title="Plénière déplacée")).status_code == 302
+    event = db.session.get(Event, event_id)
+    assert event.sequence == 1 and event.updated_at > before and event.title == "Plénière déplacée"
+    text = feed_for(client, space).data.decode()
+    assert "SEQUENCE:1" in text and f"UID:{event.uid}" in text
+
+
+def test_etag_gives_304_until_something_changes(agenda, db):
+    client, space, _user = agenda
+    create(client, space)
+    first = feed_for(client, space)
+    etag = first.headers["ETag"]
+    assert first.headers["Last-Modified"]
+    again = client.get(f"/s/{space.slug}/agenda.ics", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    create(client, space, title="Nouvel événement")
+    changed = client.get(f"/s/{space.slug}/agenda.ics", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def make_token(client, space) -> str:
+    assert post(client, f"/s/{space.slug}/agenda/subscribe").status_code == 302
+    page = client.get(f"/s/{space.slug}/agenda/subscribe").get_data(as_text=True)
+    assert "webcal://" in page
+    return re.search(r"http://localhost(/ical/[\w-]+\.ics)", page).group(1)
+
+
+def test_private_feed_works_without_a_session_and_is_revocable(app, agenda, db):
+    client, space, user = agenda
+    create(client, space)
+    address = make_token(client, space)
+    calendar_app = app.test_client()  # a phone's calendar: no cookie
+    response = calendar_app.get(address)
+    assert response.status_code == 200 and b"Pl\xc3\xa9ni\xc3\xa8re du conseil" in response.data
+    token = db.session.scalar(select(IcalToken))
+    assert token.token_hash not in address and token.last_used_at is not None
+    profile = client.get("/profile").get_data(as_text=True)
+    assert space.name in profile and "utilisée le" in profile
+    assert post(client, f"/agenda/subscriptions/{token.id}/revoke").status_code == 302
+    assert calendar_app.get(address).status_code == 404
+    assert calendar_app.get("/ical/pas-un-vrai-jeton.ics").status_code == 404
+
+
+def test_a_new_address_replaces_the_old_one(app, agenda):
+    client, space, _user = agenda
+    first = make_token(client, space)
+    second = make_token(client, space)
+    assert first != second
+    assert app.test_client().get(first).status_code == 404
+    assert app.test_client().get(second).status_code == 200
+
+
+def test_removed_members_feed_stops_at_once(app, agenda, db):
+    client, space, user = agenda
+    address = make_token(client, space)
+    db.session.delete(db.session.scalar(select(Membership).where(Membership.user_id == user.id)))
+    db.session.commit()
+    assert app.test_client().get(address).status_code == 404
+
+
+def test_all_my_spaces_feed_names_each_space(app, agenda, make_space, make_member, db):
+    client, space, user = agenda
+    other = make_space(name="GUP des Tilleuls")
+    make_member(other, user, "member")
+    create(client, space, title="Plénière")
+    create(client, other, title="Diagnostic en marchant")
+    assert post(client, "/agenda/subscribe").status_code == 302
+    page = client.get("/agenda/").get_data(as_text=True)
+    assert "Plénière" in page or "Rien de prévu" in page
+    address = re.search(r"http://localhost(/ical/[\w-]+\.ics)", page).group(1)
+    text = app.test_client().get(address).data.decode()
+    assert f"[{space.name}] Plénière" in text and "[GUP des Tilleuls] Diagnostic en marchant" in text
+
+
+def test_readers_read_but_do_not_write(member_client, db):
+    client, space, _user = member_client("reader")
+    assert client.get(f"/s/{space.slug}/agenda/").status_code == 200
+    assert create(client, space).status_code == 403
+    assert count(db, Event) == 0
+
+
+def test_other_peoples_events_cannot_be_edited_by_members(app, agenda, make_user, make_member, db):
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space))
+    other = make_user("voisine")
+    make_member(space, other, "member")
+    neighbour = app.test_client()
+    login(neighbour, "voisine")
+    assert post(neighbour, f"/s/{space.slug}/agenda/{event_id}/edit", event_form(title="Piraté")).status_code == 403
+    assert post(neighbour, f"/s/{space.slug}/agenda/{event_id}/delete").status_code == 403
+    assert db.session.get(Event, event_id).title == "Plénière du conseil"
+
+
+def test_upcoming_events_on_the_space_home(agenda, db):
+    client, space, _user = agenda
+    tomorrow = (datetime.now(PARIS) + timedelta(days=1)).date().isoformat()
+    create(client, space, title="Goûter partagé", start_date=tomorrow, end_date=tomorrow)
+    page = client.get(f"/s/{space.slug}/").get_data(as_text=True)
+    assert "Prochainement" in page and "Goûter partagé" in page
+
+
+def test_bad_dates_in_the_address_are_400(agenda):
+    client, space, _user = agenda
+    assert client.get(f"/s/{space.slug}/agenda/?from=2026-13-45").status_code == 400
+    assert client.get(f"/s/{space.slug}/agenda/?view=month&month=demain").status_code == 400
+
+
+def test_month_and_list_pages_have_bounded_queries(app, agenda, db):
+    from tests.test_queries import count_queries
+
+    client, space, _user = agenda
+
+    def queries():
+        with count_queries(db.engine) as statements:
+            assert client.get(f"/s/{space.slug}/agenda/?view=month&month=2026-12").status_code == 200
+            assert client.get(f"/s/{space.slug}/agenda/?from=2026-12-01").status_code == 200
+        return len(statements)
+
+    create(client, space)
+    small = queries()
+    for n in range(15):
+        create(client, space, title=f"Atelier {n}", repeat="weekly", ends="count", count="10")
+    assert queries() == small
+
+
+def test_space_deletion_takes_its_events_and_tokens(app, agenda, db):
+    client, space, _user = agenda
+    create(client, space)
+    make_token(client, space)
+    with app.test_request_context():
+        from agora.spaces.services import delete_space
+
+        delete_space(db.session.get(Space, space.id), space.slug, actor=None)
+        db.session.commit()
+    assert count(db, Event) == 0 and count(db, IcalToken) == 0
