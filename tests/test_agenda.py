@@ -294,7 +294,7 @@ def test_month_and_list_pages_have_bounded_queries(app, agenda, db):
             assert client.get(f"/s/{space.slug}/agenda/?from=2026-12-01").status_code == 200
         return len(statements)
 
-    create(client, space)
+    create(client, space, repeat="weekly", ends="count", count="3")
     small = queries()
     for n in range(15):
         create(client, space, title=f"Atelier {n}", repeat="weekly", ends="count", count="10")
@@ -311,3 +311,58 @@ def test_space_deletion_takes_its_events_and_tokens(app, agenda, db):
         delete_space(db.session.get(Space, space.id), space.slug, actor=None)
         db.session.commit()
     assert count(db, Event) == 0 and count(db, IcalToken) == 0
+
+
+def expanded(client, space, start=date(2027, 3, 1), end=date(2027, 5, 1)):
+    calendar = icalendar.Calendar.from_ical(feed_for(client, space).data)
+    return [(str(e["SUMMARY"]), e["DTSTART"].dt.astimezone(PARIS).strftime("%m-%d %H:%M"))
+            for e in recurring_ical_events.of(calendar).between(start, end)]
+
+
+def test_one_date_of_a_series_is_changed_with_a_recurrence_id(agenda, db):
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
+                                  repeat="weekly", ends="count", count="3"))
+    url = f"/s/{space.slug}/agenda/{event_id}/occurrence"
+    form = client.get(f"{url}?at=20270330T160000Z").get_data(as_text=True)
+    assert 'value="2027-03-30"' in form and 'value="18:00"' in form
+    response = post(client, url, event_form(at="20270330T160000Z", scope="this", title="Atelier spécial",
+                                            start_date="2027-03-30", end_date="2027-03-30", start_time="19:00",
+                                            end_time="21:00"))
+    assert response.status_code == 302
+    text = feed_for(client, space).data.decode()
+    assert "RECURRENCE-ID;TZID=Europe/Paris:20270330T180000" in text
+    assert expanded(client, space) == [("Atelier", "03-16 18:00"), ("Atelier", "03-23 18:00"),
+                                       ("Atelier spécial", "03-30 19:00")]
+    found = services.occurrences([space.id], datetime(2027, 3, 1, tzinfo=timezone.utc), datetime(2027, 5, 1, tzinfo=timezone.utc))
+    assert [o.event.title for o in found] == ["Atelier", "Atelier", "Atelier spécial"]
+    override = db.session.scalar(select(Event).where(Event.parent_id == event_id))
+    assert post(client, f"/s/{space.slug}/agenda/{override.id}/delete").status_code == 302  # cancels that date
+    assert expanded(client, space) == [("Atelier", "03-16 18:00"), ("Atelier", "03-23 18:00")]
+    assert db.session.get(Event, event_id).exdates == ["2027-03-30T16:00:00+00:00"]
+
+
+def test_this_date_and_the_following_ones(agenda, db):
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space, title="Permanence", start_date="2027-03-16", end_date="2027-03-16",
+                                  repeat="weekly", ends="count", count="4"))
+    form = client.get(f"/s/{space.slug}/agenda/{event_id}/occurrence?at=20270330T160000Z").get_data(as_text=True)
+    assert re.search(r'id="count"[^>]*value="2"', form)  # the dates left in the series
+    response = post(client, f"/s/{space.slug}/agenda/{event_id}/occurrence", event_form(
+        at="20270330T160000Z", scope="following", title="Permanence (soir)", start_date="2027-03-30",
+        end_date="2027-03-30", start_time="20:00", end_time="21:00", repeat="weekly", ends="count", count="2"))
+    assert response.status_code == 302
+    assert expanded(client, space) == [("Permanence", "03-16 18:00"), ("Permanence", "03-23 18:00"),
+                                       ("Permanence (soir)", "03-30 20:00"), ("Permanence (soir)", "04-06 20:00")]
+    assert count(db, Event) == 2
+    assert db.session.get(Event, event_id).sequence == 1
+
+
+def test_a_date_outside_the_series_cannot_be_changed(agenda, db):
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space, start_date="2027-03-16", end_date="2027-03-16", repeat="weekly",
+                                  ends="count", count="2"))
+    response = post(client, f"/s/{space.slug}/agenda/{event_id}/occurrence",
+                    event_form(at="20270317T170000Z", scope="this", start_date="2027-03-17", end_date="2027-03-17"))
+    assert response.status_code == 404
+    assert count(db, Event) == 1

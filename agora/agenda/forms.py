@@ -52,3 +52,12 @@ class EventForm(FlaskForm):
 class CategoryForm(FlaskForm):
     name = StringField(_l("Nom de la catégorie"), validators=[DataRequired(_l("Donnez un nom à la catégorie.")), Length(max=80)])
     colour = StringField(_l("Couleur"), default="#0b5cad", validators=[DataRequired(), Length(max=7)])
+
+
+class OccurrenceForm(EventForm):
+    """One date of a series: change only it, or it and every later one."""
+
+    scope = SelectField(_l("Appliquer à"), choices=[
+        SelectChoice("this", _l("cette date seulement")),
+        SelectChoice("following", _l("cette date et les suivantes")),
+    ], default="this")

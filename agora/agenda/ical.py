@@ -13,7 +13,7 @@ from icalendar import Calendar, Event as VEvent, vRecur
 from sqlalchemy import func, select
 
 from agora.agenda.models import Event
-from agora.agenda.services import window_events
+from agora.agenda.services import overrides_of, window_events
 from agora.core.time import utcnow
 from agora.extensions import db
 
@@ -68,6 +68,8 @@ def _vevent(event: Event, calname: str | None) -> VEvent:
         item.add("description", text)
     if event.category:
         item.add("categories", [event.category.name])
+    if event.recurrence_id is not None:
+        item.add("recurrence-id", _local(event.recurrence_id, event))
     if event.rrule:
         item.add("rrule", vRecur.from_ical(event.rrule))
         if event.exdates:
@@ -88,7 +90,8 @@ def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = Fa
     cal.add("x-wr-calname", name)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT1H")
-    for event in window_events(space_ids, start, end):
+    masters = window_events(space_ids, start, end)
+    for event in masters + overrides_of(masters):
         cal.add_component(_vevent(event, event.space.name if prefix_space_names else None))
     cal.add_missing_timezones()
     return cal.to_ical()

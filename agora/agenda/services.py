@@ -228,6 +228,10 @@ def update_event(space: Space, event: Event, data: EventData) -> None:
 
 
 def delete_event(space: Space, event: Event) -> None:
+    """Delete an event or a whole series; deleting a changed date cancels that date of its series."""
+    if event.parent_id is not None:
+        cancel_occurrence(space, db.session.get(Event, event.parent_id), event.recurrence_id)
+        return
     after_commit("agenda.event", event.id, space.id, "deleted")
     db.session.delete(event)
     db.session.flush()
@@ -235,9 +239,11 @@ def delete_event(space: Space, event: Event) -> None:
 
 def cancel_occurrence(space: Space, event: Event, original_start: datetime) -> None:
     """Cancel one occurrence of a series (an EXDATE). Raises ServiceError if it is not one."""
-    if not event.rrule or not any(o.recurrence_id == original_start for o in expand(event, original_start,
-                                                                                     original_start + timedelta(seconds=1))):
+    if not _is_occurrence(event, original_start):
         raise ServiceError(_l("Cette date ne fait pas partie de la série."), status=404)
+    child = get_override(event, original_start)
+    if child is not None:
+        db.session.delete(child)
     key = original_start.isoformat()
     if key not in event.exdates:
         event.exdates = [*event.exdates, key]
@@ -253,8 +259,13 @@ def get_event(space: Space, event_id: int) -> Event | None:
 # Occurrences ------------------------------------------------------------------------------
 
 
-def expand(event: Event, window_start: datetime, window_end: datetime) -> list[Occurrence]:
-    """Return the event's occurrences that overlap [window_start, window_end)."""
+def expand(event: Event, window_start: datetime, window_end: datetime,
+           overridden: frozenset[datetime] = frozenset()) -> list[Occurrence]:
+    """Return the event's occurrences that overlap [window_start, window_end).
+
+    For a series, occurrences cancelled (EXDATE) or replaced by an override (in `overridden`)
+    are left out; the override itself is a single event of its own.
+    """
     duration = event.ends_at - event.starts_at
     if not event.rrule:
         if event.starts_at < window_end and event.ends_at > window_start:
@@ -272,7 +283,7 @@ def expand(event: Event, window_start: datetime, window_end: datetime) -> list[O
     for naive in rule.between(after, before, inc=True):
         start = naive.replace(tzinfo=tz).astimezone(timezone.utc)
         end = (naive + wall_duration).replace(tzinfo=tz).astimezone(timezone.utc)
-        if start.isoformat() in cancelled or not (start < window_end and end > window_start):
+        if start.isoformat() in cancelled or start in overridden or not (start < window_end and end > window_start):
             continue
         found.append(Occurrence(event, start, end, recurrence_id=start))
     return found
@@ -296,12 +307,98 @@ def window_events(space_ids: list[int], window_start: datetime, window_end: date
     ))
 
 
+def overrides_of(masters: list[Event]) -> list[Event]:
+    """The changed occurrences of those series, in one query."""
+    ids = [e.id for e in masters if e.rrule]
+    if not ids:
+        return []
+    return list(db.session.scalars(
+        select(Event).where(Event.parent_id.in_(ids)).options(selectinload(Event.category), selectinload(Event.space))
+    ))
+
+
 def occurrences(space_ids: list[int], window_start: datetime, window_end: datetime) -> list[Occurrence]:
-    """All occurrences in the window, in start order."""
+    """All occurrences in the window, changed ones in place of the originals, in start order."""
+    masters = window_events(space_ids, window_start, window_end)
+    children = overrides_of(masters)
+    replaced: dict[int, set[datetime]] = {}
     found = []
-    for event in window_events(space_ids, window_start, window_end):
-        found.extend(expand(event, window_start, window_end))
+    for child in children:
+        replaced.setdefault(child.parent_id, set()).add(child.recurrence_id)
+        if child.starts_at < window_end and child.ends_at > window_start:
+            found.append(Occurrence(child, child.starts_at, child.ends_at, recurrence_id=child.recurrence_id))
+    for event in masters:
+        found.extend(expand(event, window_start, window_end, frozenset(replaced.get(event.id, ()))))
     return sorted(found, key=lambda o: (o.start, o.event.title))
+
+
+def _is_occurrence(event: Event, original_start: datetime) -> bool:
+    """True when original_start is a start of the series (cancelled or changed ones included)."""
+    if not event.rrule:
+        return False
+    tz = ZoneInfo(event.tz)
+    naive = original_start.astimezone(tz).replace(tzinfo=None)
+    return naive in _rule(event, event.starts_at.astimezone(tz)).between(naive, naive, inc=True)
+
+
+def get_override(event: Event, original_start: datetime) -> Event | None:
+    return db.session.scalar(select(Event).where(Event.parent_id == event.id, Event.recurrence_id == original_start))
+
+
+def edit_occurrence(space: Space, event: Event, original_start: datetime, data: EventData) -> Event:
+    """Change one date of a series (stored as an override with RECURRENCE-ID). Raises ServiceError."""
+    if not _is_occurrence(event, original_start) or original_start.isoformat() in (event.exdates or []):
+        raise ServiceError(_l("Cette date ne fait pas partie de la série."), status=404)
+    child = get_override(event, original_start)
+    if child is None:
+        child = Event(space_id=space.id, uid=event.uid, parent_id=event.id, recurrence_id=original_start,
+                      author_id=event.author_id, exdates=[])
+        db.session.add(child)
+    else:
+        child.sequence += 1
+    data.repeat, data.count, data.until = "none", None, None
+    _apply(space, child, data)
+    child.updated_at = event.updated_at = utcnow()
+    db.session.flush()
+    after_commit("agenda.event", event.id, space.id, "updated")
+    return child
+
+
+def remaining_count(event: Event, original_start: datetime) -> int | None:
+    """How many dates of a COUNT series start at or after original_start (None without COUNT)."""
+    rule = dict(part.split("=", 1) for part in (event.rrule or "").split(";") if "=" in part)
+    if "COUNT" not in rule:
+        return None
+    tz = ZoneInfo(event.tz)
+    split_at = original_start.astimezone(tz).replace(tzinfo=None)
+    before = sum(1 for d in _rule(event, event.starts_at.astimezone(tz)) if d < split_at)
+    return max(1, int(rule["COUNT"]) - before)
+
+
+def split_series(space: Space, event: Event, original_start: datetime, data: EventData, author: User) -> Event:
+    """"This date and the following ones": end the series before original_start, start a new one there.
+
+    The new series repeats as `data` says (the form offers the old series' remaining dates).
+    Changed dates after the split are dropped. Raises ServiceError.
+    """
+    if not _is_occurrence(event, original_start):
+        raise ServiceError(_l("Cette date ne fait pas partie de la série."), status=404)
+    if original_start <= event.starts_at:
+        update_event(space, event, data)
+        return event
+    tz = ZoneInfo(event.tz)
+    rule = dict(part.split("=", 1) for part in event.rrule.split(";"))
+    rule.pop("COUNT", None)
+    rule["UNTIL"] = (original_start - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
+    event.rrule = ";".join(f"{k}={v}" for k, v in rule.items())
+    event.exdates = [x for x in event.exdates or [] if datetime.fromisoformat(x) < original_start]
+    event.series_until = _series_until(event)
+    event.sequence += 1
+    event.updated_at = utcnow()
+    for child in db.session.scalars(select(Event).where(Event.parent_id == event.id, Event.recurrence_id >= original_start)):
+        db.session.delete(child)
+    after_commit("agenda.event", event.id, space.id, "updated")
+    return create_event(space, author, data)
 
 
 # Subscription tokens ----------------------------------------------------------------------

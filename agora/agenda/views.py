@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from agora.agenda import ical, services
-from agora.agenda.forms import CategoryForm, EventForm
+from agora.agenda.forms import CategoryForm, EventForm, OccurrenceForm
 from agora.agenda.models import IcalToken
 from agora.core.forms import save_form
 from agora.core.services import ServiceError
@@ -197,7 +197,10 @@ def show_event(event_id: int):
     """An event (or one occurrence of a series, with ?at=) and its next dates."""
     event = _event(event_id)
     now = utcnow()
-    coming = services.expand(event, now, now + timedelta(days=400))[:8] if event.rrule else []
+    coming = []
+    if event.rrule:
+        coming = [o for o in services.occurrences([g.space.id], now, now + timedelta(days=400))
+                  if o.event.id == event.id or o.event.parent_id == event.id][:8]
     return render_template("agenda/event.html", space=g.space, event=event, coming=coming,
                            zone=ZoneInfo(event.tz), now=now)
 
@@ -213,6 +216,45 @@ def edit_event(event_id: int):
         message=_("L'événement est modifié."),
         done=lambda _none: url_for("agenda.show_event", event_id=event.id),
         render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=event),
+    )
+
+
+@bp.route("/agenda/<int:event_id>/occurrence", methods=["GET", "POST"])
+def edit_occurrence(event_id: int):
+    """Change one date of a series, or that date and the following ones."""
+    event = _event(event_id)
+    require(event.can_edit(current_user))
+    original = services.parse_key(request.values.get("at", ""))
+    if original is None or not event.rrule:
+        abort(404)
+    current = services.get_override(event, original) or event
+    form = OccurrenceForm()
+    form.category.choices = [SelectChoice(0, _("Sans catégorie"))] + [
+        SelectChoice(c.id, c.name) for c in services.list_categories(g.space)]
+    if request.method == "GET":
+        _fill(form, event)
+        tz = ZoneInfo(current.tz)
+        start = original if current is event else current.starts_at
+        end = start + (event.ends_at - event.starts_at) if current is event else current.ends_at
+        form.start_date.data, form.end_date.data = start.astimezone(tz).date(), end.astimezone(tz).date()
+        if not event.all_day:
+            form.start_time.data, form.end_time.data = start.astimezone(tz).time(), end.astimezone(tz).time()
+        form.title.data, form.location.data = current.title, current.location
+        form.tz.data = current.tz
+        if form.ends.data == "count":
+            form.count.data = services.remaining_count(event, original)
+
+    def save():
+        data = _form_to_data(form)
+        if form.scope.data == "following":
+            return services.split_series(g.space, event, original, data, current_user)
+        return services.edit_occurrence(g.space, event, original, data)
+
+    return save_form(
+        form, save, message=_("La date est modifiée."),
+        done=lambda saved: url_for("agenda.show_event", event_id=saved.id),
+        render=lambda: render_template("agenda/occurrence.html", space=g.space, form=form, event=event,
+                                       original=original, key=request.values.get("at", "")),
     )
 
 
