@@ -386,7 +386,6 @@ def split_series(space: Space, event: Event, original_start: datetime, data: Eve
     if original_start <= event.starts_at:
         update_event(space, event, data)
         return event
-    tz = ZoneInfo(event.tz)
     rule = dict(part.split("=", 1) for part in event.rrule.split(";"))
     rule.pop("COUNT", None)
     rule["UNTIL"] = (original_start - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
