@@ -315,8 +315,10 @@ def test_space_deletion_takes_its_events_and_tokens(app, agenda, db):
 
 def expanded(client, space, start=date(2027, 3, 1), end=date(2027, 5, 1)):
     calendar = icalendar.Calendar.from_ical(feed_for(client, space).data)
-    return [(str(e["SUMMARY"]), e["DTSTART"].dt.astimezone(PARIS).strftime("%m-%d %H:%M"))
-            for e in recurring_ical_events.of(calendar).between(start, end)]
+    def shown(value):
+        return (value.astimezone(PARIS) if isinstance(value, datetime) else value).strftime("%m-%d %H:%M")
+
+    return [(str(e["SUMMARY"]), shown(e["DTSTART"].dt)) for e in recurring_ical_events.of(calendar).between(start, end)]
 
 
 def test_one_date_of_a_series_is_changed_with_a_recurrence_id(agenda, db):
@@ -366,3 +368,119 @@ def test_a_date_outside_the_series_cannot_be_changed(agenda, db):
                     event_form(at="20270317T170000Z", scope="this", start_date="2027-03-17", end_date="2027-03-17"))
     assert response.status_code == 404
     assert count(db, Event) == 1
+
+
+GOOGLE_EXPORT = """BEGIN:VCALENDAR\r
+PRODID:-//Google Inc//Google Calendar 70.9054//EN\r
+VERSION:2.0\r
+X-WR-CALNAME:Centre social\r
+BEGIN:VTIMEZONE\r
+TZID:Europe/Paris\r
+BEGIN:DAYLIGHT\r
+TZOFFSETFROM:+0100\r
+TZOFFSETTO:+0200\r
+TZNAME:CEST\r
+DTSTART:19700329T020000\r
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r
+END:DAYLIGHT\r
+BEGIN:STANDARD\r
+TZOFFSETFROM:+0200\r
+TZOFFSETTO:+0100\r
+TZNAME:CET\r
+DTSTART:19701025T030000\r
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r
+END:STANDARD\r
+END:VTIMEZONE\r
+BEGIN:VEVENT\r
+UID:atelier-couture@centre-social.example\r
+DTSTAMP:20270101T000000Z\r
+DTSTART;TZID=Europe/Paris:20270316T140000\r
+DTEND;TZID=Europe/Paris:20270316T160000\r
+RRULE:FREQ=WEEKLY;COUNT=4\r
+EXDATE;TZID=Europe/Paris:20270323T140000\r
+SUMMARY:Atelier couture\r
+LOCATION:Centre social\\, 3 place du Marché\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:atelier-couture@centre-social.example\r
+DTSTAMP:20270101T000000Z\r
+RECURRENCE-ID;TZID=Europe/Paris:20270330T140000\r
+DTSTART;TZID=Europe/Paris:20270330T150000\r
+DTEND;TZID=Europe/Paris:20270330T170000\r
+SUMMARY:Atelier couture (exceptionnel)\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:brocante@centre-social.example\r
+DTSTAMP:20270101T000000Z\r
+DTSTART;VALUE=DATE:20270522\r
+DTEND;VALUE=DATE:20270523\r
+SUMMARY:Brocante du quartier\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def upload_ics(client, space, text: str):
+    import io
+
+    return post(client, f"/s/{space.slug}/agenda/import", {"file": (io.BytesIO(text.encode()), "agenda.ics")},
+                content_type="multipart/form-data")
+
+
+def confirm_ics(client, space, preview_response):
+    data = re.search(r'name="data" value="([^"]+)"', preview_response.get_data(as_text=True)).group(1)
+    return post(client, f"/s/{space.slug}/agenda/import/confirm", {"data": data})
+
+
+def test_import_previews_then_imports_once_and_updates_changes(agenda, db):
+    client, space, _user = agenda
+    preview = upload_ics(client, space, GOOGLE_EXPORT)
+    assert preview.status_code == 200
+    assert "ajouter 3 événement(s)" in preview.get_data(as_text=True)
+    assert count(db, Event) == 0  # nothing before confirmation
+    assert confirm_ics(client, space, preview).status_code == 302
+    assert count(db, Event) == 3
+    assert expanded(client, space, date(2027, 3, 1), date(2027, 6, 1)) == [
+        ("Atelier couture", "03-16 14:00"), ("Atelier couture (exceptionnel)", "03-30 15:00"),
+        ("Atelier couture", "04-06 14:00"), ("Brocante du quartier", "05-22 00:00")]
+
+    again = upload_ics(client, space, GOOGLE_EXPORT)
+    assert "ajouter 0 événement(s), en mettre à jour 0 ; 3 sont déjà à jour" in again.get_data(as_text=True)
+    confirm_ics(client, space, again)
+    assert count(db, Event) == 3
+
+    changed = upload_ics(client, space, GOOGLE_EXPORT.replace("SUMMARY:Brocante du quartier", "SUMMARY:Grande brocante"))
+    assert "en mettre à jour 1" in changed.get_data(as_text=True)
+    confirm_ics(client, space, changed)
+    assert db.session.scalar(select(Event.title).where(Event.all_day.is_(True))) == "Grande brocante"
+    assert count(db, Event) == 3
+
+
+@pytest.mark.parametrize("text, status, message", [
+    ("ceci n'est pas un agenda", 400, "pas un agenda iCalendar"),
+    ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n", 400, "aucun événement"),
+    (GOOGLE_EXPORT.replace("DTSTART;VALUE=DATE:20270522", "DTSTART;VALUE=DATE:2027-99-99"), 400, "valeurs invalides"),
+    (GOOGLE_EXPORT.replace("DTEND;VALUE=DATE:20270523", "DTEND;VALUE=DATE:20270501"), 400, "pas valide"),
+    (GOOGLE_EXPORT + "X-PAD:" + "x" * 2000, 413, "2 Mo"),
+])
+def test_bad_ics_files_are_refused_and_nothing_is_imported(agenda, db, monkeypatch, text, status, message):
+    from agora.agenda import importer
+
+    # A small limit keeps the test client's upload in memory; the rule is the same at 2 MB.
+    monkeypatch.setattr(importer, "MAX_BYTES", len(GOOGLE_EXPORT) + 1000)
+    client, space, _user = agenda
+    response = upload_ics(client, space, text)
+    assert response.status_code == status
+    assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert count(db, Event) == 0
+
+
+def test_our_own_feed_imports_into_another_space_unchanged(agenda, make_space, make_member, db):
+    client, space, user = agenda
+    create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16", repeat="weekly",
+           ends="count", count="3")
+    other = make_space()
+    make_member(other, user, "member")
+    exported = feed_for(client, space).data.decode()
+    confirm_ics(client, other, upload_ics(client, other, exported))
+    assert expanded(client, other) == expanded(client, space)

@@ -1,6 +1,8 @@
 """Agenda pages: list and month views, events and series, subscriptions, and the iCal feeds."""
 from __future__ import annotations
 
+import base64
+import binascii
 import calendar as pycalendar
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,10 +15,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from agora.agenda import ical, services
+from agora.agenda import ical, importer, services
 from agora.agenda.forms import CategoryForm, EventForm, OccurrenceForm
+from agora.members.forms import ImportForm
 from agora.agenda.models import IcalToken
-from agora.core.forms import save_form
+from agora.core.forms import apply_service_error, save_form
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
@@ -300,6 +303,47 @@ def categories():
         render=lambda: render_template("agenda/categories.html", space=g.space, form=form,
                                        categories=services.list_categories(g.space)),
     )
+
+
+@bp.route("/agenda/import", methods=["GET", "POST"])
+def import_calendar():
+    """Upload an .ics file and see what it will create or update, before anything is written."""
+    require(g.space.can_write(current_user))
+    form = ImportForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("agenda/import.html", space=g.space, form=form, plan=None), status
+    with form.file.data.stream as stream:
+        raw = stream.read(importer.MAX_BYTES + 1)
+    try:
+        plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"])
+    except ServiceError as exc:
+        apply_service_error(form, exc)
+        return render_template("agenda/import.html", space=g.space, form=form, plan=None), exc.status
+    return render_template("agenda/import.html", space=g.space, form=form, plan=plan,
+                           encoded=base64.b64encode(raw).decode("ascii"))
+
+
+@bp.post("/agenda/import/confirm")
+def confirm_import():
+    """Import a previewed file: every event or none."""
+    require(g.space.can_write(current_user))
+    try:
+        raw = base64.b64decode(request.form.get("data", ""), validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)
+    form = ImportForm(formdata=None)
+    try:
+        plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"])
+        importer.apply_import(g.space, plan, current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        apply_service_error(form, exc)
+        return render_template("agenda/import.html", space=g.space, form=form, plan=None), exc.status
+    db.session.commit()
+    flash(_("Import terminé : %(created)s ajoutés, %(updated)s mis à jour, %(same)s déjà à jour.",
+            created=plan.count("create"), updated=plan.count("update"), same=plan.count("unchanged")), "success")
+    return redirect(url_for("agenda.show_agenda"))
 
 
 # Subscriptions and feeds ------------------------------------------------------------------
