@@ -484,3 +484,66 @@ def test_our_own_feed_imports_into_another_space_unchanged(agenda, make_space, m
     exported = feed_for(client, space).data.decode()
     confirm_ics(client, other, upload_ics(client, other, exported))
     assert expanded(client, other) == expanded(client, space)
+
+
+@pytest.fixture
+def rooms(app, agenda, db):
+    client, space, _user = agenda
+    from agora.agenda.models import Resource
+
+    room, projector = Resource(space_id=space.id, name="Salle polyvalente"), Resource(space_id=space.id, name="Vidéoprojecteur")
+    db.session.add_all([room, projector])
+    db.session.commit()
+    return room.id, projector.id
+
+
+def test_booking_a_taken_room_is_refused_naming_the_other_event(agenda, rooms, db):
+    client, space, _user = agenda
+    room, projector = rooms
+    assert create(client, space, title="Permanence CAF", start_date="2027-03-16", end_date="2027-03-16",
+                  repeat="weekly", ends="count", count="4", resources=[str(room)]).status_code == 302
+    response = create(client, space, title="Réunion GUP", start_date="2027-03-30", end_date="2027-03-30",
+                      start_time="19:00", end_time="21:00", resources=[str(room), str(projector)])
+    assert response.status_code == 409
+    text = response.get_data(as_text=True)
+    assert "« Salle polyvalente » est déjà réservé par « Permanence CAF »" in text and "30/03/2027" in text
+    assert count(db, Event) == 1
+    # Before the series starts, or with only the projector: fine.
+    assert create(client, space, title="Réunion GUP", start_date="2027-03-30", end_date="2027-03-30",
+                  start_time="19:00", end_time="21:00", resources=[str(projector)]).status_code == 302
+    assert create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
+                  start_time="20:00", end_time="21:00", resources=[str(room)]).status_code == 302
+
+
+def test_a_cancelled_date_frees_the_room(agenda, rooms, db):
+    client, space, _user = agenda
+    room, _projector = rooms
+    series = event_id_of(create(client, space, title="Permanence", start_date="2027-03-16", end_date="2027-03-16",
+                                repeat="weekly", ends="count", count="3", resources=[str(room)]))
+    post(client, f"/s/{space.slug}/agenda/{series}/cancel", {"at": "20270323T170000Z"})
+    assert create(client, space, title="Réunion", start_date="2027-03-23", end_date="2027-03-23",
+                  resources=[str(room)]).status_code == 302
+
+
+def test_moving_one_date_onto_a_booking_is_refused(agenda, rooms, db):
+    client, space, _user = agenda
+    room, _projector = rooms
+    create(client, space, title="Loto", start_date="2027-03-31", end_date="2027-03-31", resources=[str(room)])
+    series = event_id_of(create(client, space, title="Permanence", start_date="2027-03-16", end_date="2027-03-16",
+                                repeat="weekly", ends="count", count="3", resources=[str(room)]))
+    response = post(client, f"/s/{space.slug}/agenda/{series}/occurrence", event_form(
+        at="20270330T160000Z", scope="this", start_date="2027-03-31", end_date="2027-03-31"))
+    assert response.status_code == 409 and "Loto" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Event).where(Event.parent_id.is_not(None))) == 0
+
+
+def test_a_resource_of_another_space_cannot_be_booked(agenda, make_space, db):
+    client, space, _user = agenda
+    other = make_space()
+    from agora.agenda.models import Resource
+
+    foreign = Resource(space_id=other.id, name="Ailleurs")
+    db.session.add(foreign)
+    db.session.commit()
+    assert create(client, space, resources=[str(foreign.id)]).status_code == 400
+    assert count(db, Event) == 0

@@ -174,7 +174,8 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
     read_only = {"spaces.home", "forum.list_topics", "forum.show_topic", "forum.first_unread",
                  "members.directory", "members.profile", "members.member_vcard", "members.directory_vcard",
                  "members.organisations", "members.my_details",
-                 "agenda.show_agenda", "agenda.show_event", "agenda.categories", "agenda.space_feed", "agenda.subscribe"}
+                 "agenda.show_agenda", "agenda.show_event", "agenda.categories", "agenda.space_feed", "agenda.subscribe",
+                 "agenda.resources"}
     #: Personal, not shared: a reader may follow a topic and say which organisation they belong to.
     personal = {"forum.follow", "members.my_details", "agenda.subscribe"}
     for rule in space_rules(app):

@@ -38,6 +38,8 @@ class EventForm(FlaskForm):
     location = StringField(_l("Lieu (adresse)"), validators=[Optional(), Length(max=300)])
     url = StringField(_l("Lien (visio ou page web)"), validators=[Optional(), Length(max=500)])
     category = SelectField(_l("Catégorie"), coerce=to_id, validate_choice=False, default=0)
+    resources = SelectMultipleField(_l("Réserver (salle, matériel)"), coerce=to_id, validate_choice=False,
+                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
     repeat = SelectField(_l("Répétition"), choices=REPEAT_CHOICES, default="none")
     interval = IntegerField(_l("Tous les combien (1 = chaque fois, 2 = une sur deux…)"), default=1,
@@ -61,3 +63,8 @@ class OccurrenceForm(EventForm):
         SelectChoice("this", _l("cette date seulement")),
         SelectChoice("following", _l("cette date et les suivantes")),
     ], default="this")
+
+
+class ResourceForm(FlaskForm):
+    name = StringField(_l("Nom de la ressource"), validators=[DataRequired(_l("Donnez un nom à la ressource.")), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])

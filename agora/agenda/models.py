@@ -22,6 +22,30 @@ class EventCategory(SpaceScoped, db.Model):
     colour: Mapped[str] = mapped_column(String(7), default="#0b5cad")
 
 
+class Resource(SpaceScoped, db.Model):
+    """Something events book: a room, a video projector."""
+
+    __tablename__ = "resources"
+    __table_args__ = (UniqueConstraint("space_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Booking(SpaceScoped, db.Model):
+    """An event (or series: every date of it) holding a resource."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (UniqueConstraint("event_id", "resource_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+
+    resource: Mapped[Resource] = relationship()
+
+
 class Event(SpaceScoped, db.Model):
     """An event, a recurring series, or (parent_id set) the changed occurrence of a series."""
 
@@ -63,6 +87,7 @@ class Event(SpaceScoped, db.Model):
     space: Mapped[Space] = relationship()
     category: Mapped[EventCategory | None] = relationship()
     author: Mapped[User | None] = relationship()
+    bookings: Mapped[list[Booking]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
     def can_edit(self, user) -> bool:
         """The author (while allowed to write) or a space admin."""

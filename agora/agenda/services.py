@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
-from agora.agenda.models import Event, EventCategory, IcalToken
+from agora.agenda.models import Booking, Event, EventCategory, IcalToken, Resource
 from agora.auth.models import User
 from agora.auth.services import hash_token
 from agora.core.events import after_commit
@@ -53,6 +53,7 @@ class EventData:
     weekdays: tuple[str, ...] = ()
     until: date | None = None
     count: int | None = None
+    resource_ids: tuple[int, ...] = ()
 
 
 @dataclass
@@ -206,6 +207,83 @@ def _apply(space: Space, event: Event, data: EventData) -> None:
         if first is None:
             raise ServiceError(_l("Cette répétition ne donne aucune date : vérifiez les jours et la fin."), field="repeat")
     event.series_until = _series_until(event)
+    if event.parent_id is None:
+        _book(space, event, data.resource_ids)
+    else:  # a changed date keeps its series' resources: it must not move onto someone else's booking
+        parent = db.session.get(Event, event.parent_id)
+        _check_clashes(space, event, [b.resource for b in parent.bookings])
+
+
+# Resources --------------------------------------------------------------------------------
+
+#: How far ahead an endless series is checked against other bookings.
+BOOKING_HORIZON = timedelta(days=730)
+
+
+def list_resources(space: Space) -> list[Resource]:
+    return list(db.session.scalars(select(Resource).where(Resource.space_id == space.id).order_by(Resource.name)))
+
+
+def save_resource(space: Space, *, name: str, description: str) -> Resource:
+    name = one_line(name)[:120]
+    if not name:
+        raise ServiceError(_l("Donnez un nom à la ressource."), field="name")
+    if db.session.scalar(select(Resource.id).where(Resource.space_id == space.id, Resource.name == name)):
+        raise ServiceError(_l("Une ressource porte déjà ce nom."), field="name", status=409)
+    resource = Resource(space_id=space.id, name=name, description=(description or "").strip()[:2000])
+    db.session.add(resource)
+    db.session.flush()
+    return resource
+
+
+def _book(space: Space, event: Event, resource_ids: tuple[int, ...]) -> None:
+    """Give the event exactly these resources of the space, refusing a clash with another booking."""
+    wanted = set(resource_ids)
+    resources = list(db.session.scalars(select(Resource).where(Resource.space_id == space.id, Resource.id.in_(wanted)))) \
+        if wanted else []
+    if len(resources) != len(wanted):
+        raise ServiceError(_l("Cette ressource n'existe pas dans cet espace."), field="resources")
+    _check_clashes(space, event, resources)
+    kept = {b.resource_id for b in event.bookings if b.resource_id in wanted}
+    event.bookings = [b for b in event.bookings if b.resource_id in wanted] + [
+        Booking(space_id=space.id, resource_id=r.id) for r in resources if r.id not in kept]
+
+
+def _check_clashes(space: Space, event: Event, resources: list[Resource]) -> None:
+    if not resources:
+        return
+    start = event.starts_at
+    end = (event.series_until + (event.ends_at - event.starts_at)) if event.series_until else start + BOOKING_HORIZON
+    end = max(end, event.ends_at)
+    mine = expand(event, start, end) if event.rrule else [Occurrence(event, event.starts_at, event.ends_at)]
+    if not mine:
+        return
+    by_id = {r.id: r for r in resources}
+    rows = db.session.execute(
+        select(Booking.resource_id, Event).join(Event, Event.id == Booking.event_id)
+        .where(Booking.resource_id.in_(by_id), Event.space_id == space.id, Event.starts_at < end,
+               Event.id.not_in({event.id or 0, event.parent_id or 0}))
+    ).all()
+    others = [(rid, other) for rid, other in rows]
+    if not others:
+        return
+    overrides = overrides_of([o for _rid, o in others])
+    replaced: dict[int, set[datetime]] = {}
+    for child in overrides:
+        replaced.setdefault(child.parent_id, set()).add(child.recurrence_id)
+    for resource_id, other in others:
+        taken = expand(other, start, end, frozenset(replaced.get(other.id, ())))
+        taken += [Occurrence(c, c.starts_at, c.ends_at) for c in overrides
+                  if c.parent_id == other.id and c.starts_at < end and c.ends_at > start]
+        for busy in taken:
+            for wanted in mine:
+                if wanted.start < busy.end and busy.start < wanted.end:
+                    from flask_babel import format_datetime
+
+                    raise ServiceError(_l(
+                        "« %(resource)s » est déjà réservé par « %(title)s » le %(when)s.",
+                        resource=by_id[resource_id].name, title=busy.event.title,
+                        when=format_datetime(busy.start, "short")), field="resources", status=409)
 
 
 def create_event(space: Space, author: User, data: EventData) -> Event:
@@ -353,11 +431,11 @@ def edit_occurrence(space: Space, event: Event, original_start: datetime, data: 
     if child is None:
         child = Event(space_id=space.id, uid=event.uid, parent_id=event.id, recurrence_id=original_start,
                       author_id=event.author_id, exdates=[])
-        db.session.add(child)
     else:
         child.sequence += 1
     data.repeat, data.count, data.until = "none", None, None
     _apply(space, child, data)
+    db.session.add(child)
     child.updated_at = event.updated_at = utcnow()
     db.session.flush()
     after_commit("agenda.event", event.id, space.id, "updated")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from agora.agenda import ical, importer, services
-from agora.agenda.forms import CategoryForm, EventForm, OccurrenceForm
+from agora.agenda.forms import CategoryForm, EventForm, OccurrenceForm, ResourceForm
 from agora.members.forms import ImportForm
 from agora.agenda.models import IcalToken
 from agora.core.forms import apply_service_error, save_form
@@ -137,13 +137,19 @@ def _form_to_data(form: EventForm) -> services.EventData:
         weekdays=tuple(form.weekdays.data or ()),
         until=form.until.data if form.ends.data == "until" else None,
         count=form.count.data if form.ends.data == "count" else None,
+        resource_ids=tuple(r for r in (form.resources.data or []) if r),
     )
+
+
+def _choices(form) -> None:
+    form.category.choices = [SelectChoice(0, _("Sans catégorie"))] + [
+        SelectChoice(c.id, c.name) for c in services.list_categories(g.space)]
+    form.resources.choices = [SelectChoice(r.id, r.name) for r in services.list_resources(g.space)]
 
 
 def _event_form(event=None) -> EventForm:
     form = EventForm(obj=None)
-    form.category.choices = [SelectChoice(0, _("Sans catégorie"))] + [
-        SelectChoice(c.id, c.name) for c in services.list_categories(g.space)]
+    _choices(form)
     if request.method == "GET":
         form.tz.data = event.tz if event else current_app.config["DEFAULT_TIMEZONE"]
         if event is not None:
@@ -161,6 +167,7 @@ def _fill(form: EventForm, event) -> None:
     form.start_date.data, form.end_date.data, form.all_day.data = start.date(), end.date(), event.all_day
     form.start_time.data, form.end_time.data = (None, None) if event.all_day else (start.time(), end.time())
     form.category.data = event.category_id or 0
+    form.resources.data = [b.resource_id for b in event.bookings]
     rule = dict(part.split("=", 1) for part in (event.rrule or "").split(";") if "=" in part)
     freq = rule.get("FREQ")
     if freq == "MONTHLY":
@@ -232,8 +239,7 @@ def edit_occurrence(event_id: int):
         abort(404)
     current = services.get_override(event, original) or event
     form = OccurrenceForm()
-    form.category.choices = [SelectChoice(0, _("Sans catégorie"))] + [
-        SelectChoice(c.id, c.name) for c in services.list_categories(g.space)]
+    _choices(form)
     if request.method == "GET":
         _fill(form, event)
         tz = ZoneInfo(current.tz)
@@ -288,6 +294,21 @@ def cancel_occurrence(event_id: int):
     db.session.commit()
     flash(_("Cette date est annulée ; les autres restent."), "success")
     return redirect(url_for("agenda.show_event", event_id=event.id))
+
+
+@bp.route("/agenda/resources/", methods=["GET", "POST"])
+def resources():
+    """Rooms and equipment events can book (space admins add them)."""
+    form = ResourceForm()
+    if request.method == "POST":
+        require(g.space.can_manage(current_user))
+    return save_form(
+        form, lambda: services.save_resource(g.space, name=form.name.data, description=form.description.data or ""),
+        message=_("La ressource est ajoutée."),
+        done=lambda _r: url_for("agenda.resources"),
+        render=lambda: render_template("agenda/resources.html", space=g.space, form=form,
+                                       resources=services.list_resources(g.space)),
+    )
 
 
 @bp.route("/agenda/categories/", methods=["GET", "POST"])
