@@ -20,7 +20,8 @@ MEMBER_PAGES = [
     "/s/conseil-tilleuls/forum/categories/",
     "/s/conseil-tilleuls/members/", "/s/conseil-tilleuls/members/organisations/", "/s/conseil-tilleuls/members/me",
     "/s/conseil-tilleuls/members/import",
-    "/s/conseil-tilleuls/agenda/", "/s/conseil-tilleuls/agenda/?view=month", "/s/conseil-tilleuls/agenda/new",
+    "/s/conseil-tilleuls/agenda/", "/s/conseil-tilleuls/agenda/?view=month", "/s/conseil-tilleuls/agenda/?view=week",
+    "/s/conseil-tilleuls/agenda/resources/", "/s/conseil-tilleuls/agenda/import", "/s/conseil-tilleuls/agenda/new",
     "/s/conseil-tilleuls/agenda/categories/", "/s/conseil-tilleuls/agenda/subscribe", "/agenda/",
     "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
 ]

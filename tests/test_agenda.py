@@ -547,3 +547,18 @@ def test_a_resource_of_another_space_cannot_be_booked(agenda, make_space, db):
     db.session.commit()
     assert create(client, space, resources=[str(foreign.id)]).status_code == 400
     assert count(db, Event) == 0
+
+
+def test_week_view_shows_seven_days_from_monday(agenda):
+    client, space, _user = agenda
+    create(client, space, title="Atelier jardin", start_date="2027-03-18", end_date="2027-03-18")
+    page = client.get(f"/s/{space.slug}/agenda/?view=week&date=2027-03-20").get_data(as_text=True)
+    assert page.count('class="agenda-day card') == 7
+    assert page.index("lundi 15 mars 2027") < page.index("Atelier jardin") < page.index("dimanche 21 mars 2027")
+    assert "date=2027-03-08" in page and "date=2027-03-22" in page
+
+
+def test_the_session_feed_sends_a_stranger_to_login(app, agenda):
+    _client, space, _user = agenda
+    response = app.test_client().get(f"/s/{space.slug}/agenda.ics")
+    assert response.status_code == 302 and "/login" in response.location

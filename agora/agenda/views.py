@@ -103,7 +103,22 @@ def show_agenda():
     space = g.space
     if request.args.get("view") == "month":
         return _month_page(space)
+    if request.args.get("view") == "week":
+        return _week_page(space)
     return _list_page([space.id], "agenda/list.html", space=space, view="list")
+
+
+def _week_page(space: Space):
+    today = utcnow().astimezone(_viewer_zone()).date()
+    day = _date_arg("date") or today
+    monday = day - timedelta(days=day.weekday())
+    start, end = _day_start(monday), _day_start(monday + timedelta(days=7))
+    by_day: dict[date, list] = {monday + timedelta(days=n): [] for n in range(7)}
+    for occurrence in services.occurrences([space.id], start, end):
+        local = occurrence.start.astimezone(_viewer_zone()).date()
+        by_day.setdefault(max(local, monday), []).append(occurrence)
+    return render_template("agenda/week.html", space=space, view="week", days=sorted(by_day.items()), today=today,
+                           monday=monday, previous=monday - timedelta(days=7), following=monday + timedelta(days=7))
 
 
 def _month_page(space: Space):
