@@ -1,0 +1,53 @@
+"""Journeys as people make them, in Chromium, on a desktop and a 360 px phone screen."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Browser
+
+from browser_tests.conftest import VIEWPORTS, log_in
+
+
+def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant_joins(server, page, browser: Browser):
+    """Journeys 1 and 2: the admin sets up a council; a habitant without e-mail joins and replies."""
+    base, password = server
+    suffix = page.viewport_name
+    log_in(page, base, "admin", password)
+
+    # 1. The hosting admin creates the space, names themself its admin, and makes an invitation.
+    page.goto(f"{base}/admin/spaces/new")
+    page.fill("#name", f"Conseil citoyen du Parc ({suffix})")
+    page.fill("#slug", f"conseil-parc-{suffix}")
+    page.fill("#admin", "admin")
+    page.click("main form button[type=submit]")
+    assert "est créé" in page.inner_text(".flashes")
+    page.goto(f"{base}/s/conseil-parc-{suffix}/forum/new")
+    page.fill("#title", "Bienvenue au conseil")
+    page.fill("#body", "Présentez-vous ici !")
+    page.click("button[name=post]")
+    page.goto(f"{base}/s/conseil-parc-{suffix}/members/manage/")
+    page.fill("#inv-label", "Affiche du centre social")
+    page.select_option("#inv-role", "member")
+    page.fill("#inv-max_uses", "30")
+    page.click("text=Créer le lien d'invitation")
+    assert page.locator(".qr svg").count() == 1
+    link = page.inner_text("#secret-link").strip()
+    assert re.match(r"http://127\.0\.0\.1:\d+/join/", link)
+
+    # 2. A habitant without e-mail opens it on their own device, creates an account, and replies.
+    habitant = browser.new_context(viewport=VIEWPORTS[suffix], locale="fr-FR").new_page()
+    habitant.goto(link)
+    assert "Pas besoin d'adresse e-mail" in habitant.inner_text("main")
+    habitant.fill("#username", f"habitante.{suffix}")
+    habitant.fill("#display_name", "Habitante du Parc")
+    habitant.fill("#password", "mes fleurs au balcon")
+    habitant.fill("#confirm", "mes fleurs au balcon")
+    habitant.click("main form button[type=submit]")
+    assert habitant.url.endswith(f"/s/conseil-parc-{suffix}/")
+    assert "Bienvenue dans l'espace" in habitant.inner_text(".flashes")
+    habitant.click("nav.space-nav >> text=Forum")
+    habitant.click("text=Bienvenue au conseil")
+    habitant.fill("#body", "Bonjour, j'habite le bâtiment B.")
+    habitant.click("#reply button[name=post]")
+    assert "j'habite le bâtiment B" in habitant.inner_text(".posts")
+    habitant.context.close()
