@@ -562,3 +562,42 @@ def test_the_session_feed_sends_a_stranger_to_login(app, agenda):
     _client, space, _user = agenda
     response = app.test_client().get(f"/s/{space.slug}/agenda.ics")
     assert response.status_code == 302 and "/login" in response.location
+
+
+def test_changing_the_time_of_a_series_forgets_its_one_off_changes(agenda, db):
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
+                                  repeat="weekly", ends="count", count="3"))
+    post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": "20270323T170000Z"})
+    post(client, f"/s/{space.slug}/agenda/{event_id}/occurrence", event_form(
+        at="20270330T160000Z", scope="this", title="Atelier déplacé", start_date="2027-03-31", end_date="2027-03-31"))
+    post(client, f"/s/{space.slug}/agenda/{event_id}/edit", event_form(
+        title="Atelier", start_date="2027-03-16", end_date="2027-03-16", start_time="19:00", end_time="21:00",
+        repeat="weekly", ends="count", count="3"))
+    assert expanded(client, space) == [("Atelier", "03-16 19:00"), ("Atelier", "03-23 19:00"), ("Atelier", "03-30 19:00")]
+
+
+def test_all_day_series_and_one_date_of_it(agenda, db):
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space, title="Vide-grenier", start_date="2027-05-01", end_date="2027-05-02",
+                                  all_day="y", start_time="", end_time="", repeat="monthly_date", ends="until",
+                                  until="2027-08-01"))
+    text = feed_for(client, space).data.decode()
+    assert re.search(r"RRULE:.*UNTIL=20270801(;|\r)", text)  # a DATE, like DTSTART
+    form = client.get(f"/s/{space.slug}/agenda/{event_id}/occurrence?at=20270531T220000Z").get_data(as_text=True)
+    assert 'id="end_date"' in form and 'value="2027-06-02"' in form  # the last day, not the day after
+    month = client.get(f"/s/{space.slug}/agenda/?view=month&month=2027-06").get_data(as_text=True)
+    assert month.count("Vide-grenier") == 4  # 1–2 June, and 1–2 July in the grid's last week
+
+
+def test_renaming_a_space_changes_the_all_spaces_feed_version(app, agenda, db):
+    client, space, _user = agenda
+    create(client, space)
+    assert post(client, "/agenda/subscribe").status_code == 302
+    address = re.search(r"http://localhost(/ical/[\w-]+\.ics)", client.get("/agenda/").get_data(as_text=True)).group(1)
+    phone = app.test_client()
+    etag = phone.get(address).headers["ETag"]
+    db.session.get(Space, space.id).name = "Nouveau nom"
+    db.session.commit()
+    response = phone.get(address, headers={"If-None-Match": etag})
+    assert response.status_code == 200 and b"[Nouveau nom]" in response.data

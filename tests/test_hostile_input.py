@@ -1,6 +1,7 @@
 """Hostile or odd input gets a 4xx and changes nothing; it never reaches the database as a 500."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from agora.auth.models import User, UserToken
@@ -124,3 +125,104 @@ def test_losing_the_race_for_the_last_invitation_use_gives_410_with_the_message(
     assert response.status_code == 410
     assert "plus valable" in response.get_data(as_text=True)
     assert db.session.scalar(select(User).where(User.username == "tardive")) is None
+
+
+# Second review: agenda, directory and import -------------------------------------------------
+
+
+def test_importing_a_file_cannot_overwrite_someone_elses_event(app, db, member_client, make_user, make_member):
+    from tests.test_agenda import confirm_ics, create, feed_for, upload_ics
+    from agora.agenda.models import Event
+
+    admin_client, space, _admin = member_client("admin")
+    create(admin_client, space, title="Plénière")
+    member = make_user("bob")
+    make_member(space, member, "member")
+    bob = app.test_client()
+    login(bob, "bob")
+    stolen = feed_for(admin_client, space).data.decode().replace("SUMMARY:Plénière", "SUMMARY:Annulé")
+    response = upload_ics(bob, space, stolen)
+    assert response.status_code == 403 and "que vous ne pouvez pas modifier" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Event.title)) == "Plénière"
+    assert confirm_ics(admin_client, space, upload_ics(admin_client, space, stolen)).status_code == 302
+    assert db.session.scalar(select(Event.title)) == "Annulé"  # its author may
+
+
+def test_the_organisation_filter_respects_who_sees_the_organisation(app, db, member_client, make_user, make_member):
+    from agora.members.models import Organisation
+    from agora.spaces.models import Membership
+
+    client, space, _me = member_client("member")
+    secret = make_user("discret", display_name="Personne Discrète")
+    membership = make_member(space, secret, "member")
+    org = Organisation(space_id=space.id, name="Régie")
+    db.session.add(org)
+    db.session.flush()
+    db.session.get(Membership, membership.id).organisation_id = org.id
+    db.session.get(User, secret.id).privacy = {"organisation": "nobody"}
+    db.session.commit()
+    assert "Personne Discrète" not in client.get(f"/s/{space.slug}/members/?organisation={org.id}").get_data(as_text=True)
+    assert "Personne Discrète" in client.get(f"/s/{space.slug}/members/").get_data(as_text=True)
+
+
+def test_member_import_matches_only_people_who_already_share_a_space(app, db, member_client, make_space, make_user, make_member):
+    client, space, _admin = member_client("admin")
+    elsewhere = make_space()
+    carol = make_user("carol", email="carol@example.org", display_name="Carol Secret")
+    make_member(elsewhere, carol, "member")
+    import io
+
+    preview = post(client, f"/s/{space.slug}/members/import",
+                   {"file": (io.BytesIO(b"display_name,email\nC,carol@example.org\n"), "p.csv")},
+                   content_type="multipart/form-data")
+    page = preview.get_data(as_text=True)
+    assert "Carol Secret" not in page and "créer le compte" in page
+
+
+def test_member_import_with_old_mac_line_endings_or_broken_quotes(member_client, db):
+    import io
+
+    client, space, _admin = member_client("admin")
+    for data in (b"display_name\rAlice\rBob\r", b'display_name\n"' + b"x" * 200_000 + b"\n"):
+        response = post(client, f"/s/{space.slug}/members/import", {"file": (io.BytesIO(data), "p.csv")},
+                        content_type="multipart/form-data")
+        assert response.status_code in (200, 400, 413), response.status_code
+
+
+def test_switching_the_agenda_off_stops_its_feeds(app, db, member_client):
+    from tests.test_agenda import create, make_token
+    from agora.spaces.models import Space
+
+    client, space, _user = member_client("member")
+    create(client, space, title="Réunion privée")
+    address = make_token(client, space)
+    db.session.get(Space, space.id).modules = ["forum"]
+    db.session.commit()
+    assert app.test_client().get(address).status_code == 404
+    assert "Réunion privée" not in client.get("/agenda/?from=2026-12-01").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("rule", ["FREQ=MINUTELY", "FREQ=DAILY;COUNT=3000000", "FREQ=DAILY;UNTIL=99991231T000000Z",
+                                  "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"])
+def test_imported_repeats_that_are_too_dense_long_or_impossible_are_refused(member_client, db, rule):
+    from tests.test_agenda import GOOGLE_EXPORT, upload_ics
+    from agora.agenda.models import Event
+
+    client, space, _user = member_client("member")
+    response = upload_ics(client, space, GOOGLE_EXPORT.replace("RRULE:FREQ=WEEKLY;COUNT=4", f"RRULE:{rule}"))
+    assert response.status_code == 400
+    assert db.session.scalar(select(Event)) is None
+
+
+def test_far_dates_are_refused_not_crashing(member_client, db):
+    from tests.test_agenda import GOOGLE_EXPORT, create, upload_ics
+
+    client, space, _user = member_client("member")
+    for url in ("/agenda/?from=9999-12-31", "/agenda/?from=0001-01-01", "/agenda/?view=month&month=9999-12",
+                "/agenda/?view=week&date=9999-12-31"):
+        assert client.get(f"/s/{space.slug}{url}").status_code == 400, url
+    assert client.get("/agenda/?from=9999-12-01").status_code == 400
+    assert create(client, space, all_day="y", start_time="", end_time="", end_date="9999-12-31").status_code == 400
+    assert create(client, space, repeat="daily", ends="until", until="9999-12-31", tz="America/Cayenne").status_code == 400
+    assert upload_ics(client, space, GOOGLE_EXPORT.replace("DTSTART;VALUE=DATE:20270522", "DTSTART;VALUE=DATE:99991231")
+                      .replace("DTEND;VALUE=DATE:20270523", "DTEND;VALUE=DATE:99991231")).status_code == 400

@@ -13,6 +13,7 @@ from icalendar import Calendar, Event as VEvent, vRecur
 from sqlalchemy import func, select
 
 from agora.agenda.models import Event
+from agora.spaces.models import Space
 from agora.agenda.services import overrides_of, window_events
 from agora.core.time import utcnow
 from agora.extensions import db
@@ -32,12 +33,15 @@ def feed_version(space_ids: list[int], name: str, now: datetime | None = None) -
     """Return (ETag, Last-Modified) for a feed with one cheap query, so a 304 costs almost nothing."""
     if not space_ids:
         return hashlib.sha256(f"empty:{name}".encode()).hexdigest()[:32], None
-    latest, count, ids = db.session.execute(
-        select(func.max(Event.updated_at), func.count(), func.coalesce(func.sum(Event.id), 0)).where(Event.space_id.in_(space_ids))
+    latest, count, ids, top = db.session.execute(
+        select(func.max(Event.updated_at), func.count(), func.coalesce(func.sum(Event.id), 0), func.max(Event.id))
+        .where(Event.space_id.in_(space_ids))
     ).one()
+    # Space names appear in the all-spaces feed: a rename must change the version too.
+    names = db.session.scalars(select(Space.name).where(Space.id.in_(space_ids)).order_by(Space.id)).all()
     start, _end = feed_window(now)
     # The window moves daily: include its first day so old events drop out of cached copies.
-    key = f"{name}:{sorted(space_ids)}:{latest}:{count}:{ids}:{start.date()}"
+    key = f"{name}:{sorted(space_ids)}:{latest}:{count}:{ids}:{top}:{names}:{start.date()}"
     return hashlib.sha256(key.encode()).hexdigest()[:32], latest
 
 

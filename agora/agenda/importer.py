@@ -11,12 +11,18 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import icalendar
-from dateutil.rrule import rrulestr
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from agora.agenda.models import Event
-from agora.agenda.services import _series_until
+from agora.agenda.services import (
+    MAX_OCCURRENCES,
+    MAX_SERIES_SPAN,
+    MAX_YEAR,
+    MIN_YEAR,
+    _rule,
+    _series_until,
+)
 from agora.auth.models import User
 from agora.core.events import after_commit
 from agora.core.richtext import render_markdown
@@ -65,6 +71,27 @@ def _instant(value, tz: str) -> datetime:
     return datetime.combine(value, time(0), tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
 
 
+def _checked_rule(rule, starts_at: datetime, tz: str, all_day: bool) -> str:
+    """Return the RRULE as we store it (UNTIL in UTC), refusing rules too dense or too long."""
+    parts = dict(part.split("=", 1) for part in rule.to_ical().decode().split(";") if "=" in part)
+    if parts.get("FREQ") not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+        raise ValueError("only daily, weekly, monthly and yearly repeats are accepted")
+    if int(parts.get("COUNT", "1")) > MAX_OCCURRENCES:
+        raise ValueError(f"more than {MAX_OCCURRENCES} dates")
+    if "UNTIL" in parts:
+        value = rule.get("UNTIL")[0]
+        until = _instant(value if isinstance(value, datetime) else datetime.combine(value, time(23, 59, 59)), tz)
+        if until > starts_at + MAX_SERIES_SPAN:
+            raise ValueError("a repeat lasting more than ten years")
+        # Stored as the value type of DTSTART (RFC 5545): a DATE for all-day series, else UTC.
+        parts["UNTIL"] = until.astimezone(ZoneInfo(tz)).strftime("%Y%m%d") if all_day else until.strftime("%Y%m%dT%H%M%SZ")
+    text = ";".join(f"{k}={v}" for k, v in parts.items())
+    probe = Event(rrule=text, tz=tz, starts_at=starts_at)
+    if next(iter(_rule(probe, starts_at.astimezone(ZoneInfo(tz)))), None) is None:
+        raise ValueError("a repeat that gives no date")
+    return text
+
+
 def _values(component, default_tz: str) -> dict:
     start = component.decoded("DTSTART")
     all_day = isinstance(start, date) and not isinstance(start, datetime)
@@ -79,11 +106,9 @@ def _values(component, default_tz: str) -> dict:
     if ends_at <= starts_at:
         raise ValueError("DTEND is not after DTSTART")
     rule = component.get("RRULE")
-    rrule_text = rule.to_ical().decode() if rule is not None else None
-    if rrule_text:
-        naive = starts_at.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
-        if "UNTIL=" not in rrule_text:
-            next(iter(rrulestr(rrule_text, dtstart=naive)))  # raises on nonsense
+    rrule_text = _checked_rule(rule, starts_at, tz, all_day) if rule is not None else None
+    if not (MIN_YEAR <= starts_at.year and ends_at.year <= MAX_YEAR):
+        raise ValueError("a date outside the years 1900 to 2200")
     exdates = []
     for group in component.get("EXDATE", []) if isinstance(component.get("EXDATE"), list) else (
             [component.get("EXDATE")] if component.get("EXDATE") is not None else []):
@@ -92,20 +117,22 @@ def _values(component, default_tz: str) -> dict:
     description = str(component.get("DESCRIPTION", ""))
     return {
         "title": one_line(str(component.get("SUMMARY", "")))[:200] or str(_l("Sans titre")),
-        "description": description[:20000], "location": one_line(str(component.get("LOCATION", "")))[:300],
+        "description": description.replace("\x00", "")[:20000], "location": one_line(str(component.get("LOCATION", "")))[:300],
         "url": one_line(str(component.get("URL", "")))[:500] if str(component.get("URL", "")).startswith(("http://", "https://")) else "",
         "tz": tz, "all_day": all_day, "starts_at": starts_at, "ends_at": ends_at, "rrule": rrule_text,
         "exdates": sorted(exdates),
     }
 
 
-def plan_import(space: Space, raw: bytes, default_tz: str) -> Plan:
+def plan_import(space: Space, raw: bytes, default_tz: str, user: User) -> Plan:
     """Read an .ics file and say what importing it would do; writes nothing.
 
-    Raises ServiceError for a file too large, unreadable, with errors, or without events.
+    Raises ServiceError for a file too large, unreadable, with errors, without events, or that
+    would change an event `user` may not edit.
     """
     if len(raw) > MAX_BYTES:
         raise ServiceError(_l("Le fichier dépasse 2 Mo."), field="file", status=413)
+    raw = raw.replace(b"\x00", b"")
     try:
         calendar = icalendar.Calendar.from_ical(raw)
     except (ValueError, IndexError, KeyError):
@@ -122,7 +149,7 @@ def plan_import(space: Space, raw: bytes, default_tz: str) -> Plan:
     for component in events:
         try:
             values = _values(component, default_tz)
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
             summary = str(component.get("SUMMARY", "?"))[:60]
             raise ServiceError(_l("L'événement « %(title)s » n'est pas valide (%(why)s).", title=summary, why=exc),
                                field="file") from None
@@ -132,6 +159,9 @@ def plan_import(space: Space, raw: bytes, default_tz: str) -> Plan:
         existing = db.session.scalar(select(Event).where(
             Event.space_id == space.id, Event.uid == uid,
             Event.recurrence_id.is_(None) if recurrence_id is None else Event.recurrence_id == recurrence_id))
+        if existing is not None and not existing.can_edit(user):
+            raise ServiceError(_l("Le fichier modifierait « %(title)s », que vous ne pouvez pas modifier.",
+                                  title=existing.title), field="file", status=403)
         item = Incoming(uid, recurrence_id, values, existing=existing)
         if existing is not None:
             same = all(getattr(existing, k) == v for k, v in values.items() if k != "exdates") and \

@@ -24,11 +24,15 @@ from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
-from agora.spaces.models import Space
+from agora.spaces.models import Membership, Space
 from agora.spaces.services import COLOUR_RE, record_activity
 
 #: Occurrences a series may have at most (COUNT), and how far ahead an endless one is shown.
 MAX_OCCURRENCES = 1000
+#: Dates outside these years are refused: nobody plans a meeting there, and date arithmetic overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+#: How long a series given an end date may run.
+MAX_SERIES_SPAN = timedelta(days=3660)
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 REPEATS = ("none", "daily", "weekly", "monthly_date", "monthly_weekday", "yearly")
 
@@ -76,6 +80,25 @@ class Occurrence:
         return (self.recurrence_id or self.start).strftime("%Y%m%dT%H%M%SZ")
 
 
+def parse_until(value: str) -> date:
+    """The last day of an RRULE's UNTIL (a DATE, or a UTC DATE-TIME), as a date."""
+    if "T" not in value:
+        return datetime.strptime(value, "%Y%m%d").date()
+    return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).date()
+
+
+def local_day(occurrence: "Occurrence", viewer_zone: ZoneInfo) -> date:
+    """The day an occurrence shows on: an all-day event's own date, a timed one in the reader's zone."""
+    if occurrence.event.all_day:
+        return occurrence.start.astimezone(ZoneInfo(occurrence.event.tz)).date()
+    return occurrence.start.astimezone(viewer_zone).date()
+
+
+def last_local_day(occurrence: "Occurrence", viewer_zone: ZoneInfo) -> date:
+    zone_ = ZoneInfo(occurrence.event.tz) if occurrence.event.all_day else viewer_zone
+    return (occurrence.end - timedelta(seconds=1)).astimezone(zone_).date()
+
+
 def parse_key(key: str) -> datetime | None:
     try:
         return datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
@@ -120,15 +143,21 @@ def build_rrule(data: EventData, local_start: datetime) -> str | None:
     elif data.until is not None:
         if data.until < local_start.date():
             raise ServiceError(_l("La date de fin de la répétition est avant le début."), field="until")
-        until_local = datetime.combine(data.until, time(23, 59, 59), tzinfo=local_start.tzinfo)
-        parts.append("UNTIL=" + until_local.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+        if data.until > local_start.date() + MAX_SERIES_SPAN:
+            raise ServiceError(_l("Une répétition ne peut pas durer plus de dix ans."), field="until")
+        if data.all_day:  # RFC 5545: UNTIL has DTSTART's value type, here a DATE
+            parts.append("UNTIL=" + data.until.strftime("%Y%m%d"))
+        else:
+            until_local = datetime.combine(data.until, time(23, 59, 59), tzinfo=local_start.tzinfo)
+            parts.append("UNTIL=" + until_local.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     return ";".join(parts)
 
 
 def _rule(event: Event, local_start: datetime):
     naive = local_start.replace(tzinfo=None)
     text = event.rrule
-    if "UNTIL=" in text:  # dateutil compares UNTIL with naive local starts: give it in local time
+    if "UNTIL=" in text and "T" in text.partition("UNTIL=")[2].partition(";")[0]:
+        # dateutil compares UNTIL with naive local starts: give a UTC UNTIL in local time
         head, _sep, rest = text.partition("UNTIL=")
         value, _semi, tail = rest.partition(";")
         until = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
@@ -177,6 +206,9 @@ def _apply(space: Space, event: Event, data: EventData) -> None:
     if not title:
         raise ServiceError(_l("Donnez un titre à l'événement."), field="title")
     tz = zone(data.tz)
+    for day in (data.start_date, data.end_date):
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ServiceError(_l("Choisissez une date entre %(a)s et %(b)s.", a=MIN_YEAR, b=MAX_YEAR), field="start_date")
     if data.all_day:
         start_local = datetime.combine(data.start_date, time(0), tzinfo=tz)
         end_local = datetime.combine(data.end_date + timedelta(days=1), time(0), tzinfo=tz)
@@ -298,8 +330,17 @@ def create_event(space: Space, author: User, data: EventData) -> Event:
 
 
 def update_event(space: Space, event: Event, data: EventData) -> None:
-    """Change an event or a whole series; calendar apps see a new SEQUENCE."""
+    """Change an event or a whole series; calendar apps see a new SEQUENCE.
+
+    When a series' times or repeat change, its cancelled and changed dates no longer match any
+    date of it: they are forgotten rather than left to resurface or show twice.
+    """
+    before = (event.starts_at, event.rrule, event.tz, event.all_day)
     _apply(space, event, data)
+    if event.parent_id is None and before != (event.starts_at, event.rrule, event.tz, event.all_day):
+        event.exdates = []
+        for child in db.session.scalars(select(Event).where(Event.parent_id == event.id)):
+            db.session.delete(child)
     event.sequence += 1
     event.updated_at = utcnow()
     after_commit("agenda.event", event.id, space.id, "updated")
@@ -505,9 +546,18 @@ def find_token(raw: str) -> IcalToken | None:
         return None
     if token.space_id is not None:
         space = token.space
-        if space.is_archived or token.user.membership_in(space) is None:
+        if space.is_archived or not space.has_module("agenda") or token.user.membership_in(space) is None:
             return None
     return token
+
+
+def agenda_space_ids(user: User) -> list[int]:
+    """The spaces whose agenda the person sees: member, not archived, agenda switched on."""
+    spaces = db.session.scalars(
+        select(Space).join(Membership, Membership.space_id == Space.id)
+        .where(Membership.user_id == user.id, Space.archived_at.is_(None))
+    ).all()
+    return [s.id for s in spaces if s.has_module("agenda")]
 
 
 def user_tokens(user: User) -> list[IcalToken]:

@@ -24,7 +24,7 @@ from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
 from agora.extensions import csrf, db
-from agora.spaces.models import Membership, Space
+from agora.spaces.models import Space
 from agora.spaces.views import keep_secret
 
 bp = space_blueprint("agenda", __name__)
@@ -63,8 +63,7 @@ def rrule_label(text: str) -> str:
     if "COUNT" in rule:
         parts.append(ngettext("%(num)s fois", "%(num)s fois", int(rule["COUNT"])))
     elif "UNTIL" in rule:
-        until = datetime.strptime(rule["UNTIL"], "%Y%m%dT%H%M%SZ")
-        parts.append(_("jusqu'au %(day)s", day=format_date(until.date(), "long")))
+        parts.append(_("jusqu'au %(day)s", day=format_date(services.parse_until(rule["UNTIL"]), "long")))
     return ", ".join(p for p in parts if p)
 
 
@@ -79,9 +78,12 @@ def _day_start(day: date) -> datetime:
 def _date_arg(name: str) -> date | None:
     raw = request.args.get(name, "")
     try:
-        return date.fromisoformat(raw) if raw else None
+        value = date.fromisoformat(raw) if raw else None
     except ValueError:
         abort(400)
+    if value is not None and not services.MIN_YEAR <= value.year <= services.MAX_YEAR:
+        abort(400)
+    return value
 
 
 def _list_page(space_ids: list[int], template: str, **context):
@@ -91,7 +93,7 @@ def _list_page(space_ids: list[int], template: str, **context):
     found = services.occurrences(space_ids, start, end)
     days: dict[date, list] = {}
     for occurrence in found:
-        days.setdefault(occurrence.start.astimezone(_viewer_zone()).date(), []).append(occurrence)
+        days.setdefault(services.local_day(occurrence, _viewer_zone()), []).append(occurrence)
     return render_template(template, days=sorted(days.items()), first=first, today=today,
                            previous=first - timedelta(days=LIST_DAYS), following=first + timedelta(days=LIST_DAYS),
                            **context)
@@ -115,7 +117,7 @@ def _week_page(space: Space):
     start, end = _day_start(monday), _day_start(monday + timedelta(days=7))
     by_day: dict[date, list] = {monday + timedelta(days=n): [] for n in range(7)}
     for occurrence in services.occurrences([space.id], start, end):
-        local = occurrence.start.astimezone(_viewer_zone()).date()
+        local = services.local_day(occurrence, _viewer_zone())
         by_day.setdefault(max(local, monday), []).append(occurrence)
     return render_template("agenda/week.html", space=space, view="week", days=sorted(by_day.items()), today=today,
                            monday=monday, previous=monday - timedelta(days=7), following=monday + timedelta(days=7))
@@ -128,12 +130,14 @@ def _month_page(space: Space):
         month = datetime.strptime(raw, "%Y-%m").date() if raw else today.replace(day=1)
     except ValueError:
         abort(400)
+    if not services.MIN_YEAR <= month.year <= services.MAX_YEAR:
+        abort(400)
     weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
     start, end = _day_start(weeks[0][0]), _day_start(weeks[-1][-1] + timedelta(days=1))
     by_day: dict[date, list] = {}
     for occurrence in services.occurrences([space.id], start, end):
-        day = occurrence.start.astimezone(_viewer_zone()).date()
-        last = (occurrence.end - timedelta(seconds=1)).astimezone(_viewer_zone()).date()
+        day = services.local_day(occurrence, _viewer_zone())
+        last = services.last_local_day(occurrence, _viewer_zone())
         while day <= last:  # an event over several days shows on each
             by_day.setdefault(day, []).append(occurrence)
             day += timedelta(days=1)
@@ -194,8 +198,12 @@ def _fill(form: EventForm, event) -> None:
     if "COUNT" in rule:
         form.ends.data, form.count.data = "count", int(rule["COUNT"])
     elif "UNTIL" in rule:
-        until = datetime.strptime(rule["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=ZoneInfo("UTC"))
-        form.ends.data, form.until.data = "until", until.astimezone(tz).date()
+        value = rule["UNTIL"]
+        if "T" in value:
+            until = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).date()
+        else:
+            until = services.parse_until(value)
+        form.ends.data, form.until.data = "until", until
 
 
 @bp.route("/agenda/new", methods=["GET", "POST"])
@@ -226,8 +234,11 @@ def show_event(event_id: int):
     if event.rrule:
         coming = [o for o in services.occurrences([g.space.id], now, now + timedelta(days=400))
                   if o.event.id == event.id or o.event.parent_id == event.id][:8]
+    zone = ZoneInfo(event.tz)
+    first_day = event.starts_at.astimezone(zone).date()
+    last_day = (event.ends_at - timedelta(seconds=1)).astimezone(zone).date()
     return render_template("agenda/event.html", space=g.space, event=event, coming=coming,
-                           zone=ZoneInfo(event.tz), now=now)
+                           first_day=first_day, last_day=last_day)
 
 
 @bp.route("/agenda/<int:event_id>/edit", methods=["GET", "POST"])
@@ -260,7 +271,8 @@ def edit_occurrence(event_id: int):
         tz = ZoneInfo(current.tz)
         start = original if current is event else current.starts_at
         end = start + (event.ends_at - event.starts_at) if current is event else current.ends_at
-        form.start_date.data, form.end_date.data = start.astimezone(tz).date(), end.astimezone(tz).date()
+        last = end - timedelta(days=1) if event.all_day else end  # the form shows the last day, not the day after
+        form.start_date.data, form.end_date.data = start.astimezone(tz).date(), last.astimezone(tz).date()
         if not event.all_day:
             form.start_time.data, form.end_time.data = start.astimezone(tz).time(), end.astimezone(tz).time()
         form.title.data, form.location.data = current.title, current.location
@@ -352,7 +364,7 @@ def import_calendar():
     with form.file.data.stream as stream:
         raw = stream.read(importer.MAX_BYTES + 1)
     try:
-        plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"])
+        plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"], current_user)
     except ServiceError as exc:
         apply_service_error(form, exc)
         return render_template("agenda/import.html", space=g.space, form=form, plan=None), exc.status
@@ -370,7 +382,7 @@ def confirm_import():
         abort(400)
     form = ImportForm(formdata=None)
     try:
-        plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"])
+        plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"], current_user)
         importer.apply_import(g.space, plan, current_user)
     except ServiceError as exc:
         db.session.rollback()
@@ -436,8 +448,7 @@ def feed(token: str):
     if found.space_id is not None:
         space_ids, name, prefix = [found.space_id], found.space.name, False
     else:
-        space_ids = list(db.session.scalars(
-            select(Membership.space_id).join(Space).where(Membership.user_id == user.id, Space.archived_at.is_(None))))
+        space_ids = services.agenda_space_ids(user)
         name, prefix = _("Mes espaces — %(site)s", site=current_app.config["SITE_NAME"]), True
     now = utcnow()
     if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=10):
@@ -450,8 +461,7 @@ def feed(token: str):
 @login_required
 def my_agenda():
     """My agenda: the coming days of every space I belong to."""
-    space_ids = list(db.session.scalars(
-        select(Membership.space_id).join(Space).where(Membership.user_id == current_user.id, Space.archived_at.is_(None))))
+    space_ids = services.agenda_space_ids(current_user)
     raw = session.get("secrets", {}).get("ical-all")
     return _list_page(space_ids, "agenda/mine.html", **_addresses(raw))
 

@@ -223,7 +223,7 @@ class ImportRow:
     existing: User | None = None
 
 
-def parse_import(space: Space, raw: bytes) -> list[ImportRow]:
+def parse_import(space: Space, raw: bytes, actor: User) -> list[ImportRow]:
     """Read a CSV of people and say what would happen to each row; writes nothing.
 
     Raises ServiceError for a file that cannot be read as a whole (encoding, columns, size).
@@ -238,7 +238,14 @@ def parse_import(space: Space, raw: bytes) -> list[ImportRow]:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        return _read_rows(reader, actor)
+    except csv.Error as exc:
+        raise ServiceError(_l("Le fichier CSV est mal formé : %(why)s.", why=str(exc)), field="file") from None
+
+
+def _read_rows(reader: csv.DictReader, actor: User) -> list[ImportRow]:
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "display_name" not in columns:
         raise ServiceError(_l("Colonnes attendues : %(cols)s (au moins display_name).", cols=", ".join(IMPORT_COLUMNS)),
@@ -272,7 +279,12 @@ def parse_import(space: Space, raw: bytes) -> list[ImportRow]:
             seen_names.add(row.display_name.lower())
             if row.email:
                 seen_emails.add(row.email)
-                row.existing = db.session.scalar(select(User).where(User.email == row.email).order_by(User.id).limit(1))
+                # Only people who already share a space with the importer are matched: an import
+                # must not reveal, or pull in, accounts from spaces the importer is not part of.
+                shared = select(Membership.user_id).where(Membership.space_id.in_(
+                    select(Membership.space_id).where(Membership.user_id == actor.id)))
+                row.existing = db.session.scalar(
+                    select(User).where(User.email == row.email, User.id.in_(shared)).order_by(User.id).limit(1))
             row.action = "add" if row.existing is not None else "create"
     if not rows:
         raise ServiceError(_l("Le fichier ne contient aucune personne."), field="file")

@@ -7,7 +7,7 @@ import binascii
 from flask import Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
@@ -58,6 +58,14 @@ def directory():
     q = request.args.get("q", "").strip()[:80]
     if q:
         stmt = stmt.where(func.lower(User.display_name).like(contains_pattern(q), escape="\\"))
+    if organisation is not None and _viewer_role() != "admin":
+        # Only people who show their organisation to this viewer are listed under it.
+        audience = {"member": ("members",), "reader": ("members",)}[_viewer_role()]
+        stmt = stmt.where(or_(User.id == current_user.id, *[
+            func.coalesce(User.privacy["organisation"].as_string(), "members") == a for a in audience]))
+    elif organisation is not None:
+        stmt = stmt.where(or_(User.id == current_user.id,
+                              func.coalesce(User.privacy["organisation"].as_string(), "members") != "nobody"))
     page = paginate(stmt, PER_PAGE)
     cards = [services.visible_card(m, current_user, _viewer_role()) for m in page.items]
     return render_template("members/directory.html", space=g.space, page=page, cards=cards, q=q,
@@ -203,7 +211,7 @@ def import_members():
         form.file.errors.append(_("Le fichier est trop gros : découpez-le."))
         return render_template("members/import.html", space=g.space, form=form, rows=None), 413
     try:
-        rows = services.parse_import(g.space, raw)
+        rows = services.parse_import(g.space, raw, current_user)
     except ServiceError as exc:
         apply_service_error(form, exc)
         return render_template("members/import.html", space=g.space, form=form, rows=None), exc.status
@@ -222,7 +230,7 @@ def confirm_import():
         abort(400)
     form = ImportForm(formdata=None)
     try:
-        rows = services.parse_import(g.space, raw)
+        rows = services.parse_import(g.space, raw, current_user)
         results = services.apply_import(
             g.space, rows, actor=current_user,
             setup_url_for=lambda token: url_for("auth.setup_account", token=token, _external=True),
