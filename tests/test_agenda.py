@@ -601,3 +601,15 @@ def test_renaming_a_space_changes_the_all_spaces_feed_version(app, agenda, db):
     db.session.commit()
     response = phone.get(address, headers={"If-None-Match": etag})
     assert response.status_code == 200 and b"[Nouveau nom]" in response.data
+
+
+def test_a_date_at_a_time_skipped_by_the_spring_change_can_be_cancelled(agenda, db):
+    """02:30 does not exist in Paris on 28 March 2027: the occurrence is shown at 03:30 and stays reachable."""
+    client, space, _user = agenda
+    event_id = event_id_of(create(client, space, title="Veille", start_date="2027-03-21", end_date="2027-03-21",
+                                  start_time="02:30", end_time="03:00", repeat="weekly", ends="count", count="3"))
+    page = client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True)
+    keys = re.findall(r'name="at" value="(\w+)"', page)
+    assert len(keys) == 3
+    assert post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": keys[1]}).status_code == 302
+    assert len(re.findall(r'name="at" value="(\w+)"', client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True))) == 2

@@ -372,7 +372,8 @@ def cancel_occurrence(space: Space, event: Event, original_start: datetime) -> N
 
 
 def get_event(space: Space, event_id: int) -> Event | None:
-    return db.session.scalar(select(Event).where(Event.id == event_id, Event.space_id == space.id))
+    return db.session.scalar(select(Event).where(Event.id == event_id, Event.space_id == space.id)
+                             .options(selectinload(Event.bookings).selectinload(Booking.resource)))
 
 
 # Occurrences ------------------------------------------------------------------------------
@@ -452,12 +453,26 @@ def occurrences(space_ids: list[int], window_start: datetime, window_end: dateti
 
 
 def _is_occurrence(event: Event, original_start: datetime) -> bool:
-    """True when original_start is a start of the series (cancelled or changed ones included)."""
+    """True when original_start is a start of the series (cancelled or changed ones included).
+
+    Starts are compared as UTC instants made the way `expand` makes them, so a wall-clock time
+    that does not exist on a spring-forward day still matches its occurrence.
+    """
     if not event.rrule:
         return False
     tz = ZoneInfo(event.tz)
-    naive = original_start.astimezone(tz).replace(tzinfo=None)
-    return naive in _rule(event, event.starts_at.astimezone(tz)).between(naive, naive, inc=True)
+    around = original_start.astimezone(tz).replace(tzinfo=None)
+    rule = _rule(event, event.starts_at.astimezone(tz))
+    return any(naive.replace(tzinfo=tz).astimezone(timezone.utc) == original_start
+               for naive in rule.between(around - timedelta(days=1), around + timedelta(days=1), inc=True))
+
+
+def coming_dates(event: Event, now: datetime, limit: int = 8) -> list[Occurrence]:
+    """The next dates of one series, its changed dates in place."""
+    children = overrides_of([event])
+    found = expand(event, now, now + timedelta(days=400), frozenset(c.recurrence_id for c in children))
+    found += [Occurrence(c, c.starts_at, c.ends_at, recurrence_id=c.recurrence_id) for c in children if c.ends_at > now]
+    return sorted(found, key=lambda o: o.start)[:limit]
 
 
 def get_override(event: Event, original_start: datetime) -> Event | None:

@@ -230,10 +230,7 @@ def show_event(event_id: int):
     """An event (or one occurrence of a series, with ?at=) and its next dates."""
     event = _event(event_id)
     now = utcnow()
-    coming = []
-    if event.rrule:
-        coming = [o for o in services.occurrences([g.space.id], now, now + timedelta(days=400))
-                  if o.event.id == event.id or o.event.parent_id == event.id][:8]
+    coming = services.coming_dates(event, now) if event.rrule else []
     zone = ZoneInfo(event.tz)
     first_day = event.starts_at.astimezone(zone).date()
     last_day = (event.ends_at - timedelta(seconds=1)).astimezone(zone).date()
