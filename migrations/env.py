@@ -39,9 +39,22 @@ def run_migrations_online():
     conf_args = dict(migrate_ext.configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     with migrate_ext.db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds a table to alter it ("batch" mode): with foreign keys on, dropping the
+            # old copy would cascade-delete the rows that point at it. PRAGMA only works outside a
+            # transaction, hence the commit before migrating.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target_metadata, **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.commit()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():
