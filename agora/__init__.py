@@ -71,6 +71,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from agora.members.views import bp as members_bp
     from agora.spaces.views import bp as spaces_bp
     from agora.spaces.views import home_bp, join_bp
+    from agora.tasks.views import bp as tasks_bp
+    from agora.tasks.views import mine_bp as my_tasks_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
@@ -82,5 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(agenda_bp)
     app.register_blueprint(mine_bp)
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(tasks_bp)
+    app.register_blueprint(my_tasks_bp)
     app.register_blueprint(admin_bp)
     return app

@@ -23,6 +23,8 @@ MEMBER_PAGES = [
     "/s/conseil-tilleuls/agenda/", "/s/conseil-tilleuls/agenda/?view=month", "/s/conseil-tilleuls/agenda/?view=week",
     "/s/conseil-tilleuls/agenda/resources/", "/s/conseil-tilleuls/agenda/import", "/s/conseil-tilleuls/agenda/new",
     "/s/conseil-tilleuls/agenda/categories/", "/s/conseil-tilleuls/agenda/subscribe", "/agenda/",
+    "/s/conseil-tilleuls/tasks/", "/s/conseil-tilleuls/tasks/board", "/s/conseil-tilleuls/tasks/timeline",
+    "/s/conseil-tilleuls/tasks/new", "/s/conseil-tilleuls/tasks/lists/", "/s/conseil-tilleuls/tasks/statuses/", "/tasks/",
     "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
 ]
 
@@ -58,6 +60,9 @@ def test_pages_after_login(server, page):
     check(page, page.url)
     page.goto(f"{base}/s/conseil-tilleuls/agenda/")
     page.click("text=Plénière du conseil citoyen >> nth=0")
+    check(page, page.url)
+    page.goto(f"{base}/s/conseil-tilleuls/tasks/")
+    page.click("main ul.tasks a >> nth=0")
     check(page, page.url)
 
 

@@ -51,3 +51,34 @@ def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant
     habitant.click("#reply button[name=post]")
     assert "j'habite le bâtiment B" in habitant.inner_text(".posts")
     habitant.context.close()
+
+
+def test_a_task_moves_on_the_board_by_button_and_by_drag_and_drop(server, page, browser: Browser):
+    """Journey 5: with JavaScript (drag and drop) and without it (the plain form button)."""
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/partenaires-tilleuls/tasks/new")
+    page.fill("#title", f"Tract de la fête ({page.viewport_name})")
+    page.click("main form button[type=submit]")
+    task_url = page.url
+    page.goto(f"{base}/s/partenaires-tilleuls/tasks/board")
+    card = page.locator(".board-card", has_text=f"Tract de la fête ({page.viewport_name})")
+    if page.viewport_name == "desktop":  # a mouse drags; phones (touch) use the button below
+        card.drag_to(page.locator(".board-column").nth(1))
+    else:
+        card.locator("select").select_option(label="En cours")
+        card.locator("button").click()
+    page.wait_for_load_state()
+    assert "En cours" in page.inner_text(".flashes")
+    assert page.locator(".board-column").nth(1).locator(".board-card", has_text="Tract de la fête").count() == 1
+
+    no_js = browser.new_context(viewport=VIEWPORTS[page.viewport_name], locale="fr-FR", java_script_enabled=False).new_page()
+    log_in(no_js, base, "admin", password)
+    no_js.goto(f"{base}/s/partenaires-tilleuls/tasks/board")
+    card = no_js.locator(".board-card", has_text=f"Tract de la fête ({page.viewport_name})")
+    card.locator("select").select_option(label="Fait")
+    card.locator("button").click()
+    assert "Fait" in no_js.inner_text(".flashes")
+    no_js.goto(task_url)
+    assert "100 %" in no_js.inner_text("main")
+    no_js.context.close()

@@ -17,3 +17,29 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Task board: drag a card onto another column; the card's own move form is submitted,
+// so the server does exactly what the "Déplacer" button does without JavaScript.
+document.addEventListener("DOMContentLoaded", () => {
+  let dragged = null;
+  document.querySelectorAll(".board-card[draggable=true]").forEach((card) => {
+    card.addEventListener("dragstart", (event) => {
+      dragged = card;
+      event.dataTransfer.setData("text/plain", card.dataset.task);
+    });
+  });
+  document.querySelectorAll(".board-column").forEach((column) => {
+    column.addEventListener("dragover", (event) => {
+      if (dragged) { event.preventDefault(); column.classList.add("is-drop-target"); }
+    });
+    column.addEventListener("dragleave", () => column.classList.remove("is-drop-target"));
+    column.addEventListener("drop", (event) => {
+      event.preventDefault();
+      column.classList.remove("is-drop-target");
+      if (!dragged) return;
+      const form = dragged.querySelector(".move-form");
+      form.querySelector("select").value = column.dataset.status;
+      form.submit();
+    });
+  });
+});

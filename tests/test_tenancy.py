@@ -81,6 +81,28 @@ def _event(db, space, user):
     return agenda.create_event(space, user, data).id
 
 
+def _task(db, space, user):
+    from agora.tasks import services as tasks
+
+    task_list = tasks.lists(space)[0] if tasks.lists(space) else tasks.save_list(space, name="Liste B", description="")
+    task = tasks.save_task(space, None, tasks.TaskData(title="Tâche secrète de B", list_id=task_list.id,
+                                                        description="Secret de l'espace B"), actor=user)
+    return task.id
+
+
+def _checklist_item(db, space, user):
+    from agora.tasks import services as tasks
+    from agora.tasks.models import Task
+
+    return tasks.add_checklist_item(space, db.session.get(Task, _task(db, space, user)), "Élément B").id
+
+
+def _status(db, space, user):
+    from agora.tasks import services as tasks
+
+    return tasks.statuses(space)[1].id
+
+
 #: URL parameter -> function(db, space B, an admin of B) returning an id that belongs to space B.
 FILLERS = {
     "news_id": _news,
@@ -91,6 +113,9 @@ FILLERS = {
     "user_id": _user,
     "organisation_id": _organisation,
     "event_id": _event,
+    "task_id": _task,
+    "item_id": _checklist_item,
+    "status_id": _status,
 }
 #: Per-endpoint overrides, where the same parameter name needs a particular kind of object.
 ENDPOINT_FILLERS = {
@@ -175,7 +200,8 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
                  "members.directory", "members.profile", "members.member_vcard", "members.directory_vcard",
                  "members.organisations", "members.my_details",
                  "agenda.show_agenda", "agenda.show_event", "agenda.categories", "agenda.space_feed", "agenda.subscribe",
-                 "agenda.resources"}
+                 "agenda.resources", "tasks.list_tasks", "tasks.board", "tasks.timeline", "tasks.show_task",
+                 "tasks.manage_lists", "tasks.manage_statuses"}
     #: Personal, not shared: a reader may follow a topic and say which organisation they belong to.
     personal = {"forum.follow", "members.my_details", "agenda.subscribe"}
     for rule in space_rules(app):

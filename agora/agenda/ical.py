@@ -82,7 +82,22 @@ def _vevent(event: Event, calname: str | None) -> VEvent:
     return item
 
 
-def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = False, now: datetime | None = None) -> bytes:
+def task_vevent(task) -> VEvent:
+    """A task's due date as an all-day event named after the task."""
+    item = VEvent()
+    item.add("uid", f"task-{task.id}@agora")
+    item.add("dtstamp", task.updated_at)
+    item.add("last-modified", task.updated_at)
+    item.add("summary", task.title)
+    item.add("dtstart", task.due_on)
+    item.add("dtend", task.due_on + timedelta(days=1))
+    item.add("description", f"{task.space.name} — {task.task_list.name}")
+    item.add("transp", "TRANSPARENT")
+    return item
+
+
+def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = False, now: datetime | None = None,
+               tasks: list | None = None) -> bytes:
     """Return the iCalendar text of the spaces' events in the feed window."""
     start, end = feed_window(now)
     cal = Calendar()
@@ -97,5 +112,7 @@ def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = Fa
     masters = window_events(space_ids, start, end)
     for event in masters + overrides_of(masters):
         cal.add_component(_vevent(event, event.space.name if prefix_space_names else None))
+    for task in tasks or []:
+        cal.add_component(task_vevent(task))
     cal.add_missing_timezones()
     return cal.to_ical()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import binascii
 import calendar as pycalendar
 from datetime import date, datetime, time, timedelta
@@ -394,14 +395,17 @@ def confirm_import():
 # Subscriptions and feeds ------------------------------------------------------------------
 
 
-def _feed_response(space_ids: list[int], name: str, prefix: bool):
+def _feed_response(space_ids: list[int], name: str, prefix: bool, tasks: list | None = None):
     etag, last_modified = ical.feed_version(space_ids, name)
+    if tasks:
+        version = ",".join(f"{t.id}:{t.updated_at.isoformat()}" for t in tasks)
+        etag = hashlib.sha256(f"{etag}|{version}".encode()).hexdigest()[:32]
     headers = {"Cache-Control": "private, max-age=900", "ETag": f'"{etag}"'}
     if last_modified is not None:
         headers["Last-Modified"] = last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
     if etag in request.if_none_match:
         return Response(status=304, headers=headers)
-    body = ical.build_feed(space_ids, name, prefix_space_names=prefix)
+    body = ical.build_feed(space_ids, name, prefix_space_names=prefix, tasks=tasks)
     return Response(body, mimetype="text/calendar", headers={
         **headers, "Content-Type": "text/calendar; charset=utf-8",
         "Content-Disposition": 'inline; filename="agenda.ics"'})
@@ -442,16 +446,23 @@ def feed(token: str):
     if found is None:
         abort(404)
     user = found.user
+    tasks = None
     if found.space_id is not None:
         space_ids, name, prefix = [found.space_id], found.space.name, False
     else:
         space_ids = services.agenda_space_ids(user)
         name, prefix = _("Mes espaces — %(site)s", site=current_app.config["SITE_NAME"]), True
+        if user.tasks_in_feed:
+            from agora.tasks.services import my_open_tasks
+
+            task_spaces = [s.space_id for s in user.memberships
+                           if not s.space.is_archived and s.space.has_module("tasks")]
+            tasks = [t for t in my_open_tasks(user, task_spaces) if t.due_on]
     now = utcnow()
     if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=10):
         found.last_used_at = now  # written at most every ten minutes: feeds are polled often
         db.session.commit()
-    return _feed_response(space_ids, name, prefix)
+    return _feed_response(space_ids, name, prefix, tasks)
 
 
 @mine_bp.get("/agenda/")

@@ -33,6 +33,7 @@ class ProfileForm(FlaskForm):
     email = EmailField(_l("Adresse e-mail (facultative)"), validators=[Optional(), Length(max=254)])
     language = SelectField(_l("Langue"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")])
     timezone = SelectField(_l("Fuseau horaire"), choices=TIMEZONE_CHOICES)
+    tasks_in_feed = BooleanField(_l("Mettre les échéances de mes tâches dans mon abonnement « tous mes espaces »"))
 
 
 class ForgotPasswordForm(FlaskForm):

@@ -38,6 +38,8 @@ class User(UserMixin, db.Model):
     #: Who sees each directory field: {"phone": "members" | "admins" | "nobody", ...};
     #: missing keys take agora.members.services.DEFAULT_PRIVACY.
     privacy: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Show the due dates of my tasks in my "all my spaces" calendar feed.
+    tasks_in_feed: Mapped[bool] = mapped_column(default=False)
 
     memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -99,6 +99,7 @@ def profile():
             user.email = email
             user.language = form.language.data
             user.timezone = form.timezone.data if form.timezone.data in TIMEZONE_NAMES else None
+            user.tasks_in_feed = form.tasks_in_feed.data
             db.session.commit()
             flash(_("Votre profil est enregistré."), "success")
             return redirect(url_for("auth.profile"))

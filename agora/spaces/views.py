@@ -89,8 +89,14 @@ def home():
 
         now = utcnow()
         upcoming = occurrences([space.id], now, now + timedelta(days=60))[:5]
+    my_tasks, today = [], None
+    if space.has_module("tasks"):
+        from agora.tasks.services import my_open_tasks
+        from agora.tasks.services import today as tasks_today
+
+        my_tasks, today = my_open_tasks(current_user, [space.id])[:5], tasks_today()
     html = render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit,
-                           upcoming=upcoming)
+                           upcoming=upcoming, my_tasks=my_tasks, today=today)
     if page.number == 1:
         # After rendering: a commit expires every loaded object, and reloading them costs a query each.
         services.mark_visit(g.membership)

@@ -1,0 +1,1 @@
+"""Tasks: who does what, by when: lists, statuses, board, timeline, my tasks."""

@@ -1,0 +1,320 @@
+"""Task pages: list with filters, board, timeline, a task, lists and statuses, my tasks."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import case, select
+from wtforms import SelectChoice
+
+from agora.core.forms import save_form
+from agora.core.pagination import paginate
+from agora.core.services import ServiceError
+from agora.core.tenancy import require, space_blueprint
+from agora.core.urls import int_arg
+from agora.extensions import db
+from agora.spaces.models import Membership, Space
+from agora.tasks import services
+from agora.tasks.forms import ChecklistForm, CommentForm, NameForm, TaskForm
+from agora.tasks.models import ChecklistItem, Task, TaskAssignee, TaskComment
+
+bp = space_blueprint("tasks", __name__, "/tasks")
+mine_bp = Blueprint("my_tasks", __name__)
+
+PER_PAGE = 50
+PRIORITY_RANK = case((Task.priority == "high", 0), (Task.priority == "normal", 1), else_=2)
+SORTS = {
+    "due": (Task.due_on.is_(None), Task.due_on, Task.id),
+    "priority": (PRIORITY_RANK, Task.due_on.is_(None), Task.due_on, Task.id),
+    "title": (Task.title, Task.id),
+    "recent": (Task.created_at.desc(), Task.id.desc()),
+}
+
+
+def _context():
+    all_statuses = services.statuses(g.space)
+    return {"space": g.space, "statuses": all_statuses, "done_id": services.done_status_id(all_statuses),
+            "today": services.today(), "lists": services.lists(g.space)}
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "")
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        abort(400)
+
+
+@bp.get("/")
+def list_tasks():
+    """Tasks with filters (list, person, status, due before, mine, late) and a sort."""
+    context = _context()
+    stmt = services.tasks_query([g.space.id])
+    if "list" in request.args:
+        task_list = services.get_list(g.space, int_arg("list")) or abort(404)
+        stmt = stmt.where(Task.list_id == task_list.id)
+    if "status" in request.args:
+        status = services.get_status(g.space, int_arg("status")) or abort(404)
+        stmt = stmt.where(Task.status_id == status.id)
+    person = int_arg("assignee") or (current_user.id if request.args.get("mine") == "1" else None)
+    if person:
+        stmt = stmt.where(Task.id.in_(select(TaskAssignee.task_id).where(TaskAssignee.user_id == person)))
+    if due_before := _date_arg("due_before"):
+        stmt = stmt.where(Task.due_on <= due_before)
+    if request.args.get("late") == "1":
+        stmt = stmt.where(Task.due_on < context["today"], Task.status_id != context["done_id"])
+    sort = request.args.get("sort", "due")
+    stmt = stmt.order_by(*SORTS.get(sort, SORTS["due"]))
+    page = paginate(stmt, PER_PAGE)
+    return render_template("tasks/list.html", page=page, sort=sort, people=_people(), **context)
+
+
+def _people():
+    from agora.auth.models import User
+
+    return db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
+                              .where(Membership.space_id == g.space.id).order_by(User.display_name)).all()
+
+
+@bp.get("/board")
+def board():
+    """A column per status; a task moves with a button (or by dragging it, with JavaScript)."""
+    context = _context()
+    stmt = services.tasks_query([g.space.id]).order_by(Task.due_on.is_(None), Task.due_on, Task.id)
+    if "list" in request.args:
+        task_list = services.get_list(g.space, int_arg("list")) or abort(404)
+        stmt = stmt.where(Task.list_id == task_list.id)
+    columns = {s.id: [] for s in context["statuses"]}
+    for task in db.session.scalars(stmt.limit(500)):
+        columns.setdefault(task.status_id, []).append(task)
+    return render_template("tasks/board.html", columns=columns, **context)
+
+
+@bp.get("/timeline")
+def timeline():
+    """Start–due bars over a few weeks, today marked and late tasks highlighted."""
+    context = _context()
+    first = _date_arg("from") or (context["today"] - timedelta(days=7))
+    days = 42
+    last = first + timedelta(days=days)
+    stmt = services.tasks_query([g.space.id]).where(Task.due_on.is_not(None), Task.due_on >= first,
+                                                    (Task.start_on.is_(None)) | (Task.start_on <= last))
+    bars = []
+    for task in db.session.scalars(stmt.order_by(Task.due_on, Task.id).limit(200)):
+        start = max(task.start_on or task.due_on, first)
+        end = min(task.due_on, last)
+        bars.append({"task": task, "x": (start - first).days * 100 / days,
+                     "width": max(((end - start).days + 1) * 100 / days, 100 / days),
+                     "late": services.is_late(task, context["done_id"], context["today"])})
+    today_x = (context["today"] - first).days * 100 / days if first <= context["today"] <= last else None
+    return render_template("tasks/timeline.html", bars=bars, first=first, last=last, today_x=today_x,
+                           previous=first - timedelta(days=days), following=last, **context)
+
+
+def _form(task: Task | None = None) -> TaskForm:
+    form = TaskForm(obj=task)
+    context = _context()
+    form.task_list.choices = [SelectChoice(lst.id, lst.name) for lst in context["lists"]]
+    form.status.choices = [SelectChoice(s.id, s.name) for s in context["statuses"]]
+    form.assignees.choices = [SelectChoice(u.id, u.display_name) for u in _people()]
+    if request.method == "GET":
+        if task is not None:
+            form.task_list.data, form.status.data = task.list_id, task.status_id
+            form.assignees.data = sorted(task.assignee_ids)
+        else:
+            form.task_list.data = int_arg("list") or (context["lists"][0].id if context["lists"] else 0)
+    return form
+
+
+def _data(form: TaskForm) -> services.TaskData:
+    return services.TaskData(
+        title=form.title.data or "", list_id=form.task_list.data or None, status_id=form.status.data or None,
+        description=form.description.data or "", start_on=form.start_on.data, due_on=form.due_on.data,
+        priority=form.priority.data, progress=form.progress.data if form.progress.data is not None else 0,
+        assignee_ids=tuple(a for a in (form.assignees.data or []) if a),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new_task():
+    """Create a task (members and admins)."""
+    require(g.space.can_write(current_user))
+    if not services.lists(g.space):
+        if g.space.can_manage(current_user):
+            flash(_("Créez d'abord une liste de tâches."), "error")
+            return redirect(url_for("tasks.manage_lists"))
+        abort(409)
+    form = _form()
+    return save_form(
+        form, lambda: services.save_task(g.space, None, _data(form), actor=current_user),
+        message=_("La tâche est créée."),
+        done=lambda task: url_for("tasks.show_task", task_id=task.id),
+        render=lambda: render_template("tasks/form.html", form=form, task=None, **_context()),
+    )
+
+
+def _task(task_id: int) -> Task:
+    return services.get_task(g.space, task_id) or abort(404)
+
+
+@bp.get("/<int:task_id>")
+def show_task(task_id: int):
+    """A task with its checklist and comments."""
+    task = _task(task_id)
+    checklist = db.session.scalars(select(ChecklistItem).where(ChecklistItem.task_id == task.id)
+                                   .order_by(ChecklistItem.position, ChecklistItem.id)).all()
+    comments = db.session.scalars(select(TaskComment).where(TaskComment.task_id == task.id)
+                                  .order_by(TaskComment.created_at, TaskComment.id)).all()
+    return render_template("tasks/task.html", task=task, checklist=checklist, comments=comments,
+                           comment_form=CommentForm(), checklist_form=ChecklistForm(), **_context())
+
+
+@bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
+def edit_task(task_id: int):
+    """Change a task (its creator, its assignees, space admins)."""
+    task = _task(task_id)
+    require(task.can_edit(current_user))
+    form = _form(task)
+    return save_form(
+        form, lambda: services.save_task(g.space, task, _data(form), actor=current_user),
+        message=_("La tâche est modifiée."),
+        done=lambda _t: url_for("tasks.show_task", task_id=task.id),
+        render=lambda: render_template("tasks/form.html", form=form, task=task, **_context()),
+    )
+
+
+@bp.post("/<int:task_id>/delete")
+def delete_task(task_id: int):
+    task = _task(task_id)
+    require(task.can_delete(current_user))
+    db.session.delete(task)
+    db.session.commit()
+    flash(_("La tâche est supprimée."), "success")
+    return redirect(url_for("tasks.list_tasks"))
+
+
+@bp.post("/<int:task_id>/move")
+def move_task(task_id: int):
+    """Move a task to another status: the board's buttons, and its drag and drop."""
+    task = _task(task_id)
+    require(task.can_edit(current_user))
+    try:
+        services.move_task(g.space, task, int_arg_form("status"))
+    except ServiceError as exc:
+        db.session.rollback()
+        abort(exc.status)
+    db.session.commit()
+    flash(_("« %(title)s » est maintenant : %(status)s.", title=task.title, status=task.status.name), "success")
+    back = request.form.get("back")
+    return redirect(url_for("tasks.show_task", task_id=task.id) if back == "task" else url_for("tasks.board") + f"#task-{task.id}")
+
+
+def int_arg_form(name: str) -> int:
+    raw = request.form.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) < 2**31 else 0
+
+
+@bp.post("/<int:task_id>/checklist")
+def add_checklist_item(task_id: int):
+    task = _task(task_id)
+    require(task.can_edit(current_user))
+    form = ChecklistForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.add_checklist_item(g.space, task, form.text.data)
+    db.session.commit()
+    return redirect(url_for("tasks.show_task", task_id=task.id) + "#checklist")
+
+
+@bp.post("/<int:task_id>/checklist/<int:item_id>/toggle")
+def toggle_checklist_item(task_id: int, item_id: int):
+    task = _task(task_id)
+    require(task.can_edit(current_user))
+    item = services.get_checklist_item(g.space, task, item_id) or abort(404)
+    item.is_done = not item.is_done
+    db.session.commit()
+    return redirect(url_for("tasks.show_task", task_id=task.id) + f"#item-{item.id}")
+
+
+@bp.post("/<int:task_id>/comments")
+def add_comment(task_id: int):
+    """Comment on a task (members and admins); its assignees hear of it."""
+    task = _task(task_id)
+    require(g.space.can_write(current_user))
+    form = CommentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.add_comment(g.space, task, current_user, form.body.data)
+    db.session.commit()
+    return redirect(url_for("tasks.show_task", task_id=task.id) + "#comments")
+
+
+@bp.route("/lists/", methods=["GET", "POST"])
+def manage_lists():
+    """Task lists of the space (space admins create them)."""
+    form = NameForm()
+    if request.method == "POST":
+        require(g.space.can_manage(current_user))
+    return save_form(
+        form, lambda: services.save_list(g.space, name=form.name.data, description=form.description.data or ""),
+        message=_("La liste est créée."), done=lambda _l: url_for("tasks.manage_lists"),
+        render=lambda: render_template("tasks/lists.html", form=form, **_context()),
+    )
+
+
+@bp.route("/statuses/", methods=["GET", "POST"])
+def manage_statuses():
+    """Statuses of the space (space admins add them; the last one means done)."""
+    form = NameForm()
+    if request.method == "POST":
+        require(g.space.can_manage(current_user))
+    return save_form(
+        form, lambda: services.save_status(g.space, name=form.name.data),
+        message=_("Le statut est ajouté."), done=lambda _s: url_for("tasks.manage_statuses"),
+        render=lambda: render_template("tasks/statuses.html", form=form, **_context()),
+    )
+
+
+@bp.post("/statuses/<int:status_id>/rename")
+def rename_status(status_id: int):
+    """Rename a status (space admins)."""
+    require(g.space.can_manage(current_user))
+    status = services.get_status(g.space, status_id) or abort(404)
+    try:
+        services.rename_status(g.space, status, request.form.get("name", ""))
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return render_template("tasks/statuses.html", form=NameForm(formdata=None), **_context()), exc.status
+    db.session.commit()
+    flash(_("Le statut est renommé."), "success")
+    return redirect(url_for("tasks.manage_statuses"))
+
+
+@bp.post("/statuses/<int:status_id>/delete")
+def delete_status(status_id: int):
+    """Remove an unused status (space admins)."""
+    require(g.space.can_manage(current_user))
+    status = services.get_status(g.space, status_id) or abort(404)
+    try:
+        services.delete_status(g.space, status)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return render_template("tasks/statuses.html", form=NameForm(formdata=None), **_context()), exc.status
+    db.session.commit()
+    flash(_("Le statut est supprimé."), "success")
+    return redirect(url_for("tasks.manage_statuses"))
+
+
+@mine_bp.get("/tasks/")
+@login_required
+def my_tasks():
+    """My open tasks across all my spaces, late ones first."""
+    spaces = db.session.scalars(select(Space).join(Membership, Membership.space_id == Space.id)
+                                .where(Membership.user_id == current_user.id, Space.archived_at.is_(None))).all()
+    space_ids = [s.id for s in spaces if s.has_module("tasks")]
+    tasks = services.my_open_tasks(current_user, space_ids)
+    return render_template("tasks/mine.html", tasks=tasks, today=services.today())
