@@ -296,3 +296,19 @@ def test_admins_rename_add_and_remove_statuses(team, db):
     assert post(admin, f"{base}/{waiting}/delete").status_code == 302
     assert db.session.scalars(select(TaskStatus.name).order_by(TaskStatus.position)).all() == ["À faire", "En cours", "Terminé"]
     assert post(clients["member"][0], f"{base}/{done}/rename", {"name": "x"}).status_code == 403
+
+
+def test_deleting_a_space_takes_its_tasks_lists_and_statuses(app, team, db):
+    from agora.spaces.models import Space
+    from agora.spaces.services import delete_space
+
+    space, clients, list_id = team
+    admin, _ = clients["admin"]
+    task = task_id_of(new_task(admin, space, list_id, assignees=[str(clients["member"][1].id)]))
+    post(admin, f"/s/{space.slug}/tasks/{task}/checklist", {"text": "Un élément"})
+    post(admin, f"/s/{space.slug}/tasks/{task}/comments", {"body": "Un commentaire"})
+    with app.test_request_context():
+        delete_space(db.session.get(Space, space.id), space.slug, actor=None)
+        db.session.commit()
+    for model in (Task, TaskList, TaskStatus, ChecklistItem, TaskComment):
+        assert count(db, model) == 0
