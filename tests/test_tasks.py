@@ -312,3 +312,12 @@ def test_deleting_a_space_takes_its_tasks_lists_and_statuses(app, team, db):
         db.session.commit()
     for model in (Task, TaskList, TaskStatus, ChecklistItem, TaskComment):
         assert count(db, model) == 0
+
+
+def test_a_members_profile_lists_their_tasks_here(team, db):
+    space, clients, list_id = team
+    admin, _ = clients["admin"]
+    member_user = clients["member"][1]
+    new_task(admin, space, list_id, title="Tenir le stand", assignees=[str(member_user.id)])
+    page = clients["reader"][0].get(f"/s/{space.slug}/members/{member_user.id}").get_data(as_text=True)
+    assert "Ses tâches dans cet espace" in page and "Tenir le stand" in page

@@ -81,7 +81,16 @@ def profile(user_id: int):
         select(Topic).where(Topic.space_id == g.space.id, Topic.author_id == user_id)
         .order_by(Topic.created_at.desc()).limit(5)
     ).all() if g.space.has_module("forum") else []
-    return render_template("members/profile.html", space=g.space, card=card, topics=topics)
+    tasks = []
+    if g.space.has_module("tasks"):
+        from agora.tasks.models import Task, TaskAssignee
+
+        tasks = db.session.scalars(
+            select(Task).join(TaskAssignee, TaskAssignee.task_id == Task.id)
+            .where(Task.space_id == g.space.id, TaskAssignee.user_id == user_id)
+            .order_by(Task.due_on.is_(None), Task.due_on, Task.id).limit(5)
+        ).all()
+    return render_template("members/profile.html", space=g.space, card=card, topics=topics, tasks=tasks)
 
 
 @bp.get("/<int:user_id>/avatar")
