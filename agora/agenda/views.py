@@ -1,30 +1,44 @@
 """Agenda pages: list and month views, events and series, subscriptions, and the iCal feeds."""
 from __future__ import annotations
 
-import base64
-import hashlib
-import binascii
 import calendar as pycalendar
+import hashlib
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import get_timezone
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_timezone, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
 from agora.agenda import ical, importer, services
 from agora.agenda.forms import CategoryForm, EventForm, OccurrenceForm, ResourceForm
-from agora.members.forms import ImportForm
 from agora.agenda.models import IcalToken
-from agora.core.forms import apply_service_error, save_form
+from agora.core.forms import (
+    apply_service_error,
+    preview_token,
+    previewed_file,
+    save_form,
+)
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
 from agora.extensions import csrf, db
+from agora.members.forms import ImportForm
 from agora.spaces.models import Space
 from agora.spaces.views import keep_secret
 
@@ -367,17 +381,14 @@ def import_calendar():
         apply_service_error(form, exc)
         return render_template("agenda/import.html", space=g.space, form=form, plan=None), exc.status
     return render_template("agenda/import.html", space=g.space, form=form, plan=plan,
-                           encoded=base64.b64encode(raw).decode("ascii"))
+                           encoded=preview_token(raw))
 
 
 @bp.post("/agenda/import/confirm")
 def confirm_import():
     """Import a previewed file: every event or none."""
     require(g.space.can_write(current_user))
-    try:
-        raw = base64.b64decode(request.form.get("data", ""), validate=True)
-    except (binascii.Error, ValueError):
-        abort(400)
+    raw = previewed_file()
     form = ImportForm(formdata=None)
     try:
         plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"], current_user)

@@ -1,7 +1,10 @@
 """Form helpers shared by the features."""
 from __future__ import annotations
 
-from flask import flash, redirect, request
+import base64
+import binascii
+
+from flask import abort, flash, redirect, request
 from flask_wtf import FlaskForm
 
 from agora.core.services import ServiceError
@@ -39,3 +42,16 @@ def save_form(form: FlaskForm, action, *, message: str, done, render):
     elif request.method == "POST":
         status = 400
     return render(), status
+
+
+def preview_token(raw: bytes) -> str:
+    """Carry an uploaded file from its preview page to the confirmation, inside the form."""
+    return base64.b64encode(raw).decode("ascii")
+
+
+def previewed_file() -> bytes:
+    """The file a preview page sent back with its confirmation; 400 when it was tampered with."""
+    try:
+        return base64.b64decode(request.form.get("data", ""), validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)

@@ -1,10 +1,17 @@
 """Member directory pages: the directory, profiles, organisations, exports, import, avatars."""
 from __future__ import annotations
 
-import base64
-import binascii
-
-from flask import Response, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
@@ -12,7 +19,12 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
 from agora.auth.models import User
-from agora.core.forms import apply_service_error, save_form
+from agora.core.forms import (
+    apply_service_error,
+    preview_token,
+    previewed_file,
+    save_form,
+)
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.services import ServiceError, contains_pattern
@@ -224,7 +236,7 @@ def import_members():
     except ServiceError as exc:
         apply_service_error(form, exc)
         return render_template("members/import.html", space=g.space, form=form, rows=None), exc.status
-    encoded = base64.b64encode(raw).decode("ascii")
+    encoded = preview_token(raw)
     status = 422 if any(r.action == "error" for r in rows) else 200
     return render_template("members/import.html", space=g.space, form=form, rows=rows, encoded=encoded), status
 
@@ -233,10 +245,7 @@ def import_members():
 def confirm_import():
     """Apply a previewed import: every row or none; new accounts get their setup links."""
     require(g.space.can_manage(current_user))
-    try:
-        raw = base64.b64decode(request.form.get("data", ""), validate=True)
-    except (binascii.Error, ValueError):
-        abort(400)
+    raw = previewed_file()
     form = ImportForm(formdata=None)
     try:
         rows = services.parse_import(g.space, raw, current_user)
