@@ -235,6 +235,26 @@ def _fail_on_service_error(fn):
     return wrapper
 
 
+def _account(username: str):
+    """The account with that username, or one sentence on stderr."""
+    from agora.auth.services import get_user_by_username
+
+    found = get_user_by_username(username)
+    if found is None:
+        raise click.ClickException(f"No account is named {username!r}.")
+    return found
+
+
+def _space(slug: str):
+    """The space with that slug, or one sentence on stderr."""
+    from agora.spaces.services import get_space_by_slug
+
+    found = get_space_by_slug(slug)
+    if found is None:
+        raise click.ClickException(f"No space has the slug {slug!r}.")
+    return found
+
+
 @main.group()
 def user():
     """Accounts."""
@@ -288,9 +308,7 @@ def user_disable(username):
     from agora.extensions import db as database
 
     with app_context():
-        found = services.get_user_by_username(username)
-        if found is None:
-            raise click.ClickException(f"No account is named {username!r}.")
+        found = _account(username)
         found.is_disabled = True
         found.session_version += 1
         services.audit("account.disabled", None, target=found.username, details={"via": "cli"})
@@ -311,16 +329,11 @@ def space():
 @_fail_on_service_error
 def space_create(slug, name, admin_name, quota_mb):
     """Create a space, optionally with its first admin."""
-    from agora.auth import services as auth_services
     from agora.extensions import db as database
     from agora.spaces import services
 
     with app_context():
-        admin = None
-        if admin_name:
-            admin = auth_services.get_user_by_username(admin_name)
-            if admin is None:
-                raise click.ClickException(f"No account is named {admin_name!r}.")
+        admin = _account(admin_name) if admin_name else None
         created = services.create_space(slug, name, actor=None, admin=admin, quota_mb=quota_mb)
         database.session.commit()
         click.echo(f"Created space /s/{created.slug}/ ({created.name}).")
@@ -350,9 +363,7 @@ def space_archive(slug):
     from agora.spaces import services
 
     with app_context():
-        found = services.get_space_by_slug(slug)
-        if found is None:
-            raise click.ClickException(f"No space has the slug {slug!r}.")
+        found = _space(slug)
         services.archive_space(found, actor=None)
         database.session.commit()
         click.echo(f"Archived /s/{found.slug}/.")
@@ -365,17 +376,11 @@ def space_archive(slug):
 @_fail_on_service_error
 def space_add_member(slug, username, role):
     """Give an account a role in a space."""
-    from agora.auth import services as auth_services
     from agora.extensions import db as database
     from agora.spaces import services
 
     with app_context():
-        found = services.get_space_by_slug(slug)
-        if found is None:
-            raise click.ClickException(f"No space has the slug {slug!r}.")
-        account = auth_services.get_user_by_username(username)
-        if account is None:
-            raise click.ClickException(f"No account is named {username!r}.")
+        found, account = _space(slug), _account(username)
         services.add_member(found, account, role, actor=None)
         database.session.commit()
         click.echo(f"{account.username} is now {role} of /s/{found.slug}/.")

@@ -113,9 +113,8 @@ def timeline():
                            previous=first - timedelta(days=days), following=last, **context)
 
 
-def _form(task: Task | None = None) -> TaskForm:
+def _form(context: dict, task: Task | None = None) -> TaskForm:
     form = TaskForm(obj=task)
-    context = _context()
     form.task_list.choices = [SelectChoice(lst.id, lst.name) for lst in context["lists"]]
     form.status.choices = [SelectChoice(s.id, s.name) for s in context["statuses"]]
     form.assignees.choices = [SelectChoice(u.id, u.display_name) for u in _people()]
@@ -146,12 +145,13 @@ def new_task():
             flash(_("Créez d'abord une liste de tâches."), "error")
             return redirect(url_for("tasks.manage_lists"))
         abort(409)
-    form = _form()
+    context = _context()
+    form = _form(context)
     return save_form(
         form, lambda: services.save_task(g.space, None, _data(form), actor=current_user),
         message=_("La tâche est créée."),
         done=lambda task: url_for("tasks.show_task", task_id=task.id),
-        render=lambda: render_template("tasks/form.html", form=form, task=None, **_context()),
+        render=lambda: render_template("tasks/form.html", form=form, task=None, **context),
     )
 
 
@@ -176,12 +176,13 @@ def edit_task(task_id: int):
     """Change a task (its creator, its assignees, space admins)."""
     task = _task(task_id)
     require(task.can_edit(current_user))
-    form = _form(task)
+    context = _context()
+    form = _form(context, task)
     return save_form(
         form, lambda: services.save_task(g.space, task, _data(form), actor=current_user),
         message=_("La tâche est modifiée."),
         done=lambda _t: url_for("tasks.show_task", task_id=task.id),
-        render=lambda: render_template("tasks/form.html", form=form, task=task, **_context()),
+        render=lambda: render_template("tasks/form.html", form=form, task=task, **context),
     )
 
 
