@@ -283,3 +283,10 @@ def test_archived_space_disappears_for_its_members(member_client, db):
     db.session.commit()
     assert client.get(f"/s/{space.slug}/").status_code == 404
     assert space.name not in client.get("/").get_data(as_text=True)
+
+
+def test_zero_uses_is_told_the_allowed_range(member_client, db):
+    client, space, _admin = member_client("admin")
+    response = post(client, f"/s/{space.slug}/members/manage/invitations/",
+                    {"inv-role": "member", "inv-max_uses": "0", "inv-days": "7"})
+    assert response.status_code == 400 and "Entre 1 et 1000." in response.get_data(as_text=True)

@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from agora.spaces.forms import ROLE_CHOICES
 
@@ -11,13 +11,13 @@ class SpaceCreateForm(FlaskForm):
     name = StringField(_l("Nom de l'espace"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=120)])
     slug = StringField(_l("Adresse courte (dans /s/…)"), validators=[DataRequired(_l("Choisissez une adresse courte.")), Length(max=40)])
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
-    quota_mb = IntegerField(_l("Quota de stockage (Mo)"), default=1024, validators=[DataRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)])
+    quota_mb = IntegerField(_l("Quota de stockage (Mo)"), default=1024, validators=[InputRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)])
     admin = StringField(_l("Identifiant du premier administrateur"), validators=[Optional(), Length(max=40)])
 
 
 class SpaceEditForm(FlaskForm):
     name = StringField(_l("Nom de l'espace"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=120)])
-    quota_mb = IntegerField(_l("Quota de stockage (Mo)"), validators=[DataRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)])
+    quota_mb = IntegerField(_l("Quota de stockage (Mo)"), validators=[InputRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)])
 
 
 class AppointForm(FlaskForm):

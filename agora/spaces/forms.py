@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, EmailField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 ROLE_CHOICES = [
@@ -42,9 +42,9 @@ class InvitationForm(FlaskForm):
     label = StringField(_l("Pour qui ou pour quoi (note pour les administrateurs)"), validators=[Length(max=120)])
     role = SelectField(_l("Rôle donné"), choices=ROLE_CHOICES)
     max_uses = IntegerField(_l("Nombre de personnes qui peuvent l'utiliser"), default=1,
-                            validators=[DataRequired(_l("Indiquez un nombre.")), NumberRange(1, 1000, _l("Entre 1 et 1000."))])
+                            validators=[InputRequired(_l("Indiquez un nombre.")), NumberRange(1, 1000, _l("Entre 1 et 1000."))])
     days = IntegerField(_l("Valable pendant (jours)"), default=14,
-                        validators=[DataRequired(_l("Indiquez un nombre de jours.")), NumberRange(1, 365, _l("Entre 1 et 365 jours."))])
+                        validators=[InputRequired(_l("Indiquez un nombre de jours.")), NumberRange(1, 365, _l("Entre 1 et 365 jours."))])
 
 
 class CreateAccountForm(FlaskForm):
