@@ -61,12 +61,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     templating.init_app(app)
     tenancy.init_app(app)
+    from agora.documents import storage
+
+    storage.init_app(app)
 
     from agora.admin.views import bp as admin_bp
     from agora.agenda.views import bp as agenda_bp
     from agora.agenda.views import feeds_bp, mine_bp
     from agora.auth.views import bp as auth_bp
     from agora.core.views import bp as core_bp
+    from agora.documents.views import bp as documents_bp
     from agora.forum.views import bp as forum_bp
     from agora.members.views import bp as members_bp
     from agora.spaces.views import bp as spaces_bp
@@ -84,6 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(agenda_bp)
     app.register_blueprint(mine_bp)
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(documents_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(my_tasks_bp)
     app.register_blueprint(admin_bp)

@@ -430,3 +430,50 @@ def mail_status():
     with app_context():
         counts = outbox.outbox_counts()
     click.echo(", ".join(f"{name} {count}" for name, count in counts.items()))
+
+
+@main.group()
+def documents():
+    """Stored files: consistency check and trash expiry."""
+
+
+@documents.command("check")
+@click.option("--fix", is_flag=True, help="Remove orphan files, forget missing ones, recount usage.")
+def documents_check(fix):
+    """Compare the files on disk with the database (exit 1 when something is wrong and not fixed)."""
+    from agora.documents import services
+
+    with app_context():
+        report = services.check(fix=fix)
+    for path in report.orphans:
+        click.echo(f"orphan file (no version row): {path}")
+    for path in report.temporary:
+        click.echo(f"stale temporary file: {path}")
+    for space_id, version_id, name in report.missing:
+        click.echo(f"missing file: space {space_id}, version {version_id} ({name})")
+    for space_id, recorded, counted in report.usage:
+        click.echo(f"usage of space {space_id}: recorded {recorded} bytes, counted {counted} bytes")
+    if report.clean:
+        click.echo("files and database agree")
+    elif fix:
+        click.echo("fixed")
+    else:
+        raise SystemExit(1)
+
+
+@documents.command("purge")
+def documents_purge():
+    """Remove what has waited more than 30 days in the trash (run it from cron, e.g. daily)."""
+    from sqlalchemy import select
+
+    from agora.documents import services, storage
+    from agora.spaces.models import Space
+
+    freed = 0
+    with app_context():
+        from agora.extensions import db as database
+
+        for space in database.session.scalars(select(Space).order_by(Space.id)).all():
+            freed += services.purge_expired(space, services.Tree.load(space))
+        storage.commit()
+    click.echo(f"freed {freed} bytes")

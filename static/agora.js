@@ -43,3 +43,51 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Document upload: drop files on the form and watch a progress bar. The same form posts
+// without JavaScript; here it is sent with XMLHttpRequest so the upload can report progress.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form.upload-form").forEach((form) => {
+    const input = form.querySelector("input[type=file]");
+    const zone = form.querySelector(".drop-zone");
+    const progress = form.querySelector(".upload-progress");
+    const bar = progress.querySelector("progress");
+    const status = form.querySelector(".upload-status");
+    form.querySelector(".drop-hint").hidden = false;
+    ["dragenter", "dragover"].forEach((name) => zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.add("is-drop-target");
+    }));
+    ["dragleave", "drop"].forEach((name) => zone.addEventListener(name, () => zone.classList.remove("is-drop-target")));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      if (event.dataTransfer.files.length) input.files = event.dataTransfer.files;
+    });
+    form.addEventListener("submit", (event) => {
+      if (!input.files.length || !window.FormData) return;  // let the browser show the server's message
+      event.preventDefault();
+      const request = new XMLHttpRequest();
+      request.open("POST", form.action);
+      request.setRequestHeader("Accept", "application/json");
+      request.upload.addEventListener("progress", (progressEvent) => {
+        if (progressEvent.lengthComputable) bar.value = Math.round(progressEvent.loaded * 100 / progressEvent.total);
+      });
+      request.addEventListener("load", () => {
+        let answer = {};
+        try { answer = JSON.parse(request.responseText); } catch (error) { answer = {}; }
+        if (answer.redirect) { window.location.assign(answer.redirect); return; }
+        progress.hidden = true;
+        const fallback = request.status === 413 ? form.dataset.tooBig : form.dataset.failed;
+        status.textContent = (answer.errors || [fallback]).join(" ");
+      });
+      request.addEventListener("error", () => {
+        progress.hidden = true;
+        status.textContent = form.dataset.failed;
+      });
+      status.textContent = "";
+      bar.value = 0;
+      progress.hidden = false;
+      request.send(new FormData(form));
+    });
+  });
+});

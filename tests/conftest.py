@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -47,6 +48,7 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)  # the body is read and closed, as a server would
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
             _db.session.expire_all()  # the test reads what the request committed
@@ -102,6 +104,7 @@ def _clean_tables(app):
             _db.session.execute(delete(table))
         _db.session.commit()
         _db.session.remove()
+    shutil.rmtree(os.path.join(app.instance_path, "files"), ignore_errors=True)  # ids restart: so do files
 
 
 @pytest.fixture

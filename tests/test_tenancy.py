@@ -103,6 +103,66 @@ def _status(db, space, user):
     return tasks.statuses(space)[1].id
 
 
+def _folder(db, space, user):
+    from agora.documents import services as documents
+
+    tree = documents.Tree.load(space)
+    return documents.create_folder(space, tree, None, f"Dossier B {len(tree.by_id)}", actor=user).id
+
+
+def _document(db, space, user):
+    """A small image of B, so its thumbnail and inline view exist too."""
+    import io
+
+    from PIL import Image
+    from werkzeug.datastructures import FileStorage
+
+    from agora.documents import services as documents
+    from agora.documents import storage
+
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(picture, "PNG")
+    picture.seek(0)
+    document, _new = documents.store_file(space, documents.Tree.load(space), None,
+                                          FileStorage(picture, filename="Secret de l'espace B.png"), actor=user,
+                                          on_conflict="rename")
+    storage.commit()
+    return document.id
+
+
+def _latest_document(db, space, user):
+    """The newest document of B (made when there is none): with _version, one pair, in either order."""
+    from sqlalchemy import func
+
+    from agora.documents.models import Document
+
+    latest = db.session.scalar(select(func.max(Document.id)).where(Document.space_id == space.id,
+                                                                    Document.deleted_at.is_(None)))
+    return latest or _document(db, space, user)
+
+
+def _version(db, space, user):
+    from agora.documents.models import Document
+
+    return db.session.get(Document, _latest_document(db, space, user)).current_version_id
+
+
+def _trashed_folder(db, space, user):
+    from agora.documents.models import Folder
+
+    folder = db.session.get(Folder, _folder(db, space, user))
+    folder.deleted_at = folder.created_at
+    return folder.id
+
+
+def _trashed_document(db, space, user):
+    from agora.documents.models import Document
+
+    document = db.session.get(Document, _document(db, space, user))
+    document.deleted_at = document.created_at
+    return document.id
+
+
 #: URL parameter -> function(db, space B, an admin of B) returning an id that belongs to space B.
 FILLERS = {
     "news_id": _news,
@@ -116,11 +176,18 @@ FILLERS = {
     "task_id": _task,
     "item_id": _checklist_item,
     "status_id": _status,
+    "folder_id": _folder,
+    "document_id": _document,
+    "version_id": _version,
+    "trashed_folder_id": _trashed_folder,
+    "trashed_document_id": _trashed_document,
 }
 #: Per-endpoint overrides, where the same parameter name needs a particular kind of object.
 ENDPOINT_FILLERS = {
     "spaces.new_setup_link": {"membership_id": _unset_membership},
     "spaces.show_setup_link": {"membership_id": _unset_membership},
+    "documents.download_version": {"document_id": _latest_document},
+    "documents.restore_version": {"document_id": _latest_document},
 }
 DEFAULT_MEMBERSHIP = _membership
 
@@ -142,12 +209,17 @@ def two_spaces(app, db, make_user, make_space, make_member):
     return a, b, member_a, reader_b, admin_b
 
 
+def url_arguments(rule) -> set[str]:
+    """The parameters a rule's path carries (not those a sibling rule gives as defaults)."""
+    return rule.arguments - {"slug"} - set(rule.defaults or ())
+
+
 def fill(app, db, rule, space_b, admin_b) -> dict:
     values = {"slug": space_b.slug}
     with app.test_request_context():
         space = db.session.get(Space, space_b.id)
         admin = db.session.get(User, admin_b.id)
-        for name in rule.arguments - {"slug"}:
+        for name in url_arguments(rule):
             filler = ENDPOINT_FILLERS.get(rule.endpoint, {}).get(name) or FILLERS.get(name)
             if filler is None and name == "membership_id":
                 filler = DEFAULT_MEMBERSHIP
@@ -201,7 +273,9 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
                  "members.organisations", "members.my_details",
                  "agenda.show_agenda", "agenda.show_event", "agenda.categories", "agenda.space_feed", "agenda.subscribe",
                  "agenda.resources", "tasks.list_tasks", "tasks.board", "tasks.timeline", "tasks.show_task",
-                 "tasks.manage_lists", "tasks.manage_statuses"}
+                 "tasks.manage_lists", "tasks.manage_statuses",
+                 "documents.show_folder", "documents.show_document", "documents.download", "documents.view",
+                 "documents.download_version", "documents.thumbnail", "documents.download_zip"}
     #: Personal, not shared: a reader may follow a topic and say which organisation they belong to.
     personal = {"forum.follow", "members.my_details", "agenda.subscribe"}
     for rule in space_rules(app):
@@ -236,7 +310,7 @@ def test_admin_of_a_gets_404_for_objects_of_b_inside_a_urls(app, db, two_spaces)
     login(client, member_a.username, PASSWORD)
     checked = 0
     for rule in space_rules(app):
-        if not rule.arguments - {"slug"}:
+        if not url_arguments(rule):
             continue
         url = url_for_rule(app, db, rule, b, admin_b, slug=a.slug)
         for method in methods(rule):

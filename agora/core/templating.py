@@ -4,13 +4,27 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, request, url_for
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 ROLE_LABELS = {"admin": _l("Administrateur"), "member": _l("Membre"), "reader": _l("Lecteur")}
 
 
+def human_size(size: int) -> str:
+    """A file size in the reader's words: « 1,5 Mo », « 820 Ko »."""
+    if size < 1024:
+        return _("%(n)s octets", n=format_decimal(size))
+    for unit, factor in ((_("Ko"), 1024), (_("Mo"), 1024**2), (_("Go"), 1024**3)):
+        value = size / factor
+        if value < 1024 or factor == 1024**3:
+            return f"{format_decimal(round(value, 1 if value < 100 else 0))}\u00a0{unit}"
+    return str(size)
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(human_size, "size")
+
     @app.template_filter("when")
     def when(value: datetime | None, style: str = "short") -> str:
         """A timestamp in the reader's language and time zone."""

@@ -1,0 +1,1 @@
+"""Documents: folders, files with versions, trash, quotas, previews and attachments."""

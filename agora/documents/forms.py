@@ -1,0 +1,31 @@
+"""Document forms."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired, MultipleFileField
+from wtforms import RadioField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from agora.core.urls import to_id
+
+
+class UploadForm(FlaskForm):
+    files = MultipleFileField(_l("Fichiers à ajouter"), validators=[FileRequired(_l("Choisissez au moins un fichier."))])
+    on_conflict = RadioField(
+        _l("Si un fichier du même nom existe déjà ici"),
+        choices=[SelectChoice("version", _l("en faire une nouvelle version")),
+                 SelectChoice("rename", _l("garder les deux (le nouveau est renommé)"))],
+        default="version")
+    note = StringField(_l("Note (facultative)"), validators=[Optional(), Length(max=300)])
+
+
+class VersionForm(FlaskForm):
+    file = FileField(_l("Nouvelle version du fichier"), validators=[FileRequired(_l("Choisissez un fichier."))])
+    note = StringField(_l("Ce qui change (facultatif)"), validators=[Optional(), Length(max=300)])
+
+
+class NameForm(FlaskForm):
+    name = StringField(_l("Nom"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=255)])
+
+
+class MoveForm(FlaskForm):
+    target = SelectField(_l("Déplacer vers"), coerce=to_id, validate_choice=False)

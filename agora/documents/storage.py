@@ -1,0 +1,199 @@
+"""Bytes on disk: receiving uploads, sniffing their type, placing them, thumbnails, cleanup.
+
+Files live under the space's folder by generated names (`files/<space id>/documents/ab/abcd...`).
+An upload is copied to a temporary file in the same file system while its size is checked and
+its SHA-256 computed, then moved into place with `os.replace`. Files placed during a request
+are removed again unless that request's transaction commits (`FileChanges`); files of deleted
+rows are removed only after the deletion commits. A crash between the two leaves at worst an
+orphan file on disk, which `agora documents check --fix` removes: never a row without its file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app, g
+from flask_babel import lazy_gettext as _l
+
+from agora.core.services import ServiceError
+
+CHUNK = 1024 * 1024
+#: Types shown in the browser (images and PDF); everything else is only ever downloaded.
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"})
+THUMBNAIL_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+#: Sniffed types that a browser could run as a page or a script: always sent as plain bytes.
+_ACTIVE = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
+THUMBNAIL_SIZE = 320
+
+
+def files_root() -> Path:
+    return Path(current_app.instance_path) / "files"
+
+
+def tmp_dir() -> Path:
+    folder = files_root() / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def documents_dir(space_id: int) -> Path:
+    return files_root() / str(space_id) / "documents"
+
+
+def path_for(space_id: int, storage_name: str) -> Path:
+    return documents_dir(space_id) / storage_name[:2] / storage_name
+
+
+def thumbnail_path(space_id: int, storage_name: str) -> Path:
+    return files_root() / str(space_id) / "thumbs" / storage_name[:2] / f"{storage_name}.jpg"
+
+
+@dataclass
+class Received:
+    """An upload copied to a temporary file, measured, hashed and sniffed."""
+
+    path: Path
+    size: int
+    sha256: str
+    content_type: str
+
+
+def sniff(path: Path) -> str:
+    """The type of a file from its content: libmagic, which sees HTML dressed as a JPEG,
+    refined by `filetype`'s magic numbers for binary formats libmagic names vaguely."""
+    import filetype
+    import magic
+
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if not head:
+        return "application/x-empty"
+    found = magic.from_buffer(head, mime=True) or "application/octet-stream"
+    if found in ("application/octet-stream", "application/zip"):
+        guess = filetype.guess(head)
+        if guess is not None:
+            found = guess.mime
+    return found
+
+
+def served_type(content_type: str) -> str:
+    """The Content-Type a file is sent with: never one a browser would render as a page."""
+    lowered = content_type.lower()
+    if lowered.startswith("text/") or any(word in lowered for word in _ACTIVE):
+        return "text/plain; charset=utf-8" if lowered == "text/plain" else "application/octet-stream"
+    return content_type
+
+
+def receive(stream, limit: int) -> Received:
+    """Copy an uploaded stream to a temporary file; refuse it (413) past `limit` bytes."""
+    digest = hashlib.sha256()
+    size = 0
+    handle = tempfile.NamedTemporaryFile(dir=tmp_dir(), prefix="upload-", delete=False)
+    path = Path(handle.name)
+    try:
+        with handle:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ServiceError(_l("Ce fichier dépasse la taille autorisée de %(limit)s Mo.",
+                                          limit=limit // (1024 * 1024)), field="files", status=413)
+                digest.update(chunk)
+                handle.write(chunk)
+        return Received(path=path, size=size, sha256=digest.hexdigest(), content_type=sniff(path))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class FileChanges:
+    """Files placed and files to remove during one transaction."""
+
+    placed: list[Path] = field(default_factory=list)
+    doomed: list[Path] = field(default_factory=list)
+    temporary: list[Path] = field(default_factory=list)
+
+    def discard(self) -> None:
+        """The transaction did not commit: remove what it placed, keep what it meant to delete."""
+        for path in self.placed + self.temporary:
+            path.unlink(missing_ok=True)
+        self.placed, self.doomed, self.temporary = [], [], []
+
+    def committed(self) -> None:
+        """The transaction committed: what it deleted can go from the disk now."""
+        for path in self.doomed + self.temporary:
+            path.unlink(missing_ok=True)
+        self.placed, self.doomed, self.temporary = [], [], []
+
+
+def changes() -> FileChanges:
+    """The file changes of the current request (or command)."""
+    if "file_changes" not in g:
+        g.file_changes = FileChanges()
+    return g.file_changes
+
+
+def place(received: Received, space_id: int) -> str:
+    """Move a received file into the space's storage under a new name; return that name."""
+    storage_name = secrets.token_hex(16)
+    target = path_for(space_id, storage_name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(received.path, target)
+    changes().placed.append(target)
+    return storage_name
+
+
+def forget(space_id: int, storage_name: str) -> None:
+    """Remove a version's file (and its thumbnail) once the deletion of its row commits."""
+    changes().doomed.extend([path_for(space_id, storage_name), thumbnail_path(space_id, storage_name)])
+
+
+def commit() -> None:
+    """Commit the session, then settle the files: removed on failure, deleted ones unlinked."""
+    from agora.extensions import db
+
+    try:
+        db.session.commit()
+    except BaseException:
+        changes().discard()
+        raise
+    changes().committed()
+
+
+def init_app(app) -> None:
+    @app.teardown_request
+    def _discard_uncommitted(exc):
+        """A request that ended without committing its files leaves none of them behind."""
+        pending = g.pop("file_changes", None)
+        if pending is not None:
+            pending.discard()
+
+
+def thumbnail(space_id: int, storage_name: str) -> Path:
+    """The JPEG thumbnail of an image version, made on first request and kept."""
+    from PIL import Image, ImageOps
+
+    target = thumbnail_path(space_id, storage_name)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(path_for(space_id, storage_name)) as image:
+        image.draft("RGB", (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2))
+        image = ImageOps.exif_transpose(image)
+        image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        if image.mode in ("RGBA", "LA", "P"):
+            image = image.convert("RGBA")
+            background = Image.new("RGB", image.size, "white")
+            background.paste(image, mask=image.getchannel("A"))
+            image = background
+        else:
+            image = image.convert("RGB")
+        handle = tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False)
+        with handle:
+            image.save(handle, "JPEG", quality=82)
+    os.replace(handle.name, target)
+    return target

@@ -1,0 +1,486 @@
+"""Document pages: folders, upload, a document with its versions, downloads, ZIP, thumbnails, trash."""
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote
+
+from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from agora.core.forms import apply_service_error
+from agora.core.services import ServiceError
+from agora.core.tenancy import require, space_blueprint
+from agora.core.templating import human_size
+from agora.core.urls import to_id
+from agora.documents import services, storage
+from agora.documents.forms import MoveForm, NameForm, UploadForm, VersionForm
+from agora.documents.models import Document, DocumentVersion, Folder
+from agora.extensions import db
+
+bp = space_blueprint("documents", __name__, "/documents")
+
+SORTS = ("name", "date", "size")
+#: File responses may show an image or a PDF, never run anything.
+FILE_POLICY = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+PDF_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+#: What a multipart body adds around the files themselves, for the early quota check.
+FORM_OVERHEAD = 64 * 1024
+
+
+def _tree() -> services.Tree:
+    if "document_tree" not in g:
+        g.document_tree = services.Tree.load(g.space)
+    return g.document_tree
+
+
+def _folder(folder_id: int | None) -> Folder | None:
+    """The live folder of this space with that id (None for the top); 404 otherwise."""
+    if folder_id is None:
+        return None
+    return services.get_folder(g.space, _tree(), folder_id) or abort(404)
+
+
+def _document(document_id: int) -> Document:
+    return services.get_document(g.space, _tree(), document_id) or abort(404)
+
+
+def _move_choices(exclude: Folder | None = None) -> list[tuple[int, str]]:
+    """(id, label) of the places something can move to, indented by depth; 0 is the top."""
+    banned = set(_tree().subtree(exclude.id)) if exclude else set()
+    choices = [(0, _("Documents (tout en haut)"))]
+    choices += [(f.id, "\u2003" * (depth + 1) + f.name) for f, depth in _tree().live_folders() if f.id not in banned]
+    return choices
+
+
+def _folder_page(folder: Folder | None, *, status: int = 200, upload_form=None, folder_form=None,
+                 rename_form=None, move_form=None):
+    sort = request.args.get("sort", "name")
+    sort = sort if sort in SORTS else "name"
+    subfolders, documents = services.contents(g.space, folder, _tree(), sort)
+    move_form = move_form or MoveForm(formdata=None, target=folder.parent_id or 0 if folder else 0)
+    move_form.target.choices = _move_choices(folder)
+    rename_form = rename_form or NameForm(formdata=None, name=folder.name if folder else "")
+    return render_template(
+        "documents/folder.html", space=g.space, folder=folder, breadcrumb=_tree().ancestors(folder),
+        subfolders=subfolders, documents=documents, sort=sort,
+        upload_form=upload_form or UploadForm(formdata=None), folder_form=folder_form or NameForm(formdata=None, prefix="new"),
+        rename_form=rename_form, move_form=move_form, quota=services.quota_bytes(g.space), room=services.room_left(g.space),
+    ), status
+
+
+@bp.get("/", defaults={"folder_id": None})
+@bp.get("/folders/<int:folder_id>")
+def show_folder(folder_id: int | None):
+    """A folder: its subfolders and files, sortable; forms to upload, add a folder, manage it."""
+    return _folder_page(_folder(folder_id))
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.post("/upload", defaults={"folder_id": None})
+@bp.post("/folders/<int:folder_id>/upload")
+def upload(folder_id: int | None):
+    """Add files to a folder (members); one request keeps all of them or none."""
+    require(g.space.can_write(current_user))
+    folder = _folder(folder_id)
+    form = UploadForm()
+    status, error = 400, None
+    if services.purge_expired(g.space, _tree()):
+        g.pop("document_tree")  # the purge removed folders the loaded tree still holds
+        folder = _folder(folder_id)
+    if request.content_length and request.content_length > services.room_left(g.space) + FORM_OVERHEAD:
+        status = 413
+        error = _("Plus assez de place : l'envoi pèse %(size)s et il ne reste que %(left)s dans cet espace. "
+                  "Videz la corbeille ou demandez plus de place à l'hébergeur.",
+                  size=human_size(request.content_length), left=human_size(services.room_left(g.space)))
+    elif form.validate_on_submit():
+        try:
+            stored = [services.store_file(g.space, _tree(), folder, upload, actor=current_user,
+                                          on_conflict=form.on_conflict.data, note=form.note.data or "")
+                      for upload in form.files.data]
+            storage.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            storage.changes().discard()
+            status, error = exc.status, str(exc.message)
+        else:
+            new = sum(1 for _d, created in stored if created)
+            if new:
+                flash(ngettext("%(num)s fichier ajouté.", "%(num)s fichiers ajoutés.", new), "success")
+            if len(stored) - new:
+                flash(ngettext("%(num)s nouvelle version enregistrée.", "%(num)s nouvelles versions enregistrées.",
+                               len(stored) - new), "success")
+            target = url_for("documents.show_folder", folder_id=folder.id if folder else None)
+            return jsonify(redirect=target) if _wants_json() else redirect(target)
+    if error:
+        form.files.errors = [error]
+    if _wants_json():
+        errors = [str(e) for field in form for e in field.errors] or [_("L'envoi n'a pas abouti.")]
+        return jsonify(errors=errors), status
+    return _folder_page(folder, status=status, upload_form=form)
+
+
+@bp.post("/new-folder", defaults={"folder_id": None})
+@bp.post("/folders/<int:folder_id>/new-folder")
+def new_folder(folder_id: int | None):
+    """Create a folder inside this one (members)."""
+    require(g.space.can_write(current_user))
+    parent = _folder(folder_id)
+    form = NameForm(prefix="new")
+    if form.validate_on_submit():
+        try:
+            created = services.create_folder(g.space, _tree(), parent, form.name.data, actor=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            apply_service_error(form, exc)
+            return _folder_page(parent, status=exc.status, folder_form=form)
+        db.session.commit()
+        flash(_("Le dossier « %(name)s » est créé.", name=created.name), "success")
+        return redirect(url_for("documents.show_folder", folder_id=created.id))
+    return _folder_page(parent, status=400, folder_form=form)
+
+
+def _folder_change(folder_id: int, form, action, message: str):
+    folder = _folder(folder_id)
+    require(folder.can_change(current_user))
+    status = 400
+    if form.validate_on_submit():
+        try:
+            action(folder)
+        except ServiceError as exc:
+            db.session.rollback()
+            apply_service_error(form, exc)
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("documents.show_folder", folder_id=folder.id))
+    kind = "rename_form" if isinstance(form, NameForm) else "move_form"
+    return _folder_page(_folder(folder_id), status=status, **{kind: form})
+
+
+@bp.post("/folders/<int:folder_id>/rename")
+def rename_folder(folder_id: int):
+    form = NameForm()
+    return _folder_change(folder_id, form, lambda f: services.rename_folder(g.space, _tree(), f, form.name.data),
+                          _("Le dossier est renommé."))
+
+
+@bp.post("/folders/<int:folder_id>/move")
+def move_folder(folder_id: int):
+    form = MoveForm()
+    form.target.choices = _move_choices()
+    return _folder_change(folder_id, form, lambda f: services.move_folder(g.space, _tree(), f, _target(form)),
+                          _("Le dossier est déplacé."))
+
+
+def _target(form: MoveForm) -> Folder | None:
+    """The destination chosen in a move form: the top (0) or a live folder of this space."""
+    return _folder(form.target.data) if form.target.data else None
+
+
+@bp.post("/folders/<int:folder_id>/delete")
+def delete_folder(folder_id: int):
+    """Put a folder and what it holds in the trash (its creator, space admins)."""
+    folder = _folder(folder_id)
+    require(folder.can_change(current_user))
+    services.trash(g.space, folder, actor=current_user)
+    db.session.commit()
+    flash(_("Le dossier « %(name)s » est dans la corbeille pendant 30 jours.", name=folder.name), "success")
+    return redirect(url_for("documents.show_folder", folder_id=folder.parent_id))
+
+
+# A document ---------------------------------------------------------------------------------
+
+
+def _document_page(document: Document, *, status: int = 200, version_form=None, rename_form=None, move_form=None):
+    tree = _tree()
+    move_form = move_form or MoveForm(formdata=None, target=document.folder_id or 0)
+    move_form.target.choices = _move_choices()
+    neighbours = (None, None)
+    if document.is_image:
+        images = [d for d in services.contents(g.space, tree.by_id.get(document.folder_id), tree)[1] if d.is_image]
+        index = next(i for i, d in enumerate(images) if d.id == document.id)
+        neighbours = (images[index - 1] if index > 0 else None, images[index + 1] if index + 1 < len(images) else None)
+    return render_template(
+        "documents/document.html", space=g.space, document=document, versions=services.versions(document),
+        breadcrumb=tree.ancestors(tree.by_id.get(document.folder_id)), previous=neighbours[0], following=neighbours[1],
+        version_form=version_form or VersionForm(formdata=None),
+        rename_form=rename_form or NameForm(formdata=None, name=document.name), move_form=move_form,
+    ), status
+
+
+@bp.get("/<int:document_id>")
+def show_document(document_id: int):
+    """A document: preview, versions with who and when, new version, rename, move, delete."""
+    return _document_page(_document(document_id))
+
+
+@bp.post("/<int:document_id>/versions")
+def add_version(document_id: int):
+    """Upload a new version (members)."""
+    document = _document(document_id)
+    require(g.space.can_write(current_user))
+    form = VersionForm()
+    status = 400
+    if form.validate_on_submit():
+        try:
+            services.add_version(g.space, document, form.file.data, actor=current_user, note=form.note.data or "")
+            storage.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            storage.changes().discard()
+            form.file.errors = [str(exc.message)]
+            status = exc.status
+        else:
+            flash(_("La nouvelle version est enregistrée."), "success")
+            return redirect(url_for("documents.show_document", document_id=document.id))
+    return _document_page(_document(document_id), status=status, version_form=form)
+
+
+@bp.post("/<int:document_id>/versions/<int:version_id>/restore")
+def restore_version(document_id: int, version_id: int):
+    """Make an older version the current one again (members)."""
+    document = _document(document_id)
+    require(g.space.can_write(current_user))
+    version = services.get_version(g.space, document, version_id) or abort(404)
+    services.restore_version(g.space, document, version, actor=current_user)
+    db.session.commit()
+    flash(_("La version %(n)s est de nouveau la version actuelle.", n=version.number), "success")
+    return redirect(url_for("documents.show_document", document_id=document.id))
+
+
+def _document_change(document_id: int, form, action, message: str):
+    document = _document(document_id)
+    require(document.can_change(current_user))
+    status = 400
+    if form.validate_on_submit():
+        try:
+            action(document)
+        except ServiceError as exc:
+            db.session.rollback()
+            apply_service_error(form, exc)
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("documents.show_document", document_id=document.id))
+    kind = "rename_form" if isinstance(form, NameForm) else "move_form"
+    return _document_page(_document(document_id), status=status, **{kind: form})
+
+
+@bp.post("/<int:document_id>/rename")
+def rename_document(document_id: int):
+    form = NameForm()
+    return _document_change(document_id, form, lambda d: services.rename_document(g.space, _tree(), d, form.name.data),
+                            _("Le fichier est renommé."))
+
+
+@bp.post("/<int:document_id>/move")
+def move_document(document_id: int):
+    form = MoveForm()
+    form.target.choices = _move_choices()
+    return _document_change(document_id, form, lambda d: services.move_document(g.space, _tree(), d, _target(form)),
+                            _("Le fichier est déplacé."))
+
+
+@bp.post("/<int:document_id>/delete")
+def delete_document(document_id: int):
+    """Put a file in the trash (its creator, space admins)."""
+    document = _document(document_id)
+    require(document.can_change(current_user))
+    services.trash(g.space, document, actor=current_user)
+    db.session.commit()
+    flash(_("« %(name)s » est dans la corbeille pendant 30 jours.", name=document.name), "success")
+    return redirect(url_for("documents.show_folder", folder_id=document.folder_id))
+
+
+# Files --------------------------------------------------------------------------------------
+
+
+def content_disposition(name: str, inline: bool = False) -> str:
+    """RFC 6266: an ASCII fallback name, and the real one in UTF-8 (RFC 5987)."""
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join(c for c in fallback if c.isprintable() and c not in '"\\') or "fichier"
+    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _send_version(document: Document, version: DocumentVersion, *, inline: bool):
+    path = storage.path_for(g.space.id, version.storage_name)
+    if not path.is_file():
+        abort(404)
+    inline = inline and version.content_type in storage.INLINE_TYPES
+    response = send_file(path, mimetype=storage.served_type(version.content_type), conditional=True,
+                         etag=version.sha256, last_modified=version.created_at, max_age=0)
+    response.headers["Content-Disposition"] = content_disposition(document.name, inline)
+    response.headers["Content-Security-Policy"] = PDF_POLICY if inline and version.content_type == "application/pdf" else FILE_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.cache_control.private = True
+    return response
+
+
+@bp.get("/<int:document_id>/download")
+def download(document_id: int):
+    """The current version, as a download (resumable: Range requests are answered)."""
+    document = _document(document_id)
+    return _send_version(document, services.current_version(document), inline=False)
+
+
+@bp.get("/<int:document_id>/view")
+def view(document_id: int):
+    """The current version shown in the browser: images and PDFs only, anything else is downloaded."""
+    document = _document(document_id)
+    return _send_version(document, services.current_version(document), inline=True)
+
+
+@bp.get("/<int:document_id>/versions/<int:version_id>/download")
+def download_version(document_id: int, version_id: int):
+    document = _document(document_id)
+    return _send_version(document, services.get_version(g.space, document, version_id) or abort(404), inline=False)
+
+
+@bp.get("/<int:document_id>/thumbnail")
+def thumbnail(document_id: int):
+    """A small JPEG of an image, made once and kept."""
+    from PIL import Image
+
+    document = _document(document_id)
+    if not document.is_image:
+        abort(404)
+    version = services.current_version(document)
+    try:
+        path = storage.thumbnail(g.space.id, version.storage_name)
+    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=f"t-{version.storage_name}", max_age=86400)
+    response.cache_control.private = True
+    response.cache_control.public = False
+    return response
+
+
+@bp.get("/zip", defaults={"folder_id": None})
+@bp.get("/folders/<int:folder_id>/zip")
+def download_zip(folder_id: int | None):
+    """A folder, or the files and folders ticked in it, as a ZIP built while it is sent."""
+    from zipstream import ZipStream
+
+    folder = _folder(folder_id)
+    tree = _tree()
+    picked_docs = request.args.getlist("doc", type=to_id)
+    picked_folders = request.args.getlist("folder", type=to_id)
+    if len(picked_docs) != len(request.args.getlist("doc")) or len(picked_folders) != len(request.args.getlist("folder")):
+        abort(400)
+    if picked_docs or picked_folders:
+        roots = [_folder(i) for i in picked_folders]
+        documents = [_document(i) for i in picked_docs]
+    else:
+        subfolders, documents = services.contents(g.space, folder, tree)
+        roots = subfolders
+    entries = [(d, d.name) for d in documents]
+    for root in roots:
+        entries += _zip_entries(root, tree)
+    archive = ZipStream(sized=True)
+    used = set()
+    versions = {v.id: v for v in db.session.scalars(select(DocumentVersion).where(
+        DocumentVersion.space_id == g.space.id, DocumentVersion.id.in_([d.current_version_id for d, _n in entries])))}
+    for document, arcname in entries:
+        version = versions.get(document.current_version_id)
+        path = storage.path_for(g.space.id, version.storage_name) if version else None
+        if path is None or not path.is_file():
+            continue
+        arcname = services.free_name(arcname, used)
+        used.add(arcname.casefold())
+        archive.add_path(str(path), arcname)
+    name = f"{folder.name if folder else g.space.name}.zip"
+    response = Response(archive, mimetype="application/zip")
+    response.headers["Content-Length"] = str(len(archive))
+    response.headers["Content-Disposition"] = content_disposition(name)
+    response.headers["Content-Security-Policy"] = FILE_POLICY
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
+
+
+def _zip_entries(root: Folder, tree: services.Tree) -> list[tuple[Document, str]]:
+    """(document, path inside the ZIP) for every live file under `root`."""
+    prefix_of = {}
+    for folder_id in tree.subtree(root.id):
+        folder = tree.by_id[folder_id]
+        if folder.deleted_at is not None and folder_id != root.id:
+            continue
+        chain = tree.ancestors(folder)
+        chain = chain[[f.id for f in chain].index(root.id):]
+        if any(f.deleted_at is not None for f in chain[1:]):
+            continue
+        prefix_of[folder_id] = "/".join(f.name for f in chain)
+    documents = db.session.scalars(select(Document).where(
+        Document.space_id == g.space.id, Document.deleted_at.is_(None), Document.folder_id.in_(list(prefix_of))))
+    return [(d, f"{prefix_of[d.folder_id]}/{d.name}") for d in documents]
+
+
+# Trash --------------------------------------------------------------------------------------
+
+
+@bp.get("/trash")
+def show_trash():
+    """What was deleted in the last 30 days; its owner or a space admin brings it back."""
+    require(g.space.can_write(current_user))
+    folders, documents = services.trashed(g.space, _tree())
+    return render_template("documents/trash.html", space=g.space, folders=folders, documents=documents,
+                           quota=services.quota_bytes(g.space))
+
+
+def _trashed(kind: str, item_id: int):
+    require(g.space.can_write(current_user))
+    item = services.get_trashed(g.space, _tree(), kind, item_id) or abort(404)
+    require(item.can_change(current_user))
+    return item
+
+
+@bp.post("/trash/folders/<int:trashed_folder_id>/restore")
+def restore_folder(trashed_folder_id: int):
+    return _restore(_trashed("folder", trashed_folder_id))
+
+
+@bp.post("/trash/<int:trashed_document_id>/restore")
+def restore_document(trashed_document_id: int):
+    return _restore(_trashed("document", trashed_document_id))
+
+
+def _restore(item):
+    name = services.restore(g.space, _tree(), item)
+    db.session.commit()
+    flash(_("« %(name)s » est revenu dans les documents.", name=name), "success")
+    return redirect(url_for("documents.show_trash"))
+
+
+@bp.post("/trash/folders/<int:trashed_folder_id>/purge")
+def purge_folder(trashed_folder_id: int):
+    return _purge(folders=[_trashed("folder", trashed_folder_id)])
+
+
+@bp.post("/trash/<int:trashed_document_id>/purge")
+def purge_document(trashed_document_id: int):
+    return _purge(documents=[_trashed("document", trashed_document_id)])
+
+
+def _purge(folders=(), documents=()):
+    freed = services.purge(g.space, _tree(), list(folders), list(documents))
+    storage.commit()
+    flash(_("Supprimé pour de bon : %(size)s libérés.", size=human_size(freed)), "success")
+    return redirect(url_for("documents.show_trash"))
+
+
+@bp.post("/trash/empty")
+def empty_trash():
+    """Remove everything in the trash for good (space admins): its bytes leave the quota."""
+    require(g.space.can_manage(current_user))
+    freed = services.empty_trash(g.space, _tree())
+    storage.commit()
+    flash(_("La corbeille est vidée : %(size)s libérés.", size=human_size(freed)), "success")
+    return redirect(url_for("documents.show_trash"))
