@@ -466,7 +466,7 @@ def documents_purge():
     """Remove what has waited more than 30 days in the trash (run it from cron, e.g. daily)."""
     from sqlalchemy import select
 
-    from agora.documents import services, storage
+    from agora.documents import services
     from agora.spaces.models import Space
 
     freed = 0
@@ -475,5 +475,5 @@ def documents_purge():
 
         for space in database.session.scalars(select(Space).order_by(Space.id)).all():
             freed += services.purge_expired(space, services.Tree.load(space))
-        storage.commit()
+        database.session.commit()
     click.echo(f"freed {freed} bytes")

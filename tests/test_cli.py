@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -169,3 +170,21 @@ def test_mail_commands(instance):
     assert run("mail", "status").output.strip() == "pending 0, sending 0, sent 0, failed 0"
     result = CliRunner().invoke(main, ["mail", "send"])
     assert result.exit_code == 1 and "AGORA_SMTP_HOST" in result.output
+
+
+def test_documents_check_exits_1_on_an_orphan_file_and_fix_removes_it(instance):
+    assert run("init").exit_code == 0
+    clean = run("documents", "check")
+    assert clean.exit_code == 0 and "files and database agree" in clean.output
+    orphan = instance / "files" / "1" / "documents" / "ab" / ("ab" * 16)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a crash")
+    old = time.time() - 7200
+    os.utime(orphan, (old, old))
+    found = CliRunner().invoke(main, ["documents", "check"])
+    assert found.exit_code == 1 and f"orphan file (no version row): {orphan}" in found.output
+    assert orphan.exists()
+    fixed = run("documents", "check", "--fix")
+    assert fixed.exit_code == 0 and "fixed" in fixed.output and not orphan.exists()
+    assert run("documents", "check").exit_code == 0
+    assert run("documents", "purge").output.strip() == "freed 0 bytes"

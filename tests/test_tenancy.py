@@ -118,7 +118,6 @@ def _document(db, space, user):
     from werkzeug.datastructures import FileStorage
 
     from agora.documents import services as documents
-    from agora.documents import storage
 
     picture = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(picture, "PNG")
@@ -126,7 +125,7 @@ def _document(db, space, user):
     document, _new = documents.store_file(space, documents.Tree.load(space), None,
                                           FileStorage(picture, filename="Secret de l'espace B.png"), actor=user,
                                           on_conflict="rename")
-    storage.commit()
+    db.session.commit()
     return document.id
 
 

@@ -1,7 +1,7 @@
 """Document services: folders, uploads and versions, trash, quota, attachments, consistency check.
 
 Each takes the space first, looks objects up inside it only, flushes and never commits: the
-caller commits through `storage.commit()`, which also settles the files on disk.
+caller commits; the commit (or a rollback) settles the files on disk (see storage.py).
 """
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 Files live under the space's folder by generated names (`files/<space id>/documents/ab/abcd...`).
 An upload is copied to a temporary file in the same file system while its size is checked and
 its SHA-256 computed, then moved into place with `os.replace`. Files placed during a request
-are removed again unless that request's transaction commits (`FileChanges`); files of deleted
-rows are removed only after the deletion commits. A crash between the two leaves at worst an
+are removed again unless the session's transaction commits (`FileChanges`, settled by session
+events, so any `db.session.commit()` or rollback does it); files of deleted rows are removed only
+after the deletion commits. A crash between the two leaves at worst an
 orphan file on disk, which `agora documents check --fix` removes: never a row without its file.
 """
 from __future__ import annotations
@@ -16,8 +17,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import current_app, g
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from agora.core.services import ServiceError
 
@@ -130,11 +133,29 @@ class FileChanges:
         self.placed, self.doomed, self.temporary = [], [], []
 
 
+_KEY = "agora_file_changes"
+
+
 def changes() -> FileChanges:
-    """The file changes of the current request (or command)."""
-    if "file_changes" not in g:
-        g.file_changes = FileChanges()
-    return g.file_changes
+    """The file changes of the session's current transaction."""
+    from agora.extensions import db
+
+    return db.session.info.setdefault(_KEY, FileChanges())
+
+
+@event.listens_for(Session, "after_commit")
+def _settle(session):
+    pending = session.info.pop(_KEY, None)
+    if pending is not None:
+        pending.committed()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _undo(session, previous_transaction):
+    if not session.in_transaction() or previous_transaction.parent is None:
+        pending = session.info.pop(_KEY, None)
+        if pending is not None:
+            pending.discard()
 
 
 def place(received: Received, space_id: int) -> str:
@@ -152,23 +173,13 @@ def forget(space_id: int, storage_name: str) -> None:
     changes().doomed.extend([path_for(space_id, storage_name), thumbnail_path(space_id, storage_name)])
 
 
-def commit() -> None:
-    """Commit the session, then settle the files: removed on failure, deleted ones unlinked."""
-    from agora.extensions import db
-
-    try:
-        db.session.commit()
-    except BaseException:
-        changes().discard()
-        raise
-    changes().committed()
-
-
 def init_app(app) -> None:
     @app.teardown_request
     def _discard_uncommitted(exc):
-        """A request that ended without committing its files leaves none of them behind."""
-        pending = g.pop("file_changes", None)
+        """A request that ended without committing leaves none of the files it placed."""
+        from agora.extensions import db
+
+        pending = db.session.info.pop(_KEY, None)
         if pending is not None:
             pending.discard()
 

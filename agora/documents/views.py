@@ -103,10 +103,9 @@ def upload(folder_id: int | None):
             stored = [services.store_file(g.space, _tree(), folder, upload, actor=current_user,
                                           on_conflict=form.on_conflict.data, note=form.note.data or "")
                       for upload in form.files.data]
-            storage.commit()
+            db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
-            storage.changes().discard()
             status, error = exc.status, str(exc.message)
         else:
             new = sum(1 for _d, created in stored if created)
@@ -231,10 +230,9 @@ def add_version(document_id: int):
     if form.validate_on_submit():
         try:
             services.add_version(g.space, document, form.file.data, actor=current_user, note=form.note.data or "")
-            storage.commit()
+            db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
-            storage.changes().discard()
             form.file.errors = [str(exc.message)]
             status = exc.status
         else:
@@ -471,7 +469,7 @@ def purge_document(trashed_document_id: int):
 
 def _purge(folders=(), documents=()):
     freed = services.purge(g.space, _tree(), list(folders), list(documents))
-    storage.commit()
+    db.session.commit()
     flash(_("Supprimé pour de bon : %(size)s libérés.", size=human_size(freed)), "success")
     return redirect(url_for("documents.show_trash"))
 
@@ -481,6 +479,6 @@ def empty_trash():
     """Remove everything in the trash for good (space admins): its bytes leave the quota."""
     require(g.space.can_manage(current_user))
     freed = services.empty_trash(g.space, _tree())
-    storage.commit()
+    db.session.commit()
     flash(_("La corbeille est vidée : %(size)s libérés.", size=human_size(freed)), "success")
     return redirect(url_for("documents.show_trash"))
