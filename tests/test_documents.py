@@ -11,30 +11,37 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from agora.core.time import utcnow
 from agora.documents import services, storage
 from agora.documents.models import Document, DocumentVersion, Folder
 from agora.extensions import db as _db
 from agora.spaces.models import Space
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
-
 from tests.conftest import csrf_token, post
 from tests.test_queries import count_queries
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def upload(client, slug, files, folder_id=None, on_conflict="version", note="", **kwargs):
-    """POST the upload form; files is a list of (name, bytes)."""
-    url = f"/s/{slug}/documents/folders/{folder_id}/upload" if folder_id else f"/s/{slug}/documents/upload"
-    fields = MultiDict([("csrf_token", csrf_token(client)), ("on_conflict", on_conflict), ("note", note)]
-                       + [("files", FileStorage(io.BytesIO(content), filename=name)) for name, content in files])
-    # Encoded here, in memory: the test client would spool a large body to a file it never closes.
+def post_multipart(client, url, data: dict, files: list[tuple[str, str, bytes]], **kwargs):
+    """POST a form with files (field, file name, bytes), with a valid CSRF token.
+
+    Encoded here, in memory: the test client would spool a large body to a file it never closes.
+    """
+    fields = MultiDict([("csrf_token", csrf_token(client)), *data.items()]
+                       + [(field, FileStorage(io.BytesIO(content), filename=name)) for field, name, content in files])
     boundary, body = encode_multipart(fields)
     return client.post(url, input_stream=io.BytesIO(body), content_type=f'multipart/form-data; boundary="{boundary}"',
                        **kwargs)
+
+
+def upload(client, slug, files, folder_id=None, on_conflict="version", note="", **kwargs):
+    """POST the upload form; files is a list of (name, bytes)."""
+    url = f"/s/{slug}/documents/folders/{folder_id}/upload" if folder_id else f"/s/{slug}/documents/upload"
+    return post_multipart(client, url, {"on_conflict": on_conflict, "note": note},
+                          [("files", name, content) for name, content in files], **kwargs)
 
 
 def documents_dir(app, space_id):

@@ -8,6 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from agora.core.timezones import TIMEZONE_CHOICES
 from agora.core.urls import to_id
+from agora.documents.forms import attachments_field
 
 REPEAT_CHOICES = [
     SelectChoice("none", _l("Ne se répète pas")),
@@ -49,6 +50,7 @@ class EventForm(FlaskForm):
     ends = SelectField(_l("La répétition s'arrête"), choices=END_CHOICES, default="never")
     until = DateField(_l("Dernière date"), validators=[Optional()])
     count = IntegerField(_l("Nombre de fois"), validators=[Optional(), NumberRange(1, 1000, _l("Entre 1 et 1000."))])
+    attachments = attachments_field()
 
 
 class CategoryForm(FlaskForm):

@@ -37,6 +37,7 @@ from agora.core.forms import (
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
+from agora.documents import services as documents
 from agora.extensions import csrf, db
 from agora.members.forms import ImportForm
 from agora.spaces.models import Space
@@ -229,11 +230,16 @@ def new_event():
     if request.method == "GET" and (day := _date_arg("date")):
         form.start_date.data = form.end_date.data = day
     return save_form(
-        form, lambda: services.create_event(g.space, current_user, _form_to_data(form)),
+        form, lambda: _with_attachments(services.create_event(g.space, current_user, _form_to_data(form)), form),
         message=_("L'événement est ajouté à l'agenda."),
         done=lambda event: url_for("agenda.show_event", event_id=event.id),
         render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=None),
     )
+
+
+def _with_attachments(event, form):
+    documents.attach_form_files(g.space, "agenda.event", event.id, form.attachments, actor=current_user)
+    return event
 
 
 def _event(event_id: int):
@@ -250,6 +256,7 @@ def show_event(event_id: int):
     first_day = event.starts_at.astimezone(zone).date()
     last_day = (event.ends_at - timedelta(seconds=1)).astimezone(zone).date()
     return render_template("agenda/event.html", space=g.space, event=event, coming=coming,
+                           attachments=documents.attachments_for(g.space, "agenda.event", [event.id]).get(event.id),
                            first_day=first_day, last_day=last_day)
 
 
@@ -260,7 +267,7 @@ def edit_event(event_id: int):
     require(event.can_edit(current_user))
     form = _event_form(event)
     return save_form(
-        form, lambda: services.update_event(g.space, event, _form_to_data(form)),
+        form, lambda: (services.update_event(g.space, event, _form_to_data(form)), _with_attachments(event, form)),
         message=_("L'événement est modifié."),
         done=lambda _none: url_for("agenda.show_event", event_id=event.id),
         render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=event),

@@ -8,6 +8,11 @@ from wtforms.validators import DataRequired, Length, Optional
 from agora.core.urls import to_id
 
 
+def attachments_field():
+    """The optional "attach files" field of the forum, agenda and task forms."""
+    return MultipleFileField(_l("Joindre des fichiers (facultatif)"))
+
+
 class UploadForm(FlaskForm):
     files = MultipleFileField(_l("Fichiers à ajouter"), validators=[FileRequired(_l("Choisissez au moins un fichier."))])
     on_conflict = RadioField(

@@ -22,7 +22,13 @@ from agora.core.events import after_commit
 from agora.core.services import ServiceError
 from agora.core.time import utcnow
 from agora.documents import storage
-from agora.documents.models import TRASH_DAYS, Attachment, Document, DocumentVersion, Folder
+from agora.documents.models import (
+    TRASH_DAYS,
+    Attachment,
+    Document,
+    DocumentVersion,
+    Folder,
+)
 from agora.extensions import db
 from agora.spaces.models import Space
 from agora.spaces.services import record_activity
@@ -499,6 +505,16 @@ def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User) -> 
     return documents
 
 
+def attach_form_files(space: Space, kind: str, target_id: int, field, *, actor: User) -> list[Document]:
+    """Attach the files of a form's attachments field; a refusal names that field."""
+    if not space.has_module("documents"):
+        return []
+    try:
+        return attach(space, kind, target_id, field.data or [], actor=actor)
+    except ServiceError as exc:
+        raise ServiceError(exc.message, field=field.name, status=exc.status) from None
+
+
 def attachments_for(space: Space, kind: str, target_ids) -> dict[int, list[Document]]:
     """Live attached documents of many items in one query: {target id: [documents]}."""
     ids = list(set(target_ids))
@@ -506,8 +522,9 @@ def attachments_for(space: Space, kind: str, target_ids) -> dict[int, list[Docum
         return {}
     rows = db.session.execute(
         select(Attachment.target_id, Document).join(Document, Document.id == Attachment.document_id)
+        .outerjoin(Folder, Folder.id == Document.folder_id)
         .where(Attachment.space_id == space.id, Attachment.kind == kind, Attachment.target_id.in_(ids),
-               Document.deleted_at.is_(None)).order_by(Document.name))
+               Document.deleted_at.is_(None), Folder.deleted_at.is_(None)).order_by(Document.name))
     found: dict[int, list[Document]] = {}
     for target_id, document in rows:
         found.setdefault(target_id, []).append(document)

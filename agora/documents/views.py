@@ -4,7 +4,18 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import quote
 
-from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -12,8 +23,8 @@ from sqlalchemy import select
 
 from agora.core.forms import apply_service_error
 from agora.core.services import ServiceError
-from agora.core.tenancy import require, space_blueprint
 from agora.core.templating import human_size
+from agora.core.tenancy import require, space_blueprint
 from agora.core.urls import to_id
 from agora.documents import services, storage
 from agora.documents.forms import MoveForm, NameForm, UploadForm, VersionForm

@@ -5,6 +5,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from agora.core.urls import to_id
+from agora.documents.forms import attachments_field
 from agora.forum.models import BODY_MAX, TITLE_MAX
 
 TITLE_TOO_LONG = _l("Le titre ne doit pas dépasser %(max)d caractères.")
@@ -15,10 +16,12 @@ class TopicForm(FlaskForm):
     title = StringField(_l("Titre du sujet"), validators=[DataRequired(_l("Donnez un titre au sujet.")), Length(max=TITLE_MAX, message=TITLE_TOO_LONG)])
     category = SelectField(_l("Thème"), coerce=to_id, validate_choice=False, default=0)
     body = TextAreaField(_l("Votre message"), validators=[DataRequired(_l("Le message est vide : écrivez quelque chose.")), Length(max=BODY_MAX, message=BODY_TOO_LONG)])
+    attachments = attachments_field()
 
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Votre réponse"), validators=[DataRequired(_l("Le message est vide : écrivez quelque chose.")), Length(max=BODY_MAX, message=BODY_TOO_LONG)])
+    attachments = attachments_field()
 
 
 class EditPostForm(FlaskForm):

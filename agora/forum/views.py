@@ -16,9 +16,16 @@ from agora.core.richtext import quote_markdown, render_markdown
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.urls import int_arg
+from agora.documents import services as documents
 from agora.extensions import db
 from agora.forum import services
-from agora.forum.forms import CategoryForm, EditPostForm, ModerateForm, ReplyForm, TopicForm
+from agora.forum.forms import (
+    CategoryForm,
+    EditPostForm,
+    ModerateForm,
+    ReplyForm,
+    TopicForm,
+)
 from agora.forum.models import Post, Reaction, Topic, TopicRead
 
 bp = space_blueprint("forum", __name__, "/forum")
@@ -77,6 +84,8 @@ def new_topic():
             try:
                 topic = services.create_topic(space, current_user, title=form.title.data, body=form.body.data,
                                               category_id=form.category.data or None)
+                first = db.session.scalar(select(Post.id).where(Post.topic_id == topic.id, Post.is_first.is_(True)))
+                documents.attach_form_files(space, "forum.post", first, form.attachments, actor=current_user)
             except ServiceError as exc:
                 db.session.rollback()
                 apply_service_error(form, exc)
@@ -122,6 +131,7 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
     html = render_template(
         "forum/topic.html", space=space, topic=topic, page=page, form=form, preview=preview,
         reactions=_reactions([p.id for p in page.items]), seen=seen,
+        attachments=documents.attachments_for(space, "forum.post", [p.id for p in page.items]),
         following=services.is_following(topic, current_user), moderate_form=moderate_form,
     )
     if page.items and status == 200:
@@ -162,6 +172,7 @@ def reply(topic_id: int):
         return _render_topic(topic, form, preview=render_markdown(form.body.data), status=200)
     try:
         post = services.add_reply(g.space, topic, current_user, form.body.data)
+        documents.attach_form_files(g.space, "forum.post", post.id, form.attachments, actor=current_user)
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)

@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from agora.core.urls import to_id
+from agora.documents.forms import attachments_field
 
 PRIORITY_CHOICES = [SelectChoice("normal", _l("normale")), SelectChoice("high", _l("haute")), SelectChoice("low", _l("basse"))]
 
@@ -22,6 +23,7 @@ class TaskForm(FlaskForm):
     progress = IntegerField(_l("Avancement (%)"), default=0,
                             validators=[Optional(), NumberRange(0, 100, _l("L'avancement va de 0 à 100 %%."))])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
+    attachments = attachments_field()
 
 
 class NameForm(FlaskForm):

@@ -14,6 +14,7 @@ from agora.core.pagination import paginate
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.urls import int_arg
+from agora.documents import services as documents
 from agora.extensions import db
 from agora.spaces.models import Membership, Space
 from agora.tasks import services
@@ -148,11 +149,17 @@ def new_task():
     context = _context()
     form = _form(context)
     return save_form(
-        form, lambda: services.save_task(g.space, None, _data(form), actor=current_user),
+        form, lambda: _save_with_attachments(None, form),
         message=_("La tâche est créée."),
         done=lambda task: url_for("tasks.show_task", task_id=task.id),
         render=lambda: render_template("tasks/form.html", form=form, task=None, **context),
     )
+
+
+def _save_with_attachments(task: Task | None, form: TaskForm) -> Task:
+    saved = services.save_task(g.space, task, _data(form), actor=current_user)
+    documents.attach_form_files(g.space, "tasks.task", saved.id, form.attachments, actor=current_user)
+    return saved
 
 
 def _task(task_id: int) -> Task:
@@ -168,6 +175,7 @@ def show_task(task_id: int):
     comments = db.session.scalars(select(TaskComment).where(TaskComment.task_id == task.id)
                                   .order_by(TaskComment.created_at, TaskComment.id)).all()
     return render_template("tasks/task.html", task=task, checklist=checklist, comments=comments,
+                           attachments=documents.attachments_for(g.space, "tasks.task", [task.id]).get(task.id),
                            comment_form=CommentForm(), checklist_form=ChecklistForm(), **_context())
 
 
@@ -179,7 +187,7 @@ def edit_task(task_id: int):
     context = _context()
     form = _form(context, task)
     return save_form(
-        form, lambda: services.save_task(g.space, task, _data(form), actor=current_user),
+        form, lambda: _save_with_attachments(task, form),
         message=_("La tâche est modifiée."),
         done=lambda _t: url_for("tasks.show_task", task_id=task.id),
         render=lambda: render_template("tasks/form.html", form=form, task=task, **context),
