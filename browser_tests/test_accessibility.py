@@ -25,6 +25,7 @@ MEMBER_PAGES = [
     "/s/conseil-tilleuls/agenda/categories/", "/s/conseil-tilleuls/agenda/subscribe", "/agenda/",
     "/s/conseil-tilleuls/tasks/", "/s/conseil-tilleuls/tasks/board", "/s/conseil-tilleuls/tasks/timeline",
     "/s/conseil-tilleuls/tasks/new", "/s/conseil-tilleuls/tasks/lists/", "/s/conseil-tilleuls/tasks/statuses/", "/tasks/",
+    "/s/conseil-tilleuls/documents/", "/s/conseil-tilleuls/documents/trash",
     "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
 ]
 
@@ -63,6 +64,15 @@ def test_pages_after_login(server, page):
     check(page, page.url)
     page.goto(f"{base}/s/conseil-tilleuls/tasks/")
     page.click("main ul.tasks a >> nth=0")
+    check(page, page.url)
+    page.goto(f"{base}/s/conseil-tilleuls/documents/")
+    page.click("text=Photos de la marche exploratoire")
+    check(page, page.url)
+    page.click("text=Square Colette.jpg")
+    check(page, page.url)
+    page.goto(f"{base}/s/conseil-tilleuls/documents/")
+    page.click("text=Comptes rendus")
+    page.click("text=Ordre du jour plénière 8 décembre.txt")
     check(page, page.url)
 
 

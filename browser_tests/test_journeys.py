@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Browser
 
@@ -82,3 +83,39 @@ def test_a_task_moves_on_the_board_by_button_and_by_drag_and_drop(server, page, 
     no_js.goto(task_url)
     assert "100 %" in no_js.inner_text("main")
     no_js.context.close()
+
+
+def test_a_member_uploads_a_document_then_a_new_version_and_downloads_the_old_one(server, page, browser: Browser, tmp_path):
+    """Journey 4: the upload form sent by JavaScript (with its progress bar), then without JavaScript."""
+    base, password = server
+    log_in(page, base, "admin", password)
+    name = f"Compte rendu GUP ({page.viewport_name}).txt"
+    first = tmp_path / name
+    first.write_text("Version du 4 novembre", encoding="utf-8")
+    page.goto(f"{base}/s/gup-tilleuls/documents/")
+    page.set_input_files("#files", str(first))
+    page.click("#upload button[type=submit]")
+    page.wait_for_url(f"{base}/s/gup-tilleuls/documents/")
+    assert "1 fichier ajouté" in page.inner_text(".flashes")
+    document_url = base + page.locator("main table a", has_text=name).get_attribute("href")
+
+    no_js = browser.new_context(viewport=VIEWPORTS[page.viewport_name], locale="fr-FR", java_script_enabled=False).new_page()
+    log_in(no_js, base, "admin", password)
+    second = tmp_path / "relu.txt"
+    second.write_text("Version relue le 18 novembre", encoding="utf-8")
+    no_js.goto(document_url)
+    no_js.set_input_files("#file", str(second))
+    no_js.fill("#note", "relue par Sophie")
+    no_js.click("#new-version button[type=submit]")
+    assert "nouvelle version est enregistrée" in no_js.inner_text(".flashes")
+    no_js.context.close()
+
+    page.goto(document_url)
+    assert "relue par Sophie" in page.inner_text("#versions")
+    with page.expect_download() as current:
+        page.click("main .actions a:has-text('Télécharger')")
+    assert Path(current.value.path()).read_text(encoding="utf-8") == "Version relue le 18 novembre"
+    assert current.value.suggested_filename == name
+    with page.expect_download() as old:
+        page.click("#versions tbody tr:last-child a")
+    assert Path(old.value.path()).read_text(encoding="utf-8") == "Version du 4 novembre"

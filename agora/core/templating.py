@@ -17,7 +17,7 @@ def human_size(size: int) -> str:
         return _("%(n)s octets", n=format_decimal(size))
     for unit, factor in ((_("Ko"), 1024), (_("Mo"), 1024**2), (_("Go"), 1024**3)):
         value = size / factor
-        if value < 1024 or factor == 1024**3:
+        if round(value) < 1024 or factor == 1024**3:
             return f"{format_decimal(round(value, 1 if value < 100 else 0))}\u00a0{unit}"
     return str(size)
 
