@@ -100,6 +100,8 @@ def test_member_uploads_several_files_stored_under_generated_names(app, db, memb
     assert storage.path_for(space.id, version.storage_name).read_bytes() == PDF
     assert db.session.get(Space, space.id).storage_used == len(PDF) + len(b"Ordre du jour\n")
     assert tmp_files(app) == []
+    home = client.get(f"/s/{space.slug}/").get_data(as_text=True)
+    assert "Nouveau document :" in home and f'/s/{space.slug}/documents/{report.id}">Compte rendu.pdf' in home
 
 
 def test_same_name_becomes_a_new_version_or_is_kept_beside_it(app, db, member_client):
