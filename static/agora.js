@@ -84,6 +84,9 @@ document.addEventListener("DOMContentLoaded", () => {
         progress.hidden = true;
         status.textContent = form.dataset.failed;
       });
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;  // one click, one upload
+      request.addEventListener("loadend", () => { button.disabled = false; });
       status.textContent = "";
       bar.value = 0;
       progress.hidden = false;

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import time
 import zipfile
 from datetime import timedelta
@@ -19,7 +20,7 @@ from agora.documents import services, storage
 from agora.documents.models import Document, DocumentVersion, Folder
 from agora.extensions import db as _db
 from agora.spaces.models import Space
-from tests.conftest import csrf_token, post
+from tests.conftest import csrf_token, login, post
 from tests.test_queries import count_queries
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -497,7 +498,8 @@ def test_active_content_is_never_served_inline(app, db, member_client, name, con
 @pytest.mark.parametrize("raw, stored", [
     ("../../etc/passwd", "passwd"),
     ("Mes documents/2026/Bilan.docx", "Bilan.docx"),
-    ("bilan\x01\x7f.txt", "bilan-.txt"),
+    ("bilan\x01\x7f.txt", "bilan .txt"),
+    ("facture\u202efdp.exe", "facturefdp.exe"),  # the right-to-left override would show it as "exe.pdf"
     ("<img src=x onerror=alert(1)>.txt", "<img src=x onerror=alert(1)>.txt"),
 ])
 def test_file_names_are_cleaned_and_shown_escaped(app, db, member_client, raw, stored):
@@ -615,6 +617,142 @@ def test_documents_check_reports_and_fixes_orphans_missing_files_and_usage(app, 
 def test_free_name_and_clean_name():
     assert services.free_name("CR.pdf", {"cr.pdf", "cr (2).pdf"}) == "CR (3).pdf"
     assert services.free_name("Lisez-moi", {"lisez-moi"}) == "Lisez-moi (2)"
-    assert services.clean_name("  a/b\\c\n.txt ") == "a-b-c-.txt"
+    assert services.clean_name("  a/b\\c\n.txt ") == "a-b-c .txt"
+    assert services.clean_name("ligne\u2028suite\u200b.txt") == "ligne suite.txt"
     long = services.clean_name("x" * 300 + ".pdf", limit=255)
     assert len(long) == 255 and long.endswith(".pdf")
+
+
+# Found in review ------------------------------------------------------------------------------
+
+
+def test_an_upload_that_cannot_fit_is_refused_before_its_body_is_read(app, db, member_client, make_space, make_user):
+    space = make_space(quota_mb=1)
+    client, _s, _user = member_client("member", space=space)
+    with app.app_context():
+        _db.session.get(Space, space.id).storage_used = 1024 * 1024 - 10_000
+        _db.session.commit()
+    response = upload(client, space.slug, [("plan.bin", b"p" * 200_000)])
+    assert response.status_code == 413 and "l’envoi pèse" in response.get_data(as_text=True)
+    assert tmp_files(app) == [] and stored_files(app, space.id) == []
+    stranger = app.test_client()
+    login(stranger, make_user("passant").username)
+    assert upload(stranger, space.slug, [("plan.bin", b"p" * 200_000)]).status_code == 404
+
+
+def test_quotas_of_many_gigabytes_count_right(app, db, member_client, make_space):
+    space = make_space(quota_mb=4096)
+    client, _s, _user = member_client("member", space=space)
+    assert upload(client, space.slug, [("grand.txt", b"g")]).status_code == 302
+
+
+def test_a_long_name_kept_twice_still_fits(app, db, member_client):
+    client, space, _user = member_client("member")
+    name = "c" * 251 + ".pdf"
+    assert upload(client, space.slug, [(name, PDF)]).status_code == 302
+    assert upload(client, space.slug, [(name, PDF)], on_conflict="rename").status_code == 302
+    names = db.session.scalars(select(Document.name).where(Document.space_id == space.id)).all()
+    assert len(names) == 2 and all(len(n) <= 255 and n.endswith(".pdf") for n in names)
+
+
+def test_a_folder_holding_other_peoples_files_is_trashed_only_by_a_space_admin(app, db, member_client):
+    owner, space, _o = member_client("member")
+    base = f"/s/{space.slug}/documents"
+    folder = make_folder(owner, space.slug, "Commun")
+    other, _s, _u = member_client("member", space=space)
+    upload(other, space.slug, [("a-moi.txt", b"x")], folder_id=folder)
+    assert post(owner, f"{base}/folders/{folder}/delete").status_code == 403
+    assert "seul un administrateur" in owner.get(f"{base}/folders/{folder}").get_data(as_text=True)
+    mine = make_folder(owner, space.slug, "Perso")
+    upload(owner, space.slug, [("mon.txt", b"x")], folder_id=mine)
+    assert post(owner, f"{base}/folders/{mine}/delete").status_code == 302
+    admin, _s, _a = member_client("admin", space=space)
+    assert post(admin, f"{base}/folders/{folder}/delete").status_code == 302
+
+
+def test_the_attachments_folder_belongs_to_no_one(app, db, member_client):
+    client, space, _user = member_client("member")
+    from tests.test_attachments import post_multipart as send
+
+    send(client, f"/s/{space.slug}/forum/new", {"title": "Fête", "body": "Affiche", "category": "0"},
+         [("attachments", "affiche.pdf", PDF)])
+    folder = db.session.scalar(select(Folder).where(Folder.space_id == space.id))
+    assert folder.created_by_id is None
+    assert post(client, f"/s/{space.slug}/documents/folders/{folder.id}/delete").status_code == 403
+
+
+def test_folder_page_queries_stay_flat_with_subfolders_by_different_people(app, db, member_client):
+    client, space, _user = member_client("member")
+    url = f"/s/{space.slug}/documents/"
+
+    def count():
+        client.get(url)
+        with count_queries(_db.engine) as statements:
+            client.get(url)
+        return len(statements)
+
+    make_folder(client, space.slug, "Le mien")
+    few = count()
+    for n in range(6):
+        someone, _s, _u = member_client("member", space=space)
+        make_folder(someone, space.slug, f"Dossier {n}")
+    assert count() == few
+
+
+def test_purging_the_same_items_twice_gives_their_bytes_back_once(app, db, member_client):
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("a.txt", b"a" * 500), ("b.txt", b"b" * 1000)])
+    a = doc_named(db, space.id, "a.txt")
+    post(client, f"/s/{space.slug}/documents/{a.id}/delete")
+    with app.test_request_context():
+        stored = _db.session.get(Space, space.id)
+        tree = services.Tree.load(stored)
+        stale = _db.session.get(Document, a.id)
+        assert services.purge(stored, tree, [], [stale]) == 500
+        _db.session.commit()
+        assert services.purge(stored, services.Tree.load(stored), [], [stale]) == 0  # already gone
+        _db.session.commit()
+        assert _db.session.get(Space, space.id).storage_used == 1000
+
+
+def test_two_versions_sent_at_the_same_moment_are_both_kept(app, db, member_client):
+    import threading
+
+    client, space, user = member_client("member")
+    upload(client, space.slug, [("plan.txt", b"v1")])
+    plan_id = doc_named(db, space.id, "plan.txt").id
+    second = app.test_client()
+    login(second, user.username)
+    barrier, statuses = threading.Barrier(2), []
+
+    def send(browser, content):
+        barrier.wait()
+        statuses.append(post_multipart(browser, f"/s/{space.slug}/documents/{plan_id}/versions", {"note": ""},
+                                       [("file", "plan.txt", content)]).status_code)
+
+    threads = [threading.Thread(target=send, args=(b, c)) for b, c in ((client, b"v2"), (second, b"v3"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302, 302]
+    numbers = db.session.scalars(select(DocumentVersion.number).where(DocumentVersion.document_id == plan_id)).all()
+    assert sorted(numbers) == [1, 2, 3]
+
+
+def test_deleting_a_message_a_task_or_an_event_forgets_its_attachments(app, db, member_client):
+    from agora.documents.models import Attachment
+    from tests.test_agenda import event_form
+    from tests.test_attachments import post_multipart as send
+
+    client, space, _user = member_client("admin")
+    topic = send(client, f"/s/{space.slug}/forum/new", {"title": "CR", "body": "Voici", "category": "0"}, [])
+    reply = send(client, topic.location + "reply", {"body": "Le salaire"}, [("attachments", "salaires.txt", b"secret")])
+    post_id = int(reply.location.rsplit("post-", 1)[1])
+    assert post(client, f"/s/{space.slug}/forum/posts/{post_id}/delete").status_code == 302
+    event = send(client, f"/s/{space.slug}/agenda/new", event_form(), [("attachments", "odj.txt", b"1")])
+    event_id = int(re.search(r"/agenda/(\d+)/", event.location).group(1))
+    assert post(client, f"/s/{space.slug}/agenda/{event_id}/delete").status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
+    # The files stay in the documents, where their authors can find or delete them.
+    assert doc_named(db, space.id, "salaires.txt") is not None

@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import Flask, request, url_for
 from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 
 ROLE_LABELS = {"admin": _l("Administrateur"), "member": _l("Membre"), "reader": _l("Lecteur")}
@@ -14,7 +15,7 @@ ROLE_LABELS = {"admin": _l("Administrateur"), "member": _l("Membre"), "reader": 
 def human_size(size: int) -> str:
     """A file size in the reader's words: « 1,5 Mo », « 820 Ko »."""
     if size < 1024:
-        return _("%(n)s octets", n=format_decimal(size))
+        return ngettext("%(num)s octet", "%(num)s octets", size)
     for unit, factor in ((_("Ko"), 1024), (_("Mo"), 1024**2), (_("Go"), 1024**3)):
         value = size / factor
         if round(value) < 1024 or factor == 1024**3:
@@ -23,7 +24,10 @@ def human_size(size: int) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from agora.core.time import utcnow
+
     app.add_template_filter(human_size, "size")
+    app.add_template_global(utcnow, "now_utc")
 
     @app.template_filter("when")
     def when(value: datetime | None, style: str = "short") -> str:

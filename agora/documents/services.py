@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import BigInteger, case, cast, delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from agora.auth.models import User
@@ -34,7 +34,10 @@ from agora.spaces.models import Space
 from agora.spaces.services import record_activity
 
 MB = 1024 * 1024
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
+_UNSAFE = re.compile(r"[/\\]+")
+#: Unicode categories never kept in a name: controls, invisible format marks (such as the
+#: right-to-left override that dresses "fdp.exe" as "exe.pdf"), line and paragraph separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 ATTACHMENT_KINDS = ("forum.post", "agenda.event", "tasks.task")
 
 
@@ -48,13 +51,23 @@ def clean_name(raw: str | None, *, field_name: str = "name", limit: int = 200) -
     refused with a message for the field.
     """
     name = unicodedata.normalize("NFC", raw or "")
-    name = _UNSAFE.sub("-", name).strip().strip("-").strip()
+    name = "".join(("" if unicodedata.category(c) == "Cf" else " ") if unicodedata.category(c) in _INVISIBLE else c
+                   for c in name)
+    name = " ".join(_UNSAFE.sub("-", name).split()).strip("-").strip()
     if not name or set(name) <= {".", " "}:
-        raise ServiceError(_l("Donnez un nom (pas seulement des points ni des barres obliques)."), field=field_name)
-    if len(name) > limit:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[: limit - len(ext) - 1] + dot + ext) if dot and len(ext) < 12 else name[:limit]
-    return name
+        if field_name == "files":
+            raise ServiceError(_l("Le nom du fichier « %(name)s » n’est pas valable : renommez-le avant de l’envoyer.",
+                                  name=raw or ""), field=field_name)
+        raise ServiceError(_l("Ce nom n’est pas valable : il faut au moins une lettre ou un chiffre."), field=field_name)
+    return shorten(name, limit)
+
+
+def shorten(name: str, limit: int) -> str:
+    """Cut a name to `limit` characters, keeping its extension."""
+    if len(name) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return (stem[: limit - len(ext) - 1] + dot + ext) if dot and stem and len(ext) < 12 else name[:limit]
 
 
 def upload_name(raw: str | None) -> str:
@@ -63,17 +76,21 @@ def upload_name(raw: str | None) -> str:
     return clean_name(base, field_name="files", limit=255)
 
 
-def free_name(name: str, taken: set[str]) -> str:
-    """`name`, or "name (2).ext", "name (3).ext"... the first not in `taken` (compared casefolded)."""
+def free_name(name: str, taken: set[str], limit: int = 255) -> str:
+    """`name`, or "name (2).ext", "name (3).ext"... the first not in `taken` (compared casefolded),
+    never longer than `limit`."""
     if name.casefold() not in taken:
         return name
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         stem, dot, ext = name, "", ""
     n = 2
-    while f"{stem} ({n}){dot}{ext}".casefold() in taken:
+    while True:
+        suffix = f" ({n}){dot}{ext}"
+        candidate = stem[: max(limit - len(suffix), 1)] + suffix
+        if candidate.casefold() not in taken:
+            return candidate
         n += 1
-    return f"{stem} ({n}){dot}{ext}"
 
 
 # The tree ---------------------------------------------------------------------------------
@@ -88,7 +105,8 @@ class Tree:
 
     @classmethod
     def load(cls, space: Space) -> Tree:
-        found = db.session.scalars(select(Folder).where(Folder.space_id == space.id).order_by(Folder.name)).all()
+        found = db.session.scalars(select(Folder).options(selectinload(Folder.created_by))
+                                   .where(Folder.space_id == space.id).order_by(Folder.name)).all()
         tree = cls({f.id: f for f in found})
         for folder in found:
             tree.children.setdefault(folder.parent_id, []).append(folder)
@@ -96,8 +114,9 @@ class Tree:
 
     def ancestors(self, folder: Folder | None) -> list[Folder]:
         """From the top down to `folder` included: the breadcrumb."""
-        chain = []
-        while folder is not None:
+        chain, seen = [], set()
+        while folder is not None and folder.id not in seen:  # a loop in the data must not hang a page
+            seen.add(folder.id)
             chain.append(folder)
             folder = self.by_id.get(folder.parent_id) if folder.parent_id else None
         return chain[::-1]
@@ -114,9 +133,19 @@ class Tree:
         ids, todo = [], [folder_id]
         while todo:
             current = todo.pop()
+            if current in ids:
+                continue
             ids.append(current)
             todo.extend(f.id for f in self.children.get(current, []))
         return ids
+
+    def owned_only_by(self, folder: Folder, user_id: int) -> bool:
+        """True when `user_id` made the folder and everything under it (files included, trash too)."""
+        ids = self.subtree(folder.id)
+        if any(self.by_id[i].created_by_id != user_id for i in ids):
+            return False
+        others = db.session.scalar(select(Document.id).where(Document.folder_id.in_(ids), Document.created_by_id.is_distinct_from(user_id)).limit(1))
+        return others is None
 
     def live_folders(self) -> list[tuple[Folder, int]]:
         """Live folders in tree order with their depth: the choices of a "move to" list."""
@@ -217,8 +246,19 @@ def rename_folder(space: Space, tree: Tree, folder: Folder, name: str) -> None:
     folder.name, folder.updated_at = name, utcnow()
 
 
+def lock_space(space: Space) -> None:
+    """Serialise changes to the space's tree: a row lock (PostgreSQL), the write lock (SQLite)."""
+    db.session.execute(update(Space).where(Space.id == space.id).values(storage_used=Space.storage_used)
+                       .execution_options(synchronize_session=False))
+
+
 def move_folder(space: Space, tree: Tree, folder: Folder, target: Folder | None) -> None:
-    """Put a folder (and all it holds) into `target`; never into itself or one of its own subfolders."""
+    """Put a folder (and all it holds) into `target`; never into itself or one of its own subfolders.
+
+    The tree is read again under the space's lock, so two crossed moves cannot make a loop.
+    """
+    lock_space(space)
+    tree = Tree.load(space)
     if target is not None and target.id in tree.subtree(folder.id):
         raise ServiceError(_l("Un dossier ne peut pas aller dans lui-même ni dans un de ses sous-dossiers."),
                            field="target", status=409)
@@ -266,14 +306,14 @@ def reserve(space: Space, size: int, name: str) -> None:
     squeeze into the last megabytes.
     """
     result = db.session.execute(
-        update(Space).where(Space.id == space.id, Space.storage_used + size <= Space.quota_mb * MB)
+        update(Space).where(Space.id == space.id, Space.storage_used + size <= cast(Space.quota_mb, BigInteger) * MB)
         .values(storage_used=Space.storage_used + size).execution_options(synchronize_session=False))
     db.session.expire(space, ["storage_used"])
     if result.rowcount != 1:
         from agora.core.templating import human_size
 
         raise ServiceError(_l("Plus assez de place : « %(name)s » pèse %(size)s et il ne reste que %(left)s dans cet espace. "
-                              "Videz la corbeille ou demandez plus de place à l'hébergeur.",
+                              "Un administrateur de l’espace peut vider la corbeille ou demander plus de place à l’hébergeur.",
                               name=name, size=human_size(size), left=human_size(room_left(space))),
                            field="files", status=413)
 
@@ -301,6 +341,9 @@ def upload_limit() -> int:
 
 def _new_version(space: Space, document: Document, received: storage.Received, actor: User | None, note: str) -> DocumentVersion:
     reserve(space, received.size, document.name)
+    # Lock the document's row before numbering, so two versions sent at once get 2 and 3.
+    db.session.execute(update(Document).where(Document.id == document.id).values(updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
     number = (db.session.scalar(select(func.max(DocumentVersion.number)).where(DocumentVersion.document_id == document.id)) or 0) + 1
     version = DocumentVersion(space_id=space.id, document_id=document.id, number=number,
                               storage_name=storage.place(received, space.id), size=received.size,
@@ -342,7 +385,7 @@ def store_file(space: Space, tree: Tree, folder: Folder | None, upload, *, actor
         if record:
             record_activity(space, actor, "documents.version", existing.name, _document_url(space, existing))
         return existing, False
-    name = free_name(name, _taken_names(space, tree, folder_id, folders=False))
+    name = free_name(name, _taken_names(space, tree, folder_id, folders=False), 255)
     document = Document(space_id=space.id, folder_id=folder_id, name=name, created_by_id=actor.id if actor else None)
     db.session.add(document)
     db.session.flush()
@@ -420,7 +463,7 @@ def restore(space: Space, tree: Tree, item: Folder | Document) -> str:
     if not tree.is_live(parent_id):
         parent_id = None
     taken = _taken_names(space, tree, parent_id, folders=isinstance(item, Folder))
-    item.name = free_name(item.name, taken)
+    item.name = free_name(item.name, taken, 200 if isinstance(item, Folder) else 255)
     item.deleted_at = None
     if isinstance(item, Folder):
         item.parent_id = parent_id
@@ -439,14 +482,15 @@ def purge(space: Space, tree: Tree, folders: list[Folder] = (), documents: list[
                                                                           Document.folder_id.in_(folder_ids))))
     freed = 0
     if document_ids:
-        for storage_name, size in db.session.execute(
-                select(DocumentVersion.storage_name, DocumentVersion.size)
-                .where(DocumentVersion.space_id == space.id, DocumentVersion.document_id.in_(document_ids))):
+        db.session.execute(delete(Attachment).where(Attachment.space_id == space.id, Attachment.document_id.in_(document_ids)))
+        # Count only the versions this transaction removed: a purge running at the same moment
+        # (two uploads clearing the same expired trash) must not give the bytes back twice.
+        removed = db.session.execute(
+            delete(DocumentVersion).where(DocumentVersion.space_id == space.id, DocumentVersion.document_id.in_(document_ids))
+            .returning(DocumentVersion.storage_name, DocumentVersion.size)).all()
+        for storage_name, size in removed:
             storage.forget(space.id, storage_name)
             freed += size
-        db.session.execute(delete(Attachment).where(Attachment.space_id == space.id, Attachment.document_id.in_(document_ids)))
-        db.session.execute(delete(DocumentVersion).where(DocumentVersion.space_id == space.id,
-                                                         DocumentVersion.document_id.in_(document_ids)))
         db.session.execute(delete(Document).where(Document.space_id == space.id, Document.id.in_(document_ids)))
         for document_id in document_ids:
             after_commit("documents.document", document_id, space.id, "deleted")
@@ -486,7 +530,9 @@ def attachments_folder(space: Space, tree: Tree, actor: User) -> Folder:
     for folder in tree.children.get(None, []):
         if folder.deleted_at is None and folder.name.casefold() == name.casefold():
             return folder
-    return create_folder(space, tree, None, name, actor=actor)
+    folder = create_folder(space, tree, None, name, actor=actor)
+    folder.created_by_id = None  # shared by everyone who attaches: only space admins manage it
+    return folder
 
 
 def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User) -> list[Document]:
@@ -522,12 +568,13 @@ def attachments_for(space: Space, kind: str, target_ids) -> dict[int, list[Docum
         return {}
     rows = db.session.execute(
         select(Attachment.target_id, Document).join(Document, Document.id == Attachment.document_id)
-        .outerjoin(Folder, Folder.id == Document.folder_id)
         .where(Attachment.space_id == space.id, Attachment.kind == kind, Attachment.target_id.in_(ids),
-               Document.deleted_at.is_(None), Folder.deleted_at.is_(None)).order_by(Document.name))
+               Document.deleted_at.is_(None)).order_by(Document.name)).all()
+    tree = Tree.load(space) if rows else None
     found: dict[int, list[Document]] = {}
     for target_id, document in rows:
-        found.setdefault(target_id, []).append(document)
+        if tree.is_live(document.folder_id):
+            found.setdefault(target_id, []).append(document)
     return found
 
 

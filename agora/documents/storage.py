@@ -106,6 +106,8 @@ def receive(stream, limit: int) -> Received:
                                           limit=limit // (1024 * 1024)), field="files", status=413)
                 digest.update(chunk)
                 handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before any row points at it
         return Received(path=path, size=size, sha256=digest.hexdigest(), content_type=sniff(path))
     except BaseException:
         path.unlink(missing_ok=True)
@@ -165,6 +167,11 @@ def place(received: Received, space_id: int) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(received.path, target)
     changes().placed.append(target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # and its new name too, should the power go
+    finally:
+        os.close(directory)
     return storage_name
 
 

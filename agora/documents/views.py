@@ -33,6 +33,37 @@ from agora.extensions import db
 
 bp = space_blueprint("documents", __name__, "/documents")
 
+
+def refuse_upload_that_cannot_fit():
+    """Refuse an upload bigger than the room left before its body is read.
+
+    It runs before every other check of the request (the CSRF check reads the whole body), and
+    answers only the space's writers: anyone else goes on to the usual 404 or login page.
+    """
+    if request.endpoint != "documents.upload" or not request.content_length or not current_user.is_authenticated:
+        return None
+    from agora.spaces.services import get_space_by_slug
+
+    space = get_space_by_slug(g.get("slug", ""))
+    if space is None or not space.can_write(current_user) or not space.has_module("documents"):
+        return None
+    room = services.room_left(space)
+    if request.content_length <= room + FORM_OVERHEAD:
+        return None
+    message = _("Plus assez de place : l’envoi pèse %(size)s et il ne reste que %(left)s dans cet espace. "
+                "Un administrateur de l’espace peut vider la corbeille ou demander plus de place à l’hébergeur.",
+                size=human_size(request.content_length), left=human_size(room))
+    if _wants_json():
+        return jsonify(errors=[message]), 413
+    from agora.core.errors import render_error
+
+    return render_error(413, message)
+
+
+@bp.record_once
+def _first_check(state):
+    state.app.before_request_funcs.setdefault(None, []).insert(0, refuse_upload_that_cannot_fit)
+
 SORTS = ("name", "date", "size")
 #: File responses may show an image or a PDF, never run anything.
 FILE_POLICY = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
@@ -59,11 +90,19 @@ def _document(document_id: int) -> Document:
 
 
 def _move_choices(exclude: Folder | None = None) -> list[tuple[int, str]]:
-    """(id, label) of the places something can move to, indented by depth; 0 is the top."""
-    banned = set(_tree().subtree(exclude.id)) if exclude else set()
+    """(id, full path) of the places something can move to; 0 is the top. Paths, not indents:
+    two "2025" folders in different places must not sound alike to a screen reader."""
+    tree = _tree()
+    banned = set(tree.subtree(exclude.id)) if exclude else set()
     choices = [(0, _("Documents (tout en haut)"))]
-    choices += [(f.id, "\u2003" * (depth + 1) + f.name) for f, depth in _tree().live_folders() if f.id not in banned]
+    choices += [(f.id, " › ".join(a.name for a in tree.ancestors(f))) for f, _depth in tree.live_folders() if f.id not in banned]
     return choices
+
+
+def _may_remove(folder: Folder) -> bool:
+    """Trash or purge a folder: space admins, or its creator when everything inside is theirs too."""
+    return g.space.can_manage(current_user) or (
+        folder.can_change(current_user) and _tree().owned_only_by(folder, current_user.id))
 
 
 def _folder_page(folder: Folder | None, *, status: int = 200, upload_form=None, folder_form=None,
@@ -79,6 +118,7 @@ def _folder_page(folder: Folder | None, *, status: int = 200, upload_form=None, 
         subfolders=subfolders, documents=documents, sort=sort,
         upload_form=upload_form or UploadForm(formdata=None), folder_form=folder_form or NameForm(formdata=None, prefix="new"),
         rename_form=rename_form, move_form=move_form, quota=services.quota_bytes(g.space), room=services.room_left(g.space),
+        may_remove=folder is not None and _may_remove(folder),
     ), status
 
 
@@ -104,12 +144,7 @@ def upload(folder_id: int | None):
     if services.purge_expired(g.space, _tree()):
         g.pop("document_tree")  # the purge removed folders the loaded tree still holds
         folder = _folder(folder_id)
-    if request.content_length and request.content_length > services.room_left(g.space) + FORM_OVERHEAD:
-        status = 413
-        error = _("Plus assez de place : l'envoi pèse %(size)s et il ne reste que %(left)s dans cet espace. "
-                  "Videz la corbeille ou demandez plus de place à l'hébergeur.",
-                  size=human_size(request.content_length), left=human_size(services.room_left(g.space)))
-    elif form.validate_on_submit():
+    if form.validate_on_submit():
         try:
             stored = [services.store_file(g.space, _tree(), folder, upload, actor=current_user,
                                           on_conflict=form.on_conflict.data, note=form.note.data or "")
@@ -198,10 +233,10 @@ def _target(form: MoveForm) -> Folder | None:
 def delete_folder(folder_id: int):
     """Put a folder and what it holds in the trash (its creator, space admins)."""
     folder = _folder(folder_id)
-    require(folder.can_change(current_user))
+    require(_may_remove(folder))
     services.trash(g.space, folder, actor=current_user)
     db.session.commit()
-    flash(_("Le dossier « %(name)s » est dans la corbeille pendant 30 jours.", name=folder.name), "success")
+    flash(_("Le dossier « %(name)s » restera 30 jours dans la corbeille.", name=folder.name), "success")
     return redirect(url_for("documents.show_folder", folder_id=folder.parent_id))
 
 
@@ -305,7 +340,7 @@ def delete_document(document_id: int):
     require(document.can_change(current_user))
     services.trash(g.space, document, actor=current_user)
     db.session.commit()
-    flash(_("« %(name)s » est dans la corbeille pendant 30 jours.", name=document.name), "success")
+    flash(_("« %(name)s » restera 30 jours dans la corbeille.", name=document.name), "success")
     return redirect(url_for("documents.show_folder", folder_id=document.folder_id))
 
 
@@ -470,7 +505,9 @@ def _restore(item):
 
 @bp.post("/trash/folders/<int:trashed_folder_id>/purge")
 def purge_folder(trashed_folder_id: int):
-    return _purge(folders=[_trashed("folder", trashed_folder_id)])
+    folder = _trashed("folder", trashed_folder_id)
+    require(_may_remove(folder))
+    return _purge(folders=[folder])
 
 
 @bp.post("/trash/<int:trashed_document_id>/purge")

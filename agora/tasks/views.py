@@ -198,6 +198,7 @@ def edit_task(task_id: int):
 def delete_task(task_id: int):
     task = _task(task_id)
     require(task.can_delete(current_user))
+    documents.detach_all(g.space, "tasks.task", [task.id])
     db.session.delete(task)
     db.session.commit()
     flash(_("La tâche est supprimée."), "success")
