@@ -73,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from agora.documents.views import bp as documents_bp
     from agora.forum.views import bp as forum_bp
     from agora.members.views import bp as members_bp
+    from agora.polls.views import bp as polls_bp
     from agora.spaces.views import bp as spaces_bp
     from agora.spaces.views import home_bp, join_bp
     from agora.tasks.views import bp as tasks_bp
@@ -90,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(feeds_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(tasks_bp)
+    app.register_blueprint(polls_bp)
     app.register_blueprint(my_tasks_bp)
     app.register_blueprint(admin_bp)
     return app

@@ -44,6 +44,8 @@ def test_upgrading_an_instance_that_has_data(tmp_path):
                               " session_version, created_at) VALUES (1, 'ancien', 'ancien', 'Ancien', 0, 0, 1, '2026-01-01')"))
             conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
                               " created_at) VALUES (1, 'vieux', 'Vieux', '', '#000000', '[]', 10, 0, '2026-01-01')"))
+            conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
+                              " created_at) VALUES (2, 'forum', 'Forum', '', '#000000', '[\"forum\"]', 10, 0, '2026-01-01')"))
             conn.execute(text("INSERT INTO memberships (id, space_id, user_id, role, created_at)"
                               " VALUES (1, 1, 1, 'member', '2026-01-01')"))
         upgrade(directory=directory)
@@ -51,6 +53,9 @@ def test_upgrading_an_instance_that_has_data(tmp_path):
             row = conn.execute(text("SELECT u.presentation, u.privacy, m.function FROM users u"
                                     " JOIN memberships m ON m.user_id = u.id")).one()
         assert tuple(row) == ("", "{}", "")
+        with db_engine(app).connect() as conn:
+            modules = dict(conn.execute(text("SELECT slug, modules FROM spaces")).all())
+        assert modules == {"vieux": "[]", "forum": '["forum", "polls"]'}
         downgrade(directory=directory, revision="0001")
         db_engine(app).dispose()
 

@@ -162,6 +162,34 @@ def _trashed_document(db, space, user):
     return document.id
 
 
+def _poll(db, space, user):
+    from agora.polls import services as polls
+
+    return polls.create_poll(space, user, polls.PollData(question="Sondage secret de B", options=["Oui", "Non"])).id
+
+
+def _date_poll(db, space, user):
+    """The newest date poll of B (made when there is none), so poll and option ids pair up."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import func
+
+    from agora.polls import services as polls
+    from agora.polls.models import Poll
+
+    latest = db.session.scalar(select(func.max(Poll.id)).where(Poll.space_id == space.id, Poll.kind == "dates"))
+    if latest:
+        return latest
+    slots = [datetime(2031, 3, day, 18, tzinfo=timezone.utc) for day in (3, 5)]
+    return polls.create_poll(space, user, polls.PollData(question="Date secrète de B", kind="dates", slots=slots)).id
+
+
+def _date_option(db, space, user):
+    from agora.polls.models import PollOption
+
+    return db.session.scalar(select(PollOption.id).where(PollOption.poll_id == _date_poll(db, space, user)))
+
+
 #: URL parameter -> function(db, space B, an admin of B) returning an id that belongs to space B.
 FILLERS = {
     "news_id": _news,
@@ -180,6 +208,7 @@ FILLERS = {
     "version_id": _version,
     "trashed_folder_id": _trashed_folder,
     "trashed_document_id": _trashed_document,
+    "poll_id": _poll,
 }
 #: Per-endpoint overrides, where the same parameter name needs a particular kind of object.
 ENDPOINT_FILLERS = {
@@ -187,6 +216,7 @@ ENDPOINT_FILLERS = {
     "spaces.show_setup_link": {"membership_id": _unset_membership},
     "documents.download_version": {"document_id": _latest_document},
     "documents.restore_version": {"document_id": _latest_document},
+    "polls.make_event": {"poll_id": _date_poll, "option_id": _date_option},
 }
 DEFAULT_MEMBERSHIP = _membership
 
@@ -274,7 +304,8 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
                  "agenda.resources", "tasks.list_tasks", "tasks.board", "tasks.timeline", "tasks.show_task",
                  "tasks.manage_lists", "tasks.manage_statuses",
                  "documents.show_folder", "documents.show_document", "documents.download", "documents.view",
-                 "documents.download_version", "documents.thumbnail", "documents.download_zip"}
+                 "documents.download_version", "documents.thumbnail", "documents.download_zip",
+                 "polls.list_polls", "polls.show_poll", "polls.export_results"}
     #: Personal, not shared: a reader may follow a topic and say which organisation they belong to.
     personal = {"forum.follow", "members.my_details", "agenda.subscribe"}
     for rule in space_rules(app):

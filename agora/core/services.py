@@ -24,6 +24,11 @@ def one_line(text: str | None) -> str:
     return " ".join(_CONTROL.sub(" ", text or "").split())
 
 
+def spreadsheet_cell(text: str) -> str:
+    """A CSV cell a spreadsheet will show as text, never run as a formula (=, +, -, @)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def contains_pattern(text: str) -> str:
     """Return a LIKE pattern (escape character "\\") matching values that contain text literally."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from agora.auth import services as auth_services
 from agora.auth.models import User
-from agora.core.services import ServiceError, one_line
+from agora.core.services import ServiceError, one_line, spreadsheet_cell
 from agora.extensions import db
 from agora.members.models import Organisation
 from agora.spaces import services as space_services
@@ -201,9 +201,10 @@ def directory_csv(cards: list[Card]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
     for card in cards:
-        writer.writerow([card.user.display_name, card.user.username, card.role, card.member_since.date().isoformat(),
-                         card.fields.get("organisation", ""), card.fields.get("function", ""),
-                         card.fields.get("email", ""), card.fields.get("phone", "")])
+        writer.writerow([spreadsheet_cell(str(value)) for value in (
+            card.user.display_name, card.user.username, card.role, card.member_since.date().isoformat(),
+            card.fields.get("organisation", ""), card.fields.get("function", ""),
+            card.fields.get("email", ""), card.fields.get("phone", ""))])
     return "\ufeff" + buffer.getvalue()
 
 

@@ -15,6 +15,7 @@ MODULE_CHOICES = [
     SelectChoice("agenda", _l("Agenda")),
     SelectChoice("documents", _l("Documents")),
     SelectChoice("tasks", _l("Tâches")),
+    SelectChoice("polls", _l("Sondages")),
     SelectChoice("members", _l("Annuaire des membres")),
 ]
 

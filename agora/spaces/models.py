@@ -12,7 +12,7 @@ from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 
 ROLES = ("admin", "member", "reader")
-MODULES = ("forum", "agenda", "documents", "tasks", "members")
+MODULES = ("forum", "agenda", "documents", "tasks", "polls", "members")
 #: Slugs that would shadow a server page or confuse people reading an address.
 RESERVED_SLUGS = frozenset(
     {

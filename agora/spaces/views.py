@@ -95,8 +95,13 @@ def home():
         from agora.tasks.services import today as tasks_today
 
         my_tasks, today = my_open_tasks(current_user, [space.id])[:5], tasks_today()
+    polls = []
+    if space.has_module("polls"):
+        from agora.polls.services import open_polls
+
+        polls = open_polls(space)
     html = render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit,
-                           upcoming=upcoming, my_tasks=my_tasks, today=today)
+                           upcoming=upcoming, my_tasks=my_tasks, today=today, polls=polls)
     if page.number == 1:
         # After rendering: a commit expires every loaded object, and reloading them costs a query each.
         services.mark_visit(g.membership)

@@ -1,0 +1,1 @@
+"""Polls: single and multiple choice, and date-finding, with named or anonymous ballots."""
