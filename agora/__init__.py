@@ -64,6 +64,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from agora.documents import storage
 
     storage.init_app(app)
+    from agora.search import indexing
+
+    indexing.init_app(app)
 
     from agora.admin.views import bp as admin_bp
     from agora.agenda.views import bp as agenda_bp
@@ -74,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from agora.forum.views import bp as forum_bp
     from agora.members.views import bp as members_bp
     from agora.polls.views import bp as polls_bp
+    from agora.search.views import bp as search_bp
     from agora.spaces.views import bp as spaces_bp
     from agora.spaces.views import home_bp, join_bp
     from agora.tasks.views import bp as tasks_bp
@@ -92,6 +96,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(documents_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(polls_bp)
+    app.register_blueprint(search_bp)
     app.register_blueprint(my_tasks_bp)
     app.register_blueprint(admin_bp)
     return app

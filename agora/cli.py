@@ -477,3 +477,23 @@ def documents_purge():
             freed += services.purge_expired(space, services.Tree.load(space))
         database.session.commit()
     click.echo(f"freed {freed} bytes")
+
+
+@main.group()
+def search():
+    """The full-text search index."""
+
+
+@search.command("reindex")
+@click.option("--space", "slug", default=None, help="Only this space (by its short address).")
+def search_reindex(slug):
+    """Rebuild the search index from the database (all of it, or one space's part)."""
+    import time
+
+    from agora.search.indexing import reindex
+
+    with app_context():
+        space_id = _space(slug).id if slug else None
+        began = time.perf_counter()
+        count = reindex(space_id)
+    click.echo(f"indexed {count} items in {time.perf_counter() - began:.1f} s")

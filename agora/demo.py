@@ -4,7 +4,7 @@ Each feature adds its own content here, so a newcomer sees a living server.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete, func, select
 
@@ -165,6 +165,7 @@ def create_demo(admin_name: str = "admin") -> list[str]:
         _demo_agenda(space, spec, people)
         _demo_tasks(space, spec, people)
         _demo_documents(space, spec, people)
+        _demo_polls(space, spec, people)
         _demo_forum(space, spec, people)
         created.append(space.slug)
     # Demo conversations mention and notify demo people: none of that is real mail.
@@ -348,3 +349,47 @@ def _demo_documents(space, spec: dict, people: dict[str, User]) -> None:
         draft, _new = documents.store_file(space, tree, None, FileStorage(io.BytesIO(b"Brouillon"), filename="Brouillon affiche.txt"),
                                            actor=people["nadia.benali"], record=False)
         documents.trash(space, draft, actor=people["nadia.benali"])
+
+
+#: Per space: (author, question, kind, options or days ahead at 18:00, settings, ballots {username: choices}).
+POLLS = {
+    "conseil-tilleuls": [
+        ("nadia.benali", "Quel nom pour le jardin partagé ?", "single",
+         ["Le Jardin des Tilleuls", "La Main verte", "Le Potager du bâtiment C"],
+         {"is_anonymous": True, "readers_vote": True},
+         {"karim.haddad": [0], "fatou.diallo": [2], "bernard.roux": [0]}),
+        ("nadia.benali", "Quelle soirée pour la prochaine plénière ?", "dates", [12, 14, 19],
+         {"readers_vote": True},
+         {"karim.haddad": ["yes", "maybe", "no"], "fatou.diallo": ["no", "yes", "yes"], "jeanne.petit": ["yes", "yes", "maybe"]}),
+    ],
+    "gup-tilleuls": [
+        ("sophie.martin", "Priorités du prochain diagnostic en marchant", "multiple",
+         ["Éclairage du passage Jean-Moulin", "Propreté du square Colette", "Stationnement rue des Lilas", "Bancs et jeux"],
+         {"max_choices": 2}, {"marc.durand": [0, 1], "ahmed.saidi": [0, 3]}),
+    ],
+}
+
+
+def _demo_polls(space, spec: dict, people: dict[str, User]) -> None:
+    """An anonymous vote on a name, a date poll for the next plenary, a multiple choice with a maximum."""
+    from zoneinfo import ZoneInfo
+
+    from agora.polls import services as polls
+
+    today = utcnow().astimezone(ZoneInfo("Europe/Paris")).date()
+    for username, question, kind, choices, settings, ballots in POLLS.get(space.slug, []):
+        closes = datetime.combine(today + timedelta(days=21), time(20, 0), tzinfo=ZoneInfo("Europe/Paris"))
+        data = polls.PollData(question=question, kind=kind, closes_at=closes, **settings)
+        if kind == "dates":
+            data.slots = [datetime.combine(today + timedelta(days=n), time(18, 0), tzinfo=ZoneInfo("Europe/Paris"))
+                          for n in choices]
+        else:
+            data.options = choices
+        poll = polls.create_poll(space, people[username], data)
+        option_ids = [o.id for o in polls.options(poll)]
+        for voter, picks in ballots.items():
+            if kind == "dates":
+                answers = dict(zip(option_ids, picks, strict=True))
+            else:
+                answers = {option_ids[n]: "yes" for n in picks}
+            polls.cast_ballot(space, poll, people[voter], answers)

@@ -16,6 +16,7 @@ from playwright.sync_api import sync_playwright
 
 AGORA = str(Path(sys.executable).with_name("agora"))
 CHROMIUM = os.environ.get("AGORA_CHROMIUM", "/usr/bin/chromium")
+READER, READER_PASSWORD = "lea.lectrice", "une lectrice du conseil"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 740}}
 
 
@@ -34,6 +35,11 @@ def server(tmp_path_factory):
     init = subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True, text=True)
     password = re.search(r"with password: (\S+)", init.stdout).group(1)
     subprocess.run([AGORA, "demo"], env=env, check=True, capture_output=True)
+    # A habitant who follows the council as a reader (journey 6 votes as her).
+    subprocess.run([AGORA, "user", "create", READER, "--name", "Léa Lectrice", "--password", READER_PASSWORD],
+                   env=env, check=True, capture_output=True)
+    subprocess.run([AGORA, "space", "add-member", "conseil-tilleuls", READER, "--role", "reader"],
+                   env=env, check=True, capture_output=True)
     port = free_port()
     process = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

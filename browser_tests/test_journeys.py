@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser
 
-from browser_tests.conftest import VIEWPORTS, log_in
+from browser_tests.conftest import READER, READER_PASSWORD, VIEWPORTS, log_in
 
 
 def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant_joins(server, page, browser: Browser):
@@ -52,6 +52,14 @@ def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant
     habitant.click("#reply button[name=post]")
     assert "j'habite le bâtiment B" in habitant.inner_text(".posts")
     habitant.context.close()
+
+    # Journey 7: the admin finds that reply with the header's search box, typed without accents.
+    page.fill("#header-q", "batiment habite")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/search\?q=batiment"))
+    result = page.locator(".search-results li", has_text=f"Conseil citoyen du Parc ({suffix})")
+    assert result.locator(".result-title").inner_text() == "Bienvenue au conseil"
+    assert "bâtiment" in result.locator("mark").all_inner_texts()
 
 
 def test_a_task_moves_on_the_board_by_button_and_by_drag_and_drop(server, page, browser: Browser):
@@ -119,3 +127,43 @@ def test_a_member_uploads_a_document_then_a_new_version_and_downloads_the_old_on
     with page.expect_download() as old:
         page.click("#versions tbody tr:last-child a")
     assert Path(old.value.path()).read_text(encoding="utf-8") == "Version du 4 novembre"
+
+
+def _tab_to(page, selector: str, limit: int = 80) -> list[str]:
+    """Press Tab until the element matching selector has the focus; return what was focused on
+    the way, each checked to show a visible focus outline."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => {
+            const el = document.activeElement;
+            const style = getComputedStyle(el);
+            return {tag: el.tagName, text: (el.innerText || el.value || el.name || "").trim().slice(0, 40),
+                    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+                    match: el.matches(arguments[0] || "*")}
+        }""".replace("arguments[0]", repr(selector)))
+        seen.append(focused["text"])
+        assert focused["outline"], f"no visible focus on {focused}"
+        if focused["match"]:
+            return seen
+    raise AssertionError(f"{selector} never got the focus: {seen}")
+
+
+def test_a_reader_votes_in_a_poll_with_the_keyboard_alone(server, page):
+    """Journeys 6 and keyboard-only: a habitant following the council as a reader votes, by Tab, Space and Enter."""
+    base, _password = server
+    log_in(page, base, READER, READER_PASSWORD)
+    page.goto(f"{base}/s/conseil-tilleuls/")
+    page.click("text=Quelle soirée pour la prochaine plénière ?")
+    page.wait_for_load_state()
+    path = _tab_to(page, "input[type=radio][value=yes]")
+    assert path[0] == "Aller au contenu"  # the skip link comes first
+    page.keyboard.press("Space")
+    first_yes = page.locator("input[type=radio][value=yes]").first
+    assert first_yes.is_checked()
+    _tab_to(page, "form.ballot button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    status = page.inner_text(".flashes")
+    assert "Votre vote est enregistré" in status and "Oui" in status
+    assert "Vous avez voté." in page.inner_text("#vote-status")

@@ -104,7 +104,8 @@ def _clean_tables(app):
             _db.session.execute(delete(table))
         _db.session.commit()
         _db.session.remove()
-    shutil.rmtree(os.path.join(app.instance_path, "files"), ignore_errors=True)  # ids restart: so do files
+    for folder in ("files", "search"):  # ids restart: so do files and the index
+        shutil.rmtree(os.path.join(app.instance_path, folder), ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -188,3 +189,15 @@ def test_documents_check_exits_1_on_an_orphan_file_and_fix_removes_it(instance):
     assert fixed.exit_code == 0 and "fixed" in fixed.output and not orphan.exists()
     assert run("documents", "check").exit_code == 0
     assert run("documents", "purge").output.strip() == "freed 0 bytes"
+
+
+def test_search_reindex_rebuilds_the_index_of_the_demo(instance):
+    assert run("init").exit_code == 0
+    assert run("demo").exit_code == 0
+    rebuilt = run("search", "reindex")
+    assert rebuilt.exit_code == 0 and re.match(r"indexed \d+ items in [\d.]+ s", rebuilt.output)
+    assert int(rebuilt.output.split()[1]) > 40
+    one = run("search", "reindex", "--space", "gup-tilleuls")
+    assert one.exit_code == 0 and 0 < int(one.output.split()[1]) < int(rebuilt.output.split()[1])
+    unknown = CliRunner().invoke(main, ["search", "reindex", "--space", "nulle-part"])
+    assert unknown.exit_code == 1

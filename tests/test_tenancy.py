@@ -297,7 +297,7 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
     _a, b, _member_a, reader_b, admin_b = two_spaces
     client = app.test_client()
     login(client, reader_b.username)
-    read_only = {"spaces.home", "forum.list_topics", "forum.show_topic", "forum.first_unread",
+    read_only = {"spaces.home", "forum.list_topics", "forum.show_topic", "forum.first_unread", "forum.show_post",
                  "members.directory", "members.profile", "members.member_vcard", "members.directory_vcard",
                  "members.organisations", "members.my_details",
                  "agenda.show_agenda", "agenda.show_event", "agenda.categories", "agenda.space_feed", "agenda.subscribe",

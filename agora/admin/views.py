@@ -185,6 +185,9 @@ def delete_space(space_id: int):
             return _space_page(space, delete_form=form, status=exc.status)
         db.session.commit()
         shutil.rmtree(files, ignore_errors=True)
+        from agora.search.indexing import forget_space
+
+        forget_space(space_id)
         flash(_("L'espace « %(name)s » est supprimé.", name=name), "success")
         return redirect(url_for("admin.index"))
     return _space_page(space, delete_form=form, status=400)

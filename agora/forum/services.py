@@ -167,6 +167,8 @@ def delete_post(space: Space, post: Post) -> bool:
     after_commit("forum.post", post.id, space.id, "deleted")
     gone = list(db.session.scalars(select(Post.id).where(Post.topic_id == topic.id))) if post.is_first else [post.id]
     detach_all(space, "forum.post", gone)
+    for post_id in gone:
+        after_commit("forum.post", post_id, space.id, "deleted")
     if post.is_first:
         after_commit("forum.topic", topic.id, space.id, "deleted")
         db.session.delete(topic)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from agora.auth.models import User
@@ -146,6 +146,15 @@ def show_topic(topic_id: int):
     """A topic's posts, 30 a page; reading a page moves the read position forward."""
     topic = services.get_topic(g.space, topic_id) or abort(404)
     return _render_topic(topic, ReplyForm())
+
+
+@bp.get("/posts/<int:post_id>")
+def show_post(post_id: int):
+    """A post's lasting address: its topic, at the page that holds it."""
+    post = services.get_post(g.space, post_id) or abort(404)
+    position = db.session.scalar(select(func.count()).select_from(Post).where(Post.topic_id == post.topic_id, Post.id <= post.id))
+    number = (position - 1) // POSTS_PER_PAGE + 1
+    return redirect(url_for("forum.show_topic", topic_id=post.topic_id, page=number, _anchor=f"post-{post.id}"))
 
 
 @bp.get("/<int:topic_id>/unread")

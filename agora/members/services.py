@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from agora.auth import services as auth_services
 from agora.auth.models import User
+from agora.core.events import after_commit
 from agora.core.services import ServiceError, one_line, spreadsheet_cell
 from agora.extensions import db
 from agora.members.models import Organisation
@@ -102,6 +103,8 @@ def update_profile_details(user: User, *, phone: str, presentation: str, privacy
     user.phone = phone or None
     user.presentation = (presentation or "").strip()[:2000]
     user.privacy = {**privacy_of(user), **privacy}
+    for membership in user.memberships:  # what every member may see of the person changes in each space
+        after_commit("members.member", membership.id, membership.space_id, "updated")
 
 
 # Organisations ----------------------------------------------------------------------------
@@ -147,6 +150,7 @@ def set_membership_details(space: Space, membership: Membership, *, organisation
         raise ServiceError(_l("Cette structure n'existe pas dans l'espace."), field="organisation")
     membership.organisation_id = organisation.id if organisation else None
     membership.function = one_line(function)[:120]
+    after_commit("members.member", membership.id, space.id, "updated")
 
 
 # Exports ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
 from agora.auth.services import audit, hash_token
+from agora.core.events import after_commit
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
@@ -95,6 +96,7 @@ def add_member(space: Space, user: User, role: str, *, actor: User | None) -> Me
     db.session.add(membership)
     db.session.flush()
     user.__dict__.pop("_membership_cache", None)
+    after_commit("members.member", membership.id, space.id, "created")
     record_activity(space, user, "joined", user.display_name)
     audit("member.added", actor, space=space, target=user.username, details={"role": role})
     return membership
@@ -134,6 +136,7 @@ def remove_member(space: Space, membership: Membership, *, actor: User | None) -
         raise ServiceError(_l("L'espace doit garder au moins un administrateur."), status=409)
     audit("member.removed", actor, space=space, target=membership.user.username)
     membership.user.__dict__.pop("_membership_cache", None)
+    after_commit("members.member", membership.id, space.id, "deleted")
     db.session.delete(membership)
     db.session.flush()
 

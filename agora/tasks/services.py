@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from agora.auth.models import User
+from agora.core.events import after_commit
 from agora.core.mail import queue_mail
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
@@ -178,6 +179,7 @@ def save_task(space: Space, task: Task | None, data: TaskData, *, actor: User) -
     task.assignees = [a for a in task.assignees if a.user_id in wanted] + [
         TaskAssignee(space_id=space.id, user_id=uid) for uid in wanted - old_assignees]
     db.session.flush()
+    after_commit("tasks.task", task.id, space.id, "created" if creating else "updated")
     if creating:
         record_activity(space, actor, "tasks.task", task.title, f"/s/{space.slug}/tasks/{task.id}")
     for user in assignees:
@@ -228,6 +230,8 @@ def add_comment(space: Space, task: Task, author: User, body: str) -> TaskCommen
     comment = TaskComment(space_id=space.id, task_id=task.id, author_id=author.id, body=body,
                           body_html=str(render_markdown(body)))
     db.session.add(comment)
+    db.session.flush()
+    after_commit("tasks.comment", comment.id, space.id, "created")
     for assignee in task.assignees:
         if assignee.user_id != author.id:
             _notify(space, task, assignee.user, _l("Commentaire sur « %(title)s »", title=task.title),

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, select
 from wtforms import SelectChoice
 
+from agora.core.events import after_commit
 from agora.core.forms import save_form
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError
@@ -199,6 +200,9 @@ def delete_task(task_id: int):
     task = _task(task_id)
     require(task.can_delete(current_user))
     documents.detach_all(g.space, "tasks.task", [task.id])
+    for comment_id in db.session.scalars(select(TaskComment.id).where(TaskComment.task_id == task.id)):
+        after_commit("tasks.comment", comment_id, g.space.id, "deleted")
+    after_commit("tasks.task", task.id, g.space.id, "deleted")
     db.session.delete(task)
     db.session.commit()
     flash(_("La tâche est supprimée."), "success")

@@ -1,0 +1,1 @@
+"""Full-text search across a person's spaces, in French, with Whoosh."""

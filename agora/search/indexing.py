@@ -1,0 +1,253 @@
+"""What goes in the index, kept fresh after each commit, and rebuilt on demand.
+
+Services announce changes with `after_commit(kind, id, space_id, action)`; once the transaction
+has committed, `content_changed` reaches `_remember` here, which notes the change. When the app
+context ends (after the response, or at the end of a command), `_apply_pending` reloads each
+changed item from the database and writes it to the index in one writer, never inside the
+request's transaction. An item that is gone, trashed or otherwise unshown is removed.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, g, has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from agora.core.events import ContentChange, content_changed
+from agora.extensions import db
+from agora.search import index
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Entry:
+    key: str
+    kind: str
+    module: str
+    space_id: int
+    object_id: int
+    title: str
+    body: str
+    date: object
+    parent: str = ""
+
+    def fields(self) -> dict:
+        return {"key": self.key, "kind": self.kind, "module": self.module, "space_id": str(self.space_id),
+                "object_id": self.object_id, "title": self.title, "body": self.body, "date": self.date}
+
+
+def _key(kind: str, object_id: int) -> str:
+    return f"{kind}:{object_id}"
+
+
+# Builders: object id -> Entry, or None when the item must not be found ------------------------
+
+
+def _topic(topic_id: int) -> Entry | None:
+    from agora.forum.models import Post, Topic
+
+    topic = db.session.get(Topic, topic_id)
+    if topic is None:
+        return None
+    first = db.session.scalar(select(Post).where(Post.topic_id == topic.id, Post.is_first.is_(True)))
+    return Entry(_key("forum.topic", topic.id), "forum.topic", "forum", topic.space_id, topic.id, topic.title,
+                 first.body if first else "", topic.created_at)
+
+
+def _post(post_id: int) -> Entry | None:
+    from agora.forum.models import Post
+
+    post = db.session.get(Post, post_id)
+    if post is None or post.is_first:  # a topic's first post is indexed with its topic
+        return None
+    return Entry(_key("forum.post", post.id), "forum.post", "forum", post.space_id, post.id, post.topic.title,
+                 post.body, post.created_at)
+
+
+def _event(event_id: int) -> Entry | None:
+    from agora.agenda.models import Event
+
+    event = db.session.get(Event, event_id)
+    if event is None:
+        return None
+    return Entry(_key("agenda.event", event.id), "agenda.event", "agenda", event.space_id, event.id, event.title,
+                 f"{event.location}\n{event.description}", event.starts_at)
+
+
+def _document(document_id: int, full: bool = True) -> Entry | None:
+    """A live document, with the text inside its current version (unless full is False)."""
+    from agora.documents import services as documents
+    from agora.documents import storage
+    from agora.documents.models import Document, DocumentVersion
+    from agora.search.extract import text_of
+
+    document = db.session.get(Document, document_id)
+    if document is None or document.deleted_at is not None:
+        return None
+    if not documents.Tree.load(document.space).is_live(document.folder_id):
+        return None
+    version = db.session.get(DocumentVersion, document.current_version_id)
+    notes = " ".join(db.session.scalars(select(DocumentVersion.note).where(DocumentVersion.document_id == document.id)))
+    text = text_of(storage.path_for(document.space_id, version.storage_name), version.content_type) if version and full else ""
+    return Entry(_key("documents.document", document.id), "documents.document", "documents", document.space_id,
+                 document.id, document.name, f"{notes}\n{text}", document.updated_at)
+
+
+def _task(task_id: int) -> Entry | None:
+    from agora.tasks.models import ChecklistItem, Task
+
+    task = db.session.get(Task, task_id)
+    if task is None:
+        return None
+    checklist = " ".join(db.session.scalars(select(ChecklistItem.text).where(ChecklistItem.task_id == task.id)))
+    return Entry(_key("tasks.task", task.id), "tasks.task", "tasks", task.space_id, task.id, task.title,
+                 f"{task.description}\n{checklist}", task.updated_at)
+
+
+def _comment(comment_id: int) -> Entry | None:
+    from agora.tasks.models import Task, TaskComment
+
+    comment = db.session.get(TaskComment, comment_id)
+    if comment is None:
+        return None
+    task = db.session.get(Task, comment.task_id)
+    return Entry(_key("tasks.comment", comment.id), "tasks.comment", "tasks", comment.space_id, comment.id, task.title,
+                 comment.body, comment.created_at, parent=_key("tasks.task", task.id))
+
+
+def _member(membership_id: int) -> Entry | None:
+    """A person as every member of the space may see them: nothing kept for admins or nobody."""
+    from agora.members.services import can_see, privacy_of
+    from agora.spaces.models import Membership
+
+    membership = db.session.scalar(select(Membership).options(selectinload(Membership.user), selectinload(Membership.organisation))
+                                   .where(Membership.id == membership_id))
+    if membership is None or membership.user.is_disabled:
+        return None
+    person, audiences = membership.user, privacy_of(membership.user)
+    values = {"organisation": membership.organisation.name if membership.organisation else "",
+              "function": membership.function or "", "presentation": person.presentation or "",
+              "phone": person.phone or "", "email": person.email or ""}
+    shown = [v for f, v in values.items() if v and can_see(audiences[f], viewer_role="reader", is_self=False)]
+    return Entry(_key("members.member", membership.id), "members.member", "members", membership.space_id, membership.id,
+                 person.display_name, "\n".join([person.username, *shown]), membership.created_at)
+
+
+def _poll(poll_id: int) -> Entry | None:
+    from agora.polls.models import Poll, PollOption
+
+    poll = db.session.get(Poll, poll_id)
+    if poll is None:
+        return None
+    labels = " ".join(db.session.scalars(select(PollOption.label).where(PollOption.poll_id == poll.id)))
+    return Entry(_key("polls.poll", poll.id), "polls.poll", "polls", poll.space_id, poll.id, poll.question,
+                 f"{poll.description}\n{labels}", poll.created_at)
+
+
+BUILDERS = {"forum.topic": _topic, "forum.post": _post, "agenda.event": _event, "documents.document": _document,
+            "tasks.task": _task, "tasks.comment": _comment, "members.member": _member, "polls.poll": _poll}
+
+
+def _all_ids(space_id: int | None):
+    """(kind, id) of every indexable row, of one space or all."""
+    from agora.agenda.models import Event
+    from agora.documents.models import Document
+    from agora.forum.models import Post, Topic
+    from agora.polls.models import Poll
+    from agora.spaces.models import Membership
+    from agora.tasks.models import Task, TaskComment
+
+    for kind, model, extra in (("forum.topic", Topic, None), ("forum.post", Post, Post.is_first.is_(False)),
+                               ("agenda.event", Event, None), ("documents.document", Document, Document.deleted_at.is_(None)),
+                               ("tasks.task", Task, None), ("tasks.comment", TaskComment, None),
+                               ("members.member", Membership, None), ("polls.poll", Poll, None)):
+        stmt = select(model.id).order_by(model.id)
+        if space_id is not None:
+            stmt = stmt.where(model.space_id == space_id)
+        if extra is not None:
+            stmt = stmt.where(extra)
+        for object_id in db.session.scalars(stmt):
+            yield kind, object_id
+
+
+def reindex(space_id: int | None = None) -> int:
+    """Rebuild the index from the database (all of it, or one space's part); return the entries."""
+    count = 0
+    if space_id is None:
+        ix = index.create()
+        w = ix.writer(limitmb=128)
+    else:
+        ix = index.open_index()
+        w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05)
+        w.delete_by_term("space_id", str(space_id))
+    try:
+        for kind, object_id in _all_ids(space_id):
+            entry = BUILDERS[kind](object_id)
+            if entry is not None:
+                w.add_document(**entry.fields())
+                count += 1
+    except BaseException:
+        w.cancel()
+        raise
+    w.commit()
+    return count
+
+
+# Freshness --------------------------------------------------------------------------------------
+
+
+def _remember(sender, change: ContentChange):
+    if has_app_context():
+        g.setdefault("search_pending", []).append(change)
+
+
+def apply(changes: list[ContentChange]) -> None:
+    """Write these committed changes to the index, in one writer, each key once."""
+    from agora.forum.models import Post
+
+    wanted: dict[str, Entry | None] = {}
+    for change in dict.fromkeys(changes):
+        builder = BUILDERS.get(change.kind)
+        if builder is None:
+            continue
+        key = _key(change.kind, change.id)
+        wanted[key] = builder(change.id) if change.action != "deleted" else None
+        if change.kind == "forum.post" and wanted[key] is None:
+            # A topic's first post is indexed with its topic: keep that in step.
+            post = db.session.get(Post, change.id)
+            if post is not None and post.is_first:
+                wanted[_key("forum.topic", post.topic_id)] = _topic(post.topic_id)
+    with index.writer() as w:
+        for key, entry in wanted.items():
+            w.delete_by_term("key", key)
+            if entry is not None:
+                w.add_document(**entry.fields())
+
+
+def forget_space(space_id: int) -> None:
+    """Take a deleted space's entries out of the index."""
+    try:
+        with index.writer() as w:
+            w.delete_by_term("space_id", str(space_id))
+    except Exception:
+        log.exception("search entries of deleted space %s not removed; `agora search reindex` will", space_id)
+
+
+def _apply_pending(exc):
+    pending = g.pop("search_pending", None)
+    if not pending:
+        return
+    try:
+        apply(pending)
+    except Exception:  # the change is committed; a stale index entry must not turn it into an error
+        log.exception("search index not updated for %s change(s); `agora search reindex` will catch up", len(pending))
+    finally:
+        db.session.rollback()
+
+
+def init_app(app: Flask) -> None:
+    content_changed.connect(_remember, weak=False)
+    app.teardown_appcontext(_apply_pending)

@@ -1,0 +1,156 @@
+"""Searching: parse a French query, ask the index within the person's spaces, reload and check hits.
+
+The index only narrows things down. Every hit is reloaded from the database and shown only if
+the page it leads to would show it; the index filter already keeps other spaces out, so even the
+number of results says nothing about them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from whoosh import highlight
+from whoosh.qparser import MultifieldParser, plugins
+from whoosh.query import And, Every, NullQuery, Or, Prefix, Term, Wildcard
+
+from agora.core.services import ServiceError
+from agora.extensions import db
+from agora.search import index
+from agora.search.indexing import BUILDERS
+from agora.spaces.models import Membership, Space
+
+MAX_QUERY = 300
+PER_PAGE = 20
+MODULE_LABELS = {"forum": _l("Forum"), "agenda": _l("Agenda"), "documents": _l("Documents"), "tasks": _l("Tâches"),
+                 "members": _l("Annuaire"), "polls": _l("Sondages")}
+
+
+@dataclass
+class Result:
+    space: Space
+    module: str
+    title: str
+    url: str
+    excerpt: Markup
+    date: datetime | None
+
+
+@dataclass
+class SearchPage:
+    results: list[Result] = field(default_factory=list)
+    total: int = 0
+    exact: bool = True  #: False: there are more than `total`
+    number: int = 1
+    has_next: bool = False
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+
+def parser():
+    qp = MultifieldParser(["title", "body"], schema=index.SCHEMA)
+    # People type words, phrases and prefixes; field names, ranges and boosts are not for them.
+    for plugin in (plugins.FieldsPlugin, plugins.RangePlugin, plugins.BoostPlugin, plugins.EveryPlugin):
+        qp.remove_plugin_class(plugin)
+    return qp
+
+
+def _too_broad(query) -> bool:
+    """A query that would match everything: "*", "a*"..."""
+    for leaf in query.leaves() if query.is_leaf() is False else [query]:
+        if isinstance(leaf, Every):
+            return True
+        if isinstance(leaf, (Prefix, Wildcard)) and len(leaf.text.strip("*?")) < 2:
+            return True
+    return False
+
+
+def viewable_spaces(user) -> dict[int, Space]:
+    spaces = db.session.scalars(select(Space).join(Membership, Membership.space_id == Space.id)
+                                .where(Membership.user_id == user.id, Space.archived_at.is_(None))).all()
+    return {s.id: s for s in spaces}
+
+
+def search(user, text: str, *, space: Space | None = None, module: str | None = None, number: int = 1) -> SearchPage:
+    """Results for `text` in the person's spaces (or one of them, or one module). Raises ServiceError
+    with a message for a query that cannot be searched."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise ServiceError(_l("Tapez un ou plusieurs mots à chercher."), field="q")
+    if len(text) > MAX_QUERY:
+        raise ServiceError(_l("Cette recherche est trop longue : %(n)s caractères au plus.", n=MAX_QUERY), field="q")
+    spaces = viewable_spaces(user)
+    if space is not None:
+        spaces = {space.id: space} if space.id in spaces else {}
+    # Spaces grouped by the modules they show: usually one group, so the restriction stays small.
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for space_id, found in spaces.items():
+        modules = tuple(sorted(m for m in (found.modules or []) if m in MODULE_LABELS and (module is None or m == module)))
+        if modules:
+            groups.setdefault(modules, []).append(space_id)
+    # A tiny boost: the restriction decides what may match, hardly how high it ranks (0 would
+    # break Whoosh's skipping, which divides by it).
+    allowed = [And([Or([Term("space_id", str(i), boost=1e-4) for i in ids]), Or([Term("module", m, boost=1e-4) for m in modules])])
+               for modules, ids in groups.items()]
+    query = parser().parse(text)
+    if query is NullQuery or isinstance(query, type(NullQuery)):
+        raise ServiceError(_l("Ces mots sont trop courants pour chercher : ajoutez un mot plus précis."), field="q")
+    if _too_broad(query):
+        raise ServiceError(_l("Tapez au moins deux lettres avant l’étoile."), field="q")
+    if not allowed:
+        return SearchPage(number=number)
+    ix = index.open_index()
+    with ix.searcher() as searcher:
+        # The restriction joins the query (posting lists are intersected as they are read) rather
+        # than a filter (which lists every document of every allowed space first).
+        restricted = And([query, Or(allowed)])
+        # Only the best number * PER_PAGE + 1 are ranked: counting every match of a common word
+        # would read the whole index. Past that, the page says "more than".
+        limit = number * PER_PAGE + 1
+        ranked = searcher.search(restricted, limit=limit)
+        ranked.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
+        ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
+        scored = ranked.scored_length()
+        hits = [ranked[n] for n in range((number - 1) * PER_PAGE, min(number * PER_PAGE, scored))]
+        found = [(hit["kind"], hit["object_id"], hit["space_id"], hit.get("date"),
+                  hit.highlights("body", top=2) or hit.highlights("title")) for hit in hits]
+        total, exact, last = min(scored, number * PER_PAGE), scored < limit, scored < limit
+    results = []
+    for kind, object_id, space_id, date, excerpt in found:
+        # From the database, with the same rules as indexing (a document's text is not read again).
+        entry = BUILDERS[kind](object_id, full=False) if kind == "documents.document" else BUILDERS[kind](object_id)
+        target = spaces.get(int(space_id))
+        if entry is None or target is None or entry.space_id != target.id:
+            continue
+        results.append(Result(space=target, module=entry.module, title=entry.title, url=_url(target, kind, object_id, entry),
+                              excerpt=Markup(excerpt), date=date))
+    return SearchPage(results=results, total=total, exact=exact, number=number, has_next=not last)
+
+
+def _url(space: Space, kind: str, object_id: int, entry) -> str:
+    slug = space.slug
+    if kind == "forum.topic":
+        return url_for("forum.show_topic", slug=slug, topic_id=object_id)
+    if kind == "forum.post":
+        return url_for("forum.show_post", slug=slug, post_id=object_id)
+    if kind == "agenda.event":
+        return url_for("agenda.show_event", slug=slug, event_id=object_id)
+    if kind == "documents.document":
+        return url_for("documents.show_document", slug=slug, document_id=object_id)
+    if kind == "tasks.task":
+        return url_for("tasks.show_task", slug=slug, task_id=object_id)
+    if kind == "tasks.comment":
+        return url_for("tasks.show_task", slug=slug, task_id=int(entry.parent.split(":")[1])) + "#comments"
+    if kind == "members.member":
+        from agora.spaces.models import Membership as M
+
+        user_id = db.session.scalar(select(M.user_id).where(M.id == object_id))
+        return url_for("members.profile", slug=slug, user_id=user_id)
+    if kind == "polls.poll":
+        return url_for("polls.show_poll", slug=slug, poll_id=object_id)
+    return url_for("spaces.home", slug=slug)

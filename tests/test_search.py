@@ -1,0 +1,275 @@
+"""Search: French matching, phrases and prefixes, permissions and counts, freshness, extraction, reindex."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from agora.extensions import db as _db
+from agora.search import index, indexing
+from tests.conftest import post
+from tests.test_documents import doc_named, upload
+
+BASE_PDF = b"%PDF-1.4\n"
+
+
+def text_pdf(text: str) -> bytes:
+    """A one-page PDF whose page draws `text` (what pypdf reads back)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(BASE_PDF), []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def docx(text: str) -> bytes:
+    import docx as python_docx
+
+    document = python_docx.Document()
+    document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def odt(text: str) -> bytes:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import P
+
+    document = OpenDocumentText()
+    document.text.addElement(P(text=text))
+    out = io.BytesIO()
+    document.write(out)
+    return out.getvalue()
+
+
+def ods(text: str) -> bytes:
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    document = OpenDocumentSpreadsheet()
+    table, row, cell = Table(name="Feuille"), TableRow(), TableCell()
+    cell.addElement(P(text=text))
+    row.addElement(cell)
+    table.addElement(row)
+    document.spreadsheet.addElement(table)
+    out = io.BytesIO()
+    document.write(out)
+    return out.getvalue()
+
+
+def topic(client, slug, title, body):
+    response = post(client, f"/s/{slug}/forum/new", {"title": title, "body": body, "category": "0"})
+    assert response.status_code == 302
+    return response.location
+
+
+def titles(client, q, **params):
+    response = client.get("/search", query_string={"q": q, **params})
+    assert response.status_code == 200, response.get_data(as_text=True)[-1500:]
+    page = response.get_data(as_text=True)
+    return page
+
+
+def test_french_words_find_each_other_with_or_without_accents(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Réunion du conseil citoyen", "Les réunions ont lieu au centre social.")
+    for query in ("reunion", "réunions", "RÉUNION", "Reunions"):
+        assert "Réunion du conseil citoyen" in titles(client, query), query
+    assert "1 résultat" in titles(client, "centre sociaux")
+
+
+def test_phrases_and_prefixes(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Jardin partagé", "Le compte rendu de la visite du jardin.")
+    topic(client, space.slug, "Autre sujet", "Rendu des clés : compte sur moi.")
+    phrase = titles(client, '"compte rendu"')
+    assert "Jardin partagé" in phrase and "Autre sujet" not in phrase and "1 résultat" in phrase
+    assert "Jardin partagé" in titles(client, "jard*")
+    assert "Jardin partagé" in titles(client, "JARD*")
+    highlighted = titles(client, "visite")
+    assert '<mark class="match term0">visite</mark>' in highlighted
+
+
+def test_members_of_another_space_see_nothing_not_even_a_count(app, db, member_client):
+    client_a, space_a, _a = member_client("member")
+    client_b, space_b, _b = member_client("member")
+    topic(client_b, space_b.slug, "Budget secret de B", "Le budget participatif de B.")
+    topic(client_a, space_a.slug, "Budget de A", "Le budget de A.")
+    page = titles(client_a, "budget")
+    assert "Budget de A" in page and "secret" not in page and "1 résultat" in page
+    assert "1 résultat" in titles(client_a, "budget", space=space_b.slug)  # someone else's space: mine only
+    assert "0 résultat" in titles(client_a, "secret")
+
+
+def test_a_module_switched_off_is_not_searched_and_one_module_can_be_chosen(app, db, member_client):
+    client, space, _user = member_client("admin")
+    topic(client, space.slug, "Fête des voisins", "Apportez un plat.")
+    upload(client, space.slug, [("Fête des voisins.txt", b"Liste des plats")])
+    assert "2 résultats" in titles(client, "voisins")
+    forum_only = titles(client, "voisins", module="forum")
+    assert "1 résultat" in forum_only
+    from agora.spaces.models import Space
+
+    stored = db.session.get(Space, space.id)
+    stored.modules = [m for m in stored.modules if m != "forum"]
+    db.session.commit()
+    page = titles(client, "voisins")
+    assert "1 résultat" in page and "Fête des voisins.txt" in page
+
+
+def test_fresh_after_create_edit_and_delete(app, db, member_client):
+    client, space, _user = member_client("member")
+    location = topic(client, space.slug, "Encombrants", "Passage le premier lundi.")
+    assert "Encombrants" in titles(client, "lundi")
+    reply = post(client, location + "reply", {"body": "Et les matelas ?"})
+    post_id = int(reply.location.rsplit("post-", 1)[1])
+    assert "matelas" in titles(client, "matelas")
+    assert post(client, f"/s/{space.slug}/forum/posts/{post_id}/edit", {"body": "Et les sommiers ?"}).status_code == 302
+    assert "0 résultat" in titles(client, "matelas") and "1 résultat" in titles(client, "sommiers")
+    assert post(client, f"/s/{space.slug}/forum/posts/{post_id}/delete").status_code == 302
+    assert "0 résultat" in titles(client, "sommiers")
+
+
+def test_trashed_documents_leave_the_results_and_come_back(app, db, member_client):
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("Charte.txt", b"La charte du conseil citoyen")])
+    charte = doc_named(db, space.id, "Charte.txt")
+    assert "Charte.txt" in titles(client, "charte")
+    post(client, f"/s/{space.slug}/documents/{charte.id}/delete")
+    assert "0 résultat" in titles(client, "charte")
+    post(client, f"/s/{space.slug}/documents/trash/{charte.id}/restore")
+    assert "Charte.txt" in titles(client, "charte")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("notes.txt", "Le lampadaire du passage est cassé".encode()),
+    ("tract.pdf", text_pdf("Le lampadaire du passage est casse")),
+    ("courrier.docx", docx("Le lampadaire du passage est cassé")),
+    ("rapport.odt", odt("Le lampadaire du passage est cassé")),
+    ("tableau.ods", ods("Le lampadaire du passage est cassé")),
+])
+def test_the_text_inside_files_is_found(app, db, member_client, name, content):
+    client, space, _user = member_client("member")
+    assert upload(client, space.slug, [(name, content)]).status_code == 302
+    page = titles(client, "lampadaires")
+    assert name in page and "1 résultat" in page
+    assert "<mark" in page  # the excerpt shows the words found
+
+
+def test_member_details_are_found_only_when_every_member_may_see_them(app, db, member_client, make_user, make_member):
+    client, space, _user = member_client("member")
+    person = make_user("rachid.b", display_name="Rachid Benamar")
+    make_member(space, person, "member")
+    with app.app_context():  # its own context: the index is written when it ends, as after a request
+        from agora.auth.models import User
+        from agora.members import services as members
+
+        stored = _db.session.get(User, person.id)
+        members.update_profile_details(stored, phone="06 12 34 56 78", presentation="Jardinier amateur",
+                                       privacy={"phone": "admins", "presentation": "members"})
+        _db.session.commit()
+    assert "Rachid Benamar" in titles(client, "jardinier")
+    assert "0 résultat" in titles(client, "0612345678") and "0 résultat" in titles(client, "06")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("", "Tapez un ou plusieurs mots"),
+    ("les des du", "trop courants"),
+    ("*", "deux lettres"),
+    ("a*", "deux lettres"),
+    ("x" * 10_000, "trop longue"),
+])
+def test_queries_that_cannot_be_searched_get_a_clear_message(app, db, member_client, query, message):
+    client, _space, _user = member_client("member")
+    response = client.get("/search", query_string={"q": query})
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+
+
+def test_unbalanced_quotes_and_odd_characters_never_break_the_page(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Compte rendu", "de la plénière")
+    for query in ('"compte rendu', 'compte"', "(((", "AND OR NOT", "plénière)", "'", "title:compte", "space_id:1"):
+        response = client.get("/search", query_string={"q": query})
+        assert response.status_code in (200, 400), query
+
+
+def test_excerpts_are_escaped(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Piège", "<script>alert('jardin')</script> <img src=x onerror=alert(1)> jardin")
+    page = titles(client, "jardin")
+    assert "<script>alert" not in page and "<img src=x" not in page and "&lt;img src=x" in page
+
+
+def test_reindex_rebuilds_a_missing_or_damaged_index(app, db, member_client, caplog):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Ramassage des feuilles", "En novembre.")
+    with app.app_context():
+        folder = index.index_dir()
+    for path in folder.iterdir():
+        path.write_bytes(b"abime")
+    with caplog.at_level("WARNING"):
+        assert "Ramassage des feuilles" in titles(client, "feuilles")
+    assert "rebuilding it from the database" in caplog.text
+    with app.app_context():
+        assert indexing.reindex() >= 2  # the topic and the membership
+        from agora.spaces.models import Space
+
+        assert indexing.reindex(db.session.get(Space, space.id).id) >= 2
+    assert "Ramassage des feuilles" in titles(client, "feuilles")
+
+
+def test_two_processes_writing_at_once_lose_nothing(app, tmp_path):
+    with app.app_context():
+        index.create()
+        folder = index.index_dir()
+    script = textwrap.dedent(f"""
+        import sys
+        from agora import create_app
+        from agora.search import index
+        app = create_app({{"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": {str(folder.parent)!r},
+                           "SQLALCHEMY_DATABASE_URI": "sqlite://"}})
+        worker = int(sys.argv[1])
+        with app.app_context():
+            for n in range(25):
+                with index.writer() as w:
+                    w.update_document(key=f"forum.topic:{{worker * 1000 + n}}", kind="forum.topic", module="forum",
+                                      space_id="1", object_id=worker * 1000 + n, title=f"Sujet {{n}}", body="texte")
+    """)
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(worker)]) for worker in (1, 2)]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0]
+    with app.app_context():
+        with index.open_index().searcher() as searcher:
+            assert searcher.doc_count() == 50
+
+
+def test_a_deleted_space_leaves_the_index(app, db, member_client, make_user):
+    from sqlalchemy import select
+
+    from agora.spaces.models import Space
+
+    client, space, _user = member_client("admin")
+    topic(client, space.slug, "Sujet à effacer", "Contenu de l'espace supprimé")
+    admin = make_user("hebergeur", is_site_admin=True)
+    from tests.conftest import login
+
+    host = app.test_client()
+    login(host, admin.username)
+    response = post(host, f"/admin/spaces/{space.id}/delete", {"delete-confirmation": space.slug})
+    assert response.status_code == 302 and db.session.scalar(select(Space).where(Space.id == space.id)) is None
+    with app.app_context():
+        with index.open_index().searcher() as searcher:
+            assert searcher.doc_count() == 0
