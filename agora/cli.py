@@ -126,6 +126,11 @@ def init():
             if admin is not None:
                 admin = (admin[0].username, admin[1])
             db_session_commit()
+            from agora.search import index, indexing
+
+            if not index.index_dir().exists():  # built now from what the database holds, not on a first page
+                indexing.reindex()
+                changed = True
     except BaseException:
         if created_folder:
             shutil.rmtree(folder, ignore_errors=True)

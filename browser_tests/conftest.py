@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,20 @@ def page(request, browser):
     page.viewport_name = request.param
     yield page
     context.close()
+
+
+#: Screenshots of the journeys' main steps, for people to look at (never committed).
+SCREENSHOTS = Path(os.environ.get("AGORA_SCREENSHOTS") or Path(tempfile.gettempdir()) / "agora-screenshots")
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SCREENSHOTS.exists():
+        terminalreporter.write_line(f"journey screenshots: {SCREENSHOTS}")
 
 
 def log_in(page, base: str, username: str, password: str) -> None:

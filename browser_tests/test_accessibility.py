@@ -5,13 +5,30 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from browser_tests.conftest import log_in
+from browser_tests.conftest import log_in, shot
 
 AXE = Axe()
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
                "resultTypes": ["violations"]}
 
-ANONYMOUS_PAGES = ["/login", "/password/forgot", "/nulle-part"]
+ANONYMOUS_PAGES = ["/login", "/password/forgot", "/nulle-part", "/accessibilite"]
+#: Fields whose name is shown by something other than a <label>, and why that is enough.
+LABEL_EXCEPTIONS = {
+    "#header-q": "the search button beside it, « Chercher », names it (WCAG technique G167); its label is for screen readers",
+    "td select, td input[type=checkbox]": "fields in a table cell: the column heading and the row's name label them visibly; "
+                                          "each also has a label for screen readers",
+    ".board-card select, #move-status": "the move buttons' status list sits beside its « Déplacer » button, with a label for screen readers",
+}
+SPACE_NAME = "Conseil citoyen des Tilleuls"
+
+UNLABELLED = """(exceptions) => [...document.querySelectorAll("input, select, textarea")].filter((el) => {
+    if (["hidden", "submit", "button"].includes(el.type) || el.closest("[hidden]")) return false;
+    if (exceptions.some((selector) => el.matches(selector))) return false;
+    const visible = [...el.labels].filter((l) => l.innerText.trim() && l.getBoundingClientRect().width > 2
+                                                 && !l.classList.contains("visually-hidden"));
+    const legend = el.closest("fieldset") && el.type === "radio" && el.closest("label");
+    return visible.length === 0 && !legend;
+}).map((el) => el.id || el.name)"""
 MEMBER_PAGES = [
     "/", "/profile",
     "/s/conseil-tilleuls/", "/s/conseil-tilleuls/news/new", "/s/conseil-tilleuls/settings/",
@@ -41,6 +58,12 @@ def check(page, url: str) -> None:
     assert violations == [], f"{url} on {page.viewport_name}: {violations}"
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"{url} is {width}px wide on {page.viewport_name}"
+    # What axe cannot see: a visible label on every field, and a title naming the page and the space.
+    assert page.evaluate(UNLABELLED, list(LABEL_EXCEPTIONS)) == [], f"{url}: fields without a visible label"
+    title = page.title()
+    assert " · " in title and title.split(" · ")[0].strip(), f"{url}: the title does not name the page: {title!r}"
+    if "/s/conseil-tilleuls" in url:
+        assert SPACE_NAME in title, f"{url}: the title does not name the space: {title!r}"
     expected = ("404" if "nulle-part" in url else "400" if "q=les" in url else None)  # error pages on purpose
     assert [e for e in errors if not expected or expected not in e] == [], errors
 
@@ -83,6 +106,33 @@ def test_pages_after_login(server, page):
     check(page, page.url)
 
 
+def test_pages_stay_usable_at_200_percent_zoom(server, browser):
+    """A 1280 px screen zoomed to 200 % shows pages 640 px wide: nothing may need sideways scrolling."""
+    base, password = server
+    context = browser.new_context(viewport={"width": 640, "height": 450}, locale="fr-FR")
+    page = context.new_page()
+    log_in(page, base, "admin", password)
+    for path in MEMBER_PAGES + ANONYMOUS_PAGES:
+        page.goto(base + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 640, f"{path} is {width}px wide at 200 %"
+    context.close()
+
+
+def test_errors_are_tied_to_their_field_and_announced(server, page):
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/conseil-tilleuls/forum/new")
+    page.click("button[name=post]")
+    field = page.locator("#title")
+    assert field.get_attribute("aria-invalid") == "true"
+    described = field.get_attribute("aria-describedby").split()
+    messages = [page.inner_text(f"#{i}") for i in described]
+    assert any("titre" in m.lower() for m in messages), messages
+    assert page.locator(".error-summary[role=alert]").count() == 1
+    assert page.locator(".error-summary a[href='#title']").count() == 1
+
+
 def test_keyboard_reaches_the_content_first_through_the_skip_link(server, page):
     base, _password = server
     page.goto(f"{base}/login")
@@ -90,7 +140,8 @@ def test_keyboard_reaches_the_content_first_through_the_skip_link(server, page):
     assert page.evaluate("document.activeElement.className") == "skip-link"
     assert page.evaluate("getComputedStyle(document.activeElement).top") != "-64px"  # it shows when focused
     page.keyboard.press("Enter")
-    assert page.url.endswith("#main")
+    page.wait_for_function("location.hash === '#main'", timeout=5000)
+    assert page.evaluate("document.activeElement.id") == "main"
 
 
 def test_a_newcomer_posts_in_the_forum_by_keyboard_and_mouse(server, page):
@@ -129,6 +180,7 @@ def test_a_member_subscribes_and_the_address_serves_the_calendar(server, page):
     page.goto(f"{base}/s/gup-tilleuls/agenda/subscribe")
     page.click("main form button[type=submit]")
     address = page.inner_text("#feed-url").strip()
+    shot(page, f"journey3-subscribe-{page.viewport_name}")
     assert page.get_attribute("a[href^='webcal://']", "href").endswith(address.split("://", 1)[1])
     with urllib.request.urlopen(address, timeout=10) as response:
         body = response.read().decode("utf-8")

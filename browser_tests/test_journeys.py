@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser
 
-from browser_tests.conftest import READER, READER_PASSWORD, VIEWPORTS, log_in
+from browser_tests.conftest import READER, READER_PASSWORD, VIEWPORTS, log_in, shot
 
 
 def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant_joins(server, page, browser: Browser):
@@ -34,23 +34,35 @@ def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant
     assert page.locator(".qr svg").count() == 1
     link = page.inner_text("#secret-link").strip()
     assert re.match(r"http://127\.0\.0\.1:\d+/join/", link)
+    shot(page, f"journey1-invitation-{suffix}")
 
     # 2. A habitant without e-mail opens it on their own device, creates an account, and replies.
     habitant = browser.new_context(viewport=VIEWPORTS[suffix], locale="fr-FR").new_page()
     habitant.goto(link)
     assert "Pas besoin d'adresse e-mail" in habitant.inner_text("main")
-    habitant.fill("#username", f"habitante.{suffix}")
-    habitant.fill("#display_name", "Habitante du Parc")
-    habitant.fill("#password", "mes fleurs au balcon")
-    habitant.fill("#confirm", "mes fleurs au balcon")
-    habitant.click("main form button[type=submit]")
-    assert habitant.url.endswith(f"/s/conseil-parc-{suffix}/")
+    shot(habitant, f"journey2-invitation-{suffix}")
+    # With the keyboard alone: Tab to each field, type, Enter on the button.
+    for selector, value in (("#username", f"habitante.{suffix}"), ("#display_name", "Habitante du Parc"),
+                            ("#password", "mes fleurs au balcon"), ("#confirm", "mes fleurs au balcon")):
+        _tab_to(habitant, selector)
+        habitant.keyboard.type(value)
+    _tab_to(habitant, "main form button[type=submit]")
+    habitant.keyboard.press("Enter")
+    habitant.wait_for_url(f"**/s/conseil-parc-{suffix}/")
     assert "Bienvenue dans l'espace" in habitant.inner_text(".flashes")
-    habitant.click("nav.space-nav >> text=Forum")
-    habitant.click("text=Bienvenue au conseil")
-    habitant.fill("#body", "Bonjour, j'habite le bâtiment B.")
-    habitant.click("#reply button[name=post]")
+    _tab_to(habitant, "nav.space-nav a", "Forum")
+    habitant.keyboard.press("Enter")
+    habitant.wait_for_url(f"**/s/conseil-parc-{suffix}/forum/")
+    _tab_to(habitant, "main a", "Bienvenue au conseil")
+    with habitant.expect_navigation():
+        habitant.keyboard.press("Enter")
+    _tab_to(habitant, "#body")
+    habitant.keyboard.type("Bonjour, j'habite le bâtiment B.")
+    _tab_to(habitant, "#reply button[name=post]")
+    with habitant.expect_navigation():
+        habitant.keyboard.press("Enter")
     assert "j'habite le bâtiment B" in habitant.inner_text(".posts")
+    shot(habitant, f"journey2-reply-{suffix}")
     habitant.context.close()
 
     # Journey 7: the admin finds that reply with the header's search box, typed without accents.
@@ -60,6 +72,7 @@ def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant
     result = page.locator(".search-results li", has_text=f"Conseil citoyen du Parc ({suffix})")
     assert result.locator(".result-title").inner_text() == "Bienvenue au conseil"
     assert "bâtiment" in result.locator("mark").all_inner_texts()
+    shot(page, f"journey7-search-{suffix}")
 
 
 def test_a_task_moves_on_the_board_by_button_and_by_drag_and_drop(server, page, browser: Browser):
@@ -80,6 +93,7 @@ def test_a_task_moves_on_the_board_by_button_and_by_drag_and_drop(server, page, 
     page.wait_for_load_state()
     assert "En cours" in page.inner_text(".flashes")
     assert page.locator(".board-column").nth(1).locator(".board-card", has_text="Tract de la fête").count() == 1
+    shot(page, f"journey5-board-{page.viewport_name}")
 
     no_js = browser.new_context(viewport=VIEWPORTS[page.viewport_name], locale="fr-FR", java_script_enabled=False).new_page()
     log_in(no_js, base, "admin", password)
@@ -127,26 +141,28 @@ def test_a_member_uploads_a_document_then_a_new_version_and_downloads_the_old_on
     with page.expect_download() as old:
         page.click("#versions tbody tr:last-child a")
     assert Path(old.value.path()).read_text(encoding="utf-8") == "Version du 4 novembre"
+    shot(page, f"journey4-versions-{page.viewport_name}")
 
 
-def _tab_to(page, selector: str, limit: int = 80) -> list[str]:
-    """Press Tab until the element matching selector has the focus; return what was focused on
-    the way, each checked to show a visible focus outline."""
+def _tab_to(page, selector: str, text: str | None = None, limit: int = 120) -> list[str]:
+    """Press Tab until an element matching selector (and showing text, when given) has the focus;
+    return what was focused on the way, each checked to show a visible focus outline."""
     seen = []
     for _ in range(limit):
         page.keyboard.press("Tab")
-        focused = page.evaluate("""() => {
+        focused = page.evaluate("""([selector, text]) => {
             const el = document.activeElement;
             const style = getComputedStyle(el);
-            return {tag: el.tagName, text: (el.innerText || el.value || el.name || "").trim().slice(0, 40),
+            const label = (el.innerText || el.value || el.name || "").trim();
+            return {tag: el.tagName, text: label.slice(0, 40),
                     outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
-                    match: el.matches(arguments[0] || "*")}
-        }""".replace("arguments[0]", repr(selector)))
+                    match: el.matches(selector) && (text === null || label === text)};
+        }""", [selector, text])
         seen.append(focused["text"])
         assert focused["outline"], f"no visible focus on {focused}"
         if focused["match"]:
             return seen
-    raise AssertionError(f"{selector} never got the focus: {seen}")
+    raise AssertionError(f"{selector} {text or ''} never got the focus: {seen}")
 
 
 def test_a_reader_votes_in_a_poll_with_the_keyboard_alone(server, page):
@@ -162,8 +178,9 @@ def test_a_reader_votes_in_a_poll_with_the_keyboard_alone(server, page):
     first_yes = page.locator("input[type=radio][value=yes]").first
     assert first_yes.is_checked()
     _tab_to(page, "form.ballot button[type=submit]")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     status = page.inner_text(".flashes")
     assert "Votre vote est enregistré" in status and "Oui" in status
     assert "Vous avez voté." in page.inner_text("#vote-status")
+    shot(page, f"journey6-vote-{page.viewport_name}")

@@ -187,3 +187,9 @@ def test_unexpected_error_gives_a_500_page_and_keeps_nothing(tmp_path, database_
     page = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "Erreur du serveur" in page and "kaboom" not in page and 'href="/"' in page
+
+
+def test_the_accessibility_statement_is_public_and_linked_from_every_page(client):
+    page = client.get("/accessibilite").get_data(as_text=True)
+    assert "Déclaration d’accessibilité" in page and "partiellement conforme" in page and "200 %" in page
+    assert 'href="/accessibilite"' in client.get("/login").get_data(as_text=True)

@@ -1,7 +1,7 @@
-"""Server-wide pages: health check and language choice."""
+"""Server-wide pages: health check, accessibility statement and language choice."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, request, session
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +22,12 @@ def healthz():
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok")
+
+
+@bp.get("/accessibilite")
+def accessibility():
+    """The accessibility statement, written in the shape of an RGAA declaration."""
+    return render_template("core/accessibility.html")
 
 
 @bp.post("/language")
