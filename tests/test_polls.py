@@ -281,3 +281,32 @@ def test_open_polls_show_on_the_space_home_and_in_the_feed(app, db, council):
     new_poll(clients["member"], space.slug, question="Horaires du city-stade ?")
     home = clients["reader"].get(f"/s/{space.slug}/").get_data(as_text=True)
     assert "Sondages ouverts" in home and "Nouveau sondage :" in home and "Horaires du city-stade ?" in home
+
+
+def test_a_poll_opening_later_takes_no_ballot_before_its_time(app, db, council):
+    space, clients, _users = council
+    later = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%d")
+    poll_id = new_poll(clients["member"], space.slug, opens_on=later, opens_time="09:00")
+    page = clients["admin"].get(f"/s/{space.slug}/polls/{poll_id}").get_data(as_text=True)
+    assert "Le vote ouvrira le" in page and "form.ballot" not in page and 'class="ballot' not in page
+    assert "Horaires" not in clients["admin"].get(f"/s/{space.slug}/").get_data(as_text=True)
+    refused = vote(clients["admin"], space.slug, poll_id, [option_ids(db, poll_id)[0]])
+    assert refused.status_code == 409
+    assert db.session.scalar(select(func.count()).select_from(Participation)) == 0
+
+
+def test_an_option_can_carry_an_image_kept_in_the_documents(app, db, council):
+    from agora.documents.models import Attachment, Document
+    from tests.test_documents import jpeg, post_multipart
+
+    space, clients, _users = council
+    data = choice_form(options=("Banc en bois", "Banc en pierre"))
+    response = post_multipart(clients["member"], f"/s/{space.slug}/polls/new", data,
+                              [("options-0-image", "bois.jpg", jpeg(40, 30))])
+    assert response.status_code == 302
+    first = option_ids(db, int(re.search(r"/polls/(\d+)", response.location).group(1)))[0]
+    image = db.session.scalar(select(Document).join(Attachment, Attachment.document_id == Document.id)
+                              .where(Attachment.kind == "polls.option", Attachment.target_id == first))
+    assert image.name == "bois.jpg"
+    page = clients["reader"].get(response.location).get_data(as_text=True)
+    assert f"/documents/{image.id}/thumbnail" in page
