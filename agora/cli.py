@@ -502,3 +502,35 @@ def search_reindex(slug):
         began = time.perf_counter()
         count = reindex(space_id)
     click.echo(f"indexed {count} items in {time.perf_counter() - began:.1f} s")
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def backup(target):
+    """Write the whole instance (database, files, configuration) to TARGET, a .tar.gz, while it runs."""
+    from agora import backup as backups
+
+    with app_context():
+        try:
+            manifest = backups.backup(target)
+        except backups.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written to {target}: database and {manifest['files']} files")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(source):
+    """Restore a backup into this instance, which must be empty (a new folder and database)."""
+    from agora import backup as backups
+
+    try:
+        backups.take_config(source, instance_path())
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    with app_context():
+        try:
+            manifest = backups.restore(source)
+        except backups.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {source}: database, {manifest['files']} files, {manifest['indexed']} items indexed")
