@@ -238,7 +238,7 @@ def new_event():
 
 
 def _with_attachments(event, form):
-    documents.attach_form_files(g.space, "agenda.event", event.id, form.attachments, actor=current_user)
+    documents.attach_form_files(g.space, "agenda.event", event.id, form.attachments.data, field="attachments", actor=current_user)
     return event
 
 

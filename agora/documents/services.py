@@ -38,7 +38,6 @@ _UNSAFE = re.compile(r"[/\\]+")
 #: Unicode categories never kept in a name: controls, invisible format marks (such as the
 #: right-to-left override that dresses "fdp.exe" as "exe.pdf"), line and paragraph separators.
 _INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
-ATTACHMENT_KINDS = ("forum.post", "agenda.event", "tasks.task")
 
 
 # Names ------------------------------------------------------------------------------------
@@ -144,7 +143,9 @@ class Tree:
         ids = self.subtree(folder.id)
         if any(self.by_id[i].created_by_id != user_id for i in ids):
             return False
-        others = db.session.scalar(select(Document.id).where(Document.folder_id.in_(ids), Document.created_by_id.is_distinct_from(user_id)).limit(1))
+        others = db.session.scalar(select(Document.id).where(
+            Document.space_id == folder.space_id, Document.folder_id.in_(ids),
+            Document.created_by_id.is_distinct_from(user_id)).limit(1))
         return others is None
 
     def live_folders(self) -> list[tuple[Folder, int]]:
@@ -551,14 +552,14 @@ def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User) -> 
     return documents
 
 
-def attach_form_files(space: Space, kind: str, target_id: int, field, *, actor: User) -> list[Document]:
-    """Attach the files of a form's attachments field; a refusal names that field."""
+def attach_form_files(space: Space, kind: str, target_id: int, uploads, *, field: str, actor: User) -> list[Document]:
+    """Attach files sent with a form; a refusal names the form's field."""
     if not space.has_module("documents"):
         return []
     try:
-        return attach(space, kind, target_id, field.data or [], actor=actor)
+        return attach(space, kind, target_id, uploads or [], actor=actor)
     except ServiceError as exc:
-        raise ServiceError(exc.message, field=field.name, status=exc.status) from None
+        raise ServiceError(exc.message, field=field, status=exc.status) from None
 
 
 def attachments_for(space: Space, kind: str, target_ids) -> dict[int, list[Document]]:

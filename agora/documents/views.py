@@ -21,7 +21,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from agora.core.forms import apply_service_error
+from agora.core.forms import apply_service_error, save_form
 from agora.core.services import ServiceError
 from agora.core.templating import human_size
 from agora.core.tenancy import require, space_blueprint
@@ -105,8 +105,7 @@ def _may_remove(folder: Folder) -> bool:
         folder.can_change(current_user) and _tree().owned_only_by(folder, current_user.id))
 
 
-def _folder_page(folder: Folder | None, *, status: int = 200, upload_form=None, folder_form=None,
-                 rename_form=None, move_form=None):
+def _folder_page(folder: Folder | None, *, upload_form=None, folder_form=None, rename_form=None, move_form=None) -> str:
     sort = request.args.get("sort", "name")
     sort = sort if sort in SORTS else "name"
     subfolders, documents = services.contents(g.space, folder, _tree(), sort)
@@ -119,7 +118,7 @@ def _folder_page(folder: Folder | None, *, status: int = 200, upload_form=None, 
         upload_form=upload_form or UploadForm(formdata=None), folder_form=folder_form or NameForm(formdata=None, prefix="new"),
         rename_form=rename_form, move_form=move_form, quota=services.quota_bytes(g.space), room=services.room_left(g.space),
         may_remove=folder is not None and _may_remove(folder),
-    ), status
+    )
 
 
 @bp.get("/", defaults={"folder_id": None})
@@ -167,7 +166,7 @@ def upload(folder_id: int | None):
     if _wants_json():
         errors = [str(e) for field in form for e in field.errors] or [_("L'envoi n'a pas abouti.")]
         return jsonify(errors=errors), status
-    return _folder_page(folder, status=status, upload_form=form)
+    return _folder_page(folder, upload_form=form), status
 
 
 @bp.post("/new-folder", defaults={"folder_id": None})
@@ -183,30 +182,24 @@ def new_folder(folder_id: int | None):
         except ServiceError as exc:
             db.session.rollback()
             apply_service_error(form, exc)
-            return _folder_page(parent, status=exc.status, folder_form=form)
+            return _folder_page(parent, folder_form=form), exc.status
         db.session.commit()
         flash(_("Le dossier « %(name)s » est créé.", name=created.name), "success")
         return redirect(url_for("documents.show_folder", folder_id=created.id))
-    return _folder_page(parent, status=400, folder_form=form)
+    return _folder_page(parent, folder_form=form), 400
+
+
+def _forms_kind(form) -> str:
+    return "rename_form" if isinstance(form, NameForm) else "move_form"
 
 
 def _folder_change(folder_id: int, form, action, message: str):
+    """Rename or move a folder (its creator, space admins), through the shared form flow."""
     folder = _folder(folder_id)
     require(folder.can_change(current_user))
-    status = 400
-    if form.validate_on_submit():
-        try:
-            action(folder)
-        except ServiceError as exc:
-            db.session.rollback()
-            apply_service_error(form, exc)
-            status = exc.status
-        else:
-            db.session.commit()
-            flash(message, "success")
-            return redirect(url_for("documents.show_folder", folder_id=folder.id))
-    kind = "rename_form" if isinstance(form, NameForm) else "move_form"
-    return _folder_page(_folder(folder_id), status=status, **{kind: form})
+    return save_form(form, lambda: action(folder), message=message,
+                     done=lambda _r: url_for("documents.show_folder", folder_id=folder.id),
+                     render=lambda: _folder_page(_folder(folder_id), **{_forms_kind(form): form}))
 
 
 @bp.post("/folders/<int:folder_id>/rename")
@@ -243,7 +236,7 @@ def delete_folder(folder_id: int):
 # A document ---------------------------------------------------------------------------------
 
 
-def _document_page(document: Document, *, status: int = 200, version_form=None, rename_form=None, move_form=None):
+def _document_page(document: Document, *, version_form=None, rename_form=None, move_form=None) -> str:
     tree = _tree()
     move_form = move_form or MoveForm(formdata=None, target=document.folder_id or 0)
     move_form.target.choices = _move_choices()
@@ -257,7 +250,7 @@ def _document_page(document: Document, *, status: int = 200, version_form=None, 
         breadcrumb=tree.ancestors(tree.by_id.get(document.folder_id)), previous=neighbours[0], following=neighbours[1],
         version_form=version_form or VersionForm(formdata=None),
         rename_form=rename_form or NameForm(formdata=None, name=document.name), move_form=move_form,
-    ), status
+    )
 
 
 @bp.get("/<int:document_id>")
@@ -284,7 +277,7 @@ def add_version(document_id: int):
         else:
             flash(_("La nouvelle version est enregistrée."), "success")
             return redirect(url_for("documents.show_document", document_id=document.id))
-    return _document_page(_document(document_id), status=status, version_form=form)
+    return _document_page(_document(document_id), version_form=form), status
 
 
 @bp.post("/<int:document_id>/versions/<int:version_id>/restore")
@@ -300,22 +293,12 @@ def restore_version(document_id: int, version_id: int):
 
 
 def _document_change(document_id: int, form, action, message: str):
+    """Rename or move a file (its creator, space admins), through the shared form flow."""
     document = _document(document_id)
     require(document.can_change(current_user))
-    status = 400
-    if form.validate_on_submit():
-        try:
-            action(document)
-        except ServiceError as exc:
-            db.session.rollback()
-            apply_service_error(form, exc)
-            status = exc.status
-        else:
-            db.session.commit()
-            flash(message, "success")
-            return redirect(url_for("documents.show_document", document_id=document.id))
-    kind = "rename_form" if isinstance(form, NameForm) else "move_form"
-    return _document_page(_document(document_id), status=status, **{kind: form})
+    return save_form(form, lambda: action(document), message=message,
+                     done=lambda _r: url_for("documents.show_document", document_id=document.id),
+                     render=lambda: _document_page(_document(document_id), **{_forms_kind(form): form}))
 
 
 @bp.post("/<int:document_id>/rename")

@@ -85,7 +85,7 @@ def new_topic():
                 topic = services.create_topic(space, current_user, title=form.title.data, body=form.body.data,
                                               category_id=form.category.data or None)
                 first = db.session.scalar(select(Post.id).where(Post.topic_id == topic.id, Post.is_first.is_(True)))
-                documents.attach_form_files(space, "forum.post", first, form.attachments, actor=current_user)
+                documents.attach_form_files(space, "forum.post", first, form.attachments.data, field="attachments", actor=current_user)
             except ServiceError as exc:
                 db.session.rollback()
                 apply_service_error(form, exc)
@@ -181,7 +181,7 @@ def reply(topic_id: int):
         return _render_topic(topic, form, preview=render_markdown(form.body.data), status=200)
     try:
         post = services.add_reply(g.space, topic, current_user, form.body.data)
-        documents.attach_form_files(g.space, "forum.post", post.id, form.attachments, actor=current_user)
+        documents.attach_form_files(g.space, "forum.post", post.id, form.attachments.data, field="attachments", actor=current_user)
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)

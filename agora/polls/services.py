@@ -133,7 +133,8 @@ def update_poll(space: Space, poll: Poll, data: PollData) -> None:
     cleaned = _clean_options(data)
     _check(data, cleaned)
     current = options(poll)
-    if turnout(poll):
+    voted = turnout(poll)
+    if voted:
         same = [(o.label, o.starts_at) for o in current] == cleaned
         rules = (poll.kind, poll.max_choices, poll.is_anonymous, poll.allow_change, poll.readers_vote)
         wanted = (data.kind, data.max_choices if data.kind == "multiple" else None, data.is_anonymous,
@@ -143,7 +144,7 @@ def update_poll(space: Space, poll: Poll, data: PollData) -> None:
                                   "Vous pouvez modifier la question, la description et la date de clôture."),
                                field="options", status=409)
     _apply(poll, data)
-    if not turnout(poll):
+    if not voted:
         db.session.execute(delete(PollOption).where(PollOption.poll_id == poll.id))
         db.session.add_all(PollOption(space_id=space.id, poll_id=poll.id, position=n, label=label, starts_at=start)
                            for n, (label, start) in enumerate(cleaned))
@@ -216,9 +217,9 @@ class Result:
         return (self.yes, self.maybe)
 
 
-def results(poll: Poll) -> tuple[list[Result], int]:
+def results(poll: Poll, poll_options: list[PollOption] | None = None) -> tuple[list[Result], int]:
     """Each option's counts (and voters, for named polls), with the turnout."""
-    found = {o.id: Result(o) for o in options(poll)}
+    found = {o.id: Result(o) for o in (poll_options if poll_options is not None else options(poll))}
     if poll.is_anonymous:
         for result in found.values():
             result.yes, result.maybe, result.no = result.option.yes_count, result.option.maybe_count, result.option.no_count
@@ -271,10 +272,10 @@ def make_event(space: Space, poll: Poll, option: PollOption, actor: User, zone: 
     return event
 
 
-def open_polls(space: Space, now: datetime | None = None) -> list[Poll]:
-    """Polls open now, closing soonest first (for the space's home)."""
+def open_polls(space: Space, now: datetime | None = None, limit: int | None = 5) -> list[Poll]:
+    """Polls open now, closing soonest first (the space's home shows the first five)."""
     now = now or utcnow()
     return list(db.session.scalars(
         select(Poll).where(Poll.space_id == space.id, Poll.closed_at.is_(None), Poll.opens_at <= now,
                            (Poll.closes_at.is_(None)) | (Poll.closes_at > now))
-        .order_by(Poll.closes_at.is_(None), Poll.closes_at, Poll.id.desc()).limit(5)))
+        .order_by(Poll.closes_at.is_(None), Poll.closes_at, Poll.id.desc()).limit(limit)))

@@ -32,16 +32,13 @@ ANSWER_LABELS = {"yes": "Oui", "maybe": "Si besoin", "no": "Non"}
 def list_polls():
     """Open polls first, then those to come, then closed ones (paginated)."""
     now = utcnow()
-    open_polls = services.open_polls(g.space, now)
+    open_polls = services.open_polls(g.space, now, limit=None)
     coming = db.session.scalars(select(Poll).where(Poll.space_id == g.space.id, Poll.closed_at.is_(None), Poll.opens_at > now)
                                 .order_by(Poll.opens_at)).all()
     closed = paginate(select(Poll).where(Poll.space_id == g.space.id,
                                          (Poll.closed_at.is_not(None)) | (Poll.closes_at <= now))
                       .order_by(Poll.id.desc()), 20)
-    more_open = db.session.scalars(select(Poll).where(
-        Poll.space_id == g.space.id, Poll.closed_at.is_(None), Poll.opens_at <= now,
-        (Poll.closes_at.is_(None)) | (Poll.closes_at > now), Poll.id.not_in([p.id for p in open_polls]))).all()
-    return render_template("polls/list.html", space=g.space, open_polls=open_polls + list(more_open), coming=coming,
+    return render_template("polls/list.html", space=g.space, open_polls=open_polls, coming=coming,
                            closed=closed)
 
 
@@ -79,16 +76,9 @@ def _save(form, kind: str, poll: Poll | None):
         rows = [row for row in form.options if one_line(row.text.data)]
         for row, option in zip(rows, services.options(poll), strict=True):
             if row.image.data and getattr(row.image.data, "filename", ""):
-                documents.attach_form_files(g.space, "polls.option", option.id, _Files([row.image.data], "options"),
+                documents.attach_form_files(g.space, "polls.option", option.id, [row.image.data], field="options",
                                             actor=current_user)
     return poll
-
-
-class _Files:
-    """A stand-in for a form field holding files (what attach_form_files reads)."""
-
-    def __init__(self, data, name):
-        self.data, self.name = data, name
 
 
 def _form_page(form, kind: str, poll: Poll | None, status: int = 200):
@@ -172,7 +162,7 @@ def _poll_page(poll: Poll, status: int = 200, errors: list[str] | None = None, a
     now = utcnow()
     opts = services.options(poll)
     voted = services.has_voted(poll, current_user)
-    results, voters = services.results(poll) if poll.results_visible(now) else ([], services.turnout(poll))
+    results, voters = services.results(poll, opts) if poll.results_visible(now) else ([], services.turnout(poll))
     mine = answers if answers is not None else services.my_answers(poll, current_user)
     images = documents.attachments_for(g.space, "polls.option", [o.id for o in opts]) if g.space.has_module("documents") else {}
     return render_template("polls/poll.html", space=g.space, poll=poll, options=opts, voted=voted, mine=mine,

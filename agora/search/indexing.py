@@ -77,8 +77,10 @@ def _event(event_id: int) -> Entry | None:
                  f"{event.location}\n{event.description}", event.starts_at)
 
 
-def _document(document_id: int, full: bool = True) -> Entry | None:
-    """A live document, with the text inside its current version (unless full is False)."""
+def _document(document_id: int, full: bool = True, trees: dict | None = None) -> Entry | None:
+    """A live document, with the text inside its current version (unless full is False).
+
+    `trees` keeps each space's folder tree across calls (a reindex reads it once per space)."""
     from agora.documents import services as documents
     from agora.documents import storage
     from agora.documents.models import Document, DocumentVersion
@@ -87,7 +89,10 @@ def _document(document_id: int, full: bool = True) -> Entry | None:
     document = db.session.get(Document, document_id)
     if document is None or document.deleted_at is not None:
         return None
-    if not documents.Tree.load(document.space).is_live(document.folder_id):
+    trees = {} if trees is None else trees
+    if document.space_id not in trees:
+        trees[document.space_id] = documents.Tree.load(document.space)
+    if not trees[document.space_id].is_live(document.folder_id):
         return None
     version = db.session.get(DocumentVersion, document.current_version_id)
     notes = " ".join(db.session.scalars(select(DocumentVersion.note).where(DocumentVersion.document_id == document.id)))
@@ -183,9 +188,10 @@ def reindex(space_id: int | None = None) -> int:
         ix = index.open_index()
         w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05)
         w.delete_by_term("space_id", str(space_id))
+    trees: dict = {}
     try:
         for kind, object_id in _all_ids(space_id):
-            entry = BUILDERS[kind](object_id)
+            entry = _document(object_id, trees=trees) if kind == "documents.document" else BUILDERS[kind](object_id)
             if entry is not None:
                 w.add_document(**entry.fields())
                 count += 1

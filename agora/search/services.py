@@ -76,15 +76,17 @@ def viewable_spaces(user) -> dict[int, Space]:
     return {s.id: s for s in spaces}
 
 
-def search(user, text: str, *, space: Space | None = None, module: str | None = None, number: int = 1) -> SearchPage:
-    """Results for `text` in the person's spaces (or one of them, or one module). Raises ServiceError
-    with a message for a query that cannot be searched."""
+def search(user, text: str, *, space: Space | None = None, module: str | None = None, number: int = 1,
+           spaces: dict[int, Space] | None = None) -> SearchPage:
+    """Results for `text` in the person's spaces (or one of them, or one module). `spaces` are the
+    person's viewable spaces when the caller has them already. Raises ServiceError with a message
+    for a query that cannot be searched."""
     text = " ".join((text or "").split())
     if not text:
         raise ServiceError(_l("Tapez un ou plusieurs mots à chercher."), field="q")
     if len(text) > MAX_QUERY:
         raise ServiceError(_l("Cette recherche est trop longue : %(n)s caractères au plus.", n=MAX_QUERY), field="q")
-    spaces = viewable_spaces(user)
+    spaces = viewable_spaces(user) if spaces is None else spaces
     if space is not None:
         spaces = {space.id: space} if space.id in spaces else {}
     # Spaces grouped by the modules they show: usually one group, so the restriction stays small.
@@ -149,7 +151,7 @@ def _url(space: Space, kind: str, object_id: int, entry) -> str:
     if kind == "members.member":
         from agora.spaces.models import Membership as M
 
-        user_id = db.session.scalar(select(M.user_id).where(M.id == object_id))
+        user_id = db.session.scalar(select(M.user_id).where(M.id == object_id, M.space_id == space.id))
         return url_for("members.profile", slug=slug, user_id=user_id)
     if kind == "polls.poll":
         return url_for("polls.show_poll", slug=slug, poll_id=object_id)

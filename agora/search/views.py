@@ -25,7 +25,8 @@ def search():
     page, error, status = None, None, 200
     if "q" in request.args:
         try:
-            page = services.search(current_user, text, space=space, module=module or None, number=page_number())
+            page = services.search(current_user, text, space=space, module=module or None, number=page_number(),
+                                   spaces=spaces)
         except ServiceError as exc:
             error, status = str(exc.message), exc.status
     return render_template("search/results.html", q=text, page=page, error=error, spaces=sorted(spaces.values(), key=lambda s: s.name),

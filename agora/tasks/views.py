@@ -159,7 +159,7 @@ def new_task():
 
 def _save_with_attachments(task: Task | None, form: TaskForm) -> Task:
     saved = services.save_task(g.space, task, _data(form), actor=current_user)
-    documents.attach_form_files(g.space, "tasks.task", saved.id, form.attachments, actor=current_user)
+    documents.attach_form_files(g.space, "tasks.task", saved.id, form.attachments.data, field="attachments", actor=current_user)
     return saved
 
 
