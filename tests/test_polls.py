@@ -310,3 +310,9 @@ def test_an_option_can_carry_an_image_kept_in_the_documents(app, db, council):
     assert image.name == "bois.jpg"
     page = clients["reader"].get(response.location).get_data(as_text=True)
     assert f"/documents/{image.id}/thumbnail" in page
+
+
+def test_the_error_summary_names_the_choices_in_french(app, db, council):
+    space, clients, _users = council
+    page = post(clients["member"], f"/s/{space.slug}/polls/new", choice_form(options=("Seul",))).get_data(as_text=True)
+    assert "Choix : Proposez au moins deux choix." in page and "Options :" not in page

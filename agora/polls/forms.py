@@ -38,13 +38,13 @@ class ChoicePollForm(PollFormBase):
                                SelectChoice("multiple", _l("plusieurs réponses possibles"))])
     max_choices = IntegerField(_l("Nombre maximum de réponses (facultatif, pour « plusieurs réponses »)"),
                                validators=[Optional(), NumberRange(1, 20, _l("Entre 1 et 20."))])
-    options = FieldList(FormField(OptionForm), min_entries=ROWS, max_entries=20)
+    options = FieldList(FormField(OptionForm), label=_l("Choix"), min_entries=ROWS, max_entries=20)
 
 
 class DatePollForm(PollFormBase):
     slot_minutes = IntegerField(_l("Durée de chaque rendez-vous (en minutes)"), default=120,
                                 validators=[DataRequired(_l("Indiquez une durée.")), NumberRange(15, 1440, _l("Entre 15 et 1440."))])
-    slots = FieldList(FormField(SlotForm), min_entries=ROWS, max_entries=20)
+    slots = FieldList(FormField(SlotForm), label=_l("Dates proposées (au moins deux)"), min_entries=ROWS, max_entries=20)
 
 
 class BallotForm(FlaskForm):
