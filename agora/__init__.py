@@ -76,6 +76,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from agora.documents.views import bp as documents_bp
     from agora.forum.views import bp as forum_bp
     from agora.members.views import bp as members_bp
+    from agora.notifications.views import bp as notifications_bp
+    from agora.notifications.views import space_bp as space_notifications_bp
     from agora.polls.views import bp as polls_bp
     from agora.search.views import bp as search_bp
     from agora.spaces.views import bp as spaces_bp
@@ -98,5 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(polls_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(my_tasks_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(space_notifications_bp)
     app.register_blueprint(admin_bp)
     return app

@@ -1,10 +1,12 @@
 """The `agora` command: thin wrappers over services, one clear sentence on failure."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
 import socket
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -204,7 +206,9 @@ def _port_is_free(host: str, port: int) -> bool:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
-def serve(host, port, workers, threads):
+@click.option("--mail-sender/--no-mail-sender", default=True, show_default=True,
+              help="Run the mail sender beside the server (turn off when cron runs `agora mail send`).")
+def serve(host, port, workers, threads, mail_sender):
     """Run the production server (gunicorn). Requests are logged to standard output; SIGTERM stops it cleanly."""
     from agora import create_app
     from agora.core import schema
@@ -221,7 +225,18 @@ def serve(host, port, workers, threads):
         raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
     sys.stdout.flush()
-    run_server(app, host=host, port=port, workers=workers, threads=threads)
+    mailer = None
+    if mail_sender:  # one sender for all workers, in its own process
+        mailer = subprocess.Popen([sys.executable, "-m", "agora", "mail", "send", "--watch", "--parent", str(os.getpid())])
+    try:
+        run_server(app, host=host, port=port, workers=workers, threads=threads)
+    finally:
+        if mailer is not None:
+            mailer.terminate()
+            try:
+                mailer.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                mailer.kill()
 
 
 def _fail_on_service_error(fn):
@@ -416,15 +431,26 @@ def mail():
 
 @mail.command("send")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Messages at most.")
-def mail_send(limit):
-    """Send the messages that are due (run it from cron, e.g. every minute)."""
+@click.option("--watch", is_flag=True, help="Keep running: a round every few seconds until stopped.")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between rounds with --watch.")
+@click.option("--parent", type=int, hidden=True, help="Stop when this process is gone (used by agora serve).")
+def mail_send(limit, watch, interval, parent):
+    """Write the notification mails that are due, then send the outbox (from cron: every minute)."""
+    from agora import create_app
     from agora.core import mail as outbox
+    from agora.notifications import sender
+    from agora.notifications.mails import compose_due
 
+    if watch:
+        logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [mail] %(message)s")
+        sender.watch(create_app(), interval=interval, parent_pid=parent)
+        return
     with app_context() as app:
         if not app.config["SMTP_HOST"]:
             raise click.ClickException("No SMTP server is configured: set AGORA_SMTP_HOST (and AGORA_SMTP_FROM).")
+        written = compose_due()
         report = outbox.send_pending(limit)
-    click.echo(f"sent {report.sent}, to retry {report.retried}, given up {report.failed}")
+    click.echo(f"written {written}, sent {report.sent}, to retry {report.retried}, given up {report.failed}")
 
 
 @mail.command("status")

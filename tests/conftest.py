@@ -10,9 +10,12 @@ import contextvars
 import os
 import re
 import shutil
+import socket
 from types import SimpleNamespace
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -210,3 +213,78 @@ def member_client(app, make_user, make_space, make_member):
         return client, space, user
 
     return make
+
+
+def deliver_notifications(after=None) -> int:
+    """Write every notification mail due within two hours (or by `after`) to the outbox, as the sender would."""
+    from datetime import timedelta
+
+    from agora.core.time import utcnow
+    from agora.notifications.mails import compose_due
+
+    return compose_due(after or utcnow() + timedelta(hours=2))
+
+
+class Clock:
+    """A settable now for the notification services (timestamps they write and deadlines they check)."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from datetime import datetime, timezone
+
+    from agora.core import mail
+    from agora.notifications import mails, services
+
+    frozen = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))  # a Monday, 10:00 in Paris
+    for module in (services, mails, mail):
+        monkeypatch.setattr(module, "utcnow", frozen)
+    return frozen
+
+
+# A real SMTP server for mail tests ------------------------------------------------------------
+
+
+class Collect(Message):
+    """Keeps every message the SMTP server receives."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def handle_message(self, message):
+        self.messages.append(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    handler = Collect()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_config(app):
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_FROM")}
+    yield app.config
+    app.config.update(saved)

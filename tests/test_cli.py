@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -157,6 +158,45 @@ def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0
     assert '"GET /healthz HTTP/1.1" 200' in out
+
+
+def _mail_senders(parent: int) -> list[int]:
+    """Running `agora mail send --watch` processes started for this server."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--watch" in args and b"--parent" in args and args[args.index(b"--parent") + 1] == str(parent).encode():
+            found.append(int(proc.name))
+    return found
+
+
+def test_serve_runs_one_mail_sender_beside_its_workers(instance, smtp_server):
+    """The sender started by serve delivers, is alone, and stops with the server."""
+    controller, handler = smtp_server
+    env = {**os.environ, "AGORA_INSTANCE": str(instance), "AGORA_SMTP_HOST": "127.0.0.1",
+           "AGORA_SMTP_PORT": str(controller.port), "AGORA_SMTP_FROM": "agora@quartier.example"}
+    subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
+    with sqlite3.connect(instance / "agora.db") as conn:  # a mail left by an earlier run
+        conn.execute("INSERT INTO outbox_messages (recipient, subject, body, status, attempts, created_at, "
+                     "next_attempt_at) VALUES ('odile@example.org', 'Réunion', 'Mardi', 'pending', 0, "
+                     "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')")
+    server = subprocess.Popen([AGORA, "serve", "--port", str(free_port()), "--workers", "2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not handler.messages and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [m["To"] for m in handler.messages] == ["odile@example.org"]
+        assert len(_mail_senders(server.pid)) == 1  # one sender for two workers
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _err = server.communicate(timeout=30)
+    assert server.returncode == 0, out
+    assert _mail_senders(server.pid) == []
+    assert len(handler.messages) == 1
 
 
 def test_serve_refuses_a_database_that_is_not_migrated(instance, tmp_path):

@@ -8,7 +8,7 @@ from agora.auth.models import User, UserToken
 from agora.core import mail
 from agora.core.mail import OutboxMessage
 from agora.forum.models import Post
-from tests.conftest import login, post
+from tests.conftest import deliver_notifications, login, post
 
 
 def test_newlines_in_names_and_titles_cannot_reach_mail_headers(app, db, member_client, make_user, make_member):
@@ -20,6 +20,7 @@ def test_newlines_in_names_and_titles_cannot_reach_mail_headers(app, db, member_
     assert response.status_code == 302
     assert db.session.scalar(select(User.display_name).where(User.display_name.like("Bob%"))) == "Bob Bcc: x@evil.example"
     post(client, f"/s/{space.slug}/forum/new", {"title": "Ligne 1\nLigne 2", "body": "Salut @alice", "category": "0"})
+    deliver_notifications()
     subject = db.session.scalar(select(OutboxMessage.subject))
     assert "\n" not in subject and "\r" not in subject
 
@@ -45,6 +46,7 @@ def test_long_titles_fit_the_mail_subject(app, db, member_client, make_user, mak
     response = post(other, f"/s/{space.slug}/forum/new", {"title": "é" * 200, "body": "Premier", "category": "0"})
     reply = post(client, response.location + "reply", {"body": "Réponse"})
     assert reply.status_code == 302
+    deliver_notifications()
     assert len(db.session.scalar(select(OutboxMessage.subject))) <= 200
 
 

@@ -1,49 +1,15 @@
 """The outbox sender against a real SMTP server: delivery, retries, nothing lost, nothing twice."""
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from email.header import decode_header, make_header
 
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from sqlalchemy import select
 
 from agora.core import mail
 from agora.core.mail import OutboxMessage
 from agora.core.time import utcnow
-
-
-class Collect(Message):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def handle_message(self, message):
-        self.messages.append(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, handler
-    controller.stop()
-
-
-@pytest.fixture
-def smtp_config(app):
-    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_FROM")}
-    yield app.config
-    app.config.update(saved)
+from tests.conftest import free_port
 
 
 def test_pending_mail_is_delivered_once(app, db, smtp_server, smtp_config):

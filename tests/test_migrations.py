@@ -23,9 +23,10 @@ def test_every_space_owned_table_has_an_indexed_non_null_space_id(db):
         column = model.__table__.c.space_id
         assert not column.nullable, model.__tablename__
         assert any(list(index.columns)[0] is column for index in model.__table__.indexes), model.__tablename__
-    # Every other table that names a space is deliberately outside a space (e.g. "all my spaces" feeds).
+    # Every other table that names a space is deliberately outside a space: "all my spaces" feeds, and
+    # notification preferences that hold a person's choice everywhere as well as per space.
     others = {t.name for t in db.metadata.sorted_tables if "space_id" in t.c} - {m.__tablename__ for m in scoped}
-    assert others == {"ical_tokens"}
+    assert others == {"ical_tokens", "notification_preferences"}
 
 
 def test_upgrading_an_instance_that_has_data(tmp_path):

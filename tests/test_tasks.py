@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from agora.auth.models import User
 from agora.core.mail import OutboxMessage
+from agora.notifications.models import Notification
 from agora.tasks import services
 from agora.tasks.models import ChecklistItem, Task, TaskComment, TaskList, TaskStatus
-from tests.conftest import login, post
+from tests.conftest import deliver_notifications, login, post
 from tests.test_queries import count_queries
 
 TODAY = date(2027, 3, 17)
@@ -68,6 +69,9 @@ def test_default_statuses_and_a_new_task_assigned_with_notice(team, db):
     assert names == ["À faire", "En cours", "Fait"]
     task = db.session.scalar(select(Task))
     assert task.status.name == "À faire" and task.assignee_ids == {member_user.id}
+    notice = db.session.scalar(select(Notification))
+    assert (notice.user_id, notice.verb, notice.title) == (member_user.id, "tasks.assigned", "Réserver la sono")
+    deliver_notifications()
     mail = db.session.scalar(select(OutboxMessage))
     assert mail.recipient == "member@example.org" and "Réserver la sono" in mail.subject
 
@@ -226,9 +230,9 @@ def test_checklist_and_comments(team, db):
     item = db.session.scalar(select(ChecklistItem))
     post(member_client, f"/s/{space.slug}/tasks/{task}/checklist/{item.id}/toggle")
     assert db.session.get(ChecklistItem, item.id).is_done
-    before = count(db, OutboxMessage)
+    before = count(db, Notification)
     assert post(admin, f"/s/{space.slug}/tasks/{task}/comments", {"body": "Merci !"}).status_code == 302
-    assert count(db, OutboxMessage) == before + 1  # the assignee hears of it
+    assert count(db, Notification) == before + 1  # the assignee hears of it
     assert post(clients["reader"][0], f"/s/{space.slug}/tasks/{task}/comments", {"body": "x"}).status_code == 403
 
 

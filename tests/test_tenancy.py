@@ -306,8 +306,10 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
                  "documents.show_folder", "documents.show_document", "documents.download", "documents.view",
                  "documents.download_version", "documents.thumbnail", "documents.download_zip",
                  "polls.list_polls", "polls.show_poll", "polls.export_results"}
-    #: Personal, not shared: a reader may follow a topic and say which organisation they belong to.
-    personal = {"forum.follow", "members.my_details", "agenda.subscribe"}
+    #: Personal, not shared: a reader may follow a topic or a folder, say which organisation they belong
+    #: to and choose their notifications (the space's defaults stay admin-only: tests/test_notifications.py).
+    personal = {"forum.follow", "members.my_details", "agenda.subscribe", "documents.follow_folder",
+                "space_notifications.space_preferences"}
     for rule in space_rules(app):
         url = url_for_rule(app, db, rule, b, admin_b)
         for method in methods(rule):

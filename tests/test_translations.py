@@ -11,14 +11,15 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "agora" / "translations" / "en" / "LC_MESSAGES"
-METHODS = [("agora/**.py", "python"), ("templates/**.html", "jinja2")]
+METHODS = [("agora/**.py", "python"), ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2")]
 KEYWORDS = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
 
 
 def source_messages() -> set[str]:
     found = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(ROOT), METHODS, keywords=KEYWORDS, options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+        str(ROOT), METHODS, keywords=KEYWORDS, options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"},
+                                                     "templates/**.txt": {"extensions": "jinja2.ext.i18n"}}
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return found

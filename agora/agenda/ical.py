@@ -116,3 +116,18 @@ def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = Fa
         cal.add_component(task_vevent(task))
     cal.add_missing_timezones()
     return cal.to_ical()
+
+
+def event_calendar(events: list[Event]) -> bytes:
+    """An iCalendar file of these events (with their changed dates), joined to notification mails."""
+    cal = Calendar()
+    cal.add("prodid", "-//Agora//Agenda partagé//FR")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    masters = [e for e in events if e.parent_id is None]
+    changed = [e for e in events if e.parent_id is not None]
+    for event in masters + [e for e in overrides_of(masters) if e not in changed] + changed:
+        cal.add_component(_vevent(event, None))
+    cal.add_missing_timezones()
+    return cal.to_ical()

@@ -318,14 +318,27 @@ def _check_clashes(space: Space, event: Event, resources: list[Resource]) -> Non
                         when=format_datetime(busy.start, "short")), field="resources", status=409)
 
 
-def create_event(space: Space, author: User, data: EventData) -> Event:
-    """Create an event or a series. Raises ServiceError for bad input."""
+def notify_event(space: Space, event: Event, actor: User, verb: str) -> None:
+    """Tell the space's members that an event was added, changed or deleted (verb from the notification texts)."""
+    from agora.notifications import services as notifications
+
+    master_id = event.parent_id or event.id
+    gone = verb == "agenda.cancelled"
+    notifications.notify(space, "event", verb, notifications.space_members(space, except_user=actor), actor=actor,
+                         title=event.title, url=f"/s/{space.slug}/agenda/" + ("" if gone else f"{master_id}/"),
+                         group_key=f"events:{space.id}", excerpt=event.location or event.description,
+                         event_id=None if gone else master_id)
+
+
+def create_event(space: Space, author: User, data: EventData, *, verb: str = "agenda.event") -> Event:
+    """Create an event or a series and tell the members. Raises ServiceError for bad input."""
     event = Event(space_id=space.id, uid=f"{uuid.uuid4()}@agora", author_id=author.id, exdates=[])
     _apply(space, event, data)
     db.session.add(event)
     db.session.flush()
     record_activity(space, author, "agenda.event", event.title, f"/s/{space.slug}/agenda/{event.id}/")
     after_commit("agenda.event", event.id, space.id, "created")
+    notify_event(space, event, author, verb)
     return event
 
 
@@ -535,7 +548,7 @@ def split_series(space: Space, event: Event, original_start: datetime, data: Eve
     for child in db.session.scalars(select(Event).where(Event.parent_id == event.id, Event.recurrence_id >= original_start)):
         db.session.delete(child)
     after_commit("agenda.event", event.id, space.id, "updated")
-    return create_event(space, author, data)
+    return create_event(space, author, data, verb="agenda.changed")
 
 
 # Subscription tokens ----------------------------------------------------------------------

@@ -267,7 +267,8 @@ def edit_event(event_id: int):
     require(event.can_edit(current_user))
     form = _event_form(event)
     return save_form(
-        form, lambda: (services.update_event(g.space, event, _form_to_data(form)), _with_attachments(event, form)),
+        form, lambda: (services.update_event(g.space, event, _form_to_data(form)), _with_attachments(event, form),
+                       services.notify_event(g.space, event, current_user, "agenda.changed")),
         message=_("L'événement est modifié."),
         done=lambda _none: url_for("agenda.show_event", event_id=event.id),
         render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=event),
@@ -303,7 +304,9 @@ def edit_occurrence(event_id: int):
         data = _form_to_data(form)
         if form.scope.data == "following":
             return services.split_series(g.space, event, original, data, current_user)
-        return services.edit_occurrence(g.space, event, original, data)
+        changed = services.edit_occurrence(g.space, event, original, data)
+        services.notify_event(g.space, changed, current_user, "agenda.changed")
+        return changed
 
     return save_form(
         form, save, message=_("La date est modifiée."),
@@ -318,6 +321,7 @@ def delete_event(event_id: int):
     """Delete an event or a whole series."""
     event = _event(event_id)
     require(event.can_delete(current_user))
+    services.notify_event(g.space, event, current_user, "agenda.changed" if event.parent_id else "agenda.cancelled")
     services.delete_event(g.space, event)
     db.session.commit()
     flash(_("L'événement est supprimé."), "success")
@@ -334,6 +338,7 @@ def cancel_occurrence(event_id: int):
         abort(400)
     try:
         services.cancel_occurrence(g.space, event, original)
+        services.notify_event(g.space, event, current_user, "agenda.changed")
     except ServiceError as exc:
         db.session.rollback()
         abort(exc.status)

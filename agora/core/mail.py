@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from flask import current_app
-from sqlalchemy import Index, String, Text, func, select, update
+from sqlalchemy import JSON, Index, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.core.time import UTCDateTime, utcnow
@@ -36,6 +36,12 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    #: The same message as HTML, sent beside the text as multipart/alternative.
+    html: Mapped[str | None] = mapped_column(Text)
+    #: Extra headers (List-Unsubscribe...), name to value.
+    headers: Mapped[dict | None] = mapped_column(JSON)
+    #: An iCalendar file joined to the message (invitation.ics).
+    calendar: Mapped[str | None] = mapped_column(Text)
     #: pending, sending, sent or failed.
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -45,13 +51,15 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def queue_mail(recipient: str, subject: str, body: str) -> OutboxMessage:
+def queue_mail(recipient: str, subject: str, body: str, *, html: str | None = None, headers: dict | None = None,
+               calendar: str | None = None) -> OutboxMessage:
     """Write an e-mail to the outbox; it leaves only if the surrounding transaction commits.
 
     The subject is made one line (user text ends up in it) and cut to the column's size.
     """
     subject = " ".join(subject.split())[:200]
-    message = OutboxMessage(recipient=recipient.strip()[:254], subject=subject, body=body)
+    message = OutboxMessage(recipient=recipient.strip()[:254], subject=subject, body=body, html=html,
+                            headers=headers or None, calendar=calendar)
     db.session.add(message)
     return message
 
@@ -83,7 +91,14 @@ def _as_email(row: OutboxMessage) -> EmailMessage:
     message["To"] = row.recipient
     message["Subject"] = row.subject
     message["Message-ID"] = make_msgid(idstring=f"agora-outbox-{row.id}")
+    for name, value in (row.headers or {}).items():
+        message[name] = value
     message.set_content(row.body)
+    if row.html:
+        message.add_alternative(row.html, subtype="html")
+    if row.calendar:
+        message.add_attachment(row.calendar.encode("utf-8"), maintype="text", subtype="calendar",
+                               filename="invitation.ics", params={"method": "PUBLISH"})
     return message
 
 

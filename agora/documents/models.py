@@ -115,3 +115,14 @@ class Attachment(SpaceScoped, db.Model):
     target_id: Mapped[int] = mapped_column()
 
     document: Mapped[Document] = relationship()
+
+
+class FolderFollow(SpaceScoped, db.Model):
+    """A person who wants to hear of new files in a folder and the folders below it (folder None: everywhere)."""
+
+    __tablename__ = "folder_follows"
+    __table_args__ = (UniqueConstraint("space_id", "folder_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder_id: Mapped[int | None] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -28,6 +28,7 @@ from agora.documents.models import (
     Document,
     DocumentVersion,
     Folder,
+    FolderFollow,
 )
 from agora.extensions import db
 from agora.spaces.models import Space
@@ -385,6 +386,7 @@ def store_file(space: Space, tree: Tree, folder: Folder | None, upload, *, actor
         after_commit("documents.document", existing.id, space.id, "updated")
         if record:
             record_activity(space, actor, "documents.version", existing.name, _document_url(space, existing))
+            _notify_followers(space, tree, existing, actor, "documents.version", note)
         return existing, False
     name = free_name(name, _taken_names(space, tree, folder_id, folders=False), 255)
     document = Document(space_id=space.id, folder_id=folder_id, name=name, created_by_id=actor.id if actor else None)
@@ -394,6 +396,7 @@ def store_file(space: Space, tree: Tree, folder: Folder | None, upload, *, actor
     after_commit("documents.document", document.id, space.id, "created")
     if record:
         record_activity(space, actor, "documents.document", document.name, _document_url(space, document))
+        _notify_followers(space, tree, document, actor, "documents.document", note)
     return document, True
 
 
@@ -407,6 +410,7 @@ def add_version(space: Space, document: Document, upload, *, actor: User, note: 
     version = _new_version(space, document, received, actor, note)
     after_commit("documents.document", document.id, space.id, "updated")
     record_activity(space, actor, "documents.version", document.name, _document_url(space, document))
+    _notify_followers(space, Tree.load(space), document, actor, "documents.version", note)
     return version
 
 
@@ -415,6 +419,41 @@ def restore_version(space: Space, document: Document, version: DocumentVersion, 
     _make_current(document, version)
     after_commit("documents.document", document.id, space.id, "updated")
     record_activity(space, actor, "documents.version", document.name, _document_url(space, document))
+
+
+def followers(space: Space, tree: Tree, folder_id: int | None) -> list[User]:
+    """Who follows this folder, a folder above it, or the whole documents of the space."""
+    chain = [f.id for f in tree.ancestors(tree.by_id.get(folder_id))] if folder_id else []
+    where = FolderFollow.folder_id.is_(None)
+    if chain:
+        where = where | FolderFollow.folder_id.in_(chain)
+    return list(db.session.scalars(select(User).join(FolderFollow, FolderFollow.user_id == User.id)
+                                   .where(FolderFollow.space_id == space.id, where).distinct()))
+
+
+def is_following(space: Space, folder: Folder | None, user: User) -> bool:
+    return db.session.scalar(select(FolderFollow.id).where(
+        FolderFollow.space_id == space.id, FolderFollow.user_id == user.id,
+        FolderFollow.folder_id.is_(None) if folder is None else FolderFollow.folder_id == folder.id)) is not None
+
+
+def follow_folder(space: Space, folder: Folder | None, user: User, on: bool) -> None:
+    """Start or stop hearing of new files in this folder (None: everywhere in the space)."""
+    existing = db.session.scalar(select(FolderFollow).where(
+        FolderFollow.space_id == space.id, FolderFollow.user_id == user.id,
+        FolderFollow.folder_id.is_(None) if folder is None else FolderFollow.folder_id == folder.id))
+    if on and existing is None:
+        db.session.add(FolderFollow(space_id=space.id, folder_id=folder.id if folder else None, user_id=user.id))
+    elif not on and existing is not None:
+        db.session.delete(existing)
+
+
+def _notify_followers(space: Space, tree: Tree, document: Document, actor: User | None, verb: str, note: str) -> None:
+    from agora.notifications import services as notifications
+
+    notifications.notify(space, "document", verb, followers(space, tree, document.folder_id), actor=actor,
+                         title=document.name, url=_document_url(space, document), group_key=f"documents:{space.id}",
+                         excerpt=note)
 
 
 def _document_url(space: Space, document: Document) -> str:

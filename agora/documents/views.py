@@ -117,8 +117,21 @@ def _folder_page(folder: Folder | None, *, upload_form=None, folder_form=None, r
         subfolders=subfolders, documents=documents, sort=sort,
         upload_form=upload_form or UploadForm(formdata=None), folder_form=folder_form or NameForm(formdata=None, prefix="new"),
         rename_form=rename_form, move_form=move_form, quota=services.quota_bytes(g.space), room=services.room_left(g.space),
-        may_remove=folder is not None and _may_remove(folder),
+        may_remove=folder is not None and _may_remove(folder), following=services.is_following(g.space, folder, current_user),
     )
+
+
+@bp.post("/follow", defaults={"folder_id": None})
+@bp.post("/folders/<int:folder_id>/follow")
+def follow_folder(folder_id: int | None):
+    """Hear (or stop hearing) of new files here and in the folders below."""
+    folder = _folder(folder_id)
+    on = request.form.get("on") == "1"
+    services.follow_folder(g.space, folder, current_user, on)
+    db.session.commit()
+    flash(_("Vous serez prévenu des nouveaux fichiers de ce dossier.") if on
+          else _("Vous ne serez plus prévenu des nouveaux fichiers de ce dossier."), "success")
+    return redirect(url_for("documents.show_folder", folder_id=folder_id))
 
 
 @bp.get("/", defaults={"folder_id": None})

@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from agora.auth.models import User
 from agora.core.events import after_commit
-from agora.core.mail import queue_mail
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
+from agora.notifications import services as notifications
 from agora.forum.models import BODY_MAX, TITLE_MAX, ForumCategory, Post, Reaction, Topic, TopicFollow, TopicRead
 from agora.spaces.models import Membership, Space
 from agora.spaces.services import COLOUR_RE, record_activity
@@ -122,7 +122,12 @@ def create_topic(space: Space, author: User, *, title: str, body: str, category_
     record_activity(space, author, "forum.topic", title, _topic_url(space, topic))
     after_commit("forum.topic", topic.id, space.id, "created")
     after_commit("forum.post", post.id, space.id, "created")
+    named = {u.id for u in mentioned_members(space, body)}
     _notify_mentions(space, topic, post, author, already=set())
+    notifications.notify(space, "topic", "forum.topic",
+                         [u for u in notifications.space_members(space, except_user=author) if u.id not in named],
+                         actor=author, title=title, url=_topic_url(space, topic), group_key=f"topics:{space.id}",
+                         excerpt=body)
     return topic
 
 
@@ -252,31 +257,18 @@ def position_of_first_unread(topic: Topic, user: User) -> tuple[int | None, int]
     return first, position
 
 
-# Notifications (written to the outbox; the notifications feature decides more later) ------
-
-
-def _mail(user: User, space: Space, topic: Topic, post: Post, subject, intro) -> None:
-    queue_mail(
-        user.email,
-        f"[{space.name}] {subject}",
-        f"{intro}\n\n{post.body[:2000]}\n\n{url_for('forum.show_topic', slug=space.slug, topic_id=topic.id, _external=True)}#post-{post.id}",
-    )
+# Notifications ------------------------------------------------------------------------------
 
 
 def _notify_followers(space: Space, topic: Topic, post: Post, author: User) -> set[int]:
-    """Queue a mail to each follower with an address who is still a member; return who was told."""
+    """Tell each follower still in the space of a reply; return who was told."""
     followers = db.session.scalars(
         select(User).join(TopicFollow, TopicFollow.user_id == User.id)
-        .join(Membership, (Membership.user_id == User.id) & (Membership.space_id == space.id))
-        .where(TopicFollow.topic_id == topic.id, User.id != author.id, User.is_disabled.is_(False))
+        .where(TopicFollow.topic_id == topic.id, User.id != author.id)
     ).all()
-    told = set()
-    for user in followers:
-        if user.email:
-            _mail(user, space, topic, post, str(_l("Nouvelle réponse : %(title)s", title=topic.title)),
-                  str(_l("%(name)s a répondu dans « %(title)s » :", name=author.display_name, title=topic.title)))
-        told.add(user.id)
-    return told
+    made = notifications.notify(space, "reply", "forum.reply", followers, actor=author, title=topic.title,
+                                url=_topic_url(space, topic, post), group_key=f"topic:{topic.id}", excerpt=post.body)
+    return {n.user_id for n in made}
 
 
 def mentioned_members(space: Space, body: str) -> list[User]:
@@ -291,10 +283,8 @@ def mentioned_members(space: Space, body: str) -> list[User]:
 
 
 def _notify_mentions(space: Space, topic: Topic, post: Post, author: User, already: set[int]) -> None:
-    for user in mentioned_members(space, post.body):
-        if user.id == author.id or user.id in already or not user.email:
-            continue
-        _mail(user, space, topic, post, str(_l("%(name)s vous a mentionné", name=author.display_name)),
-              str(_l("%(name)s vous a mentionné dans « %(title)s » :", name=author.display_name, title=topic.title)))
+    named = [u for u in mentioned_members(space, post.body) if u.id not in already]
+    notifications.notify(space, "mention", "forum.mention", named, actor=author, title=topic.title,
+                         url=_topic_url(space, topic, post), group_key=f"topic:{topic.id}", excerpt=post.body)
 
 

@@ -18,6 +18,7 @@ from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
+from agora.notifications import services as notifications
 from agora.polls.models import ANSWERS, KINDS, Participation, Poll, PollOption, Vote
 from agora.spaces.models import Space
 from agora.spaces.services import record_activity
@@ -111,8 +112,11 @@ def create_poll(space: Space, author: User, data: PollData) -> Poll:
     db.session.add_all(PollOption(space_id=space.id, poll_id=poll.id, position=n, label=label, starts_at=start)
                        for n, (label, start) in enumerate(cleaned))
     db.session.flush()
-    record_activity(space, author, "polls.poll", poll.question, url_for("polls.show_poll", slug=space.slug, poll_id=poll.id))
+    url = url_for("polls.show_poll", slug=space.slug, poll_id=poll.id)
+    record_activity(space, author, "polls.poll", poll.question, url)
     after_commit("polls.poll", poll.id, space.id, "created")
+    notifications.notify(space, "news", "polls.poll", notifications.space_members(space, except_user=author), actor=author,
+                         title=poll.question, url=url, group_key=f"news:{space.id}", excerpt=poll.description)
     return poll
 
 

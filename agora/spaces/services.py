@@ -137,6 +137,9 @@ def remove_member(space: Space, membership: Membership, *, actor: User | None) -
     audit("member.removed", actor, space=space, target=membership.user.username)
     membership.user.__dict__.pop("_membership_cache", None)
     after_commit("members.member", membership.id, space.id, "deleted")
+    from agora.notifications.services import forget_member
+
+    forget_member(space, membership.user)
     db.session.delete(membership)
     db.session.flush()
 
@@ -229,6 +232,11 @@ def save_news(space: Space, news: NewsItem | None, *, title: str, body: str, is_
         db.session.add(news)
         db.session.flush()
         record_activity(space, author, "news", news.title, f"/s/{space.slug}/#news-{news.id}")
+        from agora.notifications import services as notifications
+
+        notifications.notify(space, "news", "news", notifications.space_members(space, except_user=author), actor=author,
+                             title=news.title, url=f"/s/{space.slug}/#news-{news.id}", group_key=f"news:{space.id}",
+                             excerpt=news.body)
     else:
         news.title, news.body, news.is_pinned, news.updated_at = title[:200], body.strip(), is_pinned, utcnow()
     return news

@@ -15,11 +15,11 @@ from sqlalchemy.orm import selectinload
 
 from agora.auth.models import User
 from agora.core.events import after_commit
-from agora.core.mail import queue_mail
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
+from agora.notifications import services as notifications
 from agora.spaces.models import Membership, Space
 from agora.spaces.services import record_activity
 from agora.tasks.models import PRIORITIES, ChecklistItem, Task, TaskAssignee, TaskComment, TaskList, TaskStatus
@@ -182,15 +182,10 @@ def save_task(space: Space, task: Task | None, data: TaskData, *, actor: User) -
     after_commit("tasks.task", task.id, space.id, "created" if creating else "updated")
     if creating:
         record_activity(space, actor, "tasks.task", task.title, f"/s/{space.slug}/tasks/{task.id}")
-    for user in assignees:
-        if user.id in old_assignees or user.id == actor.id:
-            if user.id in old_assignees and old_due != task.due_on and user.id != actor.id:
-                _notify(space, task, user, _l("Échéance changée : %(title)s", title=task.title),
-                        _l("L'échéance de la tâche « %(title)s » est maintenant : %(due)s.", title=task.title,
-                           due=task.due_on.isoformat() if task.due_on else "—"))
-            continue
-        _notify(space, task, user, _l("Nouvelle tâche pour vous : %(title)s", title=task.title),
-                _l("%(name)s vous a confié la tâche « %(title)s ».", name=actor.display_name, title=task.title))
+    newly = [u for u in assignees if u.id not in old_assignees]
+    _notify(space, task, actor, "tasks.assigned", newly, task.description)
+    if not creating and old_due != task.due_on:
+        _notify(space, task, actor, "tasks.due", [u for u in assignees if u.id in old_assignees], "")
     return task
 
 
@@ -232,20 +227,14 @@ def add_comment(space: Space, task: Task, author: User, body: str) -> TaskCommen
     db.session.add(comment)
     db.session.flush()
     after_commit("tasks.comment", comment.id, space.id, "created")
-    for assignee in task.assignees:
-        if assignee.user_id != author.id:
-            _notify(space, task, assignee.user, _l("Commentaire sur « %(title)s »", title=task.title),
-                    _l("%(name)s a commenté la tâche « %(title)s » :", name=author.display_name, title=task.title),
-                    extra=body)
+    _notify(space, task, author, "tasks.comment", [a.user for a in task.assignees], body)
     return comment
 
 
-def _notify(space: Space, task: Task, user: User, subject, intro, extra: str = "") -> None:
-    """An outbox row for the notifications feature to deliver (e-mail when the person has one)."""
-    if not user.email or user.is_disabled:
-        return
-    link = url_for("tasks.show_task", slug=space.slug, task_id=task.id, _external=True)
-    queue_mail(user.email, f"[{space.name}] {subject}", f"{intro}\n\n{extra}\n\n{link}".replace("\n\n\n\n", "\n\n"))
+def _notify(space: Space, task: Task, actor: User, verb: str, people: list[User], excerpt: str) -> None:
+    notifications.notify(space, "task", verb, people, actor=actor, title=task.title,
+                         url=url_for("tasks.show_task", slug=space.slug, task_id=task.id),
+                         group_key=f"task:{task.id}", excerpt=excerpt)
 
 
 def tasks_query(space_ids: list[int]):

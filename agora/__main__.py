@@ -1,0 +1,4 @@
+"""`python -m agora` runs the command line, as the `agora` script does."""
+from agora.cli import main
+
+main()

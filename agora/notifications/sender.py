@@ -1,0 +1,57 @@
+"""The mail sender loop: writes due notification mails to the outbox, then sends the outbox.
+
+`agora serve` starts one of these as a child process (one sender, however many workers), and
+`agora mail send --watch` runs it by hand. Each round is a few short transactions: the web
+workers keep writing while thousands of mails leave.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from agora.extensions import db
+
+log = logging.getLogger("agora.mail")
+
+
+def one_round(app: Flask, batch: int = 100) -> tuple[int, int]:
+    """Compose what is due and send what can be sent now; return (mails written, mails sent)."""
+    from agora.core.mail import send_pending
+    from agora.notifications.mails import compose_due
+
+    with app.app_context():
+        written = compose_due()
+        sent = 0
+        if app.config["SMTP_HOST"]:
+            while True:
+                report = send_pending(batch)
+                sent += report.sent
+                if report.sent + report.retried + report.failed < batch:
+                    break
+        return written, sent
+
+
+def watch(app: Flask, interval: float = 5.0, parent_pid: int | None = None) -> None:
+    """Run rounds until SIGTERM/SIGINT, or until the parent process is gone."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if not app.config["SMTP_HOST"]:
+        log.warning("No SMTP server is configured (AGORA_SMTP_HOST): mails are kept in the outbox, not sent.")
+    while not stop.is_set():
+        if parent_pid is not None and os.getppid() != parent_pid:
+            break
+        try:
+            written, sent = one_round(app)
+            if written or sent:
+                log.info("mail: %s written, %s sent", written, sent)
+        except SQLAlchemyError as exc:  # database busy or away: try again next round
+            log.warning("mail round failed, will retry: %s", exc.__class__.__name__)
+            with app.app_context():
+                db.session.rollback()
+        stop.wait(interval)
