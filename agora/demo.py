@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from agora.auth import services as auth_services
 from agora.auth.models import User
@@ -17,6 +17,7 @@ from agora.agenda import services as agenda
 from agora.forum import services as forum
 from agora.forum.models import Post
 from agora.members import services as members
+from agora.notifications.models import Notification
 from agora.spaces import services
 
 #: Who works where, and as what: (organisation, function) per username.
@@ -147,6 +148,7 @@ def create_demo(admin_name: str = "admin") -> list[str]:
     created = []
     now = utcnow()
     mail_before = db.session.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0)))
+    notices_before = db.session.scalar(select(func.coalesce(func.max(Notification.id), 0)))
     for spec in SPACES:
         if services.get_space_by_slug(spec["slug"]) is not None:
             continue
@@ -164,12 +166,17 @@ def create_demo(admin_name: str = "admin") -> list[str]:
         _demo_directory(space, spec, people)
         _demo_agenda(space, spec, people)
         _demo_tasks(space, spec, people)
+        if admin is not None:  # the demo admin's bell shows new files too
+            from agora.documents.services import follow_folder
+
+            follow_folder(space, None, admin, True)
         _demo_documents(space, spec, people)
         _demo_polls(space, spec, people)
         _demo_forum(space, spec, people)
         created.append(space.slug)
-    # Demo conversations mention and notify demo people: none of that is real mail.
+    # Demo conversations mention and notify demo people: the bells show it, but none of it is real mail.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.id > mail_before))
+    db.session.execute(update(Notification).where(Notification.id > notices_before).values(mail_due_at=None))
     return created
 
 

@@ -46,6 +46,7 @@ MEMBER_PAGES = [
     "/s/conseil-tilleuls/polls/", "/s/conseil-tilleuls/polls/new", "/s/conseil-tilleuls/polls/new-date",
     "/search", "/search?q=jardin+partag%C3%A9", "/search?q=les", "/search?q=reun*&module=forum",
     "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
+    "/notifications", "/notifications/preferences", "/s/conseil-tilleuls/notifications/",
 ]
 
 

@@ -128,6 +128,10 @@ def test_demo_fills_three_spaces_once(instance):
     listing = run("space", "list").output
     for slug in ("conseil-tilleuls", "gup-tilleuls", "partenaires-tilleuls"):
         assert slug in listing
+    with sqlite3.connect(instance / "agora.db") as conn:  # bells are full, yet no real mail is on its way
+        in_bell, to_mail = conn.execute("SELECT count(*), count(mail_due_at) FROM notifications").fetchone()
+    assert in_bell > 50 and to_mail == 0
+    assert run("mail", "status").output.startswith("pending 0,")
 
 
 def free_port() -> int:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import io
 from html.parser import HTMLParser
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from werkzeug.datastructures import FileStorage
+
+from agora.core.time import utcnow
 
 
 PAYLOADS = [
@@ -84,8 +86,14 @@ def _seed(app, space_id, user_id):
         db.session.commit()
 
 
-def test_no_payload_is_rendered_as_markup(app, db, member_client):
-    client, space, user = member_client("admin")
+def test_no_payload_is_rendered_as_markup(app, db, member_client, make_user, make_member):
+    client, space, viewer = member_client("admin")
+    from agora.auth.models import User
+
+    db.session.get(User, viewer.id).email = "lectrice@example.org"
+    db.session.commit()
+    user = make_user()  # another member writes, so the viewer's bell and mails carry the payloads too
+    make_member(space, user, "member")
     _seed(app, space.id, user.id)
     from sqlalchemy import select
 
@@ -103,7 +111,8 @@ def test_no_payload_is_rendered_as_markup(app, db, member_client):
         f"{base}/tasks/lists/", f"{base}/documents/", f"{base}/documents/folders/{first[Folder]}",
         f"{base}/documents/{first[Document]}", f"{base}/documents/trash", f"{base}/polls/", f"{base}/polls/{first[Poll]}",
         f"{base}/members/", f"{base}/members/{user.id}", f"{base}/members/organisations/", f"{base}/members/manage/",
-        "/tasks/", "/agenda/", "/search?q=alert", "/search?q=clic", "/profile",
+        "/tasks/", "/agenda/", "/search?q=alert", "/search?q=clic", "/profile", "/notifications",
+        "/notifications?page=2",
     ]
     for path in pages:
         response = client.get(path)
@@ -112,6 +121,14 @@ def test_no_payload_is_rendered_as_markup(app, db, member_client):
         assert markup_from_payloads(html) == [], path
     assert "&lt;script&gt;alert" in client.get(f"{base}/forum/").get_data(as_text=True)
     assert "<mark" in client.get("/search?q=clic").get_data(as_text=True)  # the payloads were indexed and shown
+    from agora.core.mail import OutboxMessage
+    from tests.conftest import deliver_notifications
+
+    assert deliver_notifications(utcnow() + timedelta(days=8)) >= 2
+    sent = db.session.scalars(select(OutboxMessage)).all()
+    for message in sent:
+        assert markup_from_payloads(message.html) == [], message.subject
+    assert any("&lt;script&gt;" in message.html for message in sent)  # the payloads are in the mails, escaped
 
 
 def test_the_inspector_sees_each_payload_when_it_is_not_escaped():
