@@ -427,8 +427,8 @@ def followers(space: Space, tree: Tree, folder_id: int | None) -> list[User]:
     where = FolderFollow.folder_id.is_(None)
     if chain:
         where = where | FolderFollow.folder_id.in_(chain)
-    return list(db.session.scalars(select(User).join(FolderFollow, FolderFollow.user_id == User.id)
-                                   .where(FolderFollow.space_id == space.id, where).distinct()))
+    following = select(FolderFollow.user_id).where(FolderFollow.space_id == space.id, where)
+    return list(db.session.scalars(select(User).where(User.id.in_(following))))
 
 
 def is_following(space: Space, folder: Folder | None, user: User) -> bool:
