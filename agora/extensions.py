@@ -31,14 +31,23 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
+#: How long a statement waits for a lock another connection holds before it gives up (the
+#: request then gets the 503 page and changes nothing).
+LOCK_WAIT_MS = 10_000
+
+
 @event.listens_for(Engine, "connect")
-def _configure_sqlite(dbapi_connection, connection_record):
-    """Every SQLite connection: WAL for concurrent readers, enforced foreign keys, wait on locks."""
+def _configure_connection(dbapi_connection, connection_record):
+    """Every connection: SQLite gets WAL, enforced foreign keys and its lock wait; PostgreSQL its lock wait."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
+        if type(dbapi_connection).__module__.startswith("psycopg"):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {int(LOCK_WAIT_MS)}")
+            dbapi_connection.commit()
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_MS)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

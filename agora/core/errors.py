@@ -1,12 +1,17 @@
 """Error pages in the reader's language, each with a way back."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+
+import sqlalchemy.exc
+from flask import Flask, g, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from agora.extensions import db
+from agora.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: (_l("Requête invalide"), _l("La demande n'a pas pu être comprise. Vérifiez ce que vous avez saisi puis réessayez.")),
@@ -16,6 +21,8 @@ MESSAGES = {
     413: (_l("Fichier trop volumineux"), _l("Ce que vous avez envoyé dépasse la taille autorisée de %(limit)s Mo. Essayez avec un fichier plus petit.")),
     429: (_l("Trop de tentatives"), _l("Trop de tentatives en peu de temps. Patientez quelques minutes puis réessayez.")),
     500: (_l("Erreur du serveur"), _l("Une erreur inattendue s'est produite. Rien n'a été enregistré ; réessayez dans un moment.")),
+    503: (_l("Service momentanément indisponible"),
+          _l("Le serveur est très occupé ou sa base de données ne répond pas. Rien n'a été enregistré ; réessayez dans une minute.")),
 }
 
 
@@ -47,6 +54,22 @@ def init_app(app: Flask) -> None:
         headers = dict(error.get_headers())
         headers.pop("Content-Type", None)
         return response, code, headers
+
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    @app.errorhandler(sqlalchemy.exc.InterfaceError)
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)
+    def database_unavailable(error):
+        """The database is locked too long, restarting or unreachable: say so, change nothing, recover by itself."""
+        log.warning("database unavailable: %s", str(getattr(error, "orig", None) or error).splitlines()[0][:200])
+        try:
+            db.session.rollback()
+        except sqlalchemy.exc.SQLAlchemyError:
+            db.session.invalidate()
+        # The page must not need the database: shown as to a visitor, with an empty bell.
+        g._login_user = login_manager.anonymous_user()
+        g.unread_notifications = 0
+        response, code = render_error(503)
+        return response, code, {"Retry-After": "30"}
 
     @app.errorhandler(InternalServerError)
     def server_error(error):
