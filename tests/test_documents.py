@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import errno
 import os
 import re
 import time
@@ -580,6 +581,30 @@ def test_a_failing_commit_removes_the_placed_file(app, db, member_client, monkey
     monkeypatch.setattr(_db.session, "commit", original)
     assert db.session.scalar(select(func.count()).select_from(Document)) == 0
     assert stored_files(app, space.id) == [] and tmp_files(app) == []
+
+
+@pytest.mark.parametrize("failing_sync", [1, 2, 3], ids=["receiving the first file", "placing it", "receiving the second"])
+def test_a_full_disk_during_an_upload_says_so_and_keeps_nothing(app, db, member_client, monkeypatch, failing_sync):
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("avant.txt", b"avant")])
+    used = db.session.get(Space, space.id).storage_used
+    real_fsync, calls = os.fsync, []
+
+    def full_disk(fd):
+        calls.append(fd)
+        if len(calls) == failing_sync:  # the disk is full from this write on
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(storage.os, "fsync", full_disk)
+    response = upload(client, space.slug, [("un.txt", b"un"), ("deux.txt", b"deux")])
+    monkeypatch.setattr(storage.os, "fsync", real_fsync)
+    assert response.status_code == 507
+    assert "plus de place pour enregistrer ce fichier" in response.get_data(as_text=True)
+    assert db.session.scalars(select(Document.name)).all() == ["avant.txt"]  # neither file of the request
+    assert db.session.get(Space, space.id).storage_used == used
+    assert len(stored_files(app, space.id)) == 1 and tmp_files(app) == []
+    assert upload(client, space.slug, [("apres.txt", b"apres")]).status_code == 302  # room again: it works
 
 
 def test_documents_check_reports_and_fixes_orphans_missing_files_and_usage(app, db, member_client):

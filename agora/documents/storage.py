@@ -10,7 +10,9 @@ orphan file on disk, which `agora documents check --fix` removes: never a row wi
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import secrets
 import tempfile
@@ -23,6 +25,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from agora.core.services import ServiceError
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 #: Types shown in the browser (images and PDF); everything else is only ever downloaded.
@@ -91,6 +95,17 @@ def served_type(content_type: str) -> str:
     return content_type
 
 
+def is_disk_full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full() -> ServiceError:
+    """The refusal of an upload that found the disk (or the user's disk quota) full."""
+    log.error("no space left on the device holding %s", files_root())
+    return ServiceError(_l("Le serveur n'a plus de place pour enregistrer ce fichier : rien n'a été gardé. "
+                           "Prévenez la personne qui s'occupe de l'hébergement."), field="files", status=507)
+
+
 def receive(stream, limit: int) -> Received:
     """Copy an uploaded stream to a temporary file; refuse it (413) past `limit` bytes."""
     digest = hashlib.sha256()
@@ -109,6 +124,11 @@ def receive(stream, limit: int) -> Received:
             handle.flush()
             os.fsync(handle.fileno())  # on disk before any row points at it
         return Received(path=path, size=size, sha256=digest.hexdigest(), content_type=sniff(path))
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise disk_full() from None
+        raise
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -165,6 +165,12 @@ def upload(folder_id: int | None):
         except ServiceError as exc:
             db.session.rollback()
             status, error = exc.status, str(exc.message)
+        except OSError as exc:  # placing the file or syncing its folder found the disk full
+            if not storage.is_disk_full(exc):
+                raise
+            db.session.rollback()
+            refusal = storage.disk_full()
+            status, error = refusal.status, str(refusal.message)
         else:
             new = sum(1 for _d, created in stored if created)
             if new:
