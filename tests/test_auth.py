@@ -230,6 +230,26 @@ def test_setup_link_with_mismatched_passwords_stays_usable(app, client, make_use
     assert client.get(f"/setup/{raw}").status_code == 200
 
 
+def test_a_session_planted_before_login_gains_nothing_from_it(app, make_user):
+    """Session fixation: whoever holds the cookie from before the login is not logged in by it."""
+    make_user("victime")
+    victim = app.test_client()
+    victim.get("/login")
+    with victim.session_transaction() as planted:
+        planted["attaquant"] = "valeur connue"
+    name = app.config["SESSION_COOKIE_NAME"]
+    before = victim.get_cookie(name).value
+    assert login(victim, "victime").status_code == 302
+    after = victim.get_cookie(name).value
+    assert after != before
+    with victim.session_transaction() as current:
+        assert "attaquant" not in current and "_user_id" in current
+    attacker = app.test_client()
+    attacker.set_cookie(name, before)
+    response = attacker.get("/")
+    assert response.status_code == 302 and "/login" in response.location
+
+
 def test_logout_ends_the_session(client, make_user):
     make_user("leo")
     login(client, "leo")
