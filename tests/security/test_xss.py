@@ -16,6 +16,7 @@ PAYLOADS = [
     "<svg/onload=alert(3)>",
     "[lien](javascript:alert(4)) <a href=\"javascript:alert(5)\">clic</a>",
     "'><iframe src=//evil.example></iframe>",
+    '<img src=x onerror="window.__agoraXss=6">',
 ]
 class MarkupInspector(HTMLParser):
     """Parses a page as a browser would and lists what a payload could have turned into markup."""
@@ -86,6 +87,29 @@ def _seed(app, space_id, user_id):
         db.session.commit()
 
 
+def payload_pages(db, slug: str, author_id: int) -> list[str]:
+    """Every page that shows what _seed wrote (first topic, event, task... of the database)."""
+    from sqlalchemy import select
+
+    from agora.agenda.models import Event
+    from agora.documents.models import Document, Folder
+    from agora.forum.models import Topic
+    from agora.polls.models import Poll
+    from agora.tasks.models import Task
+
+    first = {model: db.session.scalar(select(model.id).order_by(model.id)) for model in (Topic, Event, Task, Document, Folder, Poll)}
+    base = f"/s/{slug}"
+    return [
+        "/", f"{base}/", f"{base}/forum/", f"{base}/forum/{first[Topic]}/", f"{base}/agenda/", f"{base}/agenda/?view=month",
+        f"{base}/agenda/{first[Event]}/", f"{base}/tasks/", f"{base}/tasks/board", f"{base}/tasks/{first[Task]}",
+        f"{base}/tasks/lists/", f"{base}/documents/", f"{base}/documents/folders/{first[Folder]}",
+        f"{base}/documents/{first[Document]}", f"{base}/documents/trash", f"{base}/polls/", f"{base}/polls/{first[Poll]}",
+        f"{base}/members/", f"{base}/members/{author_id}", f"{base}/members/organisations/", f"{base}/members/manage/",
+        "/tasks/", "/agenda/", "/search?q=alert", "/search?q=clic", "/profile", "/notifications",
+        "/notifications?page=2",
+    ]
+
+
 def test_no_payload_is_rendered_as_markup(app, db, member_client, make_user, make_member):
     client, space, viewer = member_client("admin")
     from agora.auth.models import User
@@ -97,29 +121,12 @@ def test_no_payload_is_rendered_as_markup(app, db, member_client, make_user, mak
     _seed(app, space.id, user.id)
     from sqlalchemy import select
 
-    from agora.agenda.models import Event
-    from agora.documents.models import Document, Folder
-    from agora.forum.models import Topic
-    from agora.polls.models import Poll
-    from agora.tasks.models import Task
-
-    first = {model: db.session.scalar(select(model.id).order_by(model.id)) for model in (Topic, Event, Task, Document, Folder, Poll)}
-    base = f"/s/{space.slug}"
-    pages = [
-        "/", f"{base}/", f"{base}/forum/", f"{base}/forum/{first[Topic]}/", f"{base}/agenda/", f"{base}/agenda/?view=month",
-        f"{base}/agenda/{first[Event]}/", f"{base}/tasks/", f"{base}/tasks/board", f"{base}/tasks/{first[Task]}",
-        f"{base}/tasks/lists/", f"{base}/documents/", f"{base}/documents/folders/{first[Folder]}",
-        f"{base}/documents/{first[Document]}", f"{base}/documents/trash", f"{base}/polls/", f"{base}/polls/{first[Poll]}",
-        f"{base}/members/", f"{base}/members/{user.id}", f"{base}/members/organisations/", f"{base}/members/manage/",
-        "/tasks/", "/agenda/", "/search?q=alert", "/search?q=clic", "/profile", "/notifications",
-        "/notifications?page=2",
-    ]
-    for path in pages:
+    for path in payload_pages(db, space.slug, user.id):
         response = client.get(path)
         assert response.status_code == 200, path
         html = response.get_data(as_text=True)
         assert markup_from_payloads(html) == [], path
-    assert "&lt;script&gt;alert" in client.get(f"{base}/forum/").get_data(as_text=True)
+    assert "&lt;script&gt;alert" in client.get(f"/s/{space.slug}/forum/").get_data(as_text=True)
     assert "<mark" in client.get("/search?q=clic").get_data(as_text=True)  # the payloads were indexed and shown
     from agora.core.mail import OutboxMessage
     from tests.conftest import deliver_notifications
