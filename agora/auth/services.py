@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -46,18 +47,24 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
+#: Password hashing is memory-hard on purpose (19 MiB each, OWASP's argon2id setting): at most
+#: this many at once per process, so a burst of logins cannot multiply the server's memory.
+HASHING = threading.BoundedSemaphore(2)
+
+
 def _hasher() -> PasswordHasher:
     cfg = current_app.config
     return PasswordHasher(
-        time_cost=cfg.get("ARGON2_TIME_COST", 3),
-        memory_cost=cfg.get("ARGON2_MEMORY_KIB", 65536),
-        parallelism=cfg.get("ARGON2_PARALLELISM", 4),
+        time_cost=cfg.get("ARGON2_TIME_COST", 2),
+        memory_cost=cfg.get("ARGON2_MEMORY_KIB", 19456),
+        parallelism=cfg.get("ARGON2_PARALLELISM", 1),
     )
 
 
 def hash_password(password: str) -> str:
     """Return the argon2id hash of password."""
-    return _hasher().hash(password)
+    with HASHING:
+        return _hasher().hash(password)
 
 
 def check_password_rules(password: str, username: str | None = None) -> None:
@@ -77,11 +84,12 @@ def verify_password(user: User, password: str) -> bool:
         return False
     hasher = _hasher()
     try:
-        hasher.verify(user.password_hash, password)
+        with HASHING:
+            hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
     if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+        user.password_hash = hash_password(password)
     return True
 
 
