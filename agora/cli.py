@@ -6,7 +6,6 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -225,18 +224,14 @@ def serve(host, port, workers, threads, mail_sender):
         raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
     sys.stdout.flush()
-    mailer = None
-    if mail_sender:  # one sender for all workers, in its own process
-        mailer = subprocess.Popen([sys.executable, "-m", "agora", "mail", "send", "--watch", "--parent", str(os.getpid())])
+    from agora.notifications import sender
+
+    mailer = sender.start_beside(app) if mail_sender else None  # one sender for all workers
     try:
         run_server(app, host=host, port=port, workers=workers, threads=threads)
     finally:
         if mailer is not None:
-            mailer.terminate()
-            try:
-                mailer.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                mailer.kill()
+            sender.stop(mailer)
 
 
 def _fail_on_service_error(fn):
@@ -409,11 +404,33 @@ def space_add_member(slug, username, role):
 @main.command()
 @click.option("--admin", "admin_name", default="admin", show_default=True,
               help="Account made admin of the demo spaces, so it can show them.")
+@click.option("--spaces", type=click.IntRange(1, 500), default=None,
+              help="Instead of the three hand-written spaces, generate this many (quartier-01...) for benchmarks.")
+@click.option("--scale", type=click.FloatRange(0.01, 100), default=1.0, show_default=True,
+              help="With --spaces: content per space, 1 = 40 topics, 1,000 replies, 200 events, 334 documents...")
 @_fail_on_service_error
-def demo(admin_name):
+def demo(admin_name, spaces, scale):
     """Fill demo spaces with realistic French content (skips the spaces that already exist)."""
-    from agora import demo as demo_data
     from agora.extensions import db as database
+
+    if spaces is not None:
+        import time
+
+        from agora import scale as generated
+        from agora.spaces.services import get_space_by_slug
+
+        with app_context():
+            if get_space_by_slug("quartier-01") is not None:
+                raise click.ClickException("Generated spaces already exist here: use a new instance.")
+            began = time.perf_counter()
+            made = generated.seed(spaces, scale)
+            database.session.commit()
+        counts = ", ".join(f"{n} {key}" for key, n in made.counts.items())
+        click.echo(f"Generated {len(made.spaces)} spaces and {made.people} people ({counts}) in "
+                   f"{time.perf_counter() - began:.1f} s. Their password: {generated.PASSWORD!r}. "
+                   "Run `agora search reindex` to make them searchable.")
+        return
+    from agora import demo as demo_data
 
     with app_context():
         created = demo_data.create_demo(admin_name)
@@ -433,8 +450,7 @@ def mail():
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Messages at most.")
 @click.option("--watch", is_flag=True, help="Keep running: a round every few seconds until stopped.")
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between rounds with --watch.")
-@click.option("--parent", type=int, hidden=True, help="Stop when this process is gone (used by agora serve).")
-def mail_send(limit, watch, interval, parent):
+def mail_send(limit, watch, interval):
     """Write the notification mails that are due, then send the outbox (from cron: every minute)."""
     from agora import create_app
     from agora.core import mail as outbox
@@ -443,7 +459,7 @@ def mail_send(limit, watch, interval, parent):
 
     if watch:
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [mail] %(message)s")
-        sender.watch(create_app(), interval=interval, parent_pid=parent)
+        sender.watch(create_app(), interval=interval)
         return
     with app_context() as app:
         if not app.config["SMTP_HOST"]:

@@ -165,16 +165,13 @@ def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
 
 
 def _mail_senders(parent: int) -> list[int]:
-    """Running `agora mail send --watch` processes started for this server."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--watch" in args and b"--parent" in args and args[args.index(b"--parent") + 1] == str(parent).encode():
-            found.append(int(proc.name))
-    return found
+    """The `agora-mail` processes among the server's children."""
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(pid) for pid in children if Path(f"/proc/{pid}/comm").exists()
+            and Path(f"/proc/{pid}/comm").read_text().strip() == "agora-mail"]
 
 
 def test_serve_runs_one_mail_sender_beside_its_workers(instance, smtp_server):
@@ -194,12 +191,13 @@ def test_serve_runs_one_mail_sender_beside_its_workers(instance, smtp_server):
         while not handler.messages and time.monotonic() < deadline:
             time.sleep(0.2)
         assert [m["To"] for m in handler.messages] == ["odile@example.org"]
-        assert len(_mail_senders(server.pid)) == 1  # one sender for two workers
+        senders = _mail_senders(server.pid)
+        assert len(senders) == 1  # one sender for two workers
     finally:
         server.send_signal(signal.SIGTERM)
         out, _err = server.communicate(timeout=30)
     assert server.returncode == 0, out
-    assert _mail_senders(server.pid) == []
+    assert not any(Path(f"/proc/{pid}").exists() for pid in senders)  # the sender stopped with the server
     assert len(handler.messages) == 1
 
 

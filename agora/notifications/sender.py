@@ -1,7 +1,7 @@
 """The mail sender loop: writes due notification mails to the outbox, then sends the outbox.
 
-`agora serve` starts one of these as a child process (one sender, however many workers), and
-`agora mail send --watch` runs it by hand. Each round is a few short transactions: the web
+`agora serve` forks one of these from its master once the app is built (one sender however many
+workers, sharing the loaded code's memory with them), and `agora mail send --watch` runs it by hand. Each round is a few short transactions: the web
 workers keep writing while thousands of mails leave.
 """
 from __future__ import annotations
@@ -55,3 +55,53 @@ def watch(app: Flask, interval: float = 5.0, parent_pid: int | None = None) -> N
             with app.app_context():
                 db.session.rollback()
         stop.wait(interval)
+
+
+def _name_process(name: str) -> None:
+    """Show the sender as `agora-mail` in ps and /proc (Linux), not as a copy of the server."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
+def start_beside(app: Flask) -> int:
+    """Fork the sender from the current process (the server's master, before its workers); return its pid."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the sender
+        status = 0
+        try:
+            _name_process("agora-mail")
+            logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [mail] %(message)s")
+            watch(app, parent_pid=parent)
+        except BaseException:
+            log.exception("the mail sender stopped")
+            status = 1
+        finally:
+            os._exit(status)
+    return pid
+
+
+def stop(pid: int, timeout: float = 10) -> None:
+    """Ask the sender to finish its round and wait for it (killed after `timeout` seconds)."""
+    import time
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # already reaped (the server's master reaps its children)
+            return
+        if done:
+            return
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.05)
