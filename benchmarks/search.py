@@ -17,21 +17,10 @@ import time
 
 from flask_migrate import upgrade
 
-SUBJECTS = ["la réunion du conseil citoyen", "le jardin partagé", "la fête de quartier", "l'éclairage du passage",
-            "les encombrants", "la propreté du square", "le city-stade", "le bailleur", "la régie de quartier",
-            "le compte rendu", "la marche exploratoire", "les ateliers numériques", "la permanence CAF",
-            "le budget participatif", "les jeunes du quartier", "la salle polyvalente", "le marché du samedi"]
-VERBS = ["est prévu", "a été reporté", "demande des bénévoles", "avance bien", "pose problème", "est annulé",
-         "sera discuté mardi", "a besoin de matériel", "est affiché à l'accueil", "intéresse les habitants"]
-DETAILS = ["rendez-vous à 18 h au centre social", "merci de prévenir le gardien du bâtiment C",
-           "la ville a confirmé", "il faut un point d'eau", "prévoir des chaises et des tables",
-           "on cherche des idées pour l'an prochain", "voir le plan joint", "la régie peut aider"]
+from agora.scale import sentence
+
 QUERIES = ["réunion", "jardin partagé", '"compte rendu"', "éclairage passage", "fête quartier", "encombrants",
            "jard*", "bénévoles", "bailleur gardien", "budget participatif", "reunions", "salle polyvalente"]
-
-
-def sentence(rng: random.Random) -> str:
-    return f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS)} : {rng.choice(DETAILS)}."
 
 
 def main() -> None:
