@@ -325,3 +325,18 @@ def test_a_members_profile_lists_their_tasks_here(team, db):
     new_task(admin, space, list_id, title="Tenir le stand", assignees=[str(member_user.id)])
     page = clients["reader"][0].get(f"/s/{space.slug}/members/{member_user.id}").get_data(as_text=True)
     assert "Ses tâches dans cet espace" in page and "Tenir le stand" in page
+
+
+def test_a_full_board_column_shows_its_first_tasks_and_links_to_the_rest(team, db, monkeypatch):
+    from agora.tasks import views
+
+    monkeypatch.setattr(views, "BOARD_COLUMN", 2)
+    space, clients, list_id = team
+    admin, _ = clients["admin"]
+    for n, due in enumerate(("2026-12-03", "2026-12-01", "2026-12-02", "")):
+        assert new_task(admin, space, list_id, title=f"Tâche {n}", start_on="", due_on=due).status_code == 302
+    page = admin.get(f"/s/{space.slug}/tasks/board").get_data(as_text=True)
+    shown = re.findall(r">Tâche (\d)</a>", page)
+    assert shown == ["1", "2"]  # soonest due first, two per column
+    todo = db.session.scalar(select(TaskStatus.id).order_by(TaskStatus.position))
+    assert "(4)" in page and f"status={todo}" in page and "Voir les 2 autres tâches « À faire »" in page

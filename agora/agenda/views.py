@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import calendar as pycalendar
 import hashlib
+import threading
+from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -418,6 +420,40 @@ def confirm_import():
 # Subscriptions and feeds ------------------------------------------------------------------
 
 
+class FeedCache:
+    """Feeds already built in this process, by version (the ETag): an unchanged agenda is not rebuilt.
+
+    The version changes with any change of the feed's events, names or window, so an entry is never
+    stale; the least recently used go first beyond `limit` bytes.
+    """
+
+    def __init__(self, limit: int):
+        self.limit, self.size = limit, 0
+        self.entries: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self.lock:
+            body = self.entries.get(key)
+            if body is not None:
+                self.entries.move_to_end(key)
+            return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.limit // 4:
+            return
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = body
+                self.size += len(body)
+            while self.size > self.limit:
+                _key, dropped = self.entries.popitem(last=False)
+                self.size -= len(dropped)
+
+
+FEEDS = FeedCache(limit=16 * 1024 * 1024)
+
+
 def _feed_response(space_ids: list[int], name: str, prefix: bool, tasks: list | None = None):
     etag, last_modified = ical.feed_version(space_ids, name)
     if tasks:
@@ -428,7 +464,10 @@ def _feed_response(space_ids: list[int], name: str, prefix: bool, tasks: list | 
         headers["Last-Modified"] = last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
     if etag in request.if_none_match:
         return Response(status=304, headers=headers)
-    body = ical.build_feed(space_ids, name, prefix_space_names=prefix, tasks=tasks)
+    body = FEEDS.get(etag)
+    if body is None:
+        body = ical.build_feed(space_ids, name, prefix_space_names=prefix, tasks=tasks)
+        FEEDS.put(etag, body)
     return Response(body, mimetype="text/calendar", headers={
         **headers, "Content-Type": "text/calendar; charset=utf-8",
         "Content-Disposition": 'inline; filename="agenda.ics"'})

@@ -78,7 +78,7 @@ def _event(event_id: int) -> Entry | None:
 
 
 def _document(document_id: int, full: bool = True, trees: dict | None = None) -> Entry | None:
-    """A live document, with the text inside its current version (unless full is False).
+    """A live document, with its version notes and the text inside its current version (unless full is False).
 
     `trees` keeps each space's folder tree across calls (a reindex reads it once per space)."""
     from agora.documents import services as documents
@@ -94,9 +94,12 @@ def _document(document_id: int, full: bool = True, trees: dict | None = None) ->
         trees[document.space_id] = documents.Tree.load(document.space)
     if not trees[document.space_id].is_live(document.folder_id):
         return None
+    if not full:  # to show a hit, its name and place are enough
+        return Entry(_key("documents.document", document.id), "documents.document", "documents", document.space_id,
+                     document.id, document.name, "", document.updated_at)
     version = db.session.get(DocumentVersion, document.current_version_id)
     notes = " ".join(db.session.scalars(select(DocumentVersion.note).where(DocumentVersion.document_id == document.id)))
-    text = text_of(storage.path_for(document.space_id, version.storage_name), version.content_type) if version and full else ""
+    text = text_of(storage.path_for(document.space_id, version.storage_name), version.content_type) if version else ""
     return Entry(_key("documents.document", document.id), "documents.document", "documents", document.space_id,
                  document.id, document.name, f"{notes}\n{text}", document.updated_at)
 

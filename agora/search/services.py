@@ -122,16 +122,44 @@ def search(user, text: str, *, space: Space | None = None, module: str | None = 
         found = [(hit["kind"], hit["object_id"], hit["space_id"], hit.get("date"),
                   hit.highlights("body", top=2) or hit.highlights("title")) for hit in hits]
         total, exact, last = min(scored, number * PER_PAGE), scored < limit, scored < limit
+    loaded = _prefetch(found)  # held here: the session keeps only weak references to what it loaded
+    trees: dict = {}
     results = []
     for kind, object_id, space_id, date, excerpt in found:
         # From the database, with the same rules as indexing (a document's text is not read again).
-        entry = BUILDERS[kind](object_id, full=False) if kind == "documents.document" else BUILDERS[kind](object_id)
+        entry = (BUILDERS[kind](object_id, full=False, trees=trees) if kind == "documents.document"
+                 else BUILDERS[kind](object_id))
         target = spaces.get(int(space_id))
         if entry is None or target is None or entry.space_id != target.id:
             continue
         results.append(Result(space=target, module=entry.module, title=entry.title, url=_url(target, kind, object_id, entry),
                               excerpt=Markup(excerpt), date=date))
+    del loaded
     return SearchPage(results=results, total=total, exact=exact, number=number, has_next=not last)
+
+
+def _prefetch(found: list[tuple]) -> list:
+    """Load the page's hits a kind at a time, so that rebuilding each from the database finds it loaded."""
+    from sqlalchemy.orm import selectinload
+
+    from agora.agenda.models import Event
+    from agora.documents.models import Document
+    from agora.forum.models import Post, Topic
+    from agora.polls.models import Poll
+    from agora.tasks.models import Task, TaskComment
+
+    models = {"forum.topic": (Topic, ()), "forum.post": (Post, (selectinload(Post.topic),)), "agenda.event": (Event, ()),
+              "documents.document": (Document, ()), "tasks.task": (Task, ()), "tasks.comment": (TaskComment, ()),
+              "polls.poll": (Poll, ())}
+    wanted: dict[str, list[int]] = {}
+    for kind, object_id, *_rest in found:
+        wanted.setdefault(kind, []).append(int(object_id))
+    loaded = []
+    for kind, ids in wanted.items():
+        if kind in models:
+            model, options = models[kind]
+            loaded.extend(db.session.scalars(select(model).where(model.id.in_(ids)).options(*options)).all())
+    return loaded
 
 
 def _url(space: Space, kind: str, object_id: int, entry) -> str:

@@ -88,13 +88,13 @@ def home():
         from agora.agenda.services import occurrences
 
         now = utcnow()
-        upcoming = occurrences([space.id], now, now + timedelta(days=60))[:5]
+        upcoming = occurrences([space.id], now, now + timedelta(days=30))[:5]
     my_tasks, today = [], None
     if space.has_module("tasks"):
         from agora.tasks.services import my_open_tasks
         from agora.tasks.services import today as tasks_today
 
-        my_tasks, today = my_open_tasks(current_user, [space.id])[:5], tasks_today()
+        my_tasks, today = my_open_tasks(current_user, [space.id], limit=5), tasks_today()
     polls = []
     if space.has_module("polls"):
         from agora.polls.services import open_polls

@@ -243,13 +243,15 @@ def tasks_query(space_ids: list[int]):
                      selectinload(Task.task_list), selectinload(Task.space)))
 
 
-def my_open_tasks(user: User, space_ids: list[int]) -> list[Task]:
-    """Tasks assigned to the person in those spaces that are not done, soonest due first."""
+def my_open_tasks(user: User, space_ids: list[int], limit: int | None = None) -> list[Task]:
+    """Tasks assigned to the person in those spaces that are not done, soonest due first (at most `limit`)."""
     if not space_ids:
         return []
     done = _done_ids(space_ids)
     stmt = tasks_query(space_ids).join(TaskAssignee, TaskAssignee.task_id == Task.id).where(
         TaskAssignee.user_id == user.id, Task.status_id.not_in(done or {0}))
+    if limit is not None:
+        stmt = stmt.order_by(Task.due_on.is_(None), Task.due_on, Task.title, Task.id).limit(limit)
     return sorted(db.session.scalars(stmt), key=lambda t: (t.due_on or date.max, t.title))
 
 

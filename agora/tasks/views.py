@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from wtforms import SelectChoice
 
 from agora.core.events import after_commit
@@ -80,18 +80,34 @@ def _people():
                               .where(Membership.space_id == g.space.id).order_by(User.display_name)).all()
 
 
+#: Tasks shown per column of the board; the column links to the full list of its status.
+BOARD_COLUMN = 40
+
+
 @bp.get("/board")
 def board():
     """A column per status; a task moves with a button (or by dragging it, with JavaScript)."""
     context = _context()
     stmt = services.tasks_query([g.space.id]).order_by(Task.due_on.is_(None), Task.due_on, Task.id)
+    task_list = None
     if "list" in request.args:
         task_list = services.get_list(g.space, int_arg("list")) or abort(404)
         stmt = stmt.where(Task.list_id == task_list.id)
+    # Each column shows its first BOARD_COLUMN tasks (soonest due first) and links to the rest:
+    # a board stays readable, and its cost stays the same however many tasks pile up.
+    ranked = stmt.add_columns(func.row_number().over(
+        partition_by=Task.status_id, order_by=(Task.due_on.is_(None), Task.due_on, Task.id)).label("rank"))
+    ranked = ranked.subquery()
+    shown = select(ranked.c.id).where(ranked.c.rank <= BOARD_COLUMN)
     columns = {s.id: [] for s in context["statuses"]}
-    for task in db.session.scalars(stmt.limit(500)):
+    for task in db.session.scalars(services.tasks_query([g.space.id]).where(Task.id.in_(shown))
+                                   .order_by(Task.due_on.is_(None), Task.due_on, Task.id)):
         columns.setdefault(task.status_id, []).append(task)
-    return render_template("tasks/board.html", columns=columns, **context)
+    totals = dict(db.session.execute(
+        select(Task.status_id, func.count()).where(Task.space_id == g.space.id,
+                                                   *([Task.list_id == task_list.id] if task_list else []))
+        .group_by(Task.status_id)).all())
+    return render_template("tasks/board.html", columns=columns, totals=totals, task_list=task_list, **context)
 
 
 @bp.get("/timeline")
