@@ -6,6 +6,7 @@ number of results says nothing about them.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -106,8 +107,16 @@ def search(user, text: str, *, space: Space | None = None, module: str | None = 
         raise ServiceError(_l("Tapez au moins deux lettres avant l’étoile."), field="q")
     if not allowed:
         return SearchPage(number=number)
-    ix = index.open_index()
-    with ix.searcher() as searcher:
+    return _run(query, allowed, spaces, number)
+
+
+#: A search over a common word builds large temporary tables: one at a time per process, so that
+#: eight threads searching at once cannot multiply the server's memory (the CPU is the limit anyway).
+SEARCHING = threading.Lock()
+
+
+def _run(query, allowed: list, spaces: dict[int, Space], number: int) -> SearchPage:
+    with SEARCHING, index.open_index().searcher() as searcher:
         # The restriction joins the query (posting lists are intersected as they are read) rather
         # than a filter (which lists every document of every allowed space first).
         restricted = And([query, Or(allowed)])
