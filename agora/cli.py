@@ -224,8 +224,10 @@ def serve(host, port, workers, threads, mail_sender):
         raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
     sys.stdout.flush()
+    from agora.core.server import prepare
     from agora.notifications import sender
 
+    prepare(app)
     mailer = sender.start_beside(app) if mail_sender else None  # one sender for all workers
     try:
         run_server(app, host=host, port=port, workers=workers, threads=threads)
