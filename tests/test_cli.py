@@ -134,6 +134,27 @@ def test_demo_fills_three_spaces_once(instance):
     assert run("mail", "status").output.startswith("pending 0,")
 
 
+def test_generated_spaces_are_the_same_for_the_same_arguments(instance, tmp_path, monkeypatch):
+    run("init")
+    made = run("demo", "--spaces", "2", "--scale", "0.05")
+    assert made.exit_code == 0 and "Generated 2 spaces and 20 people" in made.output, made.output
+    assert "100 replies" in made.output and "20 events" in made.output  # 50 and 10 in each space
+    again = CliRunner().invoke(main, ["demo", "--spaces", "2"])
+    assert again.exit_code == 1 and "already exist" in again.output
+    assert CliRunner().invoke(main, ["demo", "--spaces", "0"]).exit_code == 2
+
+    def snapshot(folder):
+        with sqlite3.connect(folder / "agora.db") as conn:
+            return (conn.execute("SELECT group_concat(display_name) FROM users WHERE username LIKE 'habitant%'").fetchone(),
+                    conn.execute("SELECT group_concat(title) FROM forum_topics").fetchone())
+
+    other = tmp_path / "autre"
+    monkeypatch.setenv("AGORA_INSTANCE", str(other))
+    run("init")
+    run("demo", "--spaces", "2", "--scale", "0.05")
+    assert snapshot(other) == snapshot(instance)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
