@@ -232,6 +232,32 @@ def test_folder_listing_sorts_by_name_date_and_size(app, db, member_client):
     assert order("date")[0] == "c-petit.txt"
 
 
+def test_a_long_folder_shows_its_files_page_by_page_in_the_chosen_order(app, db, member_client, monkeypatch):
+    from agora.documents import views
+
+    monkeypatch.setattr(views, "PER_PAGE", 2)
+    client, space, _user = member_client("member")
+    names = ["Écoles.txt", "budget.txt", "Affiches.txt", "dossier-CAF.txt", "Zéro-déchet.txt"]
+    upload(client, space.slug, [(name, b"x" * (n + 1)) for n, name in enumerate(names)])
+    make_folder(client, space.slug, "Archives")
+    base = f"/s/{space.slug}/documents/"
+
+    def shown(**args):
+        page = client.get(base, query_string=args).get_data(as_text=True)
+        return sorted((name for name in names if f">{name}</a>" in page), key=lambda name: page.index(f">{name}</a>")), page
+
+    first, page = shown()
+    assert first == ["Affiches.txt", "budget.txt"] and ">Archives</a>" in page
+    assert 'rel="next"' in page and 'rel="prev"' not in page and "Pages des fichiers" in page
+    assert shown(page=2)[0] == ["dossier-CAF.txt", "Écoles.txt"]  # Écoles sorts with the E, not after Z
+    last, page = shown(page=3)
+    assert last == ["Zéro-déchet.txt"] and 'rel="next"' not in page and ">Archives</a>" in page
+    by_size, page = shown(sort="size")
+    assert by_size == ["Zéro-déchet.txt", "dossier-CAF.txt"]
+    assert f'href="{base}?sort=size&amp;page=2" rel="next"' in page
+    assert shown(page="abc")[0] == first
+
+
 def test_folder_page_runs_the_same_number_of_queries_for_3_or_40_files(app, db, member_client):
     client, space, _user = member_client("member")
     folder = make_folder(client, space.slug, "Beaucoup")
@@ -249,7 +275,7 @@ def test_folder_page_runs_the_same_number_of_queries_for_3_or_40_files(app, db, 
     upload(client, space.slug, [(f"g{n}.txt", b"y") for n in range(37)], folder_id=folder)
     for n in range(5):
         make_folder(client, space.slug, f"Sous-dossier {n}", parent_id=folder)
-    assert count() == few <= 10  # the bell and "do I follow this folder" are one query each
+    assert count() == few <= 11  # the bell, "do I follow this folder" and the order of its files: one query each
 
 
 # Trash -----------------------------------------------------------------------------------------
@@ -462,6 +488,13 @@ def test_image_viewer_goes_to_the_next_image_of_the_folder(app, db, member_clien
     first, second = doc_named(db, space.id, "1-place.jpg"), doc_named(db, space.id, "2-parc.jpg")
     page = client.get(f"/s/{space.slug}/documents/{first.id}").get_data(as_text=True)
     assert f'href="/s/{space.slug}/documents/{second.id}" rel="next"' in page and 'rel="prev"' not in page
+    upload(client, space.slug, [("0-affiche.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40)])
+    zero = doc_named(db, space.id, "0-affiche.png")
+    page = client.get(f"/s/{space.slug}/documents/{first.id}").get_data(as_text=True)
+    assert f'href="/s/{space.slug}/documents/{zero.id}" rel="prev"' in page
+    assert f'href="/s/{space.slug}/documents/{second.id}" rel="next"' in page
+    last = client.get(f"/s/{space.slug}/documents/{second.id}").get_data(as_text=True)
+    assert f'href="/s/{space.slug}/documents/{first.id}" rel="prev"' in last and 'rel="next"' not in last
 
 
 def test_pdf_shows_inline_and_other_files_only_download(app, db, member_client):

@@ -1,12 +1,15 @@
 """Every main page runs as many queries for a small space as for one ten times fuller."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from agora import scale
 from agora.agenda.views import FEEDS
 from agora.auth.models import User
+from agora.core.time import utcnow
 from agora.documents.models import Document, Folder
 from agora.forum.models import Topic
 from agora.spaces.models import Membership, Space
@@ -18,7 +21,7 @@ PAGES = {
     "space home": "{base}/",
     "forum topic list": "{base}/forum/",
     "topic": "{base}/forum/{topic}/",
-    "agenda month": "{base}/agenda/?view=month",
+    "agenda month": "{base}/agenda/?view=month&month={month}",
     "agenda list": "{base}/agenda/",
     "iCal feed": "{base}/agenda.ics",
     "documents folder": "{base}/documents/folders/{folder}",
@@ -57,7 +60,9 @@ def _urls(db, slug: str) -> dict[str, str]:
     first = {model: db.session.scalar(select(model.id).where(model.space_id == space_id).order_by(model.id))
              for model in (Topic, Folder, Document)}
     topic = db.session.scalar(select(Topic.id).where(Topic.space_id == space_id).order_by(Topic.reply_count.desc()))
-    values = {"base": f"/s/{slug}", "topic": topic, "folder": first[Folder], "document": first[Document]}
+    # The month of the two events every generated space has next week, whatever today's date.
+    month = (utcnow() + timedelta(days=7)).strftime("%Y-%m")
+    values = {"base": f"/s/{slug}", "topic": topic, "folder": first[Folder], "document": first[Document], "month": month}
     return {name: template.format(**values) for name, template in PAGES.items()}
 
 

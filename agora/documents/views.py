@@ -22,6 +22,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from agora.core.forms import apply_service_error, save_form
+from agora.core.pagination import page_number
 from agora.core.services import ServiceError
 from agora.core.templating import human_size
 from agora.core.tenancy import require, space_blueprint
@@ -65,6 +66,8 @@ def _first_check(state):
     state.app.before_request_funcs.setdefault(None, []).insert(0, refuse_upload_that_cannot_fit)
 
 SORTS = ("name", "date", "size")
+#: Files shown per page of a folder; its subfolders are all shown on every page.
+PER_PAGE = 100
 #: File responses may show an image or a PDF, never run anything.
 FILE_POLICY = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 PDF_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
@@ -108,7 +111,7 @@ def _may_remove(folder: Folder) -> bool:
 def _folder_page(folder: Folder | None, *, upload_form=None, folder_form=None, rename_form=None, move_form=None) -> str:
     sort = request.args.get("sort", "name")
     sort = sort if sort in SORTS else "name"
-    subfolders, documents = services.contents(g.space, folder, _tree(), sort)
+    subfolders, documents = services.contents_page(g.space, folder, _tree(), sort, page_number(), PER_PAGE)
     move_form = move_form or MoveForm(formdata=None, target=folder.parent_id or 0 if folder else 0)
     move_form.target.choices = _move_choices(folder)
     rename_form = rename_form or NameForm(formdata=None, name=folder.name if folder else "")
@@ -261,9 +264,11 @@ def _document_page(document: Document, *, version_form=None, rename_form=None, m
     move_form.target.choices = _move_choices()
     neighbours = (None, None)
     if document.is_image:
-        images = [d for d in services.contents(g.space, tree.by_id.get(document.folder_id), tree)[1] if d.is_image]
-        index = next(i for i, d in enumerate(images) if d.id == document.id)
-        neighbours = (images[index - 1] if index > 0 else None, images[index + 1] if index + 1 < len(images) else None)
+        images = services.ordered_ids(g.space, document.folder_id, images=True)
+        index = images.index(document.id)
+        around = (images[index - 1] if index > 0 else None, images[index + 1] if index + 1 < len(images) else None)
+        found = {d.id: d for d in services.get_documents(g.space, [i for i in around if i])}
+        neighbours = (found.get(around[0]), found.get(around[1]))
     return render_template(
         "documents/document.html", space=g.space, document=document, versions=services.versions(document),
         breadcrumb=tree.ancestors(tree.by_id.get(document.folder_id)), previous=neighbours[0], following=neighbours[1],
