@@ -232,6 +232,29 @@ def test_reindex_rebuilds_a_missing_or_damaged_index(app, db, member_client, cap
     assert "Ramassage des feuilles" in titles(client, "feuilles")
 
 
+def test_an_index_caught_mid_commit_is_opened_again_not_rebuilt(app, db, member_client, caplog, monkeypatch):
+    """Another worker's commit can replace the table of contents a reader chose: a passing error."""
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Ramassage des feuilles", "En novembre.")
+    real_open, calls = index.whoosh_index.open_dir, []
+
+    def racing_open(*args, **kwargs):
+        calls.append(args)
+        if len(calls) <= 2:
+            raise FileNotFoundError(2, "No such file or directory", "_MAIN_234.toc")
+        return real_open(*args, **kwargs)
+
+    def no_rebuild(*_args, **_kwargs):
+        raise AssertionError("the whole index was rebuilt")
+
+    monkeypatch.setattr(index.whoosh_index, "open_dir", racing_open)
+    monkeypatch.setattr(indexing, "reindex", no_rebuild)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert "Ramassage des feuilles" in titles(client, "feuilles")
+    assert len(calls) >= 3 and "rebuilding" not in caplog.text
+
+
 def test_two_processes_writing_at_once_lose_nothing(app, tmp_path):
     with app.app_context():
         index.create()

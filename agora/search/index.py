@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,18 +60,31 @@ def create() -> whoosh_index.Index:
     return whoosh_index.create_in(str(folder), SCHEMA)
 
 
+#: Pauses before trying again to open an index another process was committing to (seconds).
+REOPEN_PAUSES = (0.02, 0.05, 0.1, 0.2)
+
+
 def open_index(rebuild_if_missing: bool = True) -> whoosh_index.Index:
-    """Open the index; rebuild it from the database when it is missing or cannot be read."""
+    """Open the index; rebuild it from the database when it is missing or cannot be read.
+
+    A reader that lists the index while another process commits may find the table of contents
+    it chose already replaced: that is tried again, and only an index still unreadable after the
+    last pause is rebuilt (a rebuild while others are writing would cost every writer its wait).
+    """
     folder = index_dir()
-    # Whoosh leaves a damaged file open when it fails to read it; it closes as the error goes.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            if whoosh_index.exists_in(str(folder)):
+    for pause in (*REOPEN_PAUSES, None):
+        # Whoosh leaves a damaged file open when it fails to read it; it closes as the error goes.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                if not whoosh_index.exists_in(str(folder)):
+                    reason = "missing"
+                    break
                 return whoosh_index.open_dir(str(folder))
-            reason = "missing"
-        except Exception as exc:  # a damaged index raises many kinds of errors  # noqa: BLE001
-            reason = f"unreadable ({exc.__class__.__name__}: {exc})"
+            except Exception as exc:  # a damaged index raises many kinds of errors  # noqa: BLE001
+                reason = f"unreadable ({exc.__class__.__name__}: {exc})"
+        if pause is not None:
+            time.sleep(pause)
     if not rebuild_if_missing:
         return create()
     log.warning("search index %s at %s: rebuilding it from the database", reason, folder)
