@@ -33,6 +33,14 @@ def rows(instance: str) -> dict[str, int]:
         return {kind: conn.execute(query).fetchone()[0] for kind, query in COUNTS.items()}
 
 
+def writers(instance: str) -> list[str]:
+    """Members of the first space who may post (readers may not: their writes would be refused)."""
+    with sqlite3.connect(os.path.join(instance, "agora.db")) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id JOIN spaces s ON s.id = m.space_id"
+            " WHERE s.slug = 'quartier-01' AND m.role IN ('admin', 'member') ORDER BY u.id")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
@@ -45,13 +53,14 @@ def main() -> None:
     env["AGORA_INSTANCE"] = instance
     for command in (["init"], ["demo", "--spaces", "30", "--scale", str(args.scale)], ["search", "reindex"]):
         subprocess.run([AGORA, *command], env=env, check=True, capture_output=True)
-    pages, members = targets(instance)
+    pages, _members = targets(instance)
+    members = writers(instance)
     topic = pages["topic (25+ replies)"].rstrip("/").rsplit("/", 1)[1]
     before = rows(instance)
     port = free_port()
     host = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    log = open(os.path.join(instance, "server.log"), "w")
+    server = subprocess.Popen([AGORA, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     while True:
         try:
             urllib.request.urlopen(host + "/healthz", timeout=1)
@@ -81,6 +90,8 @@ def main() -> None:
             written = json.load(open(out))
             with open(os.path.join(folder, "soak_stats.csv"), newline="") as handle:
                 stats = {row["Name"]: row for row in csv.DictReader(handle)}
+            with open(os.path.join(folder, "soak_failures.csv"), newline="") as handle:
+                failures = list(csv.DictReader(handle))
         stop.set()
     finally:
         server.terminate()
@@ -90,9 +101,8 @@ def main() -> None:
     print(f"{args.minutes:g} minutes, {args.users} members at once, 30 spaces at scale {args.scale:g}")
     print(f"requests {total['Request Count']}, errors {total['Failure Count']}, "
           f"{float(total['Requests/s']):.1f} requests/s, p50 {total['50%']} ms, p95 {total['95%']} ms, p99 {total['99%']} ms")
-    for name, row in sorted(stats.items()):
-        if int(row["Failure Count"]):
-            print(f"  errors on {name}: {row['Failure Count']}")
+    for failure in failures:
+        print(f"  {failure['Occurrences']} × {failure['Method']} {failure['Name']}: {failure['Error']}")
     for kind in COUNTS:
         found = after[kind] - before[kind]
         print(f"{kind:6}: {written.get(kind, 0)} written (answered 302), {found} new rows in the database"
@@ -105,6 +115,7 @@ def main() -> None:
         if settled:
             print(f"after the first two minutes: min {min(settled)} MB, max {max(settled)} MB, "
                   f"growth {settled[-1] - settled[0]:+d} MB; peak {max(p for _t, p in samples)} MB")
+    print(f"server log: {log.name}")
 
 
 if __name__ == "__main__":
