@@ -11,7 +11,9 @@ import os
 import re
 import shutil
 import socket
+from datetime import date, datetime, time, timedelta, timezone
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -225,6 +227,24 @@ def deliver_notifications(after=None) -> int:
     return compose_due(after or utcnow() + timedelta(hours=2))
 
 
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def next_monday_ten_in_paris() -> datetime:
+    """10:00 in Paris on a coming Monday (in UTC), with no change of clocks in the fortnight after.
+
+    Ahead of the real time: rows the database stamps itself (outbox defaults) must not come after
+    the services' now, or nothing would ever be due. A fixed date in the past does exactly that.
+    """
+    day = date.today() + timedelta(days=1)
+    day += timedelta(days=-day.weekday() % 7)
+    while True:
+        start = datetime.combine(day, time(10), PARIS)
+        if start.utcoffset() == datetime.combine(day + timedelta(days=14), time(10), PARIS).utcoffset():
+            return start.astimezone(timezone.utc)
+        day += timedelta(days=7)
+
+
 class Clock:
     """A settable now for the notification services (timestamps they write and deadlines they check)."""
 
@@ -243,12 +263,10 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch):
-    from datetime import datetime, timezone
-
     from agora.core import mail
     from agora.notifications import mails, services
 
-    frozen = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))  # a Monday, 10:00 in Paris
+    frozen = Clock(next_monday_ten_in_paris())
     for module in (services, mails, mail):
         monkeypatch.setattr(module, "utcnow", frozen)
     return frozen

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 from email import message_from_bytes, policy
 
 import pytest
@@ -18,7 +18,7 @@ from agora.documents.models import Folder
 from agora.notifications import mails, services
 from agora.notifications.models import Notification, NotificationPreference
 from agora.spaces.models import Membership
-from tests.conftest import free_port, login, post
+from tests.conftest import PARIS, free_port, login, post
 from tests.test_agenda import event_form
 from tests.test_documents import upload
 
@@ -139,8 +139,13 @@ def test_daily_and_weekly_digests_leave_at_seven_in_the_persons_zone(app, db, co
     topic(clients["odile"], other, "Propreté des halls")
     assert post(clients["odile"], f"/s/{space.slug}/news/new", {"title": "Permanence samedi", "body": "De 10 h à 12 h"}
                 ).status_code == 302
-    # Created Monday 10:00 Paris. The daily digest is due Tuesday 07:00 Paris (06:00 UTC).
-    clock.now = clock.now.replace(day=24, hour=5, minute=59)
+    # Created Monday 10:00 in Paris. The daily digest is due Tuesday 07:00 in Paris.
+    monday = clock.now.astimezone(PARIS)
+
+    def paris(days: int, hour: int, minute: int):
+        return (monday + timedelta(days=days)).replace(hour=hour, minute=minute).astimezone(timezone.utc)
+
+    clock.now = paris(1, 6, 59)
     mails.compose_due()
     assert outbox_for(db, "rene@example.org") == []
     clock.advance(minutes=2)
@@ -150,7 +155,7 @@ def test_daily_and_weekly_digests_leave_at_seven_in_the_persons_zone(app, db, co
     assert "== Conseil citoyen ==" in digest.body and "== GUP Tilleuls ==" in digest.body
     assert "Budget participatif" in digest.body and "Propreté des halls" in digest.body
     assert "Permanence" not in digest.body  # news waits for the weekly one
-    clock.now = clock.now.replace(day=30, hour=5, minute=59)
+    clock.now = paris(7, 6, 59)  # the next Monday
     mails.compose_due()
     assert len(outbox_for(db, "rene@example.org")) == 1
     clock.advance(minutes=2)
