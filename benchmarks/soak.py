@@ -96,6 +96,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     after = rows(instance)
     total = stats["Aggregated"]
     print(f"{args.minutes:g} minutes, {args.users} members at once, 30 spaces at scale {args.scale:g}")

@@ -18,8 +18,8 @@ from sqlalchemy import BigInteger, case, cast, delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from agora.auth.models import User
-from agora.core.pagination import Page
 from agora.core.events import after_commit
+from agora.core.pagination import Page
 from agora.core.services import ServiceError
 from agora.core.time import utcnow
 from agora.documents import storage
@@ -217,10 +217,10 @@ def _subfolders(tree: Tree, parent_id: int | None, sort: str) -> list[Folder]:
     return subfolders
 
 
-def ordered_ids(space: Space, parent_id: int | None, sort: str = "name", *, images: bool = False) -> list[int]:
-    """Ids of the live documents right inside a folder, in the order the folder shows them.
-    Names sort in Python (SQLite's lower() knows only ASCII), so the order is computed on
-    (id, name) pairs: cheap even for a thousand files, whose rows are not loaded."""
+def ordered(space: Space, parent_id: int | None, sort: str = "name", *, images: bool = False) -> list:
+    """(id, name) of the live documents right inside a folder, in the order the folder shows them.
+    Names sort in Python (SQLite's lower() knows only ASCII), so the order is computed on these
+    pairs: cheap even for a thousand files, whose rows are not loaded."""
     stmt = select(Document.id, Document.name).where(*_in_folder(space, parent_id))
     if images:
         stmt = stmt.where(Document.content_type.in_(sorted(storage.THUMBNAIL_TYPES)))
@@ -231,32 +231,26 @@ def ordered_ids(space: Space, parent_id: int | None, sort: str = "name", *, imag
     rows = db.session.execute(stmt).all()
     if sort == "name":
         rows.sort(key=lambda row: (name_key(row.name), row.id))
-    return [row.id for row in rows]
+    return rows
 
 
-def contents(space: Space, folder: Folder | None, tree: Tree, sort: str = "name") -> tuple[list[Folder], list[Document]]:
-    """The live folders and documents right inside `folder` (None: the top), sorted."""
+def contents(space: Space, folder: Folder | None, tree: Tree) -> tuple[list[Folder], list[Document]]:
+    """The live folders and documents right inside `folder` (None: the top), by name."""
     parent_id = folder.id if folder else None
-    ids = ordered_ids(space, parent_id, sort)
-    return _subfolders(tree, parent_id, sort), get_documents(space, ids)
+    documents = db.session.scalars(select(Document).where(*_in_folder(space, parent_id)))
+    return _subfolders(tree, parent_id, "name"), sorted(documents, key=lambda d: (name_key(d.name), d.id))
 
 
 def contents_page(space: Space, folder: Folder | None, tree: Tree, sort: str, number: int,
                   per_page: int) -> tuple[list[Folder], Page]:
-    """The subfolders (all of them) and one page of the documents right inside `folder`."""
+    """The subfolders (all of them) and one page of the documents right inside `folder`, with their authors."""
     parent_id = folder.id if folder else None
-    ids = ordered_ids(space, parent_id, sort)[(number - 1) * per_page:number * per_page + 1]
-    documents = get_documents(space, ids[:per_page])
-    return _subfolders(tree, parent_id, sort), Page(items=documents, number=number, has_next=len(ids) > per_page)
-
-
-def get_documents(space: Space, ids: list[int]) -> list[Document]:
-    """These documents of the space, with their authors, in the order of `ids`."""
-    if not ids:
-        return []
+    ids = [row.id for row in ordered(space, parent_id, sort)[(number - 1) * per_page:number * per_page + 1]]
+    shown = ids[:per_page]
     found = {d.id: d for d in db.session.scalars(select(Document).options(selectinload(Document.created_by))
-                                                  .where(Document.space_id == space.id, Document.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+                                                  .where(Document.space_id == space.id, Document.id.in_(shown)))}
+    documents = [found[i] for i in shown if i in found]
+    return _subfolders(tree, parent_id, sort), Page(items=documents, number=number, has_next=len(ids) > per_page)
 
 
 def _taken_names(space: Space, tree: Tree, parent_id: int | None, *, folders: bool) -> set[str]:

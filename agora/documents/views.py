@@ -264,11 +264,9 @@ def _document_page(document: Document, *, version_form=None, rename_form=None, m
     move_form.target.choices = _move_choices()
     neighbours = (None, None)
     if document.is_image:
-        images = services.ordered_ids(g.space, document.folder_id, images=True)
-        index = images.index(document.id)
-        around = (images[index - 1] if index > 0 else None, images[index + 1] if index + 1 < len(images) else None)
-        found = {d.id: d for d in services.get_documents(g.space, [i for i in around if i])}
-        neighbours = (found.get(around[0]), found.get(around[1]))
+        images = services.ordered(g.space, document.folder_id, images=True)  # (id, name): all the links need
+        index = [row.id for row in images].index(document.id)
+        neighbours = (images[index - 1] if index > 0 else None, images[index + 1] if index + 1 < len(images) else None)
     return render_template(
         "documents/document.html", space=g.space, document=document, versions=services.versions(document),
         breadcrumb=tree.ancestors(tree.by_id.get(document.folder_id)), previous=neighbours[0], following=neighbours[1],
