@@ -6,7 +6,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import Integer, MetaData, Table, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -22,6 +22,17 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+@event.listens_for(Table, "after_parent_attach")
+def _ids_never_reused(table: Table, _metadata) -> None:
+    """On SQLite, a table keyed by an integer id gets AUTOINCREMENT: without it SQLite hands the id of the
+    last deleted row to the next one, and an old link, mail or reference would open someone else's item.
+    (PostgreSQL sequences never go back.) Migrations pass `sqlite_autoincrement=True` to the tables they
+    create (a test checks the migrated schema)."""
+    key = list(table.primary_key.columns)
+    if len(key) == 1 and isinstance(key[0].type, Integer) and not key[0].foreign_keys:
+        table.dialect_options["sqlite"]["autoincrement"] = True
 
 
 db = SQLAlchemy(model_class=Base)

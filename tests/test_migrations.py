@@ -65,3 +65,63 @@ def db_engine(app):
     from agora.extensions import db
 
     return db.engine
+
+
+def test_ids_of_deleted_rows_are_never_handed_out_again(app, db, make_space):
+    """A purged document's or deleted event's address must never open a newer item (SQLite reused the
+    id of the last deleted row: AUTOINCREMENT stops it; PostgreSQL sequences never go back)."""
+    from sqlalchemy import text
+
+    from agora.forum.models import ForumCategory
+
+    space = make_space()
+    first = ForumCategory(space_id=space.id, name="Propreté", position=1)
+    db.session.add(first)
+    db.session.commit()
+    gone = first.id
+    db.session.delete(first)
+    db.session.commit()
+    second = ForumCategory(space_id=space.id, name="Sécurité", position=1)
+    db.session.add(second)
+    db.session.commit()
+    assert second.id > gone
+    if db.engine.dialect.name == "sqlite":
+        tables = db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all()
+        keyed = [name for name, sql in tables if "id INTEGER NOT NULL" in sql.split(",")[0]]
+        assert len(keyed) >= 30
+        assert [name for name, sql in tables if name in keyed and "AUTOINCREMENT" not in sql] == []
+
+
+def test_upgrading_an_old_sqlite_instance_keeps_rows_and_indexes_and_stops_reusing_ids(tmp_path):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'old.db'}")
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0009")
+        engine = db_engine(app)
+        with engine.begin() as conn:
+            # Tables as releases before 0010 made them: a named key, no AUTOINCREMENT.
+            assert "AUTOINCREMENT" not in conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'news_items'")).scalar()
+            conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
+                              " created_at) VALUES (1, 'vieux', 'Vieux', '', '#000000', '[]', 10, 0, '2026-01-01')"))
+            for number in (1, 2):
+                conn.execute(text("INSERT INTO news_items (id, space_id, title, body, is_pinned, created_at,"
+                                  " updated_at) VALUES (:i, 1, :t, '', 0, '2026-01-01', '2026-01-01')"),
+                             {"i": number, "t": f"Nouvelle {number}"})
+        upgrade(directory=directory)
+        with engine.begin() as conn:
+            schema = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE name IN ('spaces', 'news_items')")).all())
+            assert all("AUTOINCREMENT" in sql for sql in schema.values())
+            assert conn.execute(text("SELECT title FROM news_items ORDER BY id")).scalars().all() == ["Nouvelle 1", "Nouvelle 2"]
+            indexes = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'news_items'"
+                                        " AND sql IS NOT NULL")).scalars().all()
+            assert "ix_news_items_space_id" in indexes
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+            conn.execute(text("DELETE FROM news_items WHERE id = 2"))
+            conn.execute(text("INSERT INTO news_items (space_id, title, body, is_pinned, created_at, updated_at)"
+                              " VALUES (1, 'Nouvelle 3', '', 0, '2026-01-02', '2026-01-02')"))
+            assert conn.execute(text("SELECT id FROM news_items WHERE title = 'Nouvelle 3'")).scalar() == 3
