@@ -353,3 +353,47 @@ def test_the_sender_sends_a_thousand_mails_while_the_site_keeps_writing(app, db,
     assert mail.outbox_counts()["sent"] == 1000
     assert writes >= 3, "the site could not write while mails were leaving"
     print(f"\n1000 mails sent while {writes} replies were posted; slowest reply {slowest * 1000:.0f} ms")
+
+
+def test_a_deleted_event_never_brings_another_spaces_event_into_a_mail(app, db, council, make_user, make_space,
+                                                                         make_member, clock):
+    """Space A adds then deletes an event; space B's next event must not ride in A's members' mails,
+    neither by a reused id nor by an id read without its space."""
+    space, people, clients = council
+    response = post(clients["odile"], f"/s/{space.slug}/agenda/new", event_form(title="Plénière"))
+    deleted_id = int(re.search(r"/agenda/(\d+)/", response.location).group(1))
+    assert post(clients["odile"], f"/s/{space.slug}/agenda/{deleted_id}/delete", {}).status_code == 302
+    other = make_space("gup", "GUP Sud")
+    make_member(other, make_user("gaelle", display_name="Gaëlle"), "admin")
+    gaelle = app.test_client()
+    login(gaelle, "gaelle")
+    response = post(gaelle, f"/s/{other.slug}/agenda/new", event_form(title="Visite privée", location="3 impasse Secrète"))
+    assert int(re.search(r"/agenda/(\d+)/", response.location).group(1)) != deleted_id  # ids are never handed out again
+    clock.advance(minutes=11)
+    mails.compose_due()
+    messages = outbox_for(db, "rene@example.org")
+    assert messages, "the members of the first space still hear of the cancellation"
+    for message in messages:
+        assert "Visite privée" not in message.body and "Secrète" not in message.body
+        assert message.calendar is None or "Secrète" not in message.calendar
+
+
+def test_a_stale_event_id_is_read_inside_its_own_space_only(app, db, council, make_user, make_space, make_member, clock):
+    space, people, clients = council
+    assert post(clients["odile"], f"/s/{space.slug}/forum/new",
+                {"title": "Point propreté", "body": "Bilan", "category": "0"}).status_code == 302
+    other = make_space("gup", "GUP Sud")
+    make_member(other, make_user("gaelle", display_name="Gaëlle"), "admin")
+    gaelle = app.test_client()
+    login(gaelle, "gaelle")
+    response = post(gaelle, f"/s/{other.slug}/agenda/new", event_form(title="Visite privée", location="3 impasse Secrète"))
+    foreign_id = int(re.search(r"/agenda/(\d+)/", response.location).group(1))
+    # A row naming an id of another space (as one written before that id was reused would).
+    for row in db.session.scalars(select(Notification).where(Notification.space_id == space.id)):
+        row.event_id = foreign_id
+    db.session.commit()
+    clock.advance(days=1)  # new topics come in the daily digest
+    mails.compose_due()
+    [message] = outbox_for(db, "rene@example.org")
+    assert "Point propreté" in message.body
+    assert message.calendar is None and "Quand" not in message.body

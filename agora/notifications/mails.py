@@ -50,21 +50,28 @@ def _claim(now: datetime, limit: int) -> list[Notification]:
         .order_by(Notification.user_id, Notification.space_id, Notification.id)).all())
 
 
-def _events_calendar(event_ids: set[int]) -> str | None:
+def _events_of(items: list[Notification]) -> dict[int, object]:
+    """The events these rows name, by id, each read inside the row's own space: an id alone is never
+    trusted (a row written before its event was deleted must not bring another space's event)."""
+    from agora.agenda.models import Event
+
+    wanted = {(n.space_id, n.event_id) for n in items if n.event_id}
+    if not wanted:
+        return {}
+    found = db.session.scalars(select(Event).where(Event.id.in_({event_id for _, event_id in wanted}),
+                                                   Event.space_id.in_({space_id for space_id, _ in wanted})))
+    return {e.id: e for e in found if (e.space_id, e.id) in wanted}
+
+
+def _events_calendar(events: list) -> str | None:
     from agora.agenda.ical import event_calendar
-    from agora.agenda.models import Event
 
-    events = db.session.scalars(select(Event).where(Event.id.in_(event_ids)).order_by(Event.starts_at)).all()
-    return event_calendar(events).decode("utf-8") if events else None
+    return event_calendar(sorted(events, key=lambda e: e.starts_at)).decode("utf-8") if events else None
 
 
-def _sections(user: User, items: list[Notification], language: str) -> list[dict]:
+def _sections(user: User, items: list[Notification], events: dict[int, object], language: str) -> list[dict]:
     """Items grouped by space, times in the person's zone; events say when they take place."""
-    from agora.agenda.models import Event
-
     zone = services.zone_of(user)
-    event_ids = {n.event_id for n in items if n.event_id}
-    events = {e.id: e for e in db.session.scalars(select(Event).where(Event.id.in_(event_ids)))} if event_ids else {}
 
     def when(item: Notification) -> str:
         event = events.get(item.event_id)
@@ -88,17 +95,17 @@ def _sections(user: User, items: list[Notification], language: str) -> list[dict
 def _queue(user: User, items: list[Notification], subject: str, heading: str, digest: str | None, language: str) -> None:
     kinds = sorted({n.kind for n in items})
     unsubscribe = url_for("notifications.unsubscribe", token=services.unsubscribe_token(user, kinds), _external=True)
-    context = {"user": user, "heading": heading, "sections": _sections(user, items, language), "digest": digest,
+    events = _events_of(items)
+    context = {"user": user, "heading": heading, "sections": _sections(user, items, events, language), "digest": digest,
                "unsubscribe_url": unsubscribe, "preferences_url": url_for("notifications.preferences", _external=True),
                "bell_url": url_for("notifications.index", _external=True), "site_name": current_app.config["SITE_NAME"]}
-    event_ids = {n.event_id for n in items if n.event_id}
     queue_mail(
         user.email, subject,
         render_template("notifications/mail.txt", **context),
         html=render_template("notifications/mail.html", **context),
         headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                  "Auto-Submitted": "auto-generated"},
-        calendar=_events_calendar(event_ids) if event_ids else None,
+        calendar=_events_calendar(list(events.values())),
     )
 
 
