@@ -316,3 +316,22 @@ def test_the_error_summary_names_the_choices_in_french(app, db, council):
     space, clients, _users = council
     page = post(clients["member"], f"/s/{space.slug}/polls/new", choice_form(options=("Seul",))).get_data(as_text=True)
     assert "Choix : Proposez au moins deux choix." in page and "Options :" not in page
+
+
+def test_a_deleted_polls_option_images_never_show_on_a_new_poll(app, db, council):
+    """The links of a deleted poll's option images go with it: a new option (whatever its id) shows no
+    image it was not given."""
+    from agora.documents.models import Attachment
+    from tests.test_documents import jpeg, post_multipart
+
+    space, clients, _users = council
+    response = post_multipart(clients["member"], f"/s/{space.slug}/polls/new", choice_form(options=("Banc", "Chaise")),
+                              [("options-0-image", "banc.jpg", jpeg(40, 30)), ("options-1-image", "chaise.jpg", jpeg(40, 30))])
+    gone = int(re.search(r"/polls/(\d+)", response.location).group(1))
+    gone_options = option_ids(db, gone)
+    assert post(clients["member"], f"/s/{space.slug}/polls/{gone}/delete", {}).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.kind == "polls.option", Attachment.target_id.in_(gone_options))) == 0
+    fresh = new_poll(clients["member"], space.slug, options=("Table", "Tabouret"))
+    page = clients["member"].get(f"/s/{space.slug}/polls/{fresh}").get_data(as_text=True)
+    assert "Table" in page and "/thumbnail" not in page

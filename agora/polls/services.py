@@ -149,7 +149,7 @@ def update_poll(space: Space, poll: Poll, data: PollData) -> None:
                                field="options", status=409)
     _apply(poll, data)
     if not voted:
-        db.session.execute(delete(PollOption).where(PollOption.poll_id == poll.id))
+        _drop_options(space, poll)
         db.session.add_all(PollOption(space_id=space.id, poll_id=poll.id, position=n, label=label, starts_at=start)
                            for n, (label, start) in enumerate(cleaned))
     db.session.flush()
@@ -252,9 +252,18 @@ def close(space: Space, poll: Poll, actor: User) -> None:
 def delete_poll(space: Space, poll: Poll) -> None:
     if turnout(poll):
         raise ServiceError(_l("Des personnes ont déjà voté : ce sondage ne peut plus être supprimé, seulement clos."), status=409)
+    _drop_options(space, poll)
     db.session.delete(poll)
     db.session.flush()
     after_commit("polls.poll", poll.id, space.id, "deleted")
+
+
+def _drop_options(space: Space, poll: Poll) -> None:
+    """Delete a poll's options and forget their images' links (the files stay in the documents)."""
+    from agora.documents.services import detach_all
+
+    detach_all(space, "polls.option", [o.id for o in options(poll)])
+    db.session.execute(delete(PollOption).where(PollOption.poll_id == poll.id))
 
 
 def make_event(space: Space, poll: Poll, option: PollOption, actor: User, zone: str):
