@@ -296,3 +296,28 @@ def test_a_deleted_space_leaves_the_index(app, db, member_client, make_user):
     with app.app_context():
         with index.open_index().searcher() as searcher:
             assert searcher.doc_count() == 0
+
+
+def test_renaming_or_removing_an_organisation_updates_its_members_entries(app, db, member_client, make_user, make_member):
+    client, space, _admin = member_client("admin")
+    person = make_user("nadia.k", display_name="Nadia Kaci")
+    make_member(space, person, "member")
+    assert post(client, f"/s/{space.slug}/members/organisations/", {"name": "Régie Nord"}).status_code == 302
+    with app.app_context():
+        from agora.members import services as members
+        from agora.spaces.models import Membership, Space
+
+        stored = _db.session.get(Space, space.id)
+        organisation = members.find_organisation(stored, "Régie Nord")
+        membership = _db.session.scalar(_db.select(Membership).filter_by(space_id=space.id, user_id=person.id))
+        members.set_membership_details(stored, membership, organisation_id=organisation.id, function="Médiatrice")
+        _db.session.commit()
+        organisation_id = organisation.id
+    assert "Nadia Kaci" in titles(client, "regie")
+    assert post(client, f"/s/{space.slug}/members/organisations/{organisation_id}/edit",
+                {"name": "Centre social Sud", "description": ""}).status_code == 302
+    assert "0 résultat" in titles(client, "regie")
+    assert "Nadia Kaci" in titles(client, "centre social")
+    assert post(client, f"/s/{space.slug}/members/organisations/{organisation_id}/delete", {}).status_code == 302
+    assert "0 résultat" in titles(client, "centre social")
+    assert "Nadia Kaci" in titles(client, "mediatrice")

@@ -138,9 +138,26 @@ def save_organisation(space: Space, organisation: Organisation | None, *, name: 
     if organisation is None:
         organisation = Organisation(space_id=space.id)
         db.session.add(organisation)
+    renamed = organisation.id is not None and organisation.name != name
     organisation.name, organisation.description = name, (description or "").strip()[:2000]
     db.session.flush()
+    if renamed:
+        _announce_members_of(space, organisation)
     return organisation
+
+
+def delete_organisation(space: Space, organisation: Organisation) -> None:
+    """Remove an organisation of this space; its members stay, without one (their search entries follow)."""
+    _announce_members_of(space, organisation)
+    db.session.delete(organisation)
+    db.session.flush()
+
+
+def _announce_members_of(space: Space, organisation: Organisation) -> None:
+    """The organisation's name is part of each of its members' entries in the directory search."""
+    for membership_id in db.session.scalars(select(Membership.id).where(
+            Membership.space_id == space.id, Membership.organisation_id == organisation.id)):
+        after_commit("members.member", membership_id, space.id, "updated")
 
 
 def set_membership_details(space: Space, membership: Membership, *, organisation_id: int | None, function: str) -> None:

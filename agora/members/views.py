@@ -213,7 +213,7 @@ def delete_organisation(organisation_id: int):
     """Remove a partner from the list; its members stay, without an organisation (space admins)."""
     require(g.space.can_manage(current_user))
     organisation = services.get_organisation(g.space, organisation_id) or abort(404)
-    db.session.delete(organisation)
+    services.delete_organisation(g.space, organisation)
     db.session.commit()
     flash(_("La structure est retirée de la liste."), "success")
     return redirect(url_for("members.organisations"))
