@@ -324,7 +324,7 @@ def test_stored_runaway_rules_expand_promptly_to_a_bounded_page(agenda, db, rule
 
     def fetch():
         for url in ("/agenda/?view=month&month=2100-03", "/agenda/?from=2100-03-01", "/agenda/?view=week&date=2100-03-02",
-                    f"/agenda/{event_id}/", "/agenda.ics"):
+                    f"/agenda/{event_id}/", f"/agenda/{event_id}/edit", "/agenda.ics", "/"):
             answers[url] = client.get(f"/s/{space.slug}{url}")
 
     began = clock.monotonic()

@@ -37,6 +37,8 @@ from agora.spaces.services import record_activity
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_EVENTS = 2000
+#: File-defined zones compared with the IANA database per file: each comparison costs a few milliseconds.
+MAX_OWN_ZONES = 20
 #: Properties without which an event cannot be placed on the agenda: an error there leaves the event out.
 ESSENTIAL = {"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"}
 COMPARED = ("title", "description", "location", "url", "tz", "all_day", "starts_at", "ends_at", "rrule")
@@ -95,6 +97,7 @@ class Zones:
         self.default_tz = default_tz
         self.definitions = {str(c["TZID"]): c for c in calendar.walk("VTIMEZONE") if "TZID" in c}
         self.known: dict[str, tuple[str, tzinfo]] = {}
+        self.compared = 0
 
     def resolve(self, tzid: str, year: int) -> tuple[str, tzinfo]:
         """Return (zone name to store, tzinfo for instants); a file-defined zone no IANA zone matches
@@ -110,6 +113,7 @@ class Zones:
             if zone_ is not None:
                 return name, zone_
         definition = self.definitions.get(tzid)
+        self.compared += definition is not None
         if definition is not None:
             try:
                 with warnings.catch_warnings():
@@ -117,7 +121,7 @@ class Zones:
                     own = definition.to_tz(tzp, lookup_tzid=False)
                 hints = [str(definition.get("X-LIC-LOCATION", "")), self.default_tz]
                 hints += ["/".join(cleaned.split("/")[i:]) for i in range(1, cleaned.count("/") + 1)]
-                match = _matching_zone(own, year, hints)
+                match = _matching_zone(own, year, hints) if self.compared <= MAX_OWN_ZONES else None
             except Exception:  # a VTIMEZONE the library cannot build: read as unknown below
                 own, match = None, None
             if match is not None:

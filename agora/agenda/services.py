@@ -345,7 +345,7 @@ def update_event(space: Space, event: Event, data: EventData) -> None:
     before = (event.starts_at, event.rrule, event.tz, event.all_day)
     _apply(space, event, data)
     if event.parent_id is None and before != (event.starts_at, event.rrule, event.tz, event.all_day):
-        event.exdates = []
+        event.exdates, event.rdates = [], []
         for child in db.session.scalars(select(Event).where(Event.parent_id == event.id)):
             db.session.delete(child)
     event.sequence += 1

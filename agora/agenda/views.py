@@ -27,7 +27,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from agora.agenda import ical, importer, services
+from agora.agenda import ical, importer, recurrence, services
 from agora.agenda.forms import CalendarImportForm, CategoryForm, EventForm, OccurrenceForm, ResourceForm
 from agora.agenda.models import IcalToken
 from agora.core.forms import (
@@ -58,6 +58,8 @@ def rrule_label(text: str) -> str:
     from flask_babel import format_date, get_locale
 
     rule = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+    if recurrence.shape_problem(text) is not None:  # a row written without the check: it shows as its first date
+        return ""
     n = int(rule.get("INTERVAL", 1))
     words = {
         "DAILY": _("tous les jours") if n == 1 else _("tous les %(n)s jours", n=n),
@@ -205,6 +207,8 @@ def _fill(form: EventForm, event) -> None:
     form.category.data = event.category_id or 0
     form.resources.data = [b.resource_id for b in event.bookings]
     rule = dict(part.split("=", 1) for part in (event.rrule or "").split(";") if "=" in part)
+    if event.rrule and recurrence.shape_problem(event.rrule) is not None:
+        rule = {}  # a rule written without the check: the form offers to save the event without it
     freq = rule.get("FREQ")
     if freq == "MONTHLY":
         form.repeat.data = "monthly_date" if "BYMONTHDAY" in rule else "monthly_weekday"
@@ -414,8 +418,8 @@ def confirm_import():
     flash(_("Import terminé : %(created)s ajoutés, %(updated)s mis à jour, %(same)s déjà à jour.",
             created=plan.count("create"), updated=plan.count("update"), same=plan.count("unchanged")), "success")
     if plan.skipped:
-        flash(ngettext("%(num)s événement du fichier n'a pas été importé : il ne peut pas être lu.",
-                       "%(num)s événements du fichier n'ont pas été importés : ils ne peuvent pas être lus.",
+        flash(ngettext("%(num)s événement du fichier n'a pas été importé (l'aperçu disait pourquoi).",
+                       "%(num)s événements du fichier n'ont pas été importés (l'aperçu disait pourquoi).",
                        len(plan.skipped)), "error")
     return redirect(url_for("agenda.show_agenda"))
 
