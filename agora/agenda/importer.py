@@ -222,6 +222,8 @@ class Reader:
             raise Unreadable(_l("il n'a pas de date de début"))
         starts_at, all_day, tz = self.instant(component["DTSTART"], self.default_tz)
         tz = self.default_tz if all_day else tz
+        if not MIN_YEAR <= starts_at.year <= MAX_YEAR:
+            raise Unreadable(_l("sa date est en dehors des années %(a)s à %(b)s", a=MIN_YEAR, b=MAX_YEAR))
         if component.get("DTEND") is not None:
             ends_at, _day, _tz = self.instant(component["DTEND"], tz)
         elif component.get("DURATION") is not None:
