@@ -1,6 +1,7 @@
 """Agenda forms."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField,
                      TextAreaField, TimeField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -70,3 +71,7 @@ class OccurrenceForm(EventForm):
 class ResourceForm(FlaskForm):
     name = StringField(_l("Nom de la ressource"), validators=[DataRequired(_l("Donnez un nom à la ressource.")), Length(max=120)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+
+
+class CalendarImportForm(FlaskForm):
+    file = FileField(_l("Fichier d'agenda (.ics)"), validators=[FileRequired(_l("Choisissez un fichier .ics."))])

@@ -78,6 +78,8 @@ class Event(SpaceScoped, db.Model):
     rrule: Mapped[str | None] = mapped_column(String(300))
     #: Cancelled occurrences of a series: their original starts, as UTC ISO strings.
     exdates: Mapped[list] = mapped_column(JSON, default=list)
+    #: Extra dates of a series or event (iCalendar RDATE): their starts, as UTC ISO strings.
+    rdates: Mapped[list] = mapped_column(JSON, default=list)
     #: Last instant any occurrence may start, for window queries (None: the series never ends).
     series_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sequence: Mapped[int] = mapped_column(default=0)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from agora.agenda.models import Booking, Event, EventCategory, IcalToken, Resource
+from agora.agenda.recurrence import MAX_OCCURRENCES, MAX_SERIES_SPAN, local_starts, rule_problem
 from agora.auth.models import User
 from agora.auth.services import hash_token
 from agora.core.events import after_commit
@@ -27,12 +27,8 @@ from agora.extensions import db
 from agora.spaces.models import Membership, Space
 from agora.spaces.services import COLOUR_RE, record_activity
 
-#: Occurrences a series may have at most (COUNT), and how far ahead an endless one is shown.
-MAX_OCCURRENCES = 1000
 #: Dates outside these years are refused: nobody plans a meeting there, and date arithmetic overflows.
 MIN_YEAR, MAX_YEAR = 1900, 2200
-#: How long a series given an end date may run.
-MAX_SERIES_SPAN = timedelta(days=3660)
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 REPEATS = ("none", "daily", "weekly", "monthly_date", "monthly_weekday", "yearly")
 
@@ -153,28 +149,28 @@ def build_rrule(data: EventData, local_start: datetime) -> str | None:
     return ";".join(parts)
 
 
-def _rule(event: Event, local_start: datetime):
-    naive = local_start.replace(tzinfo=None)
-    text = event.rrule
-    if "UNTIL=" in text and "T" in text.partition("UNTIL=")[2].partition(";")[0]:
-        # dateutil compares UNTIL with naive local starts: give a UTC UNTIL in local time
-        head, _sep, rest = text.partition("UNTIL=")
-        value, _semi, tail = rest.partition(";")
-        until = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-        local_until = until.astimezone(local_start.tzinfo).replace(tzinfo=None).strftime("%Y%m%dT%H%M%S")
-        text = f"{head}UNTIL={local_until}" + (f";{tail}" if tail else "")
-    return rrulestr(text, dtstart=naive)
+def _local_starts(event: Event, after: datetime | None = None, before: datetime | None = None) -> list[datetime]:
+    """The series' starts (naive, in its zone), through the one bounded expansion."""
+    return local_starts(event.rrule, event.starts_at, event.tz, after=after, before=before)
 
 
 def _series_until(event: Event) -> datetime | None:
-    """The last start of a bounded series (UTC), None for an endless one."""
-    if not event.rrule or ("COUNT=" not in event.rrule and "UNTIL=" not in event.rrule):
+    """The last start of a bounded series (UTC, its extra dates included), None for an endless one."""
+    extra = [datetime.fromisoformat(x) for x in event.rdates or []]
+    if event.rrule and ("COUNT=" in event.rrule or "UNTIL=" in event.rrule):
+        tz = ZoneInfo(event.tz)
+        starts = _local_starts(event)
+        extra += [starts[-1].replace(tzinfo=tz).astimezone(timezone.utc)] if starts else []
+    elif event.rrule:
         return None
-    tz = ZoneInfo(event.tz)
-    starts = list(_rule(event, event.starts_at.astimezone(tz)))
-    if not starts:
-        return None
-    return starts[-1].replace(tzinfo=tz).astimezone(timezone.utc)
+    return max(extra, default=None)
+
+
+def check_rule(text: str, starts_at: datetime, tz: str) -> None:
+    """Raise ServiceError (on the repeat field) when a rule cannot be saved; the form and imports both call it."""
+    problem = rule_problem(text, starts_at, tz)
+    if problem is not None:
+        raise ServiceError(problem, field="repeat")
 
 
 def get_category(space: Space, category_id: int | None) -> EventCategory | None:
@@ -217,8 +213,8 @@ def _apply(space: Space, event: Event, data: EventData) -> None:
             raise ServiceError(_l("Indiquez l'heure de début et de fin, ou cochez « toute la journée »."), field="start_time")
         start_local = datetime.combine(data.start_date, data.start_time, tzinfo=tz)
         end_local = datetime.combine(data.end_date, data.end_time, tzinfo=tz)
-    if end_local <= start_local:
-        raise ServiceError(_l("La fin doit être après le début."), field="end_date")
+    if end_local < start_local:  # equal is a moment (a reminder, a deadline), as calendar files have them
+        raise ServiceError(_l("La fin ne peut pas être avant le début."), field="end_date")
     if end_local - start_local > timedelta(days=366):
         raise ServiceError(_l("Un événement ne peut pas durer plus d'un an."), field="end_date")
     category = get_category(space, data.category_id)
@@ -235,9 +231,7 @@ def _apply(space: Space, event: Event, data: EventData) -> None:
     event.starts_at, event.ends_at = start_local.astimezone(timezone.utc), end_local.astimezone(timezone.utc)
     event.rrule = build_rrule(data, start_local)
     if event.rrule:
-        first = next(iter(_rule(event, start_local)), None)
-        if first is None:
-            raise ServiceError(_l("Cette répétition ne donne aucune date : vérifiez les jours et la fin."), field="repeat")
+        check_rule(event.rrule, event.starts_at, data.tz)
     event.series_until = _series_until(event)
     if event.parent_id is None:
         _book(space, event, data.resource_ids)
@@ -351,7 +345,7 @@ def update_event(space: Space, event: Event, data: EventData) -> None:
     before = (event.starts_at, event.rrule, event.tz, event.all_day)
     _apply(space, event, data)
     if event.parent_id is None and before != (event.starts_at, event.rrule, event.tz, event.all_day):
-        event.exdates = []
+        event.exdates, event.rdates = [], []
         for child in db.session.scalars(select(Event).where(Event.parent_id == event.id)):
             db.session.delete(child)
     event.sequence += 1
@@ -404,26 +398,34 @@ def expand(event: Event, window_start: datetime, window_end: datetime,
     are left out; the override itself is a single event of its own.
     """
     duration = event.ends_at - event.starts_at
-    if not event.rrule:
-        if event.starts_at < window_end and event.ends_at > window_start:
+    if not event.rrule and not event.rdates:
+        if overlaps(event.starts_at, event.ends_at, window_start, window_end):
             return [Occurrence(event, event.starts_at, event.ends_at)]
         return []
     tz = ZoneInfo(event.tz)
     local_start = event.starts_at.astimezone(tz)
     local_end = event.ends_at.astimezone(tz)
     wall_duration = local_end.replace(tzinfo=None) - local_start.replace(tzinfo=None)
-    rule = _rule(event, local_start)
     after = (window_start - duration).astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
     before = window_end.astimezone(tz).replace(tzinfo=None)
+    starts = _local_starts(event, after, before) if event.rrule else [local_start.replace(tzinfo=None)]
+    starts += [datetime.fromisoformat(x).astimezone(tz).replace(tzinfo=None) for x in event.rdates or []]
     cancelled = set(event.exdates or [])
-    found = []
-    for naive in rule.between(after, before, inc=True):
+    found, seen = [], set()
+    for naive in sorted(starts):
         start = naive.replace(tzinfo=tz).astimezone(timezone.utc)
         end = (naive + wall_duration).replace(tzinfo=tz).astimezone(timezone.utc)
-        if start.isoformat() in cancelled or start in overridden or not (start < window_end and end > window_start):
+        if start in seen or start.isoformat() in cancelled or start in overridden \
+                or not overlaps(start, end, window_start, window_end):
             continue
-        found.append(Occurrence(event, start, end, recurrence_id=start))
+        seen.add(start)
+        found.append(Occurrence(event, start, end, recurrence_id=start if event.rrule or event.rdates else None))
     return found
+
+
+def overlaps(start: datetime, end: datetime, window_start: datetime, window_end: datetime) -> bool:
+    """True when [start, end) meets the window; a moment (start == end) counts where it falls."""
+    return start < window_end and (end > window_start or start >= window_start)
 
 
 def window_events(space_ids: list[int], window_start: datetime, window_end: datetime) -> list[Event]:
@@ -436,9 +438,10 @@ def window_events(space_ids: list[int], window_start: datetime, window_end: date
         select(Event).where(
             Event.space_id.in_(space_ids), Event.parent_id.is_(None), Event.starts_at < window_end,
             or_(
-                and_(Event.rrule.is_(None), Event.ends_at > window_start),
-                and_(Event.rrule.is_not(None),
-                     or_(Event.series_until.is_(None), Event.series_until > window_start - longest)),
+                and_(Event.rrule.is_(None), Event.series_until.is_(None),
+                     or_(Event.ends_at > window_start, Event.starts_at >= window_start)),
+                and_(Event.rrule.is_not(None), Event.series_until.is_(None)),
+                Event.series_until > window_start - longest,  # a bounded series, or a date with extra dates
             ),
         ).options(selectinload(Event.category), selectinload(Event.space))
     ))
@@ -475,13 +478,14 @@ def _is_occurrence(event: Event, original_start: datetime) -> bool:
     Starts are compared as UTC instants made the way `expand` makes them, so a wall-clock time
     that does not exist on a spring-forward day still matches its occurrence.
     """
+    if original_start.isoformat() in (event.rdates or []):
+        return True
     if not event.rrule:
         return False
     tz = ZoneInfo(event.tz)
     around = original_start.astimezone(tz).replace(tzinfo=None)
-    rule = _rule(event, event.starts_at.astimezone(tz))
     return any(naive.replace(tzinfo=tz).astimezone(timezone.utc) == original_start
-               for naive in rule.between(around - timedelta(days=1), around + timedelta(days=1), inc=True))
+               for naive in _local_starts(event, around - timedelta(days=1), around + timedelta(days=1)))
 
 
 def coming_dates(event: Event, now: datetime, limit: int = 8) -> list[Occurrence]:
@@ -522,7 +526,7 @@ def remaining_count(event: Event, original_start: datetime) -> int | None:
         return None
     tz = ZoneInfo(event.tz)
     split_at = original_start.astimezone(tz).replace(tzinfo=None)
-    before = sum(1 for d in _rule(event, event.starts_at.astimezone(tz)) if d < split_at)
+    before = sum(1 for d in _local_starts(event, before=split_at) if d < split_at)
     return max(1, int(rule["COUNT"]) - before)
 
 

@@ -27,8 +27,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from agora.agenda import ical, importer, services
-from agora.agenda.forms import CategoryForm, EventForm, OccurrenceForm, ResourceForm
+from agora.agenda import ical, importer, recurrence, services
+from agora.agenda.forms import CalendarImportForm, CategoryForm, EventForm, OccurrenceForm, ResourceForm
 from agora.agenda.models import IcalToken
 from agora.core.forms import (
     apply_service_error,
@@ -41,7 +41,6 @@ from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
 from agora.documents import services as documents
 from agora.extensions import csrf, db
-from agora.members.forms import ImportForm
 from agora.spaces.models import Space
 from agora.spaces.views import keep_secret
 
@@ -59,6 +58,8 @@ def rrule_label(text: str) -> str:
     from flask_babel import format_date, get_locale
 
     rule = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+    if recurrence.shape_problem(text) is not None:  # a row written without the check: it shows as its first date
+        return ""
     n = int(rule.get("INTERVAL", 1))
     words = {
         "DAILY": _("tous les jours") if n == 1 else _("tous les %(n)s jours", n=n),
@@ -206,6 +207,8 @@ def _fill(form: EventForm, event) -> None:
     form.category.data = event.category_id or 0
     form.resources.data = [b.resource_id for b in event.bookings]
     rule = dict(part.split("=", 1) for part in (event.rrule or "").split(";") if "=" in part)
+    if event.rrule and recurrence.shape_problem(event.rrule) is not None:
+        rule = {}  # a rule written without the check: the form offers to save the event without it
     freq = rule.get("FREQ")
     if freq == "MONTHLY":
         form.repeat.data = "monthly_date" if "BYMONTHDAY" in rule else "monthly_weekday"
@@ -383,7 +386,7 @@ def categories():
 def import_calendar():
     """Upload an .ics file and see what it will create or update, before anything is written."""
     require(g.space.can_write(current_user))
-    form = ImportForm()
+    form = CalendarImportForm()
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("agenda/import.html", space=g.space, form=form, plan=None), status
@@ -403,7 +406,7 @@ def confirm_import():
     """Import a previewed file: every event or none."""
     require(g.space.can_write(current_user))
     raw = previewed_file()
-    form = ImportForm(formdata=None)
+    form = CalendarImportForm(formdata=None)
     try:
         plan = importer.plan_import(g.space, raw, current_app.config["DEFAULT_TIMEZONE"], current_user)
         importer.apply_import(g.space, plan, current_user)
@@ -414,6 +417,10 @@ def confirm_import():
     db.session.commit()
     flash(_("Import terminé : %(created)s ajoutés, %(updated)s mis à jour, %(same)s déjà à jour.",
             created=plan.count("create"), updated=plan.count("update"), same=plan.count("unchanged")), "success")
+    if plan.skipped:
+        flash(ngettext("%(num)s événement du fichier n'a pas été importé (l'aperçu disait pourquoi).",
+                       "%(num)s événements du fichier n'ont pas été importés (l'aperçu disait pourquoi).",
+                       len(plan.skipped)), "error")
     return redirect(url_for("agenda.show_agenda"))
 
 
