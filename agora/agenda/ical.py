@@ -1,7 +1,8 @@
 """iCalendar feeds (RFC 5545, RFC 7986) that Google, Outlook, Apple, Thunderbird and DAVx5 read right.
 
 Series go out as one VEVENT with RRULE and EXDATE in the event's own zone (TZID), so every
-client expands them itself; each TZID used gets its VTIMEZONE from the icalendar library.
+client expands them itself; each TZID used gets a VTIMEZONE of yearly rules (see vtimezone.py),
+right in every engine for every date of the feed, series without end included.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from icalendar import Calendar, Event as VEvent, vRecur
 from sqlalchemy import func, select
 
 from agora.agenda.models import Event
+from agora.agenda.vtimezone import vtimezone
 from agora.spaces.models import Space
 from agora.agenda.services import overrides_of, window_events
 from agora.core.time import utcnow
@@ -82,6 +84,16 @@ def _vevent(event: Event, calname: str | None) -> VEvent:
     return item
 
 
+def _add_timezones(cal: Calendar, events: list[Event]) -> None:
+    """Put first the VTIMEZONE of each zone the events use, right from their earliest start on."""
+    since: dict[str, datetime] = {}
+    for event in events:
+        if not event.all_day:
+            since[event.tz] = min(since.get(event.tz, event.starts_at), event.starts_at)
+    used = cal.get_used_tzids()
+    cal.subcomponents[:0] = [vtimezone(name, since[name]) for name in sorted(used & since.keys())]
+
+
 def task_vevent(task) -> VEvent:
     """A task's due date as an all-day event named after the task."""
     item = VEvent()
@@ -110,11 +122,12 @@ def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = Fa
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT1H")
     masters = window_events(space_ids, start, end)
-    for event in masters + overrides_of(masters):
+    events = masters + overrides_of(masters)
+    for event in events:
         cal.add_component(_vevent(event, event.space.name if prefix_space_names else None))
     for task in tasks or []:
         cal.add_component(task_vevent(task))
-    cal.add_missing_timezones()
+    _add_timezones(cal, events)
     return cal.to_ical()
 
 
@@ -127,7 +140,8 @@ def event_calendar(events: list[Event]) -> bytes:
     cal.add("method", "PUBLISH")
     masters = [e for e in events if e.parent_id is None]
     changed = [e for e in events if e.parent_id is not None]
-    for event in masters + [e for e in overrides_of(masters) if e not in changed] + changed:
+    events = masters + [e for e in overrides_of(masters) if e not in changed] + changed
+    for event in events:
         cal.add_component(_vevent(event, None))
-    cal.add_missing_timezones()
+    _add_timezones(cal, events)
     return cal.to_ical()
