@@ -52,14 +52,23 @@ def _local(value: datetime, event: Event):
     return local.date() if event.all_day else local
 
 
-def _vevent(event: Event, calname: str | None) -> VEvent:
+def feed_uid(event: Event, all_spaces: bool) -> str:
+    """The event's UID in a feed: as stored, or in the all-spaces feed qualified by its space.
+
+    A file imported into two spaces stores its UIDs in both, and engines that meet one UID twice in
+    a feed keep one copy; the space's id (never reused) keeps the UID the same on every fetch.
+    """
+    return f"space{event.space_id}-{event.uid}" if all_spaces else event.uid
+
+
+def _vevent(event: Event, all_spaces: bool = False) -> VEvent:
     item = VEvent()
-    item.add("uid", event.uid)
+    item.add("uid", feed_uid(event, all_spaces))
     item.add("dtstamp", event.updated_at)
     item.add("created", event.created_at)
     item.add("last-modified", event.updated_at)
     item.add("sequence", event.sequence)
-    summary = f"[{calname}] {event.title}" if calname else event.title
+    summary = f"[{event.space.name}] {event.title}" if all_spaces else event.title
     item.add("summary", summary)
     item.add("dtstart", _local(event.starts_at, event))
     item.add("dtend", _local(event.ends_at, event))
@@ -110,7 +119,10 @@ def task_vevent(task) -> VEvent:
 
 def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = False, now: datetime | None = None,
                tasks: list | None = None) -> bytes:
-    """Return the iCalendar text of the spaces' events in the feed window."""
+    """Return the iCalendar text of the spaces' events in the feed window.
+
+    `prefix_space_names` makes the all-spaces feed: each title names its space, each UID too.
+    """
     start, end = feed_window(now)
     cal = Calendar()
     cal.add("prodid", "-//Agora//Agenda partagé//FR")
@@ -124,7 +136,7 @@ def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = Fa
     masters = window_events(space_ids, start, end)
     events = masters + overrides_of(masters)
     for event in events:
-        cal.add_component(_vevent(event, event.space.name if prefix_space_names else None))
+        cal.add_component(_vevent(event, all_spaces=prefix_space_names))
     for task in tasks or []:
         cal.add_component(task_vevent(task))
     _add_timezones(cal, events)
@@ -142,6 +154,6 @@ def event_calendar(events: list[Event]) -> bytes:
     changed = [e for e in events if e.parent_id is not None]
     events = masters + [e for e in overrides_of(masters) if e not in changed] + changed
     for event in events:
-        cal.add_component(_vevent(event, None))
+        cal.add_component(_vevent(event))
     _add_timezones(cal, events)
     return cal.to_ical()
