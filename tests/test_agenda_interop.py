@@ -34,7 +34,7 @@ from tests.test_agenda import confirm_ics, create, event_id_of, feed_for, upload
 from tests.test_agenda_libical import SCRIPT as LIBICAL_SCRIPT, SYSTEM_PYTHON, requires_libical
 
 ICALJS = Path(__file__).with_name("icaljs")
-FIRST_YEAR, LAST_YEAR = 2027, 2040
+YEARS = (2027, 2040)
 #: The feed's window (one year back, two ahead) then holds 2037 to 2040, around 2038.
 NOW = datetime(2038, 6, 15, 10, 0, tzinfo=timezone.utc)
 
@@ -65,56 +65,63 @@ def with_own_zone_names(feed: bytes) -> str:
     return re.sub(r"(TZID[:=])([^:;\r\n]+)", lambda m: f"{m.group(1)}X-Agora-{tag}-{m.group(2)}", text)
 
 
-def by_icaljs(feed: bytes) -> list[tuple[str, str]]:
-    result = subprocess.run(["node", str(ICALJS / "expand.js"), str(FIRST_YEAR), str(LAST_YEAR)], input=feed,
+def by_icaljs(feed: bytes, years: tuple[int, int]) -> list[tuple[str, str]]:
+    result = subprocess.run(["node", str(ICALJS / "expand.js"), *map(str, years)], input=feed,
                             capture_output=True, check=True)
     return [(start, summary) for start, summary, _uid in json.loads(result.stdout)]
 
 
-def by_libical(feed: bytes) -> list[tuple[str, str]]:
-    result = subprocess.run([SYSTEM_PYTHON, str(LIBICAL_SCRIPT), str(FIRST_YEAR), str(LAST_YEAR)], input=feed,
+def by_libical(feed: bytes, years: tuple[int, int]) -> list[tuple[str, str]]:
+    result = subprocess.run([SYSTEM_PYTHON, str(LIBICAL_SCRIPT), *map(str, years)], input=feed,
                             capture_output=True, check=True)
     return [tuple(line.split("\t")) for line in result.stdout.decode("utf-8").splitlines()]
 
 
-def by_vobject(feed: bytes) -> list[tuple[str, str]]:
+def by_vobject(feed: bytes, years: tuple[int, int]) -> list[tuple[str, str]]:
     found = []
     for event in vobject.readOne(with_own_zone_names(feed)).vevent_list:
-        rules = event.getrruleset(addRDate=True)
-        dates = [event.dtstart.value] if rules is None else rules.between(
-            datetime(FIRST_YEAR, 1, 1, tzinfo=timezone.utc), datetime(LAST_YEAR + 1, 1, 1, tzinfo=timezone.utc),
-            inc=True)
-        found += [(utc_text(d), event.summary.value) for d in dates]
+        rules, start = event.getrruleset(addRDate=True), event.dtstart.value
+        if rules is None:
+            found.append((utc_text(start), event.summary.value))
+            continue
+        bounds = [datetime(year, 1, 1) for year in (years[0], years[1] + 1)]
+        if isinstance(start, datetime):
+            bounds = [b.replace(tzinfo=timezone.utc) for b in bounds]
+        for when in rules.between(*bounds, inc=True):  # all-day dates come as naive midnights
+            found.append((utc_text(when) if isinstance(start, datetime) else when.date().isoformat(),
+                          event.summary.value))
     return found
 
 
-def by_recurring_ical_events(feed: bytes) -> list[tuple[str, str]]:
+def by_recurring_ical_events(feed: bytes, years: tuple[int, int]) -> list[tuple[str, str]]:
     calendar = icalendar.Calendar.from_ical(with_own_zone_names(feed))
     return [(utc_text(e["DTSTART"].dt), str(e["SUMMARY"]))
-            for e in recurring_ical_events.of(calendar).between(date(FIRST_YEAR, 1, 1), date(LAST_YEAR + 1, 1, 1))]
+            for e in recurring_ical_events.of(calendar).between(date(years[0], 1, 1), date(years[1] + 1, 1, 1))]
 
 
 ENGINES = {"ical.js": by_icaljs, "libical": by_libical, "vobject": by_vobject,
            "recurring-ical-events": by_recurring_ical_events}
 
 
-def mismatches(feed: bytes, expected: list[tuple[str, str]]) -> tuple[dict[str, tuple[int, int]], dict]:
+def mismatches(feed: bytes, expected: list[tuple[str, str]], years: tuple[int, int] = YEARS
+               ) -> tuple[dict[str, tuple[int, int]], dict]:
     """Per engine: how many expected occurrences it misses (or puts at another time), how many it adds;
     then a few examples of each."""
     counts, examples = {}, {}
     for name, read in ENGINES.items():
-        theirs = read(feed)
+        theirs = read(feed, years)
         missing, extra = sorted(set(expected) - set(theirs)), sorted(set(theirs) - set(expected))
         counts[name] = (len(missing), len(extra) + len(theirs) - len(set(theirs)))
         examples[name] = missing[:3], extra[:3]
     return counts, examples
 
 
-def weekly(title: str, first: date, at: time, zone: str, skip: tuple[date, ...] = ()) -> list[tuple[str, str]]:
+def weekly(title: str, first: date, at: time, zone: str, skip: tuple[date, ...] = (), years: tuple[int, int] = YEARS
+           ) -> list[tuple[str, str]]:
     """What zoneinfo says: each week's date at this clock time in the zone, in UTC."""
-    days = (first + timedelta(weeks=n) for n in range(53 * (LAST_YEAR - first.year + 1)))
+    days = (first + timedelta(weeks=n) for n in range(53 * (years[1] - first.year + 1)))
     return [(utc_text(datetime.combine(d, at, ZoneInfo(zone))), title)
-            for d in days if FIRST_YEAR <= d.year <= LAST_YEAR and d not in skip]
+            for d in days if years[0] <= d.year <= years[1] and d not in skip]
 
 
 SERIES = [
@@ -152,6 +159,31 @@ def test_every_engine_reads_every_occurrence_at_the_zoneinfo_time(member_client,
     assert counts == dict.fromkeys(ENGINES, (0, 0)), examples
 
 
+HISTORY = [
+    ("Permanence de New York", date(2005, 1, 3), time(8), "America/New_York"),  # new rule in 2007
+    ("Feria de Santiago", date(2010, 1, 2), time(10), "America/Santiago"),  # changed five times since
+    ("Thé de Moscou", date(2010, 1, 7), time(17), "Europe/Moscow"),  # summer time for good in 2011, then +3
+]
+
+
+@requires_icaljs
+@requires_libical
+def test_series_begun_under_a_former_rule_of_their_zone_are_read_right_too(member_client, db, monkeypatch):
+    monkeypatch.setattr(ical, "utcnow", lambda: NOW)
+    client, space, _user = member_client("member")
+    years, expected = (2005, 2040), []
+    for title, first, at, zone in HISTORY:
+        create(client, space, title=title, start_date=first.isoformat(), end_date=first.isoformat(),
+               start_time=at.strftime("%H:%M"), end_time=at.replace(hour=at.hour + 1).strftime("%H:%M"), tz=zone,
+               repeat="weekly", ends="never")
+        expected += weekly(title, first, at, zone, years=years)
+    feed = feed_for(client, space).data
+
+    counts, examples = mismatches(feed, expected, years)
+    assert counts == dict.fromkeys(ENGINES, (0, 0)), examples
+    assert "RDATE" not in feed.decode()
+
+
 @requires_icaljs
 @requires_libical
 def test_an_ics_imported_into_two_spaces_keeps_both_copies_in_the_all_spaces_feed(
@@ -177,4 +209,54 @@ def test_an_ics_imported_into_two_spaces_keeps_both_copies_in_the_all_spaces_fee
     expected = sorted((start, f"[{name}] Atelier") for name in (space.name, "GUP des Tilleuls")
                       for start in ("2027-03-16T17:00Z", "2027-03-23T17:00Z", "2027-03-30T16:00Z"))
     for name in ("libical", "vobject", "ical.js"):
-        assert sorted(ENGINES[name](feed)) == expected, name
+        assert sorted(ENGINES[name](feed, YEARS)) == expected, name
+
+
+@pytest.mark.parametrize("name, rules", [
+    ("Europe/Paris", [("DAYLIGHT", "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3", "+0100", "+0200"),
+                      ("STANDARD", "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10", "+0200", "+0100")]),
+    ("America/New_York", [("DAYLIGHT", "FREQ=YEARLY;BYDAY=2SU;BYMONTH=3", "-0500", "-0400"),
+                          ("STANDARD", "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11", "-0400", "-0500")]),
+    ("Australia/Sydney", [("STANDARD", "FREQ=YEARLY;BYDAY=1SU;BYMONTH=4", "+1100", "+1000"),
+                          ("DAYLIGHT", "FREQ=YEARLY;BYDAY=1SU;BYMONTH=10", "+1000", "+1100")]),
+    ("America/Santiago", [("STANDARD", "FREQ=YEARLY;BYDAY=SU;BYMONTHDAY=2,3,4,5,6,7,8;BYMONTH=4", "-0300", "-0400"),
+                          ("DAYLIGHT", "FREQ=YEARLY;BYDAY=SU;BYMONTHDAY=2,3,4,5,6,7,8;BYMONTH=9", "-0400", "-0300")]),
+    ("UTC", []),
+    ("Indian/Reunion", []),
+])
+def test_each_zone_gets_the_rule_in_force_without_end(name, rules):
+    from agora.agenda.vtimezone import observances, vtimezone
+
+    parts = vtimezone(name, datetime(2026, 12, 2, tzinfo=timezone.utc)).subcomponents
+    assert [(p.name, p["RRULE"].to_ical().decode(), p["TZOFFSETFROM"].to_ical(), p["TZOFFSETTO"].to_ical())
+            for p in parts if "RRULE" in p] == rules
+    new_year = datetime(2025, 1, 1, tzinfo=timezone.utc).astimezone(ZoneInfo(name))  # the year before `since`
+    assert parts[0]["DTSTART"].dt == new_year.replace(tzinfo=None)
+    assert parts[0]["TZOFFSETFROM"].td == parts[0]["TZOFFSETTO"].td == new_year.utcoffset()
+    assert len(parts) == 1 + len(rules)  # no other change since 2025, nor any RDATE
+    assert observances.cache_info().maxsize == 128
+
+
+@requires_icaljs
+@requires_libical
+def test_the_demo_spaces_series_read_right_in_every_engine(app, db, monkeypatch):
+    from agora import demo
+    from agora.agenda import services
+    from agora.spaces.models import Space
+
+    monday = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)  # the series then cross the spring change
+    monkeypatch.setattr(demo, "utcnow", lambda: monday)
+    monkeypatch.setattr(ical, "utcnow", lambda: monday)
+    with app.test_request_context():
+        demo.create_demo()
+    db.session.commit()
+    years = (2026, 2028)
+    window = datetime(years[0], 1, 1, tzinfo=timezone.utc), datetime(years[1] + 1, 1, 1, tzinfo=timezone.utc)
+    compared = 0
+    for space in db.session.scalars(select(Space).order_by(Space.id)):
+        expected = [(o.local_start().date().isoformat() if o.event.all_day else utc_text(o.start), o.event.title)
+                    for o in services.occurrences([space.id], *window)]
+        counts, examples = mismatches(ical.build_feed([space.id], space.name), expected, years)
+        assert counts == dict.fromkeys(ENGINES, (0, 0)), (space.slug, examples)
+        compared += len(expected)
+    assert compared > 60  # weekly and monthly series on both sides of the spring change
