@@ -260,3 +260,14 @@ def test_the_demo_spaces_series_read_right_in_every_engine(app, db, monkeypatch)
         assert counts == dict.fromkeys(ENGINES, (0, 0)), (space.slug, examples)
         compared += len(expected)
     assert compared > 60  # weekly and monthly series on both sides of the spring change
+
+
+def test_a_feed_written_differently_gets_a_new_etag_so_clients_take_it_at_once(member_client, monkeypatch):
+    client, space, _user = member_client("member")
+    create(client, space, title="Atelier du mardi", repeat="weekly", ends="never")
+    before = feed_for(client, space).headers["ETag"]
+    assert client.get(f"/s/{space.slug}/agenda.ics", headers={"If-None-Match": before}).status_code == 304
+    monkeypatch.setattr(ical, "FORMAT", ical.FORMAT + 1)
+    response = client.get(f"/s/{space.slug}/agenda.ics", headers={"If-None-Match": before})
+    assert response.status_code == 200 and "BEGIN:VTIMEZONE" in response.get_data(as_text=True)
+    assert response.headers["ETag"] != before

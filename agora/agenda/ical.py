@@ -24,6 +24,8 @@ from agora.extensions import db
 PAST = timedelta(days=365)
 FUTURE = timedelta(days=730)
 REFRESH = timedelta(hours=1)
+#: Part of every feed's version: raised when the feed is written differently, so that caches let go.
+FORMAT = 2
 
 
 def feed_window(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -43,7 +45,7 @@ def feed_version(space_ids: list[int], name: str, now: datetime | None = None) -
     names = db.session.scalars(select(Space.name).where(Space.id.in_(space_ids)).order_by(Space.id)).all()
     start, _end = feed_window(now)
     # The window moves daily: include its first day so old events drop out of cached copies.
-    key = f"{name}:{sorted(space_ids)}:{latest}:{count}:{ids}:{top}:{names}:{start.date()}"
+    key = f"{FORMAT}:{name}:{sorted(space_ids)}:{latest}:{count}:{ids}:{top}:{names}:{start.date()}"
     return hashlib.sha256(key.encode()).hexdigest()[:32], latest
 
 

@@ -19,7 +19,8 @@ from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 
 #: tzdata lists changes of time up to 2037, then gives the rule in force. Looking this many years
 #: further shows that rule over enough years to tell it from look-alikes (a "Sunday on or after
-#: the 8th" is the second Sunday only while no year says otherwise).
+#: the 8th" is the second Sunday only while no year says otherwise). Changes listed beyond that
+#: (Morocco's, which follow Ramadan, up to 2087) are left out: the last one found holds.
 LAST_LISTED_YEAR = 2037
 SETTLE_YEARS = 14
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
