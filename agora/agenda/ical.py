@@ -1,7 +1,8 @@
 """iCalendar feeds (RFC 5545, RFC 7986) that Google, Outlook, Apple, Thunderbird and DAVx5 read right.
 
 Series go out as one VEVENT with RRULE and EXDATE in the event's own zone (TZID), so every
-client expands them itself; each TZID used gets its VTIMEZONE from the icalendar library.
+client expands them itself; each TZID used gets a VTIMEZONE of yearly rules (see vtimezone.py),
+right in every engine for every date of the feed, series without end included.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from icalendar import Calendar, Event as VEvent, vRecur
 from sqlalchemy import func, select
 
 from agora.agenda.models import Event
+from agora.agenda.vtimezone import vtimezone
 from agora.spaces.models import Space
 from agora.agenda.services import overrides_of, window_events
 from agora.core.time import utcnow
@@ -22,6 +24,8 @@ from agora.extensions import db
 PAST = timedelta(days=365)
 FUTURE = timedelta(days=730)
 REFRESH = timedelta(hours=1)
+#: Part of every feed's version: raised when the feed is written differently, so that caches let go.
+FORMAT = 2
 
 
 def feed_window(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -41,7 +45,7 @@ def feed_version(space_ids: list[int], name: str, now: datetime | None = None) -
     names = db.session.scalars(select(Space.name).where(Space.id.in_(space_ids)).order_by(Space.id)).all()
     start, _end = feed_window(now)
     # The window moves daily: include its first day so old events drop out of cached copies.
-    key = f"{name}:{sorted(space_ids)}:{latest}:{count}:{ids}:{top}:{names}:{start.date()}"
+    key = f"{FORMAT}:{name}:{sorted(space_ids)}:{latest}:{count}:{ids}:{top}:{names}:{start.date()}"
     return hashlib.sha256(key.encode()).hexdigest()[:32], latest
 
 
@@ -50,14 +54,23 @@ def _local(value: datetime, event: Event):
     return local.date() if event.all_day else local
 
 
-def _vevent(event: Event, calname: str | None) -> VEvent:
+def feed_uid(event: Event, all_spaces: bool) -> str:
+    """The event's UID in a feed: as stored, or in the all-spaces feed qualified by its space.
+
+    A file imported into two spaces stores its UIDs in both, and engines that meet one UID twice in
+    a feed keep one copy; the space's id (never reused) keeps the UID the same on every fetch.
+    """
+    return f"space{event.space_id}-{event.uid}" if all_spaces else event.uid
+
+
+def _vevent(event: Event, all_spaces: bool = False) -> VEvent:
     item = VEvent()
-    item.add("uid", event.uid)
+    item.add("uid", feed_uid(event, all_spaces))
     item.add("dtstamp", event.updated_at)
     item.add("created", event.created_at)
     item.add("last-modified", event.updated_at)
     item.add("sequence", event.sequence)
-    summary = f"[{calname}] {event.title}" if calname else event.title
+    summary = f"[{event.space.name}] {event.title}" if all_spaces else event.title
     item.add("summary", summary)
     item.add("dtstart", _local(event.starts_at, event))
     item.add("dtend", _local(event.ends_at, event))
@@ -82,6 +95,16 @@ def _vevent(event: Event, calname: str | None) -> VEvent:
     return item
 
 
+def _add_timezones(cal: Calendar, events: list[Event]) -> None:
+    """Put first the VTIMEZONE of each zone the events use, right from their earliest start on."""
+    since: dict[str, datetime] = {}
+    for event in events:
+        if not event.all_day:
+            since[event.tz] = min(since.get(event.tz, event.starts_at), event.starts_at)
+    used = cal.get_used_tzids()
+    cal.subcomponents[:0] = [vtimezone(name, since[name]) for name in sorted(used & since.keys())]
+
+
 def task_vevent(task) -> VEvent:
     """A task's due date as an all-day event named after the task."""
     item = VEvent()
@@ -98,7 +121,10 @@ def task_vevent(task) -> VEvent:
 
 def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = False, now: datetime | None = None,
                tasks: list | None = None) -> bytes:
-    """Return the iCalendar text of the spaces' events in the feed window."""
+    """Return the iCalendar text of the spaces' events in the feed window.
+
+    `prefix_space_names` makes the all-spaces feed: each title names its space, each UID too.
+    """
     start, end = feed_window(now)
     cal = Calendar()
     cal.add("prodid", "-//Agora//Agenda partagé//FR")
@@ -110,11 +136,12 @@ def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = Fa
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT1H")
     masters = window_events(space_ids, start, end)
-    for event in masters + overrides_of(masters):
-        cal.add_component(_vevent(event, event.space.name if prefix_space_names else None))
+    events = masters + overrides_of(masters)
+    for event in events:
+        cal.add_component(_vevent(event, all_spaces=prefix_space_names))
     for task in tasks or []:
         cal.add_component(task_vevent(task))
-    cal.add_missing_timezones()
+    _add_timezones(cal, events)
     return cal.to_ical()
 
 
@@ -127,7 +154,8 @@ def event_calendar(events: list[Event]) -> bytes:
     cal.add("method", "PUBLISH")
     masters = [e for e in events if e.parent_id is None]
     changed = [e for e in events if e.parent_id is not None]
-    for event in masters + [e for e in overrides_of(masters) if e not in changed] + changed:
-        cal.add_component(_vevent(event, None))
-    cal.add_missing_timezones()
+    events = masters + [e for e in overrides_of(masters) if e not in changed] + changed
+    for event in events:
+        cal.add_component(_vevent(event))
+    _add_timezones(cal, events)
     return cal.to_ical()
