@@ -1,15 +1,15 @@
 """events.rdates: the extra dates (iCalendar RDATE) of an imported event or series
 
-Revision ID: 0010_icalimport
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 07:40:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0010_icalimport'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
