@@ -71,6 +71,14 @@ RDATE;TZID=Europe/Paris:20270120T180000,20270203T180000
 SUMMARY:Conseil citoyen"""))
     assert shown(db, space) == [("Conseil citoyen", "01-05 18:00"), ("Conseil citoyen", "01-20 18:00"),
                                 ("Conseil citoyen", "02-03 18:00")]
+    # The space's feed gives calendar apps the same three dates.
+    import icalendar
+    import recurring_ical_events
+
+    feed = icalendar.Calendar.from_ical(client.get(f"/s/{space.slug}/agenda.ics").data)
+    starts = [o.decoded("DTSTART").astimezone(PARIS).strftime("%m-%d %H:%M")
+              for o in recurring_ical_events.of(feed).between(datetime(2027, 1, 1), datetime(2027, 7, 1))]
+    assert sorted(starts) == ["01-05 18:00", "01-20 18:00", "02-03 18:00"]
 
 
 def test_a_cancelled_date_disappears_from_its_series(agenda, db):
@@ -336,6 +344,19 @@ def test_stored_runaway_rules_expand_promptly_to_a_bounded_page(agenda, db, rule
     month = answers["/agenda/?view=month&month=2100-03"]
     assert month.status_code == 200 and page(month).count("Boucle") <= 40
     assert all(r.status_code == 200 for r in answers.values())
+
+
+def test_calendar_apps_get_a_stored_runaway_rule_as_its_first_date_only(agenda, db):
+    client, space, user = agenda
+    space_id = db.session.scalar(select(Space.id).where(Space.slug == space.slug))
+    start = (datetime.now(timezone.utc) + timedelta(days=7)).replace(microsecond=0)
+    db.session.add(Event(space_id=space_id, uid="boucle@x", author_id=user.id, title="Boucle", tz="UTC",
+                         starts_at=start, ends_at=start + timedelta(hours=1), rrule="FREQ=DAILY;INTERVAL=0",
+                         exdates=[start.isoformat()]))
+    db.session.commit()
+    feed = client.get(f"/s/{space.slug}/agenda.ics").get_data(as_text=True)
+    event = feed.split("BEGIN:VEVENT", 1)[1]
+    assert "SUMMARY:Boucle" in event and "RRULE" not in event and "EXDATE" not in event
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -14,6 +14,7 @@ from icalendar import Calendar, Event as VEvent, vRecur
 from sqlalchemy import func, select
 
 from agora.agenda.models import Event
+from agora.agenda.recurrence import shape_problem
 from agora.agenda.vtimezone import vtimezone
 from agora.spaces.models import Space
 from agora.agenda.services import overrides_of, window_events
@@ -87,10 +88,15 @@ def _vevent(event: Event, all_spaces: bool = False) -> VEvent:
         item.add("categories", [event.category.name])
     if event.recurrence_id is not None:
         item.add("recurrence-id", _local(event.recurrence_id, event))
-    if event.rrule:
+    # A stored rule the agenda's own check refuses (a row older than the check) would stall calendar
+    # apps as it would our pages: it goes out as its first date only, as the agenda shows it.
+    repeats = bool(event.rrule) and shape_problem(event.rrule) is None
+    if repeats:
         item.add("rrule", vRecur.from_ical(event.rrule))
-        if event.exdates:
-            item.add("exdate", [_local(datetime.fromisoformat(x), event) for x in sorted(event.exdates)])
+    if event.rdates:
+        item.add("rdate", [_local(datetime.fromisoformat(x), event) for x in sorted(event.rdates)])
+    if (repeats or event.rdates) and event.exdates:
+        item.add("exdate", [_local(datetime.fromisoformat(x), event) for x in sorted(event.exdates)])
     item.add("transp", "OPAQUE")
     return item
 
