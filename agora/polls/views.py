@@ -203,6 +203,8 @@ def vote(poll_id: int):
         db.session.rollback()
         return _poll_page(poll, exc.status, errors=[str(exc.message)], answers=answers)
     db.session.commit()
+    if poll.is_anonymous:
+        services.erase_ballot_traces()
     labels = {o.id: o for o in services.options(poll)}
     if poll.kind == "dates":
         said = "; ".join(f"{_option_label(labels[i])} : {_(ANSWER_LABELS[a])}" for i, a in answers.items() if i in labels)
