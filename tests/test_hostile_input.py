@@ -228,3 +228,64 @@ def test_far_dates_are_refused_not_crashing(member_client, db):
     assert create(client, space, repeat="daily", ends="until", until="9999-12-31", tz="America/Cayenne").status_code == 400
     assert upload_ics(client, space, GOOGLE_EXPORT.replace("DTSTART;VALUE=DATE:20270522", "DTSTART;VALUE=DATE:99991231")
                       .replace("DTEND;VALUE=DATE:20270523", "DTEND;VALUE=DATE:99991231")).status_code == 400
+
+
+#: A right-to-left override makes "Conseil ‮evitceffe‬" read "Conseil effective"; isolates, marks
+#: and embeddings hide or reorder text the same way.
+BIDI = "Conseil \u202eevitceffe\u202c \u2067\u200fok\u061c\u2069\u202a\u202b\u202d\u200e\u2066\u2068"
+BIDI_CLEAN = "Conseil evitceffe ok"
+BIDI_CHARS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def _bidi_cases(slug):
+    """(url, form, table, column, page): each form that takes a one-line title or name."""
+    from tests.test_agenda import event_form
+
+    s = f"/s/{slug}"
+    return [
+        (f"{s}/forum/new", {"title": BIDI, "body": "Texte", "category": "0"}, "forum_topics", "title", f"{s}/forum/"),
+        (f"{s}/forum/categories/", {"name": BIDI, "colour": "#2255aa", "position": "1"}, "forum_categories", "name",
+         f"{s}/forum/categories/"),
+        (f"{s}/news/new", {"title": BIDI, "body": "x"}, "news_items", "title", f"{s}/"),
+        (f"{s}/agenda/new", event_form(title=BIDI, location=BIDI), "events", "title", f"{s}/agenda/?from=2026-12-01"),
+        (f"{s}/agenda/categories/", {"name": BIDI, "colour": "#2255aa"}, "event_categories", "name", f"{s}/agenda/categories/"),
+        (f"{s}/agenda/resources/", {"name": BIDI, "description": ""}, "resources", "name", f"{s}/agenda/resources/"),
+        (f"{s}/tasks/new", {"title": BIDI, "priority": "normal", "progress": "0"}, "tasks", "title", f"{s}/tasks/"),
+        (f"{s}/tasks/lists/", {"name": BIDI, "description": ""}, "task_lists", "name", f"{s}/tasks/lists/"),
+        (f"{s}/tasks/statuses/", {"name": BIDI[:60]}, "task_statuses", "name", f"{s}/tasks/statuses/"),
+        (f"{s}/polls/new", {"question": BIDI, "kind": "single", "options-0-text": BIDI, "options-1-text": "Non"},
+         "polls", "question", f"{s}/polls/"),
+        (f"{s}/documents/new-folder", {"new-name": BIDI}, "folders", "name", f"{s}/documents/"),
+        (f"{s}/members/organisations/", {"name": BIDI}, "organisations", "name", f"{s}/members/organisations/"),
+        (f"{s}/members/me", {"organisation": "0", "function": BIDI}, "memberships", "function", f"{s}/members/"),
+        (f"{s}/settings/", {"name": BIDI, "description": "", "colour": "#2255aa", "modules": ["forum", "agenda", "documents", "tasks", "polls"]},
+         "spaces", "name", f"{s}/"),
+        ("/profile", {"display_name": BIDI, "email": "", "language": "fr", "timezone": "Europe/Paris"}, "users", "display_name",
+         f"{s}/members/"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(15))
+def test_bidi_formatting_characters_are_dropped_from_titles_and_names(app, db, member_client, case):
+    from sqlalchemy import text
+
+    client, space, _user = member_client("admin")
+    url, form, table, column, page_url = _bidi_cases(space.slug)[case]
+    if "/tasks/new" in url:
+        assert post(client, f"/s/{space.slug}/tasks/lists/", {"name": "Fête"}).status_code == 302
+        form["task_list"] = str(db.session.execute(text("SELECT id FROM task_lists")).scalar())
+    response = post(client, url, form)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    stored = db.session.execute(text(f"SELECT {column} FROM {table}")).scalars().all()
+    assert BIDI_CLEAN in stored, stored
+    page = client.get(page_url).get_data(as_text=True)
+    assert BIDI_CLEAN in page and not set(BIDI_CHARS) & set(page)
+
+
+
+def test_one_line_keeps_the_joiners_words_need_and_drops_other_invisible_marks():
+    from agora.core.services import one_line
+
+    assert one_line("Famille 👨\u200d👩\u200d👧") == "Famille 👨\u200d👩\u200d👧"  # the emoji stays one glyph
+    assert one_line("می\u200cخواهم") == "می\u200cخواهم"  # Persian needs the zero-width non-joiner
+    assert one_line("Cafe\u0301\u200b\ufeff\u00ad du\u0085coin\u2029") == "Café du coin"
