@@ -289,3 +289,85 @@ def test_one_line_keeps_the_joiners_words_need_and_drops_other_invisible_marks()
     assert one_line("Famille 👨\u200d👩\u200d👧") == "Famille 👨\u200d👩\u200d👧"  # the emoji stays one glyph
     assert one_line("می\u200cخواهم") == "می\u200cخواهم"  # Persian needs the zero-width non-joiner
     assert one_line("Cafe\u0301\u200b\ufeff\u00ad du\u0085coin\u2029") == "Café du coin"
+
+
+EDGE_DAYS = ("0001-01-01", "9999-12-31")
+EDGE_ZONES = ("Pacific/Honolulu", "Pacific/Kiritimati")  # UTC-10 and UTC+14
+
+
+def _edge_requests(slug, day):
+    """(method, url, form) for every page that reads a date from its address or a form."""
+    from tests.test_agenda import event_form
+    from tests.test_polls import choice_form
+
+    s = f"/s/{slug}"
+    dates_poll = {"question": "Quel soir ?", "slot_minutes": "120", "slots-0-day": day, "slots-0-time": "18:00",
+                  "slots-1-day": "2027-01-12", "slots-1-time": "18:00"}
+    return [
+        ("get", f"{s}/tasks/timeline?from={day}", None),
+        ("get", f"{s}/tasks/?due_before={day}", None),
+        ("get", f"{s}/agenda/?from={day}", None),
+        ("get", f"{s}/agenda/?view=week&date={day}", None),
+        ("get", f"{s}/agenda/?view=month&month={day[:7]}", None),
+        ("get", f"/agenda/?from={day}", None),
+        ("post", f"{s}/polls/new", choice_form(closes_on=day, closes_time="23:59")),
+        ("post", f"{s}/polls/new", choice_form(opens_on=day, opens_time="00:00")),
+        ("post", f"{s}/polls/new-date", dates_poll),
+        ("post", f"{s}/tasks/new", {"title": "Affiches", "priority": "normal", "progress": "0", "due_on": day}),
+        ("post", f"{s}/tasks/new", {"title": "Affiches", "priority": "normal", "progress": "0", "start_on": day}),
+        ("post", f"{s}/agenda/new", event_form(start_date=day, end_date=day)),
+    ]
+
+
+@pytest.mark.parametrize("zone", EDGE_ZONES)
+@pytest.mark.parametrize("day", EDGE_DAYS)
+def test_calendar_edge_dates_get_a_message_never_a_500(app, db, member_client, zone, day):
+    from agora.auth.models import User
+    from agora.polls.models import Poll
+    from agora.tasks.models import Task
+
+    client, space, user = member_client("admin")
+    db.session.get(User, user.id).timezone = zone
+    db.session.commit()
+    assert post(client, f"/s/{space.slug}/tasks/lists/", {"name": "Fête"}).status_code == 302
+    for method, url, form in _edge_requests(space.slug, day):
+        if form and "/tasks/new" in url:
+            form["task_list"] = str(db.session.scalar(select(__import__("agora.tasks.models", fromlist=["TaskList"]).TaskList.id)))
+        response = client.get(url) if method == "get" else post(client, url, form)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 400, (url, response.status_code)
+        assert "Choisissez une date entre 1900 et 2200." in page, url
+    assert db.session.scalar(select(Poll)) is None and db.session.scalar(select(Task)) is None
+
+
+@pytest.mark.parametrize("zone", EDGE_ZONES)
+def test_dates_stored_at_the_calendar_edges_still_show(app, db, member_client, zone):
+    """Rows written before dates were bounded (or by a script) are shown, in UTC when the zone cannot hold them."""
+    from datetime import date, datetime, timezone
+
+    from agora.auth.models import User
+    from agora.polls.models import Poll, PollOption
+    from agora.tasks.models import Task, TaskList, TaskStatus
+
+    client, space, user = member_client("admin")
+    db.session.get(User, user.id).timezone = zone
+    far, early = datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), datetime(1, 1, 1, 0, 0, tzinfo=timezone.utc)
+    poll = Poll(space_id=space.id, kind="dates", question="Très loin", opens_at=early, closes_at=far, created_by_id=user.id)
+    db.session.add(poll)
+    db.session.flush()
+    db.session.add_all([PollOption(space_id=space.id, poll_id=poll.id, position=0, label="", starts_at=far),
+                        PollOption(space_id=space.id, poll_id=poll.id, position=1, label="", starts_at=early)])
+    task_list = TaskList(space_id=space.id, name="Fête")
+    db.session.add(task_list)
+    db.session.flush()
+    status = TaskStatus(space_id=space.id, name="À faire")
+    db.session.add(status)
+    db.session.flush()
+    db.session.add(Task(space_id=space.id, list_id=task_list.id, status_id=status.id, title="Un jour", start_on=date(1, 1, 1),
+                        due_on=date(9999, 12, 31)))
+    db.session.commit()
+    for url in (f"/s/{space.slug}/polls/", f"/s/{space.slug}/polls/{poll.id}", f"/s/{space.slug}/polls/{poll.id}/edit",
+                f"/s/{space.slug}/", f"/s/{space.slug}/tasks/", f"/s/{space.slug}/tasks/timeline", f"/s/{space.slug}/tasks/board"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert "9999" in client.get(f"/s/{space.slug}/polls/{poll.id}").get_data(as_text=True)

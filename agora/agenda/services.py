@@ -22,15 +22,13 @@ from agora.auth.services import hash_token
 from agora.core.events import after_commit
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
-from agora.core.time import utcnow
+from agora.core.time import MAX_YEAR, MIN_YEAR, utcnow
 from agora.extensions import db
 from agora.spaces.models import Membership, Space
 from agora.spaces.services import COLOUR_RE, record_activity
 
 #: Occurrences a series may have at most (COUNT), and how far ahead an endless one is shown.
 MAX_OCCURRENCES = 1000
-#: Dates outside these years are refused: nobody plans a meeting there, and date arithmetic overflows.
-MIN_YEAR, MAX_YEAR = 1900, 2200
 #: How long a series given an end date may run.
 MAX_SERIES_SPAN = timedelta(days=3660)
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

@@ -18,7 +18,7 @@ from agora.auth.models import User
 from agora.core.events import after_commit
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
-from agora.core.time import utcnow
+from agora.core.time import in_zone, utcnow
 from agora.extensions import db
 from agora.notifications import services as notifications
 from agora.polls.models import ANSWERS, KINDS, Participation, Poll, PollOption, Vote
@@ -298,7 +298,7 @@ def make_event(space: Space, poll: Poll, option: PollOption, actor: User, zone: 
 
     if poll.kind != "dates" or option.poll_id != poll.id or option.starts_at is None:
         raise ServiceError(_l("Ce choix ne fait pas partie du sondage."), status=404)
-    start = option.starts_at.astimezone(ZoneInfo(zone))
+    start = in_zone(option.starts_at, ZoneInfo(zone))
     end = start + timedelta(minutes=poll.slot_minutes)
     event = agenda.create_event(space, actor, agenda.EventData(
         title=poll.question, start_date=start.date(), end_date=end.date(), start_time=start.time().replace(tzinfo=None),
