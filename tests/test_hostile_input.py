@@ -371,3 +371,31 @@ def test_dates_stored_at_the_calendar_edges_still_show(app, db, member_client, z
         response = client.get(url)
         assert response.status_code == 200, url
     assert "9999" in client.get(f"/s/{space.slug}/polls/{poll.id}").get_data(as_text=True)
+
+
+def test_titles_and_names_written_before_are_cleaned_by_the_migration(tmp_path):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from agora.extensions import db as _db
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'old.db'}")
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0009")
+        with _db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, username, username_key, display_name, is_site_admin, is_disabled,"
+                              " session_version, created_at, presentation, privacy) VALUES (1, 'ancien', 'ancien', :n, 0, 0, 1,"
+                              " '2026-01-01', '', '{}')"), {"n": "Ali\u202ece\u202c \u2066B.\u2069"})
+            conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
+                              " created_at) VALUES (1, 'vieux', :n, '', '#000000', '[]', 10, 0, '2026-01-01')"), {"n": BIDI})
+            conn.execute(text("INSERT INTO task_statuses (id, space_id, name, position) VALUES (1, 1, 'Fait', 0), (2, 1, :n, 1)"),
+                         {"n": "Fa\u202eit"})
+        upgrade(directory=directory)
+        with _db.engine.connect() as conn:
+            assert conn.execute(text("SELECT display_name FROM users")).scalar() == "Alice B."
+            assert conn.execute(text("SELECT name FROM spaces")).scalar() == BIDI_CLEAN
+            # Cleaned, it would be a second "Fait" in the same space: it is left for an admin to rename.
+            assert conn.execute(text("SELECT name FROM task_statuses ORDER BY id")).scalars().all() == ["Fait", "Fa\u202eit"]
+        _db.engine.dispose()

@@ -380,7 +380,7 @@ def _new_version(space: Space, document: Document, received: storage.Received, a
     version = DocumentVersion(space_id=space.id, document_id=document.id, number=number,
                               storage_name=storage.place(received, space.id), size=received.size,
                               sha256=received.sha256, content_type=received.content_type,
-                              note=" ".join((note or "").split())[:300], created_by_id=actor.id if actor else None)
+                              note=one_line(note)[:300], created_by_id=actor.id if actor else None)
     db.session.add(version)
     db.session.flush()
     _make_current(document, version)
