@@ -348,3 +348,38 @@ def test_an_anonymous_ballot_leaves_no_trace_pairing_the_voter_with_the_choice(a
     assert counts == {ids[0]: 1, ids[1]: 0, ids[2]: 2, ids[3]: 1}
     page = clients["member"].get(f"/s/{space.slug}/polls/{poll_id}").get_data(as_text=True)
     assert "4 personnes ont voté." in page and "2 voix" in page
+
+
+def test_an_anonymous_poll_with_live_results_says_what_watching_them_reveals(app, db, council):
+    space, clients, _users = council
+    live = new_poll(clients["admin"], space.slug, question="En direct", is_anonymous="y")
+    later = new_poll(clients["admin"], space.slug, question="À la clôture", is_anonymous="y", results_live="")
+    warning = "Les résultats changent à chaque vote : qui les regarde juste avant et juste après un vote peut deviner ce choix-là."
+    assert warning in clients["member"].get(f"/s/{space.slug}/polls/{live}").get_data(as_text=True)
+    page = clients["member"].get(f"/s/{space.slug}/polls/{later}").get_data(as_text=True)
+    assert warning not in page and "Les résultats seront visibles à la clôture du sondage." in page
+
+
+def test_anonymous_ballots_at_the_same_moment_all_count_and_leave_an_empty_log(app, db, council, member_client):
+    space, clients, _users = council
+    poll_id = new_poll(clients["admin"], space.slug, is_anonymous="y")
+    ids = option_ids(db, poll_id)
+    voters = [member_client("member", space=space)[0] for _ in range(4)]
+    barrier = threading.Barrier(len(voters))
+    statuses = []
+
+    def cast(client, option):
+        barrier.wait()
+        statuses.append(vote(client, space.slug, poll_id, [option]).status_code)
+
+    threads = [threading.Thread(target=cast, args=(client, ids[n % 2])) for n, client in enumerate(voters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302] * 4
+    counts = db.session.execute(select(PollOption.yes_count).where(PollOption.poll_id == poll_id).order_by(PollOption.position))
+    assert counts.scalars().all() == [2, 2, 0]
+    if db.engine.dialect.name == "sqlite":
+        wal = db.engine.url.database + "-wal"
+        assert not os.path.exists(wal) or os.path.getsize(wal) == 0
