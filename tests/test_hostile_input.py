@@ -316,6 +316,7 @@ def _edge_requests(slug, day):
         ("post", f"{s}/tasks/new", {"title": "Affiches", "priority": "normal", "progress": "0", "due_on": day}),
         ("post", f"{s}/tasks/new", {"title": "Affiches", "priority": "normal", "progress": "0", "start_on": day}),
         ("post", f"{s}/agenda/new", event_form(start_date=day, end_date=day)),
+        ("post", f"{s}/agenda/new", event_form(repeat="daily", ends="until", until=day)),
     ]
 
 
