@@ -38,8 +38,8 @@ from agora.core.forms import (
 )
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
-from agora.core.urls import date_arg
 from agora.core.time import utcnow
+from agora.core.urls import date_arg
 from agora.documents import services as documents
 from agora.extensions import csrf, db
 from agora.members.forms import ImportForm

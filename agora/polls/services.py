@@ -5,7 +5,6 @@ Each takes the space first, looks objects up inside it only, flushes and never c
 from __future__ import annotations
 
 import logging
-
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
