@@ -49,7 +49,7 @@ LOCK_WAIT_MS = 10_000
 
 @event.listens_for(Engine, "connect")
 def _configure_connection(dbapi_connection, connection_record):
-    """Every connection: SQLite gets WAL, enforced foreign keys and its lock wait; PostgreSQL its lock wait."""
+    """Every connection: SQLite gets WAL, enforced foreign keys, its lock wait and zeroed deletions; PostgreSQL its lock wait."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         if type(dbapi_connection).__module__.startswith("psycopg"):
             with dbapi_connection.cursor() as cursor:
@@ -61,4 +61,6 @@ def _configure_connection(dbapi_connection, connection_record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_MS)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted and rewritten rows leave no old bytes behind in the file (anonymous ballots rely on it).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

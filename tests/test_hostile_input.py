@@ -232,3 +232,175 @@ def test_far_dates_are_refused_not_crashing(member_client, db):
                      .replace("DTEND;VALUE=DATE:20270523", "DTEND;VALUE=DATE:99991231"))
     assert "« Brocante du quartier » (31 décembre 9999) : sa date est en dehors des années 1900 à 2200." in \
         far.get_data(as_text=True).replace("&#39;", "'")
+
+
+#: A right-to-left override makes "Conseil ‮evitceffe‬" read "Conseil effective"; isolates, marks
+#: and embeddings hide or reorder text the same way.
+BIDI = "Conseil \u202eevitceffe\u202c \u2067\u200fok\u061c\u2069\u202a\u202b\u202d\u200e\u2066\u2068"
+BIDI_CLEAN = "Conseil evitceffe ok"
+BIDI_CHARS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def _bidi_cases(slug):
+    """(url, form, table, column, page): each form that takes a one-line title or name."""
+    from tests.test_agenda import event_form
+
+    s = f"/s/{slug}"
+    return [
+        (f"{s}/forum/new", {"title": BIDI, "body": "Texte", "category": "0"}, "forum_topics", "title", f"{s}/forum/"),
+        (f"{s}/forum/categories/", {"name": BIDI, "colour": "#2255aa", "position": "1"}, "forum_categories", "name",
+         f"{s}/forum/categories/"),
+        (f"{s}/news/new", {"title": BIDI, "body": "x"}, "news_items", "title", f"{s}/"),
+        (f"{s}/agenda/new", event_form(title=BIDI, location=BIDI), "events", "title", f"{s}/agenda/?from=2026-12-01"),
+        (f"{s}/agenda/categories/", {"name": BIDI, "colour": "#2255aa"}, "event_categories", "name", f"{s}/agenda/categories/"),
+        (f"{s}/agenda/resources/", {"name": BIDI, "description": ""}, "resources", "name", f"{s}/agenda/resources/"),
+        (f"{s}/tasks/new", {"title": BIDI, "priority": "normal", "progress": "0"}, "tasks", "title", f"{s}/tasks/"),
+        (f"{s}/tasks/lists/", {"name": BIDI, "description": ""}, "task_lists", "name", f"{s}/tasks/lists/"),
+        (f"{s}/tasks/statuses/", {"name": BIDI[:60]}, "task_statuses", "name", f"{s}/tasks/statuses/"),
+        (f"{s}/polls/new", {"question": BIDI, "kind": "single", "options-0-text": BIDI, "options-1-text": "Non"},
+         "polls", "question", f"{s}/polls/"),
+        (f"{s}/documents/new-folder", {"new-name": BIDI}, "folders", "name", f"{s}/documents/"),
+        (f"{s}/members/organisations/", {"name": BIDI}, "organisations", "name", f"{s}/members/organisations/"),
+        (f"{s}/members/me", {"organisation": "0", "function": BIDI}, "memberships", "function", f"{s}/members/"),
+        (f"{s}/settings/", {"name": BIDI, "description": "", "colour": "#2255aa", "modules": ["forum", "agenda", "documents", "tasks", "polls"]},
+         "spaces", "name", f"{s}/"),
+        ("/profile", {"display_name": BIDI, "email": "", "language": "fr", "timezone": "Europe/Paris"}, "users", "display_name",
+         f"{s}/members/"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(15))
+def test_bidi_formatting_characters_are_dropped_from_titles_and_names(app, db, member_client, case):
+    from sqlalchemy import text
+
+    client, space, _user = member_client("admin")
+    url, form, table, column, page_url = _bidi_cases(space.slug)[case]
+    if "/tasks/new" in url:
+        assert post(client, f"/s/{space.slug}/tasks/lists/", {"name": "Fête"}).status_code == 302
+        form["task_list"] = str(db.session.execute(text("SELECT id FROM task_lists")).scalar())
+    response = post(client, url, form)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    stored = db.session.execute(text(f"SELECT {column} FROM {table}")).scalars().all()
+    assert BIDI_CLEAN in stored, stored
+    page = client.get(page_url).get_data(as_text=True)
+    assert BIDI_CLEAN in page and not set(BIDI_CHARS) & set(page)
+
+
+
+def test_one_line_keeps_the_joiners_words_need_and_drops_other_invisible_marks():
+    from agora.core.services import one_line
+
+    assert one_line("Famille 👨\u200d👩\u200d👧") == "Famille 👨\u200d👩\u200d👧"  # the emoji stays one glyph
+    assert one_line("می\u200cخواهم") == "می\u200cخواهم"  # Persian needs the zero-width non-joiner
+    assert one_line("Cafe\u0301\u200b\ufeff\u00ad du\u0085coin\u2029") == "Café du coin"
+
+
+EDGE_DAYS = ("0001-01-01", "9999-12-31")
+EDGE_ZONES = ("Pacific/Honolulu", "Pacific/Kiritimati")  # UTC-10 and UTC+14
+
+
+def _edge_requests(slug, day):
+    """(method, url, form) for every page that reads a date from its address or a form."""
+    from tests.test_agenda import event_form
+    from tests.test_polls import choice_form
+
+    s = f"/s/{slug}"
+    dates_poll = {"question": "Quel soir ?", "slot_minutes": "120", "slots-0-day": day, "slots-0-time": "18:00",
+                  "slots-1-day": "2027-01-12", "slots-1-time": "18:00"}
+    return [
+        ("get", f"{s}/tasks/timeline?from={day}", None),
+        ("get", f"{s}/tasks/?due_before={day}", None),
+        ("get", f"{s}/agenda/?from={day}", None),
+        ("get", f"{s}/agenda/?view=week&date={day}", None),
+        ("get", f"{s}/agenda/?view=month&month={day[:7]}", None),
+        ("get", f"/agenda/?from={day}", None),
+        ("post", f"{s}/polls/new", choice_form(closes_on=day, closes_time="23:59")),
+        ("post", f"{s}/polls/new", choice_form(opens_on=day, opens_time="00:00")),
+        ("post", f"{s}/polls/new-date", dates_poll),
+        ("post", f"{s}/tasks/new", {"title": "Affiches", "priority": "normal", "progress": "0", "due_on": day}),
+        ("post", f"{s}/tasks/new", {"title": "Affiches", "priority": "normal", "progress": "0", "start_on": day}),
+        ("post", f"{s}/agenda/new", event_form(start_date=day, end_date=day)),
+        ("post", f"{s}/agenda/new", event_form(repeat="daily", ends="until", until=day)),
+    ]
+
+
+@pytest.mark.parametrize("zone", EDGE_ZONES)
+@pytest.mark.parametrize("day", EDGE_DAYS)
+def test_calendar_edge_dates_get_a_message_never_a_500(app, db, member_client, zone, day):
+    from agora.auth.models import User
+    from agora.polls.models import Poll
+    from agora.tasks.models import Task
+
+    client, space, user = member_client("admin")
+    db.session.get(User, user.id).timezone = zone
+    db.session.commit()
+    assert post(client, f"/s/{space.slug}/tasks/lists/", {"name": "Fête"}).status_code == 302
+    for method, url, form in _edge_requests(space.slug, day):
+        if form and "/tasks/new" in url:
+            form["task_list"] = str(db.session.scalar(select(__import__("agora.tasks.models", fromlist=["TaskList"]).TaskList.id)))
+        response = client.get(url) if method == "get" else post(client, url, form)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 400, (url, response.status_code)
+        assert "Choisissez une date entre 1900 et 2200." in page, url
+    assert db.session.scalar(select(Poll)) is None and db.session.scalar(select(Task)) is None
+
+
+@pytest.mark.parametrize("zone", EDGE_ZONES)
+def test_dates_stored_at_the_calendar_edges_still_show(app, db, member_client, zone):
+    """Rows written before dates were bounded (or by a script) are shown, in UTC when the zone cannot hold them."""
+    from datetime import date, datetime, timezone
+
+    from agora.auth.models import User
+    from agora.polls.models import Poll, PollOption
+    from agora.tasks.models import Task, TaskList, TaskStatus
+
+    client, space, user = member_client("admin")
+    db.session.get(User, user.id).timezone = zone
+    far, early = datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), datetime(1, 1, 1, 0, 0, tzinfo=timezone.utc)
+    poll = Poll(space_id=space.id, kind="dates", question="Très loin", opens_at=early, closes_at=far, created_by_id=user.id)
+    db.session.add(poll)
+    db.session.flush()
+    db.session.add_all([PollOption(space_id=space.id, poll_id=poll.id, position=0, label="", starts_at=far),
+                        PollOption(space_id=space.id, poll_id=poll.id, position=1, label="", starts_at=early)])
+    task_list = TaskList(space_id=space.id, name="Fête")
+    db.session.add(task_list)
+    db.session.flush()
+    status = TaskStatus(space_id=space.id, name="À faire")
+    db.session.add(status)
+    db.session.flush()
+    db.session.add(Task(space_id=space.id, list_id=task_list.id, status_id=status.id, title="Un jour", start_on=date(1, 1, 1),
+                        due_on=date(9999, 12, 31)))
+    db.session.commit()
+    for url in (f"/s/{space.slug}/polls/", f"/s/{space.slug}/polls/{poll.id}", f"/s/{space.slug}/polls/{poll.id}/edit",
+                f"/s/{space.slug}/", f"/s/{space.slug}/tasks/", f"/s/{space.slug}/tasks/timeline", f"/s/{space.slug}/tasks/board"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert "9999" in client.get(f"/s/{space.slug}/polls/{poll.id}").get_data(as_text=True)
+
+
+def test_titles_and_names_written_before_are_cleaned_by_the_migration(tmp_path):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from agora.extensions import db as _db
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'old.db'}")
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="0009")
+        with _db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, username, username_key, display_name, is_site_admin, is_disabled,"
+                              " session_version, created_at, presentation, privacy) VALUES (1, 'ancien', 'ancien', :n, 0, 0, 1,"
+                              " '2026-01-01', '', '{}')"), {"n": "Ali\u202ece\u202c \u2066B.\u2069"})
+            conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
+                              " created_at) VALUES (1, 'vieux', :n, '', '#000000', '[]', 10, 0, '2026-01-01')"), {"n": BIDI})
+            conn.execute(text("INSERT INTO task_statuses (id, space_id, name, position) VALUES (1, 1, 'Fait', 0), (2, 1, :n, 1)"),
+                         {"n": "Fa\u202eit"})
+        upgrade(directory=directory)
+        with _db.engine.connect() as conn:
+            assert conn.execute(text("SELECT display_name FROM users")).scalar() == "Alice B."
+            assert conn.execute(text("SELECT name FROM spaces")).scalar() == BIDI_CLEAN
+            # Cleaned, it would be a second "Fait" in the same space: it is left for an admin to rename.
+            assert conn.execute(text("SELECT name FROM task_statuses ORDER BY id")).scalars().all() == ["Fait", "Fa\u202eit"]
+        _db.engine.dispose()

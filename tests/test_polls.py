@@ -1,6 +1,7 @@
 """Polls: kinds, settings, ballots, anonymity, concurrency, roles, results, date poll to event."""
 from __future__ import annotations
 
+import os
 import re
 import threading
 from datetime import timedelta
@@ -335,3 +336,69 @@ def test_a_deleted_polls_option_images_never_show_on_a_new_poll(app, db, council
     fresh = new_poll(clients["member"], space.slug, options=("Table", "Tabouret"))
     page = clients["member"].get(f"/s/{space.slug}/polls/{fresh}").get_data(as_text=True)
     assert "Table" in page and "/thumbnail" not in page
+
+
+def test_an_anonymous_ballot_leaves_no_trace_pairing_the_voter_with_the_choice(app, db, council, member_client):
+    """Neither the SQLite files nor PostgreSQL's system columns pair a "has voted" row with a choice.
+
+    SQLite: after each ballot the write-ahead log holds no frame (each commit's pages there would
+    show which counter moved with which "has voted" row) and deleted content is zeroed.
+    PostgreSQL: a row's xmin is the transaction that wrote it; every option of the poll is
+    rewritten by each ballot, so the counters' xmin names no choice.
+    """
+    space, clients, _users = council
+    poll_id = new_poll(clients["admin"], space.slug, question="Budget participatif", is_anonymous="y",
+                       options=("Jardin", "Bancs", "Fresque", "Boîte à livres"))
+    ids = option_ids(db, poll_id)
+    voters = [clients["member"], clients["admin"]] + [member_client("member", space=space)[0] for _ in range(2)]
+    dialect = db.engine.dialect.name
+    wal = db.engine.url.database + "-wal" if dialect == "sqlite" else None
+    for voter, choice in zip(voters, [ids[2], ids[0], ids[3], ids[2]], strict=True):
+        db.session.remove()
+        assert vote(voter, space.slug, poll_id, [choice]).status_code == 302
+        if dialect == "sqlite":
+            assert not os.path.exists(wal) or os.path.getsize(wal) == 0
+            assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 1
+        else:
+            stamps = set(db.session.scalars(text("SELECT xmin::text FROM poll_options WHERE poll_id = :p"), {"p": poll_id}))
+            voted = set(db.session.scalars(text("SELECT xmin::text FROM poll_participations WHERE poll_id = :p"), {"p": poll_id}))
+            assert len(stamps) == 1 and not stamps & voted
+    counts = dict(db.session.execute(select(PollOption.id, PollOption.yes_count).where(PollOption.poll_id == poll_id)).all())
+    assert counts == {ids[0]: 1, ids[1]: 0, ids[2]: 2, ids[3]: 1}
+    page = clients["member"].get(f"/s/{space.slug}/polls/{poll_id}").get_data(as_text=True)
+    assert "4 personnes ont voté." in page and "2 voix" in page
+
+
+def test_an_anonymous_poll_with_live_results_says_what_watching_them_reveals(app, db, council):
+    space, clients, _users = council
+    live = new_poll(clients["admin"], space.slug, question="En direct", is_anonymous="y")
+    later = new_poll(clients["admin"], space.slug, question="À la clôture", is_anonymous="y", results_live="")
+    warning = "Les résultats changent à chaque vote : qui les regarde juste avant et juste après un vote peut deviner ce choix-là."
+    assert warning in clients["member"].get(f"/s/{space.slug}/polls/{live}").get_data(as_text=True)
+    page = clients["member"].get(f"/s/{space.slug}/polls/{later}").get_data(as_text=True)
+    assert warning not in page and "Les résultats seront visibles à la clôture du sondage." in page
+
+
+def test_anonymous_ballots_at_the_same_moment_all_count_and_leave_an_empty_log(app, db, council, member_client):
+    space, clients, _users = council
+    poll_id = new_poll(clients["admin"], space.slug, is_anonymous="y")
+    ids = option_ids(db, poll_id)
+    voters = [member_client("member", space=space)[0] for _ in range(4)]
+    barrier = threading.Barrier(len(voters))
+    statuses = []
+
+    def cast(client, option):
+        barrier.wait()
+        statuses.append(vote(client, space.slug, poll_id, [option]).status_code)
+
+    threads = [threading.Thread(target=cast, args=(client, ids[n % 2])) for n, client in enumerate(voters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302] * 4
+    counts = db.session.execute(select(PollOption.yes_count).where(PollOption.poll_id == poll_id).order_by(PollOption.position))
+    assert counts.scalars().all() == [2, 2, 0]
+    if db.engine.dialect.name == "sqlite":
+        wal = db.engine.url.database + "-wal"
+        assert not os.path.exists(wal) or os.path.getsize(wal) == 0

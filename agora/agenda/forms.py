@@ -7,6 +7,7 @@ from wtforms import (BooleanField, DateField, IntegerField, SelectChoice, Select
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from agora.core.forms import supported_date
 from agora.core.timezones import TIMEZONE_CHOICES
 from agora.core.urls import to_id
 from agora.documents.forms import attachments_field
@@ -31,9 +32,9 @@ END_CHOICES = [
 
 class EventForm(FlaskForm):
     title = StringField(_l("Titre"), validators=[DataRequired(_l("Donnez un titre à l'événement.")), Length(max=200)])
-    start_date = DateField(_l("Date de début"), validators=[DataRequired(_l("Indiquez la date de début."))])
+    start_date = DateField(_l("Date de début"), validators=[DataRequired(_l("Indiquez la date de début.")), supported_date])
     start_time = TimeField(_l("Heure de début"), validators=[Optional()])
-    end_date = DateField(_l("Date de fin"), validators=[DataRequired(_l("Indiquez la date de fin."))])
+    end_date = DateField(_l("Date de fin"), validators=[DataRequired(_l("Indiquez la date de fin.")), supported_date])
     end_time = TimeField(_l("Heure de fin"), validators=[Optional()])
     all_day = BooleanField(_l("Toute la journée"))
     tz = SelectField(_l("Fuseau horaire"), choices=TIMEZONE_CHOICES, default="Europe/Paris")
@@ -49,7 +50,7 @@ class EventForm(FlaskForm):
     weekdays = SelectMultipleField(_l("Les jours (répétition chaque semaine)"), choices=WEEKDAY_CHOICES,
                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     ends = SelectField(_l("La répétition s'arrête"), choices=END_CHOICES, default="never")
-    until = DateField(_l("Dernière date"), validators=[Optional()])
+    until = DateField(_l("Dernière date"), validators=[Optional(), supported_date])
     count = IntegerField(_l("Nombre de fois"), validators=[Optional(), NumberRange(1, 1000, _l("Entre 1 et 1000."))])
     attachments = attachments_field()
 

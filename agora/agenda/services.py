@@ -22,13 +22,11 @@ from agora.auth.services import hash_token
 from agora.core.events import after_commit
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
-from agora.core.time import utcnow
+from agora.core.time import MAX_YEAR, MIN_YEAR, utcnow
 from agora.extensions import db
 from agora.spaces.models import Membership, Space
 from agora.spaces.services import COLOUR_RE, record_activity
 
-#: Dates outside these years are refused: nobody plans a meeting there, and date arithmetic overflows.
-MIN_YEAR, MAX_YEAR = 1900, 2200
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 REPEATS = ("none", "daily", "weekly", "monthly_date", "monthly_weekday", "yearly")
 

@@ -39,6 +39,7 @@ from agora.core.forms import (
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
+from agora.core.urls import date_arg
 from agora.documents import services as documents
 from agora.extensions import csrf, db
 from agora.spaces.models import Space
@@ -94,20 +95,9 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=_viewer_zone())
 
 
-def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name, "")
-    try:
-        value = date.fromisoformat(raw) if raw else None
-    except ValueError:
-        abort(400)
-    if value is not None and not services.MIN_YEAR <= value.year <= services.MAX_YEAR:
-        abort(400)
-    return value
-
-
 def _list_page(space_ids: list[int], template: str, **context):
     today = utcnow().astimezone(_viewer_zone()).date()
-    first = _date_arg("from") or today
+    first = date_arg("from") or today
     start, end = _day_start(first), _day_start(first + timedelta(days=LIST_DAYS))
     found = services.occurrences(space_ids, start, end)
     days: dict[date, list] = {}
@@ -131,7 +121,7 @@ def show_agenda():
 
 def _week_page(space: Space):
     today = utcnow().astimezone(_viewer_zone()).date()
-    day = _date_arg("date") or today
+    day = date_arg("date") or today
     monday = day - timedelta(days=day.weekday())
     start, end = _day_start(monday), _day_start(monday + timedelta(days=7))
     by_day: dict[date, list] = {monday + timedelta(days=n): [] for n in range(7)}
@@ -144,13 +134,7 @@ def _week_page(space: Space):
 
 def _month_page(space: Space):
     today = utcnow().astimezone(_viewer_zone()).date()
-    raw = request.args.get("month", "")
-    try:
-        month = datetime.strptime(raw, "%Y-%m").date() if raw else today.replace(day=1)
-    except ValueError:
-        abort(400)
-    if not services.MIN_YEAR <= month.year <= services.MAX_YEAR:
-        abort(400)
+    month = date_arg("month", month=True) or today.replace(day=1)
     weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
     start, end = _day_start(weeks[0][0]), _day_start(weeks[-1][-1] + timedelta(days=1))
     by_day: dict[date, list] = {}
@@ -232,7 +216,7 @@ def new_event():
     """Create an event or a series (members and admins)."""
     require(g.space.can_write(current_user))
     form = _event_form()
-    if request.method == "GET" and (day := _date_arg("date")):
+    if request.method == "GET" and (day := date_arg("date")):
         form.start_date.data = form.end_date.data = day
     return save_form(
         form, lambda: _with_attachments(services.create_event(g.space, current_user, _form_to_data(form)), form),

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 import sqlalchemy.exc
 from flask import Flask, g, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from agora.extensions import db, login_manager
 
@@ -24,6 +25,13 @@ MESSAGES = {
     503: (_l("Service momentanément indisponible"),
           _l("Le serveur est très occupé ou sa base de données ne répond pas. Rien n'a été enregistré ; réessayez dans une minute.")),
 }
+
+
+def abort_with(code: int, message) -> NoReturn:
+    """Stop the request with this status and a message of our own on the error page."""
+    error = default_exceptions[code]()
+    error.agora_message = str(message)
+    raise error
 
 
 def render_error(code: int, message: str | None = None):

@@ -6,9 +6,17 @@ import binascii
 
 from flask import abort, flash, redirect, request
 from flask_wtf import FlaskForm
+from wtforms.validators import ValidationError
 
 from agora.core.services import ServiceError
+from agora.core.time import DATE_RANGE_MESSAGE, is_supported
 from agora.extensions import db
+
+
+def supported_date(form, field) -> None:
+    """WTForms validator for a date field: a date within the years Agora computes with."""
+    if field.data is not None and not is_supported(field.data):
+        raise ValidationError(str(DATE_RANGE_MESSAGE))
 
 
 def apply_service_error(form: FlaskForm, exc: ServiceError) -> None:

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import JSON, Index, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agora.core.services import one_line
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 
@@ -57,7 +58,7 @@ def queue_mail(recipient: str, subject: str, body: str, *, html: str | None = No
 
     The subject is made one line (user text ends up in it) and cut to the column's size.
     """
-    subject = " ".join(subject.split())[:200]
+    subject = one_line(subject)[:200]
     message = OutboxMessage(recipient=recipient.strip()[:254], subject=subject, body=body, html=html,
                             headers=headers or None, calendar=calendar)
     db.session.add(message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, request, url_for
-from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
@@ -23,26 +23,44 @@ def human_size(size: int) -> str:
     return str(size)
 
 
+def _fits_reader_zone(value: datetime) -> bool:
+    """False for a moment the reader's zone would take past year 1 or 9999: it is shown in UTC."""
+    try:
+        to_user_timezone(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def when(value: datetime | None, style: str = "short") -> str:
+    """A timestamp in the reader's language and time zone."""
+    if not value:
+        return ""
+    rebase = _fits_reader_zone(value)
+    return format_datetime(value, style, rebase=rebase) + ("" if rebase else " UTC")
+
+
+def when_time(value: datetime) -> str:
+    """Hours and minutes in the reader's zone."""
+    rebase = _fits_reader_zone(value)
+    return format_time(value, "short", rebase=rebase) + ("" if rebase else " UTC")
+
+
+def when_long(value: datetime) -> str:
+    """Day and time, spelt out: « mardi 8 décembre 2026, 18:00 »."""
+    rebase = _fits_reader_zone(value)
+    return f"{format_date(value, 'full', rebase=rebase)}, {format_time(value, 'short', rebase=rebase)}" + ("" if rebase else " UTC")
+
+
 def init_app(app: Flask) -> None:
     from agora.core.time import utcnow
 
     app.add_template_filter(human_size, "size")
     app.add_template_global(utcnow, "now_utc")
 
-    @app.template_filter("when")
-    def when(value: datetime | None, style: str = "short") -> str:
-        """A timestamp in the reader's language and time zone."""
-        return format_datetime(value, style) if value else ""
-
-    @app.template_filter("when_time")
-    def when_time(value: datetime) -> str:
-        """Hours and minutes in the reader's zone."""
-        return format_time(value, "short")
-
-    @app.template_filter("when_long")
-    def when_long(value: datetime) -> str:
-        """Day and time, spelt out: « mardi 8 décembre 2026, 18:00 »."""
-        return f"{format_date(value, 'full')}, {format_time(value, 'short')}"
+    app.add_template_filter(when, "when")
+    app.add_template_filter(when_time, "when_time")
+    app.add_template_filter(when_long, "when_long")
 
     @app.template_filter("day_label")
     def day_label(value) -> str:

@@ -1,15 +1,35 @@
 """Time: everything is stored as timezone-aware UTC and shown in the reader's zone."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
+
+#: The years a date typed in a form or an address may fall in. Python's dates end at 9999:
+#: a last day of 9999 seen from west of UTC, a first day of year 1 from east of it, or a week
+#: or a month past it, cannot be computed; a neighbourhood needs nothing that far.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+DATE_RANGE_MESSAGE = _l("Choisissez une date entre %(a)s et %(b)s.", a=MIN_YEAR, b=MAX_YEAR)
+
+
+def is_supported(day: date | None) -> bool:
+    """True for a date (or datetime) within MIN_YEAR..MAX_YEAR."""
+    return day is not None and MIN_YEAR <= day.year <= MAX_YEAR
 
 
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(timezone.utc)
+
+
+def in_zone(value: datetime, zone: tzinfo) -> datetime:
+    """The aware datetime in another zone; in UTC when that zone would take it past year 1 or 9999."""
+    try:
+        return value.astimezone(zone)
+    except OverflowError:
+        return value.astimezone(timezone.utc)
 
 
 class UTCDateTime(TypeDecorator):

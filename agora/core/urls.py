@@ -1,9 +1,10 @@
 """URL helpers."""
 from __future__ import annotations
 
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import abort, request
 from werkzeug.routing import IntegerConverter
 
 #: Ids beyond this do not exist: PostgreSQL's integer stops at 2**31 - 1.
@@ -31,6 +32,27 @@ def int_arg(name: str) -> int | None:
     if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
         return int(raw)
     return None
+
+
+def date_arg(name: str, *, month: bool = False) -> date | None:
+    """Return the query-string argument as a date (YYYY-MM-DD; YYYY-MM gives the month's first day).
+
+    None when absent; aborts with 400 when it is not a date, with 400 and a message saying which
+    years may be asked for when it is outside them (past them, dates cannot be computed).
+    """
+    from agora.core.errors import abort_with
+    from agora.core.time import DATE_RANGE_MESSAGE, is_supported
+
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    try:
+        value = datetime.strptime(raw, "%Y-%m").date() if month else date.fromisoformat(raw)
+    except ValueError:
+        abort(400)
+    if not is_supported(value):
+        abort_with(400, DATE_RANGE_MESSAGE)
+    return value
 
 
 def safe_next(target: str | None) -> str | None:

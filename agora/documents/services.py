@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from agora.auth.models import User
 from agora.core.events import after_commit
 from agora.core.pagination import Page
-from agora.core.services import ServiceError
+from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.documents import storage
 from agora.documents.models import (
@@ -37,24 +37,18 @@ from agora.spaces.services import record_activity
 
 MB = 1024 * 1024
 _UNSAFE = re.compile(r"[/\\]+")
-#: Unicode categories never kept in a name: controls, invisible format marks (such as the
-#: right-to-left override that dresses "fdp.exe" as "exe.pdf"), line and paragraph separators.
-_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 # Names ------------------------------------------------------------------------------------
 
 
 def clean_name(raw: str | None, *, field_name: str = "name", limit: int = 200) -> str:
-    """A name safe to show and to put in a ZIP: no path, no control character, not only dots.
+    """A name safe to show and to put in a ZIP: one line (see one_line), no path, not only dots.
 
-    Slashes and control characters become dashes; a name left empty or made only of dots is
+    Slashes become dashes; a name left empty or made only of dots is
     refused with a message for the field.
     """
-    name = unicodedata.normalize("NFC", raw or "")
-    name = "".join(("" if unicodedata.category(c) == "Cf" else " ") if unicodedata.category(c) in _INVISIBLE else c
-                   for c in name)
-    name = " ".join(_UNSAFE.sub("-", name).split()).strip("-").strip()
+    name = " ".join(_UNSAFE.sub("-", one_line(raw)).split()).strip("-").strip()
     if not name or set(name) <= {".", " "}:
         if field_name == "files":
             raise ServiceError(_l("Le nom du fichier « %(name)s » n’est pas valable : renommez-le avant de l’envoyer.",
@@ -386,7 +380,7 @@ def _new_version(space: Space, document: Document, received: storage.Received, a
     version = DocumentVersion(space_id=space.id, document_id=document.id, number=number,
                               storage_name=storage.place(received, space.id), size=received.size,
                               sha256=received.sha256, content_type=received.content_type,
-                              note=" ".join((note or "").split())[:300], created_by_id=actor.id if actor else None)
+                              note=one_line(note)[:300], created_by_id=actor.id if actor else None)
     db.session.add(version)
     db.session.flush()
     _make_current(document, version)

@@ -6,6 +6,8 @@ from wtforms import (BooleanField, DateField, FieldList, Form, FormField, Intege
                      StringField, TextAreaField, TimeField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from agora.core.forms import supported_date
+
 ROWS = 6
 
 
@@ -15,16 +17,16 @@ class OptionForm(Form):
 
 
 class SlotForm(Form):
-    day = DateField(_l("Date"), validators=[Optional()])
+    day = DateField(_l("Date"), validators=[Optional(), supported_date])
     time = TimeField(_l("Heure"), validators=[Optional()])
 
 
 class PollFormBase(FlaskForm):
     question = StringField(_l("Question"), validators=[DataRequired(_l("Écrivez la question.")), Length(max=300)])
     description = TextAreaField(_l("Explications (facultatives)"), validators=[Optional(), Length(max=10000)])
-    opens_on = DateField(_l("Ouverture le (facultatif : sinon tout de suite)"), validators=[Optional()])
+    opens_on = DateField(_l("Ouverture le (facultatif : sinon tout de suite)"), validators=[Optional(), supported_date])
     opens_time = TimeField(_l("à"), validators=[Optional()])
-    closes_on = DateField(_l("Clôture le (facultatif)"), validators=[Optional()])
+    closes_on = DateField(_l("Clôture le (facultatif)"), validators=[Optional(), supported_date])
     closes_time = TimeField(_l("à"), validators=[Optional()])
     readers_vote = BooleanField(_l("Les lecteurs votent aussi (par exemple les habitants qui suivent le conseil)"))
     is_anonymous = BooleanField(_l("Vote anonyme : personne ne pourra savoir qui a choisi quoi (le vote ne pourra pas être changé)"))

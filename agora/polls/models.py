@@ -2,8 +2,10 @@
 
 Anonymous polls keep no ballot at all: a vote adds one to counters on the options, and a
 `Participation` row (poll, person) only says that the person has voted. Nothing in the database
-links a person to a choice, not even for someone reading the tables. Named polls keep one `Vote`
-row per chosen option, with the voter.
+links a person to a choice, not even for someone reading the tables, their system columns or the
+SQLite files: each ballot rewrites every option of the poll, and the write-ahead log is emptied
+after it (see services.erase_ballot_traces). Named polls keep one `Vote` row per chosen option,
+with the voter.
 """
 from __future__ import annotations
 

@@ -4,19 +4,20 @@ Each takes the space first, looks objects up inside it only, flushes and never c
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agora.auth.models import User
 from agora.core.events import after_commit
 from agora.core.richtext import render_markdown
 from agora.core.services import ServiceError, one_line
-from agora.core.time import utcnow
+from agora.core.time import in_zone, utcnow
 from agora.extensions import db
 from agora.notifications import services as notifications
 from agora.polls.models import ANSWERS, KINDS, Participation, Poll, PollOption, Vote
@@ -24,6 +25,7 @@ from agora.spaces.models import Space
 from agora.spaces.services import record_activity
 
 MAX_OPTIONS = 20
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -194,16 +196,46 @@ def cast_ballot(space: Space, poll: Poll, user: User, answers: dict[int, str]) -
         except IntegrityError:  # the same person's other ballot got there first
             raise ServiceError(_l("Votre vote est déjà enregistré."), status=409) from None
     if poll.is_anonymous:
-        for answer in ANSWERS:
-            chosen = [option_id for option_id, given in answers.items() if given == answer]
-            if chosen:
-                column = getattr(PollOption, f"{answer}_count")
-                db.session.execute(update(PollOption).where(PollOption.id.in_(chosen), PollOption.poll_id == poll.id)
-                                   .values({column: column + 1}).execution_options(synchronize_session=False))
+        _count_anonymously(poll, answers)
     else:
         db.session.add_all(Vote(space_id=space.id, poll_id=poll.id, option_id=option_id, user_id=user.id, answer=answer)
                            for option_id, answer in answers.items())
     db.session.flush()
+
+
+def _count_anonymously(poll: Poll, answers: dict[int, str]) -> None:
+    """Add an anonymous ballot to the counters, writing every option of the poll alike.
+
+    On PostgreSQL a row's xmin is the transaction that last wrote it: touching only the chosen
+    options would mark them with the voter's transaction. Each ballot rewrites them all, so the
+    counters' system columns say when the last ballot came, never what it chose.
+    """
+    values = {}
+    for answer in ANSWERS:
+        chosen = [option_id for option_id, given in answers.items() if given == answer]
+        if chosen:
+            column = getattr(PollOption, f"{answer}_count")
+            values[column] = column + case((PollOption.id.in_(chosen), 1), else_=0)
+    db.session.execute(update(PollOption).where(PollOption.poll_id == poll.id).values(values)
+                       .execution_options(synchronize_session=False))
+
+
+def erase_ballot_traces() -> bool:
+    """Empty SQLite's write-ahead log into the database file and cut it to nothing; True when done.
+
+    Until a checkpoint, the log keeps every committed page in order: one ballot's commit holds
+    the "has voted" row next to the counters it moved. Called after each anonymous ballot is
+    committed (deleted content is zeroed too: the connections set secure_delete). A reader still
+    inside an older snapshot makes it wait, then give up: the next ballot tries again.
+    PostgreSQL keeps its log on the server, out of the application's reach: nothing to do.
+    """
+    if db.engine.dialect.name != "sqlite":
+        return True
+    with db.engine.connect() as connection:
+        busy, _log, _moved = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    if busy:
+        logger.warning("the write-ahead log could not be emptied after an anonymous ballot: a reader holds it")
+    return not busy
 
 
 @dataclass
@@ -274,7 +306,7 @@ def make_event(space: Space, poll: Poll, option: PollOption, actor: User, zone: 
 
     if poll.kind != "dates" or option.poll_id != poll.id or option.starts_at is None:
         raise ServiceError(_l("Ce choix ne fait pas partie du sondage."), status=404)
-    start = option.starts_at.astimezone(ZoneInfo(zone))
+    start = in_zone(option.starts_at, ZoneInfo(zone))
     end = start + timedelta(minutes=poll.slot_minutes)
     event = agenda.create_event(space, actor, agenda.EventData(
         title=poll.question, start_date=start.date(), end_date=end.date(), start_time=start.time().replace(tzinfo=None),

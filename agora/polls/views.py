@@ -16,7 +16,8 @@ from agora.core.forms import apply_service_error
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError, one_line, spreadsheet_cell
 from agora.core.tenancy import require, space_blueprint
-from agora.core.time import utcnow
+from agora.core.templating import when_long
+from agora.core.time import in_zone, utcnow
 from agora.documents import services as documents
 from agora.extensions import db
 from agora.polls import services
@@ -134,7 +135,7 @@ def edit_poll(poll_id: int):
         if kind == "dates":
             form.slots.entries = []
             for option in opts:
-                local = option.starts_at.astimezone(zone)
+                local = in_zone(option.starts_at, zone)
                 form.slots.append_entry({"day": local.date(), "time": local.time().replace(tzinfo=None)})
             while len(form.slots) < rows:
                 form.slots.append_entry()
@@ -146,7 +147,7 @@ def edit_poll(poll_id: int):
                 form.options.append_entry()
         for name, value in (("opens", poll.opens_at), ("closes", poll.closes_at)):
             if value:
-                local = value.astimezone(zone)
+                local = in_zone(value, zone)
                 getattr(form, f"{name}_on").data, getattr(form, f"{name}_time").data = local.date(), local.time().replace(tzinfo=None)
     return _submit(form, kind, poll)
 
@@ -203,6 +204,8 @@ def vote(poll_id: int):
         db.session.rollback()
         return _poll_page(poll, exc.status, errors=[str(exc.message)], answers=answers)
     db.session.commit()
+    if poll.is_anonymous:
+        services.erase_ballot_traces()
     labels = {o.id: o for o in services.options(poll)}
     if poll.kind == "dates":
         said = "; ".join(f"{_option_label(labels[i])} : {_(ANSWER_LABELS[a])}" for i, a in answers.items() if i in labels)
@@ -216,11 +219,7 @@ def vote(poll_id: int):
 
 
 def _option_label(option: PollOption) -> str:
-    if option.starts_at is None:
-        return option.label
-    from flask_babel import format_date, format_time
-
-    return f"{format_date(option.starts_at, 'full')}, {format_time(option.starts_at, 'short')}"
+    return option.label if option.starts_at is None else when_long(option.starts_at)
 
 
 @bp.post("/<int:poll_id>/close")

@@ -5,6 +5,7 @@ from wtforms import DateField, IntegerField, SelectChoice, SelectField, SelectMu
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from agora.core.forms import supported_date
 from agora.core.urls import to_id
 from agora.documents.forms import attachments_field
 
@@ -17,8 +18,8 @@ class TaskForm(FlaskForm):
     status = SelectField(_l("Statut"), coerce=to_id, validate_choice=False)
     assignees = SelectMultipleField(_l("Qui s'en occupe"), coerce=to_id, validate_choice=False,
                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
-    start_on = DateField(_l("Début"), validators=[Optional()])
-    due_on = DateField(_l("Échéance"), validators=[Optional()])
+    start_on = DateField(_l("Début"), validators=[Optional(), supported_date])
+    due_on = DateField(_l("Échéance"), validators=[Optional(), supported_date])
     priority = SelectField(_l("Priorité"), choices=PRIORITY_CHOICES, default="normal")
     progress = IntegerField(_l("Avancement (%)"), default=0,
                             validators=[Optional(), NumberRange(0, 100, _l("L'avancement va de 0 à 100 %%."))])

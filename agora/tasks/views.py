@@ -1,7 +1,7 @@
 """Task pages: list with filters, board, timeline, a task, lists and statuses, my tasks."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +14,7 @@ from agora.core.forms import save_form
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
-from agora.core.urls import int_arg
+from agora.core.urls import date_arg, int_arg
 from agora.documents import services as documents
 from agora.extensions import db
 from agora.spaces.models import Membership, Space
@@ -41,14 +41,6 @@ def _context():
             "today": services.today(), "lists": services.lists(g.space)}
 
 
-def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name, "")
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        abort(400)
-
-
 @bp.get("/")
 def list_tasks():
     """Tasks with filters (list, person, status, due before, mine, late) and a sort."""
@@ -63,7 +55,7 @@ def list_tasks():
     person = int_arg("assignee") or (current_user.id if request.args.get("mine") == "1" else None)
     if person:
         stmt = stmt.where(Task.id.in_(select(TaskAssignee.task_id).where(TaskAssignee.user_id == person)))
-    if due_before := _date_arg("due_before"):
+    if due_before := date_arg("due_before"):
         stmt = stmt.where(Task.due_on <= due_before)
     if request.args.get("late") == "1":
         stmt = stmt.where(Task.due_on < context["today"], Task.status_id != context["done_id"])
@@ -114,7 +106,7 @@ def board():
 def timeline():
     """Start–due bars over a few weeks, today marked and late tasks highlighted."""
     context = _context()
-    first = _date_arg("from") or (context["today"] - timedelta(days=7))
+    first = date_arg("from") or (context["today"] - timedelta(days=7))
     days = 42
     last = first + timedelta(days=days)
     stmt = services.tasks_query([g.space.id]).where(Task.due_on.is_not(None), Task.due_on >= first,
