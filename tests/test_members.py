@@ -338,3 +338,28 @@ def test_directory_query_count_does_not_grow_with_members(app, directory, db, ma
             member.organisation_id = org.id
         flask_db.session.commit()
     assert queries() == small and small <= 8
+
+
+@pytest.mark.parametrize("breaker", ["\r", "\n", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c"])
+def test_line_breaks_in_any_field_cannot_forge_a_card(app, directory, db, breaker):
+    """Every form of line break stays inside its property: as many cards as members, values round-trip."""
+    space, fatou, clients = directory
+    forged = breaker.join(["Bonjour", "END:VCARD", "BEGIN:VCARD", "VERSION:4.0", "FN:Faux contact",
+                           "TEL:+33600000000", "END:VCARD", "BEGIN:VCARD", "VERSION:4.0", "FN:suite"])
+    user = db.session.get(User, fatou.id)
+    user.presentation = forged
+    user.display_name = f"Fatou{breaker}END:VCARD"
+    user.privacy = {"presentation": "members", "organisation": "members", "function": "members"}
+    m = db.session.scalar(select(Membership).where(Membership.user_id == fatou.id))
+    m.function = f"Encadrante{breaker}EMAIL:faux@example.org"
+    db.session.commit()
+    text = clients["member"].get(f"/s/{space.slug}/members/directory.vcf").data.decode("utf-8")
+    cards = list(vobject.readComponents(text))
+    members = db.session.scalar(select(func.count()).select_from(Membership).where(Membership.space_id == space.id))
+    assert len(cards) == members == 4
+    assert [c.fn.value for c in cards].count("Faux contact") == 0
+    card = next(c for c in cards if c.uid.value == f"urn:agora:user:{fatou.id}")
+    assert card.note.value == forged.replace("\r\n", "\n").replace(breaker, "\n")
+    assert card.fn.value == "Fatou\nEND:VCARD"
+    assert card.title.value == "Encadrante\nEMAIL:faux@example.org"
+    assert not hasattr(card, "email") and not hasattr(card, "tel")

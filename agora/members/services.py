@@ -156,8 +156,17 @@ def set_membership_details(space: Space, membership: Membership, *, organisation
 # Exports ----------------------------------------------------------------------------------
 
 
+#: Every character some reader takes for the end of a line (str.splitlines' list: CR, LF, VT, FF,
+#: FS, GS, RS, NEL, LS, PS), CRLF first so it becomes one break. Left raw, any of them would let a
+#: value end its card and start a forged one.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f]")
+
+
 def _vcard_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\r\n", "\\n").replace("\n", "\\n")
+    """A property value (RFC 6350 3.4): backslash, comma and semicolon escaped, every line break as \\n."""
+    value = _CONTROLS.sub("", value).replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    return _LINE_BREAKS.sub("\\\\n", value)
 
 
 def _fold(line: str) -> str:
