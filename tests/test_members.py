@@ -252,6 +252,17 @@ def test_bad_avatars_are_refused(directory, db, monkeypatch, data, status):
     assert db.session.get(User, fatou.id).avatar is None
 
 
+def test_an_avatar_with_too_many_pixels_is_refused_in_words_before_decoding(directory, db, monkeypatch):
+    from tests.test_documents import huge_png, no_decoding
+
+    space, fatou, clients = directory
+    no_decoding(monkeypatch)
+    response = upload_avatar(clients["self"], huge_png(5000, 4000), "photo.png")
+    assert response.status_code == 413
+    assert "Cette image est trop grande : 16 millions de pixels au plus." in response.get_data(as_text=True)
+    assert db.session.get(User, fatou.id).avatar is None
+
+
 def csv_file(text: str, encoding="utf-8"):
     return (io.BytesIO(text.encode(encoding)), "personnes.csv")
 

@@ -372,24 +372,26 @@ def set_avatar(user: User, data: bytes) -> Path | None:
 
     Raises ServiceError when the upload is too large or is not an image Pillow can read.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
+
+    from agora.core.images import ImageTooLarge, open_bounded, reduced, too_large_error
 
     if len(data) > AVATAR_MAX_BYTES:
         raise ServiceError(_l("La photo dépasse 5 Mo : choisissez-en une plus légère."), field="avatar", status=413)
+    unreadable = ServiceError(_l("Ce fichier n'est pas une image lisible : choisissez une photo (JPEG, PNG, GIF ou WebP)."),
+                              field="avatar", status=415)
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with open_bounded(io.BytesIO(data)) as probe:
             probe.verify()
-        image = Image.open(io.BytesIO(data))
-        if image.format not in ("JPEG", "PNG", "GIF", "WEBP"):
-            raise ServiceError(_l("Choisissez une photo (JPEG, PNG, GIF ou WebP)."), field="avatar", status=415)
-        if image.width * image.height > 40_000_000:
-            raise ServiceError(_l("Cette image est trop grande."), field="avatar", status=413)
-        image.draft("RGB", (AVATAR_SIZE * 2, AVATAR_SIZE * 2))
-        image = ImageOps.exif_transpose(image).convert("RGB")
+        with open_bounded(io.BytesIO(data)) as source:
+            if source.format not in ("JPEG", "PNG", "GIF", "WEBP"):
+                raise ServiceError(_l("Choisissez une photo (JPEG, PNG, GIF ou WebP)."), field="avatar", status=415)
+            image = reduced(source, (AVATAR_SIZE * 2, AVATAR_SIZE * 2)).convert("RGB")
         image = ImageOps.fit(image, (AVATAR_SIZE, AVATAR_SIZE))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise ServiceError(_l("Ce fichier n'est pas une image lisible : choisissez une photo (JPEG, PNG, GIF ou WebP)."),
-                           field="avatar", status=415) from None
+    except ImageTooLarge as exc:
+        raise too_large_error(exc, "avatar") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise unreadable from None
     folder = avatars_dir()
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{user.id}-{secrets.token_hex(8)}.jpg"
