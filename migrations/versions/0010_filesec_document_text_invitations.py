@@ -1,0 +1,31 @@
+"""document text read in the background
+
+Revision ID: 0010_filesec
+Revises: 0009
+Create Date: 2026-12-02 07:30:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0010_filesec'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # Every existing version is marked: the background process reads its text once and keeps it.
+    with op.batch_alter_table('document_versions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('extracted_text', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('text_pending', sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch_op.create_index(batch_op.f('ix_document_versions_text_pending'), ['text_pending'], unique=False)
+    with op.batch_alter_table('document_versions', schema=None) as batch_op:
+        batch_op.alter_column('text_pending', server_default=None)
+
+
+def downgrade():
+    with op.batch_alter_table('document_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_document_versions_text_pending'))
+        batch_op.drop_column('text_pending')
+        batch_op.drop_column('extracted_text')
