@@ -1,4 +1,4 @@
-"""document text read in the background
+"""document text read in the background; invitations mailed to an address
 
 Revision ID: 0010_filesec
 Revises: 0009
@@ -22,9 +22,22 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_document_versions_text_pending'), ['text_pending'], unique=False)
     with op.batch_alter_table('document_versions', schema=None) as batch_op:
         batch_op.alter_column('text_pending', server_default=None)
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('email', sa.String(length=254), nullable=True))
+        batch_op.add_column(sa.Column('organisation_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('function', sa.String(length=120), nullable=False, server_default=''))
+        batch_op.create_foreign_key(batch_op.f('fk_invitations_organisation_id_organisations'), 'organisations',
+                                    ['organisation_id'], ['id'], ondelete='SET NULL')
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.alter_column('function', server_default=None)
 
 
 def downgrade():
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_invitations_organisation_id_organisations'), type_='foreignkey')
+        batch_op.drop_column('function')
+        batch_op.drop_column('organisation_id')
+        batch_op.drop_column('email')
     with op.batch_alter_table('document_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_document_versions_text_pending'))
         batch_op.drop_column('text_pending')
