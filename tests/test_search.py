@@ -195,6 +195,110 @@ def test_the_text_inside_files_is_found(app, db, member_client, name, content):
     assert "<mark" in page  # the excerpt shows the words found
 
 
+def test_a_docx_bomb_is_not_read_in_the_upload_and_its_reading_is_bounded(app, db, member_client, monkeypatch):
+    from agora.documents.models import DocumentVersion
+    from agora.search import extract
+
+    client, space, _user = member_client("member")
+    bomb = docx_bomb(24)
+    assert len(bomb) < 200_000
+    calls = []
+    monkeypatch.setattr(extract, "text_of", lambda *args: calls.append(args) or "")
+    assert upload(client, space.slug, [("courrier.docx", bomb)]).status_code == 302
+    assert calls == []  # the request never opened the file's text
+    version = db.session.scalar(select(DocumentVersion))
+    assert version.text_pending and version.extracted_text is None  # durable: written with the version
+    assert "courrier.docx" in titles(client, "courrier")  # its name is found at once
+    monkeypatch.undo()
+
+    read = []
+    real_read = zipfile.ZipExtFile.read
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(len(chunk := real_read(self, n))) or chunk)
+    assert background_step(app) == 1
+    info = zipfile.ZipFile(io.BytesIO(bomb)).getinfo("word/document.xml")
+    assert info.file_size > 24_000_000
+    assert sum(read) <= min(extract.MAX_MEMBER_BYTES, extract.MAX_RATIO * info.compress_size)
+    db.session.expire_all()
+    version = db.session.get(DocumentVersion, version.id)
+    assert not version.text_pending and 0 < len(version.extracted_text) <= extract.MAX_CHARS
+    page = titles(client, "lampadaire")
+    assert "courrier.docx" in page and "1 résultat" in page
+
+
+def test_a_crash_before_the_text_is_indexed_loses_nothing(app, db, member_client, monkeypatch):
+    from agora.documents.models import DocumentVersion
+
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
+
+    def crash(_changes):
+        raise RuntimeError("killed while writing the index")
+
+    monkeypatch.setattr(indexing, "apply", crash)
+    with pytest.raises(RuntimeError):
+        background_step(app)
+    monkeypatch.undo()
+    assert db.session.scalar(select(DocumentVersion.text_pending))
+    assert "0 résultat" in titles(client, "lampadaire")
+    assert background_step(app) == 1
+    assert "notes.txt" in titles(client, "lampadaire")
+    assert background_step(app) == 0
+
+
+def test_renaming_keeps_the_text_found_without_reading_the_file_again(app, db, member_client, monkeypatch):
+    from agora.search import extract
+
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
+    background_step(app)
+    monkeypatch.setattr(extract, "text_of", lambda *args: pytest.fail("the file was read again"))
+    notes = doc_named(db, space.id, "notes.txt")
+    assert post(client, f"/s/{space.slug}/documents/{notes.id}/rename", {"name": "rue.txt"}).status_code == 302
+    page = titles(client, "lampadaire")
+    assert "rue.txt" in page and "1 résultat" in page
+
+
+def test_the_reindex_command_reads_the_text_still_waiting(app, db, member_client):
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("courrier.docx", docx("Le lampadaire du passage est cassé"))])
+    assert "0 résultat" in titles(client, "lampadaire")
+    with app.app_context():  # what `agora search reindex` runs
+        assert indexing.reindex(read_texts=True) >= 2
+    assert "courrier.docx" in titles(client, "lampadaire")
+    assert background_step(app) == 0  # nothing left for the background process
+
+
+@pytest.mark.parametrize("maker", [docx, odt])
+def test_office_files_with_a_dtd_give_no_text(tmp_path, maker):
+    from agora.search import extract
+
+    member = "word/document.xml" if maker is docx else "content.xml"
+    source = zipfile.ZipFile(io.BytesIO(maker("Le lampadaire")))
+    xml = source.read(member)
+    declaration = xml.index(b"?>") + 2
+    laughs = b'<!DOCTYPE x [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    path = tmp_path / "piege"
+    with zipfile.ZipFile(path, "w") as archive:
+        for info in source.infolist():
+            archive.writestr(info, xml[:declaration] + laughs + xml[declaration:] if info.filename == member
+                             else source.read(info))
+    content_type = extract.DOCX if maker is docx else extract.ODF[0]
+    assert extract.text_of(path, content_type) == ""
+    clean = tmp_path / "propre"
+    clean.write_bytes(maker("Le lampadaire"))
+    assert extract.text_of(clean, content_type).strip() == "Le lampadaire"
+
+
+def test_the_background_process_reads_the_text_each_round(app, db, member_client):
+    from agora.cli import _background_jobs
+    from agora.notifications import sender
+
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("rapport.odt", odt("Le lampadaire du passage est cassé"))])
+    sender.one_round(app, jobs=_background_jobs())
+    assert "rapport.odt" in titles(client, "lampadaire")
+
+
 def test_member_details_are_found_only_when_every_member_may_see_them(app, db, member_client, make_user, make_member):
     client, space, _user = member_client("member")
     person = make_user("rachid.b", display_name="Rachid Benamar")
@@ -322,106 +426,3 @@ def test_a_deleted_space_leaves_the_index(app, db, member_client, make_user):
         with index.open_index().searcher() as searcher:
             assert searcher.doc_count() == 0
 
-
-def test_a_docx_bomb_is_not_read_in_the_upload_and_its_reading_is_bounded(app, db, member_client, monkeypatch):
-    from agora.documents.models import DocumentVersion
-    from agora.search import extract
-
-    client, space, _user = member_client("member")
-    bomb = docx_bomb(24)
-    assert len(bomb) < 200_000
-    calls = []
-    monkeypatch.setattr(extract, "text_of", lambda *args: calls.append(args) or "")
-    assert upload(client, space.slug, [("courrier.docx", bomb)]).status_code == 302
-    assert calls == []  # the request never opened the file's text
-    version = db.session.scalar(select(DocumentVersion))
-    assert version.text_pending and version.extracted_text is None  # durable: written with the version
-    assert "courrier.docx" in titles(client, "courrier")  # its name is found at once
-    monkeypatch.undo()
-
-    read = []
-    real_read = zipfile.ZipExtFile.read
-    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(len(chunk := real_read(self, n))) or chunk)
-    assert background_step(app) == 1
-    info = zipfile.ZipFile(io.BytesIO(bomb)).getinfo("word/document.xml")
-    assert info.file_size > 24_000_000
-    assert sum(read) <= min(extract.MAX_MEMBER_BYTES, extract.MAX_RATIO * info.compress_size)
-    db.session.expire_all()
-    version = db.session.get(DocumentVersion, version.id)
-    assert not version.text_pending and 0 < len(version.extracted_text) <= extract.MAX_CHARS
-    page = titles(client, "lampadaire")
-    assert "courrier.docx" in page and "1 résultat" in page
-
-
-def test_a_crash_before_the_text_is_indexed_loses_nothing(app, db, member_client, monkeypatch):
-    from agora.documents.models import DocumentVersion
-
-    client, space, _user = member_client("member")
-    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
-
-    def crash(_changes):
-        raise RuntimeError("killed while writing the index")
-
-    monkeypatch.setattr(indexing, "apply", crash)
-    with pytest.raises(RuntimeError):
-        background_step(app)
-    monkeypatch.undo()
-    assert db.session.scalar(select(DocumentVersion.text_pending))
-    assert "0 résultat" in titles(client, "lampadaire")
-    assert background_step(app) == 1
-    assert "notes.txt" in titles(client, "lampadaire")
-    assert background_step(app) == 0
-
-
-def test_renaming_keeps_the_text_found_without_reading_the_file_again(app, db, member_client, monkeypatch):
-    from agora.search import extract
-
-    client, space, _user = member_client("member")
-    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
-    background_step(app)
-    monkeypatch.setattr(extract, "text_of", lambda *args: pytest.fail("the file was read again"))
-    notes = doc_named(db, space.id, "notes.txt")
-    assert post(client, f"/s/{space.slug}/documents/{notes.id}/rename", {"name": "rue.txt"}).status_code == 302
-    page = titles(client, "lampadaire")
-    assert "rue.txt" in page and "1 résultat" in page
-
-
-def test_the_reindex_command_reads_the_text_still_waiting(app, db, member_client):
-    client, space, _user = member_client("member")
-    upload(client, space.slug, [("courrier.docx", docx("Le lampadaire du passage est cassé"))])
-    assert "0 résultat" in titles(client, "lampadaire")
-    with app.app_context():  # what `agora search reindex` runs
-        assert indexing.reindex(read_texts=True) >= 2
-    assert "courrier.docx" in titles(client, "lampadaire")
-    assert background_step(app) == 0  # nothing left for the background process
-
-
-@pytest.mark.parametrize("maker", [docx, odt])
-def test_office_files_with_a_dtd_give_no_text(tmp_path, maker):
-    from agora.search import extract
-
-    member = "word/document.xml" if maker is docx else "content.xml"
-    source = zipfile.ZipFile(io.BytesIO(maker("Le lampadaire")))
-    xml = source.read(member)
-    declaration = xml.index(b"?>") + 2
-    laughs = b'<!DOCTYPE x [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-    path = tmp_path / "piege"
-    with zipfile.ZipFile(path, "w") as archive:
-        for info in source.infolist():
-            archive.writestr(info, xml[:declaration] + laughs + xml[declaration:] if info.filename == member
-                             else source.read(info))
-    content_type = extract.DOCX if maker is docx else extract.ODF[0]
-    assert extract.text_of(path, content_type) == ""
-    clean = tmp_path / "propre"
-    clean.write_bytes(maker("Le lampadaire"))
-    assert extract.text_of(clean, content_type).strip() == "Le lampadaire"
-
-
-def test_the_background_process_reads_the_text_each_round(app, db, member_client):
-    from agora.cli import _background_jobs
-    from agora.notifications import sender
-
-    client, space, _user = member_client("member")
-    upload(client, space.slug, [("rapport.odt", odt("Le lampadaire du passage est cassé"))])
-    sender.one_round(app, jobs=_background_jobs())
-    assert "rapport.odt" in titles(client, "lampadaire")
