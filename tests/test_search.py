@@ -425,4 +425,3 @@ def test_a_deleted_space_leaves_the_index(app, db, member_client, make_user):
     with app.app_context():
         with index.open_index().searcher() as searcher:
             assert searcher.doc_count() == 0
-
