@@ -238,6 +238,8 @@ def read_pending_texts(limit: int | None = None, space_id: int | None = None) ->
     db.session.rollback()  # no transaction stays open while a file is read
     for version_id in ids:
         version = db.session.get(DocumentVersion, version_id)
+        if version is None:  # purged meanwhile
+            continue
         path, content_type = storage.path_for(version.space_id, version.storage_name), version.content_type
         db.session.rollback()
         text = text_of(path, content_type) if has_text(content_type) else ""
