@@ -206,7 +206,8 @@ def _port_is_free(host: str, port: int) -> bool:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
 @click.option("--mail-sender/--no-mail-sender", default=True, show_default=True,
-              help="Run the mail sender beside the server (turn off when cron runs `agora mail send`).")
+              help="Run the mail sender and background jobs beside the server (turn off when cron runs "
+                   "`agora mail send` and `agora search extract`).")
 def serve(host, port, workers, threads, mail_sender):
     """Run the production server (gunicorn). Requests are logged to standard output; SIGTERM stops it cleanly."""
     from agora import create_app
@@ -228,12 +229,19 @@ def serve(host, port, workers, threads, mail_sender):
     from agora.notifications import sender
 
     prepare(app)
-    mailer = sender.start_beside(app) if mail_sender else None  # one sender for all workers
+    mailer = sender.start_beside(app, jobs=_background_jobs()) if mail_sender else None  # one for all workers
     try:
         run_server(app, host=host, port=port, workers=workers, threads=threads)
     finally:
         if mailer is not None:
             sender.stop(mailer)
+
+
+def _background_jobs():
+    """What the background process does besides the mail: work kept out of requests."""
+    from agora.search import indexing
+
+    return (indexing.extract_pending,)
 
 
 def _fail_on_service_error(fn):
@@ -461,7 +469,7 @@ def mail_send(limit, watch, interval):
 
     if watch:
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [mail] %(message)s")
-        sender.watch(create_app(), interval=interval)
+        sender.watch(create_app(), interval=interval, jobs=_background_jobs())
         return
     with app_context() as app:
         if not app.config["SMTP_HOST"]:
@@ -544,8 +552,19 @@ def search_reindex(slug):
     with app_context():
         space_id = _space(slug).id if slug else None
         began = time.perf_counter()
-        count = reindex(space_id)
+        count = reindex(space_id, read_texts=True)
     click.echo(f"indexed {count} items in {time.perf_counter() - began:.1f} s")
+
+
+@search.command("extract")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000), help="Versions at most.")
+def search_extract(limit):
+    """Read and index the text inside documents uploaded since (from cron with `serve --no-mail-sender`)."""
+    from agora.search.indexing import extract_pending
+
+    with app_context():
+        count = extract_pending(limit)
+    click.echo(f"read the text of {count} document versions")
 
 
 @main.command()

@@ -101,3 +101,19 @@ def test_a_trashed_attachment_disappears_from_its_message(app, db, member_client
     deleted = post(client, f"/s/{space.slug}/documents/{doc.id}/delete")
     assert "cr.pdf" in client.get(deleted.location).get_data(as_text=True)  # the flash says where it went
     assert "cr.pdf" not in client.get(created.location).get_data(as_text=True)
+
+
+def test_a_poll_image_with_too_many_pixels_is_refused_and_nothing_is_written(app, db, member_client, monkeypatch):
+    from agora.polls.models import Poll
+    from tests.test_documents import huge_png, no_decoding
+    from tests.test_polls import choice_form
+
+    client, space, _user = member_client("member")
+    no_decoding(monkeypatch)
+    response = post_multipart(client, f"/s/{space.slug}/polls/new", choice_form(options=("Banc en bois", "Banc en pierre")),
+                              [("options-0-image", "bois.png", huge_png(9000, 9000))])
+    assert response.status_code == 413
+    assert "Cette image est trop grande : 16 millions de pixels au plus." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Poll)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Document)) == 0
+    assert stored_files(app, space.id) == []

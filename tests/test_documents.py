@@ -6,8 +6,10 @@ import io
 import errno
 import os
 import re
+import struct
 import time
 import zipfile
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -70,6 +72,26 @@ def make_folder(client, slug, name, parent_id=None):
     response = post(client, url, {"new-name": name})
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.location.rstrip("/").split("/")[-1])
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A PNG whose header says width × height pixels, a few dozen bytes on disk (its pixels never fit)."""
+    out = io.BytesIO()
+    Image.new("L", (8, 8)).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    struct.pack_into(">II", data, 16, width, height)  # IHDR's data follows the signature, length and type
+    struct.pack_into(">I", data, 29, zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def no_decoding(monkeypatch):
+    """Make any decoding of an image file's pixels fail the test."""
+    from PIL import ImageFile
+
+    def refuse(self):
+        raise AssertionError(f"pixels of a {self.size} image decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
 
 
 def jpeg(width, height, orientation=None, colour=(200, 30, 30)) -> bytes:
@@ -480,6 +502,35 @@ def test_thumbnail_respects_exif_orientation_and_is_made_once(app, db, member_cl
     assert f'src="/s/{space.slug}/documents/{photo.id}/view" alt="portrait.jpg"' in page
     shown = client.get(f"/s/{space.slug}/documents/{photo.id}/view")
     assert shown.headers["Content-Disposition"].startswith("inline;") and shown.mimetype == "image/jpeg"
+
+
+def test_a_huge_image_is_kept_as_a_file_with_a_plain_tile_and_never_decoded(app, db, member_client, monkeypatch):
+    client, space, _user = member_client("member")
+    content = huge_png(8000, 6000)  # 48 million pixels (about 190 MB decoded), 70 bytes on disk
+    assert len(content) < 100
+    assert upload(client, space.slug, [("plan.png", content)]).status_code == 302
+    plan = doc_named(db, space.id, "plan.png")
+    assert plan.content_type == "image/png" and plan.size == len(content)
+    assert client.get(f"/s/{space.slug}/documents/{plan.id}/download").data == content
+    no_decoding(monkeypatch)
+    response = client.get(f"/s/{space.slug}/documents/{plan.id}/thumbnail")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    monkeypatch.undo()
+    with Image.open(io.BytesIO(response.data)) as tile:
+        assert tile.size == (320, 320) and tile.getextrema() == ((228, 228), (228, 228), (228, 228))
+
+
+def test_a_jpeg_thumbnail_is_decoded_at_reduced_scale(app, db, member_client, monkeypatch):
+    from PIL import ImageFile
+
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("grand.jpg", jpeg(2600, 1300))])
+    photo = doc_named(db, space.id, "grand.jpg")
+    decoded, load = [], ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or load(self))
+    response = client.get(f"/s/{space.slug}/documents/{photo.id}/thumbnail")
+    assert response.status_code == 200
+    assert decoded and max(w * h for w, h in decoded) <= 2600 * 1300 // 4  # half scale or less
 
 
 def test_image_viewer_goes_to_the_next_image_of_the_folder(app, db, member_client):

@@ -178,7 +178,7 @@ def test_member_import_matches_only_people_who_already_share_a_space(app, db, me
                    {"file": (io.BytesIO(b"display_name,email\nC,carol@example.org\n"), "p.csv")},
                    content_type="multipart/form-data")
     page = preview.get_data(as_text=True)
-    assert "Carol Secret" not in page and "créer le compte" in page
+    assert "Carol Secret" not in page and "envoyer une invitation par e-mail" in page
 
 
 def test_member_import_with_old_mac_line_endings_or_broken_quotes(member_client, db):

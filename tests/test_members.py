@@ -252,6 +252,17 @@ def test_bad_avatars_are_refused(directory, db, monkeypatch, data, status):
     assert db.session.get(User, fatou.id).avatar is None
 
 
+def test_an_avatar_with_too_many_pixels_is_refused_in_words_before_decoding(directory, db, monkeypatch):
+    from tests.test_documents import huge_png, no_decoding
+
+    space, fatou, clients = directory
+    no_decoding(monkeypatch)
+    response = upload_avatar(clients["self"], huge_png(5000, 4000), "photo.png")
+    assert response.status_code == 413
+    assert "Cette image est trop grande : 16 millions de pixels au plus." in response.get_data(as_text=True)
+    assert db.session.get(User, fatou.id).avatar is None
+
+
 def csv_file(text: str, encoding="utf-8"):
     return (io.BytesIO(text.encode(encoding)), "personnes.csv")
 
@@ -267,24 +278,119 @@ IMPORT = ("display_name,email,organisation,function,role\n"
           "Fatou Diallo-Sané,fatou@example.org,,,member\n")
 
 
-def test_import_preview_then_all_or_nothing_with_setup_sheets(directory, db):
+def test_import_preview_then_all_or_nothing_with_setup_sheets_and_invitations(directory, db):
     space, fatou, clients = directory
     admin = clients["admin"]
     before = db.session.scalar(select(func.count()).select_from(User))
     response = preview(admin, space, IMPORT)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert page.count("créer le compte") == 2 and "ajouter le compte existant de Fatou Diallo-Sané" in page
+    assert page.count("créer le compte (fiche à remettre)") == 1 and page.count("envoyer une invitation par e-mail") == 2
+    assert "existant" not in page
     assert db.session.scalar(select(func.count()).select_from(User)) == before  # nothing yet
     data = re.search(r'name="data" value="([^"]+)"', page).group(1)
     done = post(admin, f"/s/{space.slug}/members/import/confirm", {"data": data})
     sheet = done.get_data(as_text=True)
-    assert done.status_code == 200 and sheet.count("/setup/") == 2 and sheet.count("<svg") >= 2
+    assert done.status_code == 200 and sheet.count("/setup/") == 1 and sheet.count("<svg") >= 1
+    assert "2 invitations envoyées par e-mail" in sheet and "marc@example.org" in sheet
     aicha = db.session.scalar(select(User).where(User.display_name == "Aïcha Traoré"))
     assert aicha.username == "aicha.traore" and aicha.email is None
     membership = db.session.scalar(select(Membership).where(Membership.user_id == aicha.id))
     assert membership.role == "reader" and membership.organisation.name == "Centre social" and membership.function == "Habitante"
-    assert db.session.scalars(select(OutboxMessage.recipient)).all() == ["marc@example.org"]
+    assert db.session.scalar(select(func.count()).select_from(User)) == before + 1  # Marc makes his own, if he wants
+    assert sorted(db.session.scalars(select(OutboxMessage.recipient))) == ["fatou@example.org", "marc@example.org"]
+
+
+def import_rows(client, space, text):
+    """Preview then confirm an import; return (preview page, done page)."""
+    page = preview(client, space, text).get_data(as_text=True)
+    data = re.search(r'name="data" value="([^"]+)"', page).group(1)
+    return page, post(client, f"/s/{space.slug}/members/import/confirm", {"data": data}).get_data(as_text=True)
+
+
+def _table(page: str) -> str:
+    return page[page.index("<table"):page.index("</table>")]
+
+
+@pytest.fixture
+def bob_elsewhere(app, db, make_user, make_space, make_member):
+    """Bob, whose address only admins see, shares a space with Ines; Ines runs her own space alone."""
+    bob = make_user("bob", display_name="Robert Martin", email="bob@example.org")
+    ines = make_user("ines", display_name="Inès")
+    shared, own = make_space("quartier"), make_space("jardin")
+    make_member(shared, bob, "member")
+    make_member(shared, ines, "member")
+    make_member(own, ines, "admin")
+    client = app.test_client()
+    login(client, "ines")
+    return bob, own, client
+
+
+def test_the_import_preview_and_result_say_nothing_of_who_has_an_account(app, db, bob_elsewhere):
+    bob, own, ines = bob_elsewhere
+    known_preview, known_done = import_rows(ines, own, "display_name,email\nBob,bob@example.org\n")
+    unknown_preview, unknown_done = import_rows(ines, own, "display_name,email\nBob,nobody@example.org\n")
+    assert "Robert Martin" not in known_preview + known_done
+    assert _table(known_preview).replace("bob@", "nobody@") == _table(unknown_preview)
+    main = lambda page: page[page.index("<main"):page.index("</main>")]  # noqa: E731
+    assert main(known_done).replace("bob@", "nobody@") == main(unknown_done)
+    members = ines.get(f"/s/{own.slug}/members/manage/").get_data(as_text=True)
+    assert "Bob, invitation envoyée à bob@example.org" in members and "Robert Martin" not in members
+
+
+def invitation_link(db, address: str) -> str:
+    body = db.session.scalar(select(OutboxMessage.body).where(OutboxMessage.recipient == address)
+                             .order_by(OutboxMessage.id.desc()))
+    return re.search(r"https?://[^/\s]+(/join/\S+)", body).group(1)
+
+
+def membership_of(db, space, user):
+    db.session.expire_all()
+    return db.session.scalar(select(Membership).where(Membership.space_id == space.id, Membership.user_id == user.id))
+
+
+def test_an_imported_account_joins_only_when_its_owner_accepts(app, db, bob_elsewhere):
+    bob, own, ines = bob_elsewhere
+    import_rows(ines, own, "display_name,email,organisation,function,role\nBob,bob@example.org,Régie,Jardinier,reader\n")
+    assert membership_of(db, own, bob) is None
+    assert ines.get(f"/s/{own.slug}/members/").get_data(as_text=True).count("Robert Martin") == 0
+    link = invitation_link(db, "bob@example.org")
+    bob_client = app.test_client()
+    login(bob_client, "bob")
+    page = bob_client.get(link).get_data(as_text=True)
+    assert "Rejoindre l'espace" in page and "Refuser l'invitation" in page
+    assert membership_of(db, own, bob) is None  # opening the link is not saying yes
+    assert post(bob_client, link).status_code == 302
+    joined = membership_of(db, own, bob)
+    assert joined.role == "reader" and joined.organisation.name == "Régie" and joined.function == "Jardinier"
+    assert bob_client.get(link).status_code == 410  # single use
+
+
+def test_declining_an_imported_invitation_leaves_the_person_out(app, db, bob_elsewhere):
+    bob, own, ines = bob_elsewhere
+    import_rows(ines, own, "display_name,email\nBob,bob@example.org\n")
+    link = invitation_link(db, "bob@example.org")
+    bob_client = app.test_client()
+    login(bob_client, "bob")
+    declined = post(bob_client, link + "/decline")
+    assert declined.status_code == 200 and "Vous avez refusé l'invitation" in declined.get_data(as_text=True)
+    assert membership_of(db, own, bob) is None
+    assert post(bob_client, link).status_code == 410 and membership_of(db, own, bob) is None
+    assert "invitation envoyée à bob@example.org" not in ines.get(f"/s/{own.slug}/members/manage/").get_data(as_text=True)
+
+
+def test_someone_without_an_account_makes_one_from_the_mailed_invitation(app, db, bob_elsewhere):
+    _bob, own, ines = bob_elsewhere
+    import_rows(ines, own, "display_name,email\nNadia Benali,nadia@example.org\n")
+    link = invitation_link(db, "nadia@example.org")
+    visitor = app.test_client()
+    form = visitor.get(link).get_data(as_text=True)
+    assert 'value="Nadia Benali"' in form and 'value="nadia@example.org"' in form
+    response = post(visitor, link, {"username": "nadia.b", "display_name": "Nadia Benali", "email": "nadia@example.org",
+                                    "password": "un jardin sur le toit", "confirm": "un jardin sur le toit"})
+    assert response.status_code == 302
+    nadia = db.session.scalar(select(User).where(User.username_key == "nadia.b"))
+    assert membership_of(db, own, nadia).role == "member"
 
 
 @pytest.mark.parametrize("text, encoding, message", [
@@ -338,3 +444,28 @@ def test_directory_query_count_does_not_grow_with_members(app, directory, db, ma
             member.organisation_id = org.id
         flask_db.session.commit()
     assert queries() == small and small <= 8
+
+
+@pytest.mark.parametrize("breaker", ["\r", "\n", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c"])
+def test_line_breaks_in_any_field_cannot_forge_a_card(app, directory, db, breaker):
+    """Every form of line break stays inside its property: as many cards as members, values round-trip."""
+    space, fatou, clients = directory
+    forged = breaker.join(["Bonjour", "END:VCARD", "BEGIN:VCARD", "VERSION:4.0", "FN:Faux contact",
+                           "TEL:+33600000000", "END:VCARD", "BEGIN:VCARD", "VERSION:4.0", "FN:suite"])
+    user = db.session.get(User, fatou.id)
+    user.presentation = forged
+    user.display_name = f"Fatou{breaker}END:VCARD"
+    user.privacy = {"presentation": "members", "organisation": "members", "function": "members"}
+    m = db.session.scalar(select(Membership).where(Membership.user_id == fatou.id))
+    m.function = f"Encadrante{breaker}EMAIL:faux@example.org"
+    db.session.commit()
+    text = clients["member"].get(f"/s/{space.slug}/members/directory.vcf").data.decode("utf-8")
+    cards = list(vobject.readComponents(text))
+    members = db.session.scalar(select(func.count()).select_from(Membership).where(Membership.space_id == space.id))
+    assert len(cards) == members == 4
+    assert [c.fn.value for c in cards].count("Faux contact") == 0
+    card = next(c for c in cards if c.uid.value == f"urn:agora:user:{fatou.id}")
+    assert card.note.value == forged.replace("\r\n", "\n").replace(breaker, "\n")
+    assert card.fn.value == "Fatou\nEND:VCARD"
+    assert card.title.value == "Encadrante\nEMAIL:faux@example.org"
+    assert not hasattr(card, "email") and not hasattr(card, "tel")

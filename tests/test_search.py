@@ -5,8 +5,10 @@ import io
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
+from sqlalchemy import select
 
 from agora.extensions import db as _db
 from agora.search import index, indexing
@@ -68,6 +70,27 @@ def ods(text: str) -> bytes:
     document.spreadsheet.addElement(table)
     out = io.BytesIO()
     document.write(out)
+    return out.getvalue()
+
+
+def background_step(app) -> int:
+    """What the background process does each round for search: read and index the text of new files."""
+    with app.app_context():
+        return indexing.extract_pending()
+
+
+def docx_bomb(megabytes: int) -> bytes:
+    """A DOCX of a few kilobytes whose document.xml inflates to `megabytes` MB of text runs."""
+    run = b'<w:p><w:r><w:t>lampadaire bombe </w:t></w:r></w:p>'
+    body = run * (megabytes * 1024 * 1024 // len(run))
+    xml = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w='
+           b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>' + body + b"</w:body></w:document>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                         b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
+                         b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        archive.writestr("word/document.xml", xml)
     return out.getvalue()
 
 
@@ -165,9 +188,115 @@ def test_trashed_documents_leave_the_results_and_come_back(app, db, member_clien
 def test_the_text_inside_files_is_found(app, db, member_client, name, content):
     client, space, _user = member_client("member")
     assert upload(client, space.slug, [(name, content)]).status_code == 302
+    assert "0 résultat" in titles(client, "lampadaires")  # read by the background process, not the upload
+    background_step(app)
     page = titles(client, "lampadaires")
     assert name in page and "1 résultat" in page
     assert "<mark" in page  # the excerpt shows the words found
+
+
+def test_a_docx_bomb_is_not_read_in_the_upload_and_its_reading_is_bounded(app, db, member_client, monkeypatch):
+    from agora.documents.models import DocumentVersion
+    from agora.search import extract
+
+    client, space, _user = member_client("member")
+    bomb = docx_bomb(24)
+    assert len(bomb) < 200_000
+    calls = []
+    monkeypatch.setattr(extract, "text_of", lambda *args: calls.append(args) or "")
+    assert upload(client, space.slug, [("courrier.docx", bomb)]).status_code == 302
+    assert calls == []  # the request never opened the file's text
+    version = db.session.scalar(select(DocumentVersion))
+    assert version.text_pending and version.extracted_text is None  # durable: written with the version
+    assert "courrier.docx" in titles(client, "courrier")  # its name is found at once
+    monkeypatch.undo()
+
+    read = []
+    real_read = zipfile.ZipExtFile.read
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(len(chunk := real_read(self, n))) or chunk)
+    assert background_step(app) == 1
+    info = zipfile.ZipFile(io.BytesIO(bomb)).getinfo("word/document.xml")
+    assert info.file_size > 24_000_000
+    assert sum(read) <= min(extract.MAX_MEMBER_BYTES, extract.MAX_RATIO * info.compress_size)
+    db.session.expire_all()
+    version = db.session.get(DocumentVersion, version.id)
+    assert not version.text_pending and 0 < len(version.extracted_text) <= extract.MAX_CHARS
+    page = titles(client, "lampadaire")
+    assert "courrier.docx" in page and "1 résultat" in page
+
+
+def test_a_crash_before_the_text_is_indexed_loses_nothing(app, db, member_client, monkeypatch):
+    from agora.documents.models import DocumentVersion
+
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
+
+    def crash(_changes):
+        raise RuntimeError("killed while writing the index")
+
+    monkeypatch.setattr(indexing, "apply", crash)
+    with pytest.raises(RuntimeError):
+        background_step(app)
+    monkeypatch.undo()
+    assert db.session.scalar(select(DocumentVersion.text_pending))
+    assert "0 résultat" in titles(client, "lampadaire")
+    assert background_step(app) == 1
+    assert "notes.txt" in titles(client, "lampadaire")
+    assert background_step(app) == 0
+
+
+def test_renaming_keeps_the_text_found_without_reading_the_file_again(app, db, member_client, monkeypatch):
+    from agora.search import extract
+
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
+    background_step(app)
+    monkeypatch.setattr(extract, "text_of", lambda *args: pytest.fail("the file was read again"))
+    notes = doc_named(db, space.id, "notes.txt")
+    assert post(client, f"/s/{space.slug}/documents/{notes.id}/rename", {"name": "rue.txt"}).status_code == 302
+    page = titles(client, "lampadaire")
+    assert "rue.txt" in page and "1 résultat" in page
+
+
+def test_the_reindex_command_reads_the_text_still_waiting(app, db, member_client):
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("courrier.docx", docx("Le lampadaire du passage est cassé"))])
+    assert "0 résultat" in titles(client, "lampadaire")
+    with app.app_context():  # what `agora search reindex` runs
+        assert indexing.reindex(read_texts=True) >= 2
+    assert "courrier.docx" in titles(client, "lampadaire")
+    assert background_step(app) == 0  # nothing left for the background process
+
+
+@pytest.mark.parametrize("maker", [docx, odt])
+def test_office_files_with_a_dtd_give_no_text(tmp_path, maker):
+    from agora.search import extract
+
+    member = "word/document.xml" if maker is docx else "content.xml"
+    source = zipfile.ZipFile(io.BytesIO(maker("Le lampadaire")))
+    xml = source.read(member)
+    declaration = xml.index(b"?>") + 2
+    laughs = b'<!DOCTYPE x [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    path = tmp_path / "piege"
+    with zipfile.ZipFile(path, "w") as archive:
+        for info in source.infolist():
+            archive.writestr(info, xml[:declaration] + laughs + xml[declaration:] if info.filename == member
+                             else source.read(info))
+    content_type = extract.DOCX if maker is docx else extract.ODF[0]
+    assert extract.text_of(path, content_type) == ""
+    clean = tmp_path / "propre"
+    clean.write_bytes(maker("Le lampadaire"))
+    assert extract.text_of(clean, content_type).strip() == "Le lampadaire"
+
+
+def test_the_background_process_reads_the_text_each_round(app, db, member_client):
+    from agora.cli import _background_jobs
+    from agora.notifications import sender
+
+    client, space, _user = member_client("member")
+    upload(client, space.slug, [("rapport.odt", odt("Le lampadaire du passage est cassé"))])
+    sender.one_round(app, jobs=_background_jobs())
+    assert "rapport.odt" in titles(client, "lampadaire")
 
 
 def test_member_details_are_found_only_when_every_member_may_see_them(app, db, member_client, make_user, make_member):

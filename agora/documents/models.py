@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
@@ -99,6 +99,11 @@ class DocumentVersion(SpaceScoped, db.Model):
     note: Mapped[str] = mapped_column(String(300), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The text inside the file, for search, once the background process has read it (None: not yet).
+    extracted_text: Mapped[str | None] = mapped_column(Text)
+    #: The search index still lacks this version's text: set with the version, in the same
+    #: transaction, cleared by the background process once the text is read and indexed.
+    text_pending: Mapped[bool] = mapped_column(default=True, index=True)
 
     created_by: Mapped[User | None] = relationship()
 

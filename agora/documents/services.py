@@ -393,16 +393,20 @@ def _make_current(document: Document, version: DocumentVersion) -> None:
 
 
 def store_file(space: Space, tree: Tree, folder: Folder | None, upload, *, actor: User | None,
-               on_conflict: str = "version", note: str = "", record: bool = True) -> tuple[Document, bool]:
+               on_conflict: str = "version", note: str = "", record: bool = True,
+               shown_as_image: bool = False) -> tuple[Document, bool]:
     """Store one uploaded file (a werkzeug FileStorage) in `folder`.
 
     A live file of the same name (compared without case) gets a new version, or with
     on_conflict="rename" the upload is kept beside it as "name (2).ext". Returns the document and
-    whether it is new. Raises ServiceError for an empty name, an oversized file or a full quota.
+    whether it is new. Raises ServiceError for an empty name, an oversized file or a full quota,
+    and, when the file is to be `shown_as_image`, for an image with too many pixels.
     """
     name = upload_name(upload.filename)
     received = storage.receive(upload.stream, upload_limit())
     storage.changes().temporary.append(received.path)
+    if shown_as_image:
+        storage.check_image(received, "files")
     if received.size == 0:
         raise ServiceError(_l("« %(name)s » est vide : rien à enregistrer.", name=name), field="files")
     folder_id = folder.id if folder else None
@@ -605,8 +609,10 @@ def attachments_folder(space: Space, tree: Tree, actor: User) -> Folder:
     return folder
 
 
-def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User) -> list[Document]:
-    """Store uploaded files as documents (same checks, same quota) attached to an item."""
+def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User, images: bool = False) -> list[Document]:
+    """Store uploaded files as documents (same checks, same quota) attached to an item.
+
+    With `images`, the files are shown as pictures of the item: an image too large to decode is refused."""
     uploads = [u for u in uploads if u and u.filename]
     if not uploads:
         return []
@@ -614,19 +620,21 @@ def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User) -> 
     folder = attachments_folder(space, tree, actor)
     documents = []
     for upload in uploads:
-        document, _created = store_file(space, tree, folder, upload, actor=actor, on_conflict="rename", record=False)
+        document, _created = store_file(space, tree, folder, upload, actor=actor, on_conflict="rename", record=False,
+                                        shown_as_image=images)
         db.session.add(Attachment(space_id=space.id, document_id=document.id, kind=kind, target_id=target_id))
         documents.append(document)
     db.session.flush()
     return documents
 
 
-def attach_form_files(space: Space, kind: str, target_id: int, uploads, *, field: str, actor: User) -> list[Document]:
-    """Attach files sent with a form; a refusal names the form's field."""
+def attach_form_files(space: Space, kind: str, target_id: int, uploads, *, field: str, actor: User,
+                      images: bool = False) -> list[Document]:
+    """Attach files sent with a form (see `attach`); a refusal names the form's field."""
     if not space.has_module("documents"):
         return []
     try:
-        return attach(space, kind, target_id, uploads or [], actor=actor)
+        return attach(space, kind, target_id, uploads or [], actor=actor, images=images)
     except ServiceError as exc:
         raise ServiceError(exc.message, field=field, status=exc.status) from None
 

@@ -35,6 +35,8 @@ THUMBNAIL_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp
 #: Sniffed types that a browser could run as a page or a script: always sent as plain bytes.
 _ACTIVE = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
 THUMBNAIL_SIZE = 320
+#: The thumbnail of an image too large to decode: a plain light grey tile.
+TOO_LARGE_TILE = "#e4e4e4"
 
 
 def files_root() -> Path:
@@ -212,26 +214,50 @@ def init_app(app) -> None:
 
 
 def thumbnail(space_id: int, storage_name: str) -> Path:
-    """The JPEG thumbnail of an image version, made on first request and kept."""
-    from PIL import Image, ImageOps
+    """The JPEG thumbnail of an image version, made on first request and kept.
+
+    An image with more pixels than may be decoded (agora.core.images) gets a plain tile instead:
+    its header is read, never its pixels. Raises OSError or ValueError for an unreadable image.
+    """
+    from PIL import Image
+
+    from agora.core.images import ImageTooLarge, open_bounded, reduced
 
     target = thumbnail_path(space_id, storage_name)
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with Image.open(path_for(space_id, storage_name)) as image:
-        image.draft("RGB", (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2))
-        image = ImageOps.exif_transpose(image)
-        image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        if image.mode in ("RGBA", "LA", "P"):
-            image = image.convert("RGBA")
-            background = Image.new("RGB", image.size, "white")
-            background.paste(image, mask=image.getchannel("A"))
-            image = background
-        else:
-            image = image.convert("RGB")
-        handle = tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False)
-        with handle:
-            image.save(handle, "JPEG", quality=82)
+    try:
+        with open_bounded(path_for(space_id, storage_name)) as source:
+            image = reduced(source, (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2))
+    except ImageTooLarge:
+        image = Image.new("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE), TOO_LARGE_TILE)
+    image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    else:
+        image = image.convert("RGB")
+    handle = tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False)
+    with handle:
+        image.save(handle, "JPEG", quality=82)
     os.replace(handle.name, target)
     return target
+
+
+def check_image(received: Received, field: str) -> None:
+    """Refuse (413) an uploaded image with more pixels than may be decoded; other files pass."""
+    from PIL import UnidentifiedImageError
+
+    from agora.core.images import ImageTooLarge, open_bounded, too_large_error
+
+    if received.content_type not in THUMBNAIL_TYPES:
+        return
+    try:
+        open_bounded(received.path).close()
+    except ImageTooLarge as exc:
+        raise too_large_error(exc, field) from None
+    except (UnidentifiedImageError, OSError):
+        pass  # not an image after all: kept as a file like any other

@@ -173,8 +173,17 @@ def set_membership_details(space: Space, membership: Membership, *, organisation
 # Exports ----------------------------------------------------------------------------------
 
 
+#: Every character some reader takes for the end of a line (str.splitlines' list: CR, LF, VT, FF,
+#: FS, GS, RS, NEL, LS, PS), CRLF first so it becomes one break. Left raw, any of them would let a
+#: value end its card and start a forged one.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f]")
+
+
 def _vcard_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\r\n", "\\n").replace("\n", "\\n")
+    """A property value (RFC 6350 3.4): backslash, comma and semicolon escaped, every line break as \\n."""
+    value = _CONTROLS.sub("", value).replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    return _LINE_BREAKS.sub("\\\\n", value)
 
 
 def _fold(line: str) -> str:
@@ -240,15 +249,24 @@ class ImportRow:
     organisation: str
     function: str
     role: str
-    action: str = ""  #: "create", "add" or "error"
+    action: str = ""  #: "create" (no e-mail: an account and its setup sheet), "invite" (by e-mail) or "error"
     error: str = ""
-    existing: User | None = None
 
 
-def parse_import(space: Space, raw: bytes, actor: User) -> list[ImportRow]:
+@dataclass
+class ImportResult:
+    """What an import did: accounts made (with their setup link) and invitations mailed."""
+
+    created: list[tuple[User, str]] = field(default_factory=list)
+    invited: list[ImportRow] = field(default_factory=list)
+
+
+def parse_import(space: Space, raw: bytes) -> list[ImportRow]:
     """Read a CSV of people and say what would happen to each row; writes nothing.
 
-    Raises ServiceError for a file that cannot be read as a whole (encoding, columns, size).
+    No row is matched with an account: what the preview says depends on the file alone, so it
+    tells the importer nothing about who has an account. Raises ServiceError for a file that
+    cannot be read as a whole (encoding, columns, size).
     """
     try:
         text = raw.decode("utf-8-sig")
@@ -262,12 +280,12 @@ def parse_import(space: Space, raw: bytes, actor: User) -> list[ImportRow]:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
     try:
-        return _read_rows(reader, actor)
+        return _read_rows(reader)
     except csv.Error as exc:
         raise ServiceError(_l("Le fichier CSV est mal formé : %(why)s.", why=str(exc)), field="file") from None
 
 
-def _read_rows(reader: csv.DictReader, actor: User) -> list[ImportRow]:
+def _read_rows(reader: csv.DictReader) -> list[ImportRow]:
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "display_name" not in columns:
         raise ServiceError(_l("Colonnes attendues : %(cols)s (au moins display_name).", cols=", ".join(IMPORT_COLUMNS)),
@@ -301,13 +319,7 @@ def _read_rows(reader: csv.DictReader, actor: User) -> list[ImportRow]:
             seen_names.add(row.display_name.lower())
             if row.email:
                 seen_emails.add(row.email)
-                # Only people who already share a space with the importer are matched: an import
-                # must not reveal, or pull in, accounts from spaces the importer is not part of.
-                shared = select(Membership.user_id).where(Membership.space_id.in_(
-                    select(Membership.space_id).where(Membership.user_id == actor.id)))
-                row.existing = db.session.scalar(
-                    select(User).where(User.email == row.email, User.id.in_(shared)).order_by(User.id).limit(1))
-            row.action = "add" if row.existing is not None else "create"
+            row.action = "invite" if row.email else "create"
     if not rows:
         raise ServiceError(_l("Le fichier ne contient aucune personne."), field="file")
     return rows
@@ -329,43 +341,48 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
-def apply_import(space: Space, rows: list[ImportRow], *, actor: User, setup_url_for) -> list[tuple[User, str | None]]:
-    """Create or add every row; all or nothing (the caller commits or rolls back).
+def _organisation_for(space: Space, name: str) -> Organisation | None:
+    if not name:
+        return None
+    return find_organisation(space, name) or save_organisation(space, None, name=name, description="")
 
-    Returns (user, setup link or None) for each row. New accounts without e-mail get a setup
-    link to print; with an e-mail, the link is sent. Raises ServiceError when a row is in error.
+
+def apply_import(space: Space, rows: list[ImportRow], *, actor: User, setup_url_for, join_url_for) -> ImportResult:
+    """Invite or create every row; all or nothing (the caller commits or rolls back).
+
+    A row with an e-mail gets an invitation mailed to that address: the person, with their
+    account or a new one, accepts or declines it, and nobody joins the space without saying yes.
+    A row without one (a person helped by a mediator) gets an account in the space and a setup
+    link to print. Raises ServiceError when a row is in error.
     """
     if any(r.action == "error" for r in rows):
         raise ServiceError(_l("Corrigez les lignes en erreur avant d'importer."), field="file")
-    results = []
+    result = ImportResult()
+    site = current_app.config["SITE_NAME"]
     for row in rows:
-        link = None
-        if row.action == "add":
-            user = row.existing
-        else:
-            user = auth_services.create_user(_username_for(row.display_name), None, display_name=row.display_name,
-                                             email=row.email)
-            auth_services.audit("account.created", actor, space=space, target=user.username, details={"via": "import"})
-            link = setup_url_for(auth_services.issue_token(user, "setup"))
-            if user.email:
-                auth_services.queue_mail(
-                    user.email, str(_l("Votre compte sur %(site)s", site=current_app.config["SITE_NAME"])),
-                    str(_l("Bonjour %(name)s,\n\nUn compte a été créé pour vous dans l'espace « %(space)s » "
-                           "(identifiant : %(username)s). Choisissez votre mot de passe avec ce lien, valable 14 jours :"
-                           "\n\n%(url)s", name=user.display_name, space=space.name, username=user.username, url=link)),
-                )
-        membership = user.membership_in(space) or space_services.add_member(space, user, row.role, actor=actor)
-        organisation = None
-        if row.organisation:
-            organisation = find_organisation(space, row.organisation) or save_organisation(
-                space, None, name=row.organisation, description="")
-        if organisation is not None:
-            membership.organisation_id = organisation.id
-        if row.function:
-            membership.function = row.function
-        results.append((user, link))
+        organisation = _organisation_for(space, row.organisation)
+        if row.action == "invite":
+            _invitation, raw = space_services.invite_address(
+                space, email=row.email, name=row.display_name, role=row.role,
+                organisation_id=organisation.id if organisation else None, function=row.function, actor=actor)
+            auth_services.queue_mail(
+                row.email, str(_l("Invitation à rejoindre « %(space)s »", space=space.name)),
+                str(_l("Bonjour %(name)s,\n\n%(actor)s vous invite à rejoindre l'espace « %(space)s » sur %(site)s.\n\n"
+                       "Pour accepter (avec votre compte, ou en créant un compte) ou pour refuser, ouvrez ce lien, "
+                       "valable %(days)s jours :\n\n%(url)s\n\nSans réponse de votre part, vous ne serez pas ajouté à "
+                       "l'espace.", name=row.display_name, actor=actor.display_name, space=space.name, site=site,
+                       days=space_services.ADDRESSED_INVITATION_DAYS, url=join_url_for(raw))),
+            )
+            result.invited.append(row)
+            continue
+        user = auth_services.create_user(_username_for(row.display_name), None, display_name=row.display_name)
+        auth_services.audit("account.created", actor, space=space, target=user.username, details={"via": "import"})
+        membership = space_services.add_member(space, user, row.role, actor=actor)
+        membership.organisation_id = organisation.id if organisation else None
+        membership.function = row.function
+        result.created.append((user, setup_url_for(auth_services.issue_token(user, "setup"))))
     auth_services.audit("members.imported", actor, space=space, details={"rows": len(rows)})
-    return results
+    return result
 
 
 # Avatars ----------------------------------------------------------------------------------
@@ -380,24 +397,26 @@ def set_avatar(user: User, data: bytes) -> Path | None:
 
     Raises ServiceError when the upload is too large or is not an image Pillow can read.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
+
+    from agora.core.images import ImageTooLarge, open_bounded, reduced, too_large_error
 
     if len(data) > AVATAR_MAX_BYTES:
         raise ServiceError(_l("La photo dépasse 5 Mo : choisissez-en une plus légère."), field="avatar", status=413)
+    unreadable = ServiceError(_l("Ce fichier n'est pas une image lisible : choisissez une photo (JPEG, PNG, GIF ou WebP)."),
+                              field="avatar", status=415)
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with open_bounded(io.BytesIO(data)) as probe:
             probe.verify()
-        image = Image.open(io.BytesIO(data))
-        if image.format not in ("JPEG", "PNG", "GIF", "WEBP"):
-            raise ServiceError(_l("Choisissez une photo (JPEG, PNG, GIF ou WebP)."), field="avatar", status=415)
-        if image.width * image.height > 40_000_000:
-            raise ServiceError(_l("Cette image est trop grande."), field="avatar", status=413)
-        image.draft("RGB", (AVATAR_SIZE * 2, AVATAR_SIZE * 2))
-        image = ImageOps.exif_transpose(image).convert("RGB")
+        with open_bounded(io.BytesIO(data)) as source:
+            if source.format not in ("JPEG", "PNG", "GIF", "WEBP"):
+                raise ServiceError(_l("Choisissez une photo (JPEG, PNG, GIF ou WebP)."), field="avatar", status=415)
+            image = reduced(source, (AVATAR_SIZE * 2, AVATAR_SIZE * 2)).convert("RGB")
         image = ImageOps.fit(image, (AVATAR_SIZE, AVATAR_SIZE))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise ServiceError(_l("Ce fichier n'est pas une image lisible : choisissez une photo (JPEG, PNG, GIF ou WebP)."),
-                           field="avatar", status=415) from None
+    except ImageTooLarge as exc:
+        raise too_large_error(exc, "avatar") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise unreadable from None
     folder = avatars_dir()
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{user.id}-{secrets.token_hex(8)}.jpg"

@@ -232,7 +232,7 @@ def import_members():
         form.file.errors.append(_("Le fichier est trop gros : découpez-le."))
         return render_template("members/import.html", space=g.space, form=form, rows=None), 413
     try:
-        rows = services.parse_import(g.space, raw, current_user)
+        rows = services.parse_import(g.space, raw)
     except ServiceError as exc:
         apply_service_error(form, exc)
         return render_template("members/import.html", space=g.space, form=form, rows=None), exc.status
@@ -243,23 +243,23 @@ def import_members():
 
 @bp.post("/import/confirm")
 def confirm_import():
-    """Apply a previewed import: every row or none; new accounts get their setup links."""
+    """Apply a previewed import: every row or none; invitations are mailed, new accounts get their setup links."""
     require(g.space.can_manage(current_user))
     raw = previewed_file()
     form = ImportForm(formdata=None)
     try:
-        rows = services.parse_import(g.space, raw, current_user)
-        results = services.apply_import(
+        rows = services.parse_import(g.space, raw)
+        result = services.apply_import(
             g.space, rows, actor=current_user,
             setup_url_for=lambda token: url_for("auth.setup_account", token=token, _external=True),
+            join_url_for=lambda token: url_for("join.join", token=token, _external=True),
         )
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)
         return render_template("members/import.html", space=g.space, form=form, rows=None), exc.status
     db.session.commit()
-    sheets = [(user, link, qr_svg(link, _("Code QR du lien de création du mot de passe")) if link else None)
-              for user, link in results]
-    return render_template("members/import_done.html", space=g.space, sheets=sheets)
+    sheets = [(user, link, qr_svg(link, _("Code QR du lien de création du mot de passe"))) for user, link in result.created]
+    return render_template("members/import_done.html", space=g.space, sheets=sheets, invited=result.invited)
 
 

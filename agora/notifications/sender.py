@@ -1,8 +1,9 @@
-"""The mail sender loop: writes due notification mails to the outbox, then sends the outbox.
+"""The background loop: writes due notification mails to the outbox, sends the outbox, runs the other jobs.
 
 `agora serve` forks one of these from its master once the app is built (one sender however many
 workers, sharing the loaded code's memory with them), and `agora mail send --watch` runs it by hand. Each round is a few short transactions: the web
-workers keep writing while thousands of mails leave.
+workers keep writing while thousands of mails leave. The other jobs are what `agora serve` hands
+it (reading the text inside uploaded documents): work too slow or too heavy for a request.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable, Sequence
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,8 +21,10 @@ from agora.extensions import db
 log = logging.getLogger("agora.mail")
 
 
-def one_round(app: Flask, batch: int = 100) -> tuple[int, int]:
-    """Compose what is due and send what can be sent now; return (mails written, mails sent)."""
+def one_round(app: Flask, batch: int = 100, jobs: Sequence[Callable[[], object]] = ()) -> tuple[int, int]:
+    """Compose what is due, send what can be sent now, run each job once; return (mails written, mails sent).
+
+    A job that fails is logged and tried again next round: it never stops the mail."""
     from agora.core.mail import send_pending
     from agora.notifications.mails import compose_due
 
@@ -33,10 +37,18 @@ def one_round(app: Flask, batch: int = 100) -> tuple[int, int]:
                 sent += report.sent
                 if report.sent + report.retried + report.failed < batch:
                     break
-        return written, sent
+    for job in jobs:
+        with app.app_context():
+            try:
+                job()
+            except Exception:
+                log.exception("background job %s failed, will retry", getattr(job, "__name__", job))
+                db.session.rollback()
+    return written, sent
 
 
-def watch(app: Flask, interval: float = 5.0, parent_pid: int | None = None) -> None:
+def watch(app: Flask, interval: float = 5.0, parent_pid: int | None = None,
+          jobs: Sequence[Callable[[], object]] = ()) -> None:
     """Run rounds until SIGTERM/SIGINT, or until the parent process is gone."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,7 +59,7 @@ def watch(app: Flask, interval: float = 5.0, parent_pid: int | None = None) -> N
         if parent_pid is not None and os.getppid() != parent_pid:
             break
         try:
-            written, sent = one_round(app)
+            written, sent = one_round(app, jobs=jobs)
             if written or sent:
                 log.info("mail: %s written, %s sent", written, sent)
         except SQLAlchemyError as exc:  # database busy or away: try again next round
@@ -67,7 +79,7 @@ def _name_process(name: str) -> None:
         pass
 
 
-def start_beside(app: Flask) -> int:
+def start_beside(app: Flask, jobs: Sequence[Callable[[], object]] = ()) -> int:
     """Fork the sender from the current process (the server's master, before its workers); return its pid."""
     parent = os.getpid()
     pid = os.fork()
@@ -76,7 +88,7 @@ def start_beside(app: Flask) -> int:
         try:
             _name_process("agora-mail")
             logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [mail] %(message)s")
-            watch(app, parent_pid=parent)
+            watch(app, parent_pid=parent, jobs=jobs)
         except BaseException:
             log.exception("the mail sender stopped")
             status = 1

@@ -78,7 +78,7 @@ def _save(form, kind: str, poll: Poll | None):
         for row, option in zip(rows, services.options(poll), strict=True):
             if row.image.data and getattr(row.image.data, "filename", ""):
                 documents.attach_form_files(g.space, "polls.option", option.id, [row.image.data], field="options",
-                                            actor=current_user)
+                                            actor=current_user, images=True)
     return poll
 
 

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask, g, has_app_context
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from agora.core.events import ContentChange, content_changed
@@ -80,11 +80,11 @@ def _event(event_id: int) -> Entry | None:
 def _document(document_id: int, full: bool = True, trees: dict | None = None) -> Entry | None:
     """A live document, with its version notes and the text inside its current version (unless full is False).
 
-    `trees` keeps each space's folder tree across calls (a reindex reads it once per space)."""
+    The text is the one the background process read and kept (`extract_pending`): none yet
+    while the version waits for it. `trees` keeps each space's folder tree across calls (a
+    reindex reads it once per space)."""
     from agora.documents import services as documents
-    from agora.documents import storage
     from agora.documents.models import Document, DocumentVersion
-    from agora.search.extract import text_of
 
     document = db.session.get(Document, document_id)
     if document is None or document.deleted_at is not None:
@@ -99,7 +99,7 @@ def _document(document_id: int, full: bool = True, trees: dict | None = None) ->
                      document.id, document.name, "", document.updated_at)
     version = db.session.get(DocumentVersion, document.current_version_id)
     notes = " ".join(db.session.scalars(select(DocumentVersion.note).where(DocumentVersion.document_id == document.id)))
-    text = text_of(storage.path_for(document.space_id, version.storage_name), version.content_type) if version else ""
+    text = (version.extracted_text or "") if version else ""
     return Entry(_key("documents.document", document.id), "documents.document", "documents", document.space_id,
                  document.id, document.name, f"{notes}\n{text}", document.updated_at)
 
@@ -181,8 +181,15 @@ def _all_ids(space_id: int | None):
             yield kind, object_id
 
 
-def reindex(space_id: int | None = None) -> int:
-    """Rebuild the index from the database (all of it, or one space's part); return the entries."""
+def reindex(space_id: int | None = None, *, read_texts: bool = False) -> int:
+    """Rebuild the index from the database (all of it, or one space's part); return the entries.
+
+    With `read_texts` (`agora search reindex`), the text of every version still waiting for it is
+    read first, so the rebuilt index lacks nothing; otherwise (a rebuild on demand, a restore)
+    those versions stay for the background process.
+    """
+    if read_texts:
+        read_pending_texts(space_id=space_id)
     count = 0
     if space_id is None:
         ix = index.create()
@@ -202,7 +209,78 @@ def reindex(space_id: int | None = None) -> int:
         w.cancel()
         raise
     w.commit()
+    if read_texts:
+        _mark_indexed(space_id=space_id)
+        db.session.commit()
     return count
+
+
+# Text inside documents: read by the background process -----------------------------------------
+
+
+def _pending(space_id: int | None = None):
+    from agora.documents.models import DocumentVersion
+
+    stmt = select(DocumentVersion).where(DocumentVersion.text_pending.is_(True)).order_by(DocumentVersion.id)
+    return stmt if space_id is None else stmt.where(DocumentVersion.space_id == space_id)
+
+
+def read_pending_texts(limit: int | None = None, space_id: int | None = None) -> int:
+    """Read and keep the text of versions still waiting for it, committing after each; return how many.
+
+    Reading is bounded (agora.search.extract), and a version whose text is kept is not read again."""
+    from agora.documents import storage
+    from agora.documents.models import DocumentVersion
+    from agora.search.extract import has_text, text_of
+
+    stmt = _pending(space_id).where(DocumentVersion.extracted_text.is_(None))
+    ids = list(db.session.scalars(stmt.with_only_columns(DocumentVersion.id).limit(limit)))
+    db.session.rollback()  # no transaction stays open while a file is read
+    for version_id in ids:
+        version = db.session.get(DocumentVersion, version_id)
+        if version is None:  # purged meanwhile
+            continue
+        path, content_type = storage.path_for(version.space_id, version.storage_name), version.content_type
+        db.session.rollback()
+        text = text_of(path, content_type) if has_text(content_type) else ""
+        db.session.execute(update(DocumentVersion).where(DocumentVersion.id == version_id)
+                           .values(extracted_text=text).execution_options(synchronize_session=False))
+        db.session.commit()
+    return len(ids)
+
+
+def _mark_indexed(version_ids: list[int] | None = None, space_id: int | None = None) -> None:
+    from agora.documents.models import DocumentVersion
+
+    stmt = update(DocumentVersion).where(DocumentVersion.text_pending.is_(True),
+                                         DocumentVersion.extracted_text.is_not(None))
+    if version_ids is not None:
+        stmt = stmt.where(DocumentVersion.id.in_(version_ids))
+    if space_id is not None:
+        stmt = stmt.where(DocumentVersion.space_id == space_id)
+    db.session.execute(stmt.values(text_pending=False).execution_options(synchronize_session=False))
+
+
+def extract_pending(limit: int = 20) -> int:
+    """The background step: read the text of up to `limit` waiting versions, index it, clear their marks.
+
+    Each step is its own commit and the mark goes last, so a crash at any point only means the
+    work is done again on the next round. Returns how many versions were indexed.
+    """
+    from agora.documents.models import DocumentVersion
+
+    read_pending_texts(limit)
+    rows = db.session.execute(_pending().where(DocumentVersion.extracted_text.is_not(None))
+                              .with_only_columns(DocumentVersion.id, DocumentVersion.document_id,
+                                                 DocumentVersion.space_id).limit(limit)).all()
+    if not rows:
+        db.session.rollback()
+        return 0
+    apply([ContentChange("documents.document", document_id, space_id, "updated") for _id, document_id, space_id in rows])
+    db.session.rollback()
+    _mark_indexed([row.id for row in rows])
+    db.session.commit()
+    return len(rows)
 
 
 # Freshness --------------------------------------------------------------------------------------

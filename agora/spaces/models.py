@@ -104,6 +104,12 @@ class Invitation(SpaceScoped, db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The address the link was mailed to (an invitation from a member import), None for a link
+    #: handed out by the admins. Whoever opens the mailed link may accept or decline it.
+    email: Mapped[str | None] = mapped_column(String(254))
+    #: What the person gets in the space on accepting, besides the role.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    function: Mapped[str] = mapped_column(String(120), default="")
 
     space: Mapped[Space] = relationship()
     created_by: Mapped[User | None] = relationship()

@@ -165,6 +165,30 @@ def create_invitation(space: Space, *, role: str, max_uses: int, days: int, labe
     return invitation, raw
 
 
+#: How long an invitation mailed to an address stays open.
+ADDRESSED_INVITATION_DAYS = 30
+
+
+def invite_address(space: Space, *, email: str, name: str, role: str, organisation_id: int | None, function: str,
+                   actor: User) -> tuple[Invitation, str]:
+    """An invitation for one person, to be mailed to `email`: single use, with what they get on accepting.
+
+    Returns it with its secret (for the mail). Nothing is looked up: whether an account holds that
+    address stays unknown to the one inviting, and no account joins without opening the link."""
+    invitation, raw = create_invitation(space, role=role, max_uses=1, days=ADDRESSED_INVITATION_DAYS, label=name,
+                                        actor=actor)
+    invitation.email, invitation.organisation_id, invitation.function = email, organisation_id, one_line(function)[:120]
+    return invitation, raw
+
+
+def decline_invitation(invitation: Invitation) -> None:
+    """The person it was mailed to says no: the link stops working. Raises ServiceError (410) when no longer open."""
+    if not invitation.is_usable():
+        raise ServiceError(_l("Cette invitation n'est plus valable : demandez-en une nouvelle."), status=410)
+    invitation.revoked_at = utcnow()
+    audit("invitation.declined", None, space=invitation.space, target=invitation.label or None)
+
+
 def find_invitation(raw: str) -> Invitation | None:
     """Return the invitation for that secret, usable or not, or None."""
     if not raw or len(raw) > 100:
@@ -195,6 +219,8 @@ def accept_invitation(invitation: Invitation, user: User) -> Membership:
         raise ServiceError(_l("Cette invitation n'est plus valable : demandez-en une nouvelle."), status=410)
     db.session.refresh(invitation)
     membership = add_member(space, user, invitation.role, actor=user)
+    membership.organisation_id = invitation.organisation_id
+    membership.function = invitation.function or ""
     audit("invitation.used", user, space=space, target=invitation.label or None, details={"role": invitation.role})
     return membership
 

@@ -379,4 +379,23 @@ def join(token: str):
             return redirect(url_for("spaces.home", slug=space.slug))
     elif request.method == "POST":
         status = 400
+    elif invitation.email and not form.is_submitted():  # mailed to this person: what the importer wrote, to start from
+        form.display_name.data, form.email.data = invitation.label, invitation.email
     return render_template("spaces/join.html", invitation=invitation, space=space, usable=True, form=form), status
+
+
+@join_bp.post("/join/<token>/decline")
+def decline(token: str):
+    """Say no to an invitation mailed to oneself: the link stops working, nobody joins."""
+    invitation = services.find_invitation(token)
+    if invitation is None or not invitation.email:
+        abort(404)
+    try:
+        services.decline_invitation(invitation)
+    except ServiceError as exc:
+        db.session.rollback()
+        return render_template("spaces/join.html", invitation=invitation, space=invitation.space, usable=False,
+                               form=SignupForm()), exc.status
+    db.session.commit()
+    return render_template("spaces/join.html", invitation=invitation, space=invitation.space, usable=False,
+                           declined=True, form=SignupForm())
