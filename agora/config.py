@@ -5,6 +5,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -17,13 +18,20 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "DATABASE_URL": "",
     "SITE_NAME": "Agora",
-    #: The public address, for links written outside a request (e-mails sent from the CLI).
+    #: The public address. Every absolute link (mails, links to copy, QR codes) is built from it,
+    #: never from the Host header a client sent.
     "BASE_URL": "http://127.0.0.1:8000",
+    #: Host names this server answers to, comma separated ("." before a name admits its subdomains).
+    #: Empty: the host of BASE_URL, plus the loopback names. Other hosts get 400 (but /healthz).
+    "ALLOWED_HOSTS": "",
     "DEFAULT_LANGUAGE": "fr",
     "DEFAULT_TIMEZONE": "Europe/Paris",
     "MAX_UPLOAD_MB": 64,
     "HTTPS": False,
     "PROXY_COUNT": 0,
+    #: Take the host from the proxy's X-Forwarded-Host: only when the proxy sets that header itself
+    #: (nginx's `proxy_set_header Host $host` needs nothing of the kind).
+    "PROXY_FORWARDED_HOST": False,
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_USER": "",
@@ -61,6 +69,22 @@ def _parse(name: str, raw: str) -> Any:
     return raw
 
 
+def allowed_hosts(raw: Any, base_url: str) -> list[str]:
+    """Return the host names to answer to: the list given (comma separated or a list), else BASE_URL's and loopback.
+
+    Raises ConfigError when BASE_URL has no host.
+    """
+    items = raw if isinstance(raw, (list, tuple)) else str(raw or "").split(",")
+    hosts = [item.strip().lower() for item in items if str(item).strip()]
+    if hosts:
+        return hosts
+    host = urlsplit(base_url).hostname
+    if not host:
+        raise ConfigError(f"BASE_URL must be an absolute address such as https://agora.example.org, not {base_url!r}.")
+    # Loopback names cannot be reached from someone else's page: the server's own checks may use them.
+    return list(dict.fromkeys([host, "localhost", "127.0.0.1", "[::1]"]))
+
+
 def read_config_file(folder: Path) -> dict[str, Any]:
     """Return the settings of the instance config file, or {} when there is none."""
     for name in CONFIG_FILE_NAMES:
@@ -96,6 +120,7 @@ def load_settings(mapping: Mapping[str, Any] | None = None, environ: Mapping[str
 
     if settings["DEFAULT_LANGUAGE"] not in LANGUAGES:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
+    settings["ALLOWED_HOSTS"] = allowed_hosts(settings["ALLOWED_HOSTS"], settings["BASE_URL"])
     settings.setdefault(
         "SQLALCHEMY_DATABASE_URI", settings["DATABASE_URL"] or f"sqlite:///{folder / 'agora.db'}"
     )

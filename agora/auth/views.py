@@ -9,9 +9,10 @@ from agora.auth import services
 from agora.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
 from agora.auth.models import User
 from agora.core.forms import apply_service_error
+from agora.core.security import forbid_caching
 from agora.core.services import ServiceError, one_line
 from agora.core.timezones import TIMEZONE_NAMES
-from agora.core.urls import safe_next
+from agora.core.urls import public_url, safe_next
 from agora.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -205,7 +206,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(
-            form.email.data, lambda raw: url_for("auth.reset_password", token=raw, _external=True)
+            form.email.data, lambda raw: public_url("auth.reset_password", token=raw)
         )
         db.session.commit()
         return render_template("auth/forgot_sent.html")
@@ -214,6 +215,7 @@ def forgot_password():
 
 
 def _token_page(purpose: str, token: str, template: str):
+    forbid_caching()  # the address itself is the secret
     found = services.find_token(token, purpose)
     if found is None:
         abort(404)
