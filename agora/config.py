@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -38,8 +39,16 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_SECURITY": "",
     "SMTP_FROM": "agora@localhost",
+    #: Failed logins for one account from one address before that pair waits LOGIN_LOCK_MINUTES.
     "LOGIN_MAX_FAILURES": 5,
+    #: Failed logins from one address, whatever the accounts (a social centre shares one address).
+    "LOGIN_MAX_ADDRESS_FAILURES": 20,
+    #: Failed logins for one account from all addresses: past it, only addresses that never failed
+    #: for this account may still try (its owner elsewhere keeps getting in).
+    "LOGIN_MAX_ACCOUNT_FAILURES": 20,
     "LOGIN_LOCK_MINUTES": 15,
+    #: A login (with or without "stay logged in") ends this many days after it began.
+    "SESSION_DAYS": 30,
 }
 
 CONFIG_FILE_NAMES = ("agora.toml", "agora.cfg")
@@ -131,6 +140,7 @@ def load_settings(mapping: Mapping[str, Any] | None = None, environ: Mapping[str
     settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
     settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     settings.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    settings.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=int(settings["SESSION_DAYS"])))
     settings.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     settings.setdefault("SESSION_COOKIE_NAME", "agora_session")
     settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})

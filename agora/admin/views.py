@@ -222,7 +222,7 @@ def disable_user(user_id: int):
         flash(_("Vous ne pouvez pas désactiver votre propre compte."), "error")
         return redirect(url_for("admin.users"))
     user.is_disabled = True
-    user.session_version += 1
+    auth_services.end_logins(user)
     auth_services.audit("account.disabled", current_user, target=user.username)
     db.session.commit()
     flash(_("Le compte %(name)s est désactivé.", name=user.username), "success")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import time
 from datetime import timedelta
 
@@ -23,6 +24,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+log = logging.getLogger(__name__)
 
 #: Endpoints that answer whatever the Host header: a load balancer probes by address, and the
 #: answer holds no link and nothing private.
@@ -112,6 +115,10 @@ def init_app(app: Flask) -> None:
         if request.endpoint in ANY_HOST_ENDPOINTS:
             return
         if not host_allowed(request.host, app.config["ALLOWED_HOSTS"]):
+            if not app.extensions.get("agora.host_refusal_logged"):  # once: scanners send any host
+                app.extensions["agora.host_refusal_logged"] = True
+                log.warning("refused a request for host %r: this server answers for %s (set AGORA_BASE_URL, "
+                            "or AGORA_ALLOWED_HOSTS)", request.host[:100], ", ".join(app.config["ALLOWED_HOSTS"]))
             abort(400)
 
     @app.before_request

@@ -1,4 +1,4 @@
-"""The mail sender loop: writes due notification mails to the outbox, then sends the outbox.
+"""The mail sender loop: writes asked-for reset links and due notification mails to the outbox, then sends it.
 
 `agora serve` forks one of these from its master once the app is built (one sender however many
 workers, sharing the loaded code's memory with them), and `agora mail send --watch` runs it by hand. Each round is a few short transactions: the web
@@ -21,11 +21,14 @@ log = logging.getLogger("agora.mail")
 
 def one_round(app: Flask, batch: int = 100) -> tuple[int, int]:
     """Compose what is due and send what can be sent now; return (mails written, mails sent)."""
+    from agora.auth.services import send_reset_mails
     from agora.core.mail import send_pending
     from agora.notifications.mails import compose_due
 
     with app.app_context():
-        written = compose_due()
+        written = send_reset_mails()
+        db.session.commit()
+        written += compose_due()
         sent = 0
         if app.config["SMTP_HOST"]:
             while True:
