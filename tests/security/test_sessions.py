@@ -92,11 +92,11 @@ def test_my_profile_lists_my_logins_and_ends_one_or_all_others(app, make_user, d
 
 def test_nobody_ends_someone_elses_login(app, make_user, db):
     make_user("intrus")
-    make_user("cible")
+    target_user = make_user("cible")
     intruder, target = app.test_client(), app.test_client()
     login(intruder, "intrus")
     login(target, "cible")
-    target_login = db.session.scalar(select(LoginSession).where(LoginSession.user_id == 2))
+    target_login = db.session.scalar(select(LoginSession).where(LoginSession.user_id == target_user.id))
     assert post(intruder, f"/profile/logins/{target_login.id}/end").status_code == 404
     assert target.get("/profile").status_code == 200
 
