@@ -223,6 +223,8 @@ def serve(host, port, workers, threads, mail_sender):
     if not _port_is_free(host, port):
         raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
+    click.echo(f"Links point to {app.config['BASE_URL']}; requests for hosts other than "
+               f"{', '.join(app.config['ALLOWED_HOSTS'])} are refused (AGORA_BASE_URL, AGORA_ALLOWED_HOSTS).")
     sys.stdout.flush()
     from agora.core.server import prepare
     from agora.notifications import sender

@@ -388,3 +388,12 @@ def test_throttle_table(app, make_user, db, failures, attempt, allowed):
         assert response.status_code == 429
         assert "patientez 15 minute" in response.get_data(as_text=True)
         assert client.get("/").status_code == 302  # still logged out
+
+
+def test_counters_that_ran_out_are_removed(app, db):
+    start = utcnow()
+    with app.test_request_context():
+        services.record_failure("ancien", "10.0.0.1", now=start)
+        services.record_failure("recent", "10.0.0.2", now=start + timedelta(minutes=20))
+    db.session.commit()
+    assert sorted(db.session.scalars(select(LoginThrottle.key))) == ["ip:10.0.0.2", "pair:10.0.0.2 recent", "user:recent"]

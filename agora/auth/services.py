@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agora.auth.models import AuditEntry, LoginSession, LoginThrottle, PasswordResetRequest, User, UserToken
@@ -320,6 +320,10 @@ def record_failure(username: str, ip: str | None, now: datetime | None = None) -
     now = now or utcnow()
     window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
     limits = _limits()
+    # Counters that have run out go: one per (address, name) tried would otherwise pile up for ever.
+    db.session.execute(delete(LoginThrottle).where(
+        LoginThrottle.first_failure_at <= now - window,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now)))
     for kind, key in _throttle_keys(username, ip).items():
         # Row lock (PostgreSQL) so that failures from several workers at once all count.
         row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
