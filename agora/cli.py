@@ -224,6 +224,8 @@ def serve(host, port, workers, threads, mail_sender):
     if not _port_is_free(host, port):
         raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
+    click.echo(f"Links point to {app.config['BASE_URL']}; requests for hosts other than "
+               f"{', '.join(app.config['ALLOWED_HOSTS'])} are refused (AGORA_BASE_URL, AGORA_ALLOWED_HOSTS).")
     sys.stdout.flush()
     from agora.core.server import prepare
     from agora.notifications import sender
@@ -335,7 +337,7 @@ def user_disable(username):
     with app_context():
         found = _account(username)
         found.is_disabled = True
-        found.session_version += 1
+        services.end_logins(found)
         services.audit("account.disabled", None, target=found.username, details={"via": "cli"})
         database.session.commit()
         click.echo(f"Disabled {found.username}.")
@@ -461,9 +463,11 @@ def mail():
 @click.option("--watch", is_flag=True, help="Keep running: a round every few seconds until stopped.")
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between rounds with --watch.")
 def mail_send(limit, watch, interval):
-    """Write the notification mails that are due, then send the outbox (from cron: every minute)."""
+    """Write the reset links asked for and the notification mails due, then send the outbox (from cron: every minute)."""
     from agora import create_app
+    from agora.auth.services import send_reset_mails
     from agora.core import mail as outbox
+    from agora.extensions import db as database
     from agora.notifications import sender
     from agora.notifications.mails import compose_due
 
@@ -474,7 +478,9 @@ def mail_send(limit, watch, interval):
     with app_context() as app:
         if not app.config["SMTP_HOST"]:
             raise click.ClickException("No SMTP server is configured: set AGORA_SMTP_HOST (and AGORA_SMTP_FROM).")
-        written = compose_due()
+        written = send_reset_mails()
+        database.session.commit()
+        written += compose_due()
         report = outbox.send_pending(limit)
     click.echo(f"written {written}, sent {report.sent}, to retry {report.retried}, given up {report.failed}")
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -17,21 +19,36 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "DATABASE_URL": "",
     "SITE_NAME": "Agora",
-    #: The public address, for links written outside a request (e-mails sent from the CLI).
+    #: The public address. Every absolute link (mails, links to copy, QR codes) is built from it,
+    #: never from the Host header a client sent.
     "BASE_URL": "http://127.0.0.1:8000",
+    #: Host names this server answers to, comma separated ("." before a name admits its subdomains).
+    #: Empty: the host of BASE_URL, plus the loopback names. Other hosts get 400 (but /healthz).
+    "ALLOWED_HOSTS": "",
     "DEFAULT_LANGUAGE": "fr",
     "DEFAULT_TIMEZONE": "Europe/Paris",
     "MAX_UPLOAD_MB": 64,
     "HTTPS": False,
     "PROXY_COUNT": 0,
+    #: Take the host from the proxy's X-Forwarded-Host: only when the proxy sets that header itself
+    #: (nginx's `proxy_set_header Host $host` needs nothing of the kind).
+    "PROXY_FORWARDED_HOST": False,
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_USER": "",
     "SMTP_PASSWORD": "",
     "SMTP_SECURITY": "",
     "SMTP_FROM": "agora@localhost",
+    #: Failed logins for one account from one address before that pair waits LOGIN_LOCK_MINUTES.
     "LOGIN_MAX_FAILURES": 5,
+    #: Failed logins from one address, whatever the accounts (a social centre shares one address).
+    "LOGIN_MAX_ADDRESS_FAILURES": 20,
+    #: Failed logins for one account from all addresses: past it, only addresses that never failed
+    #: for this account may still try (its owner elsewhere keeps getting in).
+    "LOGIN_MAX_ACCOUNT_FAILURES": 20,
     "LOGIN_LOCK_MINUTES": 15,
+    #: A login (with or without "stay logged in") ends this many days after it began.
+    "SESSION_DAYS": 30,
 }
 
 CONFIG_FILE_NAMES = ("agora.toml", "agora.cfg")
@@ -59,6 +76,22 @@ def _parse(name: str, raw: str) -> Any:
         except ValueError:
             raise ConfigError(f"AGORA_{name} must be a whole number, not {raw!r}.") from None
     return raw
+
+
+def allowed_hosts(raw: Any, base_url: str) -> list[str]:
+    """Return the host names to answer to: the list given (comma separated or a list), else BASE_URL's and loopback.
+
+    Raises ConfigError when BASE_URL has no host.
+    """
+    items = raw if isinstance(raw, (list, tuple)) else str(raw or "").split(",")
+    hosts = [item.strip().lower() for item in items if str(item).strip()]
+    if hosts:
+        return hosts
+    host = urlsplit(base_url).hostname
+    if not host:
+        raise ConfigError(f"BASE_URL must be an absolute address such as https://agora.example.org, not {base_url!r}.")
+    # Loopback names cannot be reached from someone else's page: the server's own checks may use them.
+    return list(dict.fromkeys([host, "localhost", "127.0.0.1", "[::1]"]))
 
 
 def read_config_file(folder: Path) -> dict[str, Any]:
@@ -96,6 +129,7 @@ def load_settings(mapping: Mapping[str, Any] | None = None, environ: Mapping[str
 
     if settings["DEFAULT_LANGUAGE"] not in LANGUAGES:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
+    settings["ALLOWED_HOSTS"] = allowed_hosts(settings["ALLOWED_HOSTS"], settings["BASE_URL"])
     settings.setdefault(
         "SQLALCHEMY_DATABASE_URI", settings["DATABASE_URL"] or f"sqlite:///{folder / 'agora.db'}"
     )
@@ -106,6 +140,7 @@ def load_settings(mapping: Mapping[str, Any] | None = None, environ: Mapping[str
     settings.setdefault("SESSION_COOKIE_HTTPONLY", True)
     settings.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     settings.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    settings.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=int(settings["SESSION_DAYS"])))
     settings.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     settings.setdefault("SESSION_COOKIE_NAME", "agora_session")
     settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})

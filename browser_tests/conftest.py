@@ -42,6 +42,7 @@ def server(tmp_path_factory):
     subprocess.run([AGORA, "space", "add-member", "conseil-tilleuls", READER, "--role", "reader"],
                    env=env, check=True, capture_output=True)
     port = free_port()
+    env["AGORA_BASE_URL"] = f"http://127.0.0.1:{port}"  # links to copy are built from the public address
     process = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:  # blocks until gunicorn has a worker up

@@ -38,6 +38,8 @@ def app_config(instance, url: str) -> dict:
         "SECRET_KEY": "test-secret",
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": url,
+        # The test client calls itself "localhost": links in mails and pages use the same public address.
+        "BASE_URL": "http://localhost",
         # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 64,

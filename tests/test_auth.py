@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from agora.auth import services
-from agora.auth.models import AuditEntry, LoginThrottle, User, UserToken
+from agora.auth.models import AuditEntry, LoginSession, LoginThrottle, PasswordResetRequest, User, UserToken
 from agora.core.mail import OutboxMessage
 from agora.core.time import utcnow
 from tests.conftest import PASSWORD, csrf_token, login, make_app, post
@@ -76,7 +76,7 @@ def test_success_resets_the_account_throttle(client, make_user, db):
     for _ in range(3):
         login(client, "ahmed", "mauvais mot de passe")
     assert login(client, "ahmed").status_code == 302
-    assert db.session.get(LoginThrottle, "user:ahmed") is None
+    assert db.session.get(LoginThrottle, "pair:127.0.0.1 ahmed") is None
 
 
 def test_throttle_is_shared_by_two_app_instances_on_one_database(app, make_user, tmp_path, database_url):
@@ -101,13 +101,14 @@ def test_throttle_ends_after_the_lock_period(app, make_user, db):
         with app.test_request_context():
             services.record_failure("marc", "10.0.0.1", now=start)
     db.session.commit()
-    assert services.throttle_wait("marc", None, now=start + timedelta(minutes=1)) == 14
-    assert services.throttle_wait("marc", None, now=start + timedelta(minutes=16)) == 0
+    with app.test_request_context():
+        assert services.throttle_wait("marc", "10.0.0.1", now=start + timedelta(minutes=1)) == 14
+        assert services.throttle_wait("marc", "10.0.0.1", now=start + timedelta(minutes=16)) == 0
 
 
 def test_throttle_per_address_covers_many_usernames(client, make_user):
     make_user("victime")
-    for n in range(5):
+    for n in range(20):
         login(client, f"inconnu{n}", "mauvais mot de passe")
     assert login(client, "victime").status_code == 429
 
@@ -146,7 +147,8 @@ def test_wrong_current_password_changes_nothing(client, make_user, db):
     login(client, "paul")
     response = post(client, "/profile/password", {"pw-current": "faux faux faux", "pw-password": "nouveau mot de passe", "pw-confirm": "nouveau mot de passe"})
     assert response.status_code == 400
-    assert db.session.get(User, user.id).session_version == 1
+    assert db.session.scalar(select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user.id)) == 1
+    assert client.get("/profile").status_code == 200
 
 
 def test_profile_edit(client, make_user, db):
@@ -168,7 +170,15 @@ def test_profile_refuses_a_bad_email(client, make_user, db):
     assert db.session.get(User, user.id).email == "gaby@example.org"
 
 
+def deliver_resets(db) -> int:
+    """Turn the reset requests into mails, as the background sender does (in the `db` fixture's context)."""
+    written = services.send_reset_mails()
+    db.session.commit()
+    return written
+
+
 def reset_link(db) -> str:
+    deliver_resets(db)
     body = db.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
     return re.search(r"http://localhost(/password/reset/\S+)", body).group(1)
 
@@ -179,6 +189,7 @@ def test_forgotten_password_gives_the_same_answer_whether_or_not_the_account_exi
     unknown = post(client, "/password/forgot", {"email": "personne@example.org"})
     assert known.status_code == unknown.status_code == 200
     assert known.get_data(as_text=True) == unknown.get_data(as_text=True)
+    assert deliver_resets(db) == 1
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
     assert db.session.scalar(select(OutboxMessage.recipient)) == "odile@example.org"
 
@@ -255,3 +266,134 @@ def test_logout_ends_the_session(client, make_user):
     login(client, "leo")
     assert post(client, "/logout").status_code == 302
     assert client.get("/profile").status_code == 302
+
+
+# The same work whatever the account ----------------------------------------------------------
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch):
+    """Count argon2 hashes and verifications made by the app."""
+    from argon2 import PasswordHasher
+
+    calls = {"hash": 0, "verify": 0}
+    real_hash, real_verify = PasswordHasher.hash, PasswordHasher.verify
+
+    def counted_hash(self, *args, **kwargs):
+        calls["hash"] += 1
+        return real_hash(self, *args, **kwargs)
+
+    def counted_verify(self, *args, **kwargs):
+        calls["verify"] += 1
+        return real_verify(self, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "hash", counted_hash)
+    monkeypatch.setattr(PasswordHasher, "verify", counted_verify)
+    return calls
+
+
+@pytest.mark.parametrize("account", ["with a password", "waiting for its setup link", "disabled", "unknown"])
+@pytest.mark.parametrize("password", ["the right one", "a wrong one"])
+def test_a_refused_login_costs_one_hash_check_whatever_the_account(app, client, make_user, db, argon2_calls,
+                                                                   account, password):
+    if account != "unknown":
+        user = make_user("compte", password=None if account == "waiting for its setup link" else PASSWORD)
+        if account == "disabled":
+            db.session.get(User, user.id).is_disabled = True
+            db.session.commit()
+    with app.test_request_context():
+        services.verify_password(None, "warm up")  # the stand-in hash is made once per process
+    token = csrf_token(client)
+    argon2_calls.update(hash=0, verify=0)
+    typed = PASSWORD if password == "the right one" else "pas le bon mot de passe"
+    response = client.post("/login", data={"username": "compte", "password": typed, "csrf_token": token})
+    expected = 302 if (account == "with a password" and password == "the right one") else 401
+    assert response.status_code == expected
+    assert argon2_calls == {"hash": 0, "verify": 1}
+
+
+def statements_of(db, request):
+    """The SQL a request runs, without its parameters."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = request()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return response, seen
+
+
+def test_asking_for_a_reset_does_the_same_work_for_a_known_and_an_unknown_address(client, make_user, db):
+    make_user("odile", email="odile@example.org")
+    token = csrf_token(client)
+    answers = {}
+    for email in ("odile@example.org", "personne@example.org"):
+        answers[email] = statements_of(db, lambda: client.post(
+            "/password/forgot", data={"email": email, "csrf_token": token}))
+    (known, known_sql), (unknown, unknown_sql) = answers.values()
+    assert known.get_data(as_text=True) == unknown.get_data(as_text=True)
+    assert known_sql == unknown_sql and any("password_reset_requests" in s for s in known_sql)
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # nothing rendered in the request
+    assert deliver_resets(db) == 1
+    assert db.session.scalar(select(OutboxMessage.recipient)) == "odile@example.org"
+    assert db.session.scalar(select(func.count()).select_from(PasswordResetRequest)) == 0
+
+
+def test_reset_mail_is_written_in_the_accounts_language(client, make_user, db):
+    user = make_user("lisa", email="lisa@example.org")
+    db.session.get(User, user.id).language = "en"
+    db.session.commit()
+    post(client, "/password/forgot", {"email": "lisa@example.org"})
+    deliver_resets(db)
+    assert db.session.scalar(select(OutboxMessage.subject)) == "Reset your password"
+
+
+# Throttling: per (account, address) and per address -----------------------------------------------
+
+OWNER, ATTACKER, OTHER = "10.0.0.1", "10.0.0.66", "10.0.0.9"
+
+
+@pytest.mark.parametrize("failures, attempt, allowed", [
+    # (address, account, failures) before; (address, account, right password?); let in?
+    ([(ATTACKER, "cible", 5)], (OWNER, "cible", True), True),       # the owner elsewhere is not locked out
+    ([(ATTACKER, "cible", 5)], (ATTACKER, "cible", True), False),   # the guesser is, even with the right password
+    ([(ATTACKER, "cible", 5)], (ATTACKER, "autre", True), True),    # for that account only
+    ([(OWNER, "cible", 4)], (OWNER, "cible", True), True),          # typos below the limit
+    ([(ATTACKER, f"nom{n}", 1) for n in range(20)], (ATTACKER, "autre", True), False),  # one address, many names
+    ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], (OWNER, "cible", True), True),   # many addresses, one name...
+    ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], ("10.1.0.3", "cible", True), False),  # ...that failed: out
+    ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], (OTHER, "cible", False), True),  # a new address may try
+])
+def test_throttle_table(app, make_user, db, failures, attempt, allowed):
+    make_user("cible")
+    make_user("autre")
+    for address, name, count in failures:
+        with app.test_request_context():
+            for _ in range(count):
+                services.record_failure(name, address)
+    db.session.commit()
+    address, name, right = attempt
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    response = login(client, name, PASSWORD if right else "pas le bon mot de passe")
+    if allowed:
+        assert response.status_code == (302 if right else 401)
+    else:
+        assert response.status_code == 429
+        assert "patientez 15 minute" in response.get_data(as_text=True)
+        assert client.get("/").status_code == 302  # still logged out
+
+
+def test_counters_that_ran_out_are_removed(app, db):
+    start = utcnow()
+    with app.test_request_context():
+        services.record_failure("ancien", "10.0.0.1", now=start)
+        services.record_failure("recent", "10.0.0.2", now=start + timedelta(minutes=20))
+    db.session.commit()
+    assert sorted(db.session.scalars(select(LoginThrottle.key))) == ["ip:10.0.0.2", "pair:10.0.0.2 recent", "user:recent"]

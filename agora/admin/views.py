@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
@@ -14,11 +14,12 @@ from agora.auth.models import AuditEntry, User
 from agora.core.forms import apply_service_error
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
+from agora.core.security import keep_secret, kept_secret
 from agora.core.services import ServiceError, contains_pattern, one_line
+from agora.core.urls import secret_url
 from agora.extensions import db, login_manager
 from agora.spaces import services as space_services
 from agora.spaces.models import Membership, Space
-from agora.spaces.views import keep_secret
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -221,7 +222,7 @@ def disable_user(user_id: int):
         flash(_("Vous ne pouvez pas désactiver votre propre compte."), "error")
         return redirect(url_for("admin.users"))
     user.is_disabled = True
-    user.session_version += 1
+    auth_services.end_logins(user)
     auth_services.audit("account.disabled", current_user, target=user.username)
     db.session.commit()
     flash(_("Le compte %(name)s est désactivé.", name=user.username), "success")
@@ -254,8 +255,8 @@ def reset_user(user_id: int):
 def show_reset(user_id: int):
     """The reset link of an account with its QR code."""
     user = _user(user_id)
-    raw = session.get("secrets", {}).get(f"setup-{user.id}")
-    link = url_for("auth.setup_account", token=raw, _external=True) if raw else None
+    raw = kept_secret(f"setup-{user.id}")
+    link = secret_url("auth.setup_account", token=raw) if raw else None
     qr = qr_svg(link, _("Code QR du lien de création du mot de passe")) if link else None
     return render_template("admin/reset.html", user=user, link=link, qr=qr)
 

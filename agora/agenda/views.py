@@ -18,7 +18,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import get_timezone, ngettext
@@ -36,14 +35,14 @@ from agora.core.forms import (
     previewed_file,
     save_form,
 )
+from agora.core.security import keep_secret, kept_secret
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
-from agora.core.urls import date_arg
+from agora.core.urls import date_arg, secret_url
 from agora.documents import services as documents
 from agora.extensions import csrf, db
 from agora.spaces.models import Space
-from agora.spaces.views import keep_secret
 
 bp = space_blueprint("agenda", __name__)
 mine_bp = Blueprint("my_agenda", __name__)
@@ -478,7 +477,7 @@ def subscribe():
         db.session.commit()
         keep_secret(f"ical-{g.space.id}", raw)
         return redirect(url_for("agenda.subscribe"))
-    raw = session.get("secrets", {}).get(f"ical-{g.space.id}")
+    raw = kept_secret(f"ical-{g.space.id}")
     existing = db.session.scalar(select(IcalToken).where(IcalToken.user_id == current_user.id,
                                                          IcalToken.space_id == g.space.id))
     return render_template("agenda/subscribe.html", space=g.space, existing=existing, **_addresses(raw))
@@ -487,7 +486,7 @@ def subscribe():
 def _addresses(raw: str | None) -> dict:
     if not raw:
         return {"https_url": None, "webcal_url": None}
-    https_url = url_for("ical.feed", token=raw, _external=True)
+    https_url = secret_url("ical.feed", token=raw)
     return {"https_url": https_url, "webcal_url": "webcal://" + https_url.split("://", 1)[1]}
 
 
@@ -523,7 +522,7 @@ def feed(token: str):
 def my_agenda():
     """My agenda: the coming days of every space I belong to."""
     space_ids = services.agenda_space_ids(current_user)
-    raw = session.get("secrets", {}).get("ical-all")
+    raw = kept_secret("ical-all")
     return _list_page(space_ids, "agenda/mine.html", **_addresses(raw))
 
 

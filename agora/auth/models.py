@@ -1,4 +1,4 @@
-"""Accounts, one-time tokens, login throttling and the audit log."""
+"""Accounts, logins, one-time tokens, login throttling, reset requests and the audit log."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,8 +27,6 @@ class User(UserMixin, db.Model):
     is_disabled: Mapped[bool] = mapped_column(default=False)
     language: Mapped[str | None] = mapped_column(String(5))
     timezone: Mapped[str | None] = mapped_column(String(64))
-    #: Part of the session id: bumping it ends every session of this account.
-    session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     phone: Mapped[str | None] = mapped_column(String(40))
@@ -49,8 +47,9 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return not self.is_disabled
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    def get_id(self) -> str | None:
+        """The secret of the login this user object was loaded through (Flask-Login keeps it in the cookies)."""
+        return self.__dict__.get("_login_secret")
 
     def membership_in(self, space) -> "Membership | None":  # noqa: F821
         """Return this user's membership of space (cached on the instance), or None."""
@@ -84,8 +83,48 @@ class UserToken(db.Model):
     user: Mapped[User] = relationship()
 
 
+class LoginSession(db.Model):
+    """One login on one device: its secret (hashed) is what the session and remember-me cookies hold.
+
+    Deleting the row ends that login at once, wherever its cookies were copied.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 of the secret held by the cookies.
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Written at most once an hour: reading pages must not write on every request.
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: A short description of the device, from its browser's User-Agent ("Firefox, Linux").
+    device: Mapped[str] = mapped_column(String(80), default="")
+    remember: Mapped[bool] = mapped_column(default=False)
+
+
+class PasswordResetRequest(db.Model):
+    """A reset asked for an address, turned into mails by the background sender.
+
+    The request only writes this row, whether or not an account uses the address: the answer
+    takes the same time either way.
+    """
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    language: Mapped[str | None] = mapped_column(String(5))
+
+
 class LoginThrottle(db.Model):
-    """Failed logins per key ("user:<name>" or "ip:<address>"), shared by every server worker."""
+    """Failed logins per key, shared by every server worker.
+
+    Keys: "pair:<address> <name>" (one account from one address), "ip:<address>", "user:<name>".
+    """
 
     __tablename__ = "login_throttles"
 

@@ -1,4 +1,4 @@
-"""Account services: creation, passwords, login throttling, one-time links, audit log.
+"""Account services: creation, passwords, logins, login throttling, one-time links, audit log.
 
 Services flush and never commit: the view (or CLI command) that called them commits once.
 """
@@ -16,10 +16,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agora.auth.models import AuditEntry, LoginThrottle, User, UserToken
+from agora.auth.models import AuditEntry, LoginSession, LoginThrottle, PasswordResetRequest, User, UserToken
 from agora.core.mail import queue_mail
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
@@ -78,17 +78,28 @@ def check_password_rules(password: str, username: str | None = None) -> None:
         raise ServiceError(_l("Ce mot de passe est trop courant : choisissez-en un autre."), field="password")
 
 
-def verify_password(user: User, password: str) -> bool:
-    """Return True when password matches; upgrades the stored hash when its parameters are old."""
-    if not user.password_hash:
-        return False
+@lru_cache(maxsize=4)
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism).hash(
+        secrets.token_urlsafe(16))
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Return True when password matches; upgrades the stored hash when its parameters are old.
+
+    Always spends exactly one argon2 verification, against a stand-in hash when there is no
+    account or it has no password yet: the time taken tells nothing about the account.
+    """
     hasher = _hasher()
+    stored = user.password_hash if user is not None else None
     try:
         with HASHING:
-            hasher.verify(user.password_hash, password)
+            hasher.verify(stored or _dummy_hash(hasher.time_cost, hasher.memory_cost, hasher.parallelism), password)
     except (VerificationError, InvalidHashError):
         return False
-    if hasher.check_needs_rehash(user.password_hash):
+    if not stored:
+        return False
+    if hasher.check_needs_rehash(stored):
         user.password_hash = hash_password(password)
     return True
 
@@ -149,10 +160,10 @@ def create_user(
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace the password and end every other session of the account (the version changes)."""
+    """Replace the password and end every login of the account (the caller opens a new one)."""
     check_password_rules(password, user.username)
     user.password_hash = hash_password(password)
-    user.session_version += 1
+    end_logins(user)
     # Any setup or reset link still lying around must not reopen the account.
     db.session.execute(
         update(UserToken).where(UserToken.user_id == user.id, UserToken.used_at.is_(None)).values(used_at=utcnow())
@@ -172,36 +183,148 @@ def ensure_first_admin() -> tuple[User, str] | None:
     return user, password
 
 
+# Logins -----------------------------------------------------------------------------------
+
+#: A login's "last used" is written at most this often (reading pages must not write each time).
+TOUCH_EVERY = timedelta(hours=1)
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("SamsungBrowser", "Samsung Internet"), ("Firefox", "Firefox"),
+             ("Chrome", "Chrome"), ("Safari", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def device_summary(user_agent: str | None) -> str:
+    """Return "Browser, system" read from a User-Agent, or "" when neither is recognised."""
+    agent = user_agent or ""
+    browser = next((name for mark, name in _BROWSERS if mark in agent), "")
+    system = next((name for mark, name in _SYSTEMS if mark in agent), "")
+    return ", ".join(part for part in (browser, system) if part)
+
+
+def open_login(user: User, *, remember: bool = False, user_agent: str | None = None) -> str:
+    """Record a new login of user and return its secret, for the cookies; expired logins of user go."""
+    now = utcnow()
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now))
+    raw = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(
+        user_id=user.id, secret_hash=hash_token(raw), created_at=now, last_used_at=now, remember=remember,
+        expires_at=now + timedelta(days=int(current_app.config["SESSION_DAYS"])), device=device_summary(user_agent)[:80],
+    ))
+    db.session.flush()
+    user.__dict__["_login_secret"] = raw
+    return raw
+
+
+def load_login(raw: str, now: datetime | None = None) -> tuple[User, LoginSession] | None:
+    """Return (user, login) for a login secret that is live and whose account is enabled, else None (one query)."""
+    if not raw or len(raw) > 100:
+        return None
+    now = now or utcnow()
+    found = db.session.execute(
+        select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.secret_hash == hash_token(raw), LoginSession.expires_at > now)
+    ).first()
+    if found is None or found[0].is_disabled:
+        return None
+    user, login = found
+    user.__dict__["_login_secret"] = raw
+    user.__dict__["_login"] = login
+    return user, login
+
+
+def touch_login(login: LoginSession, now: datetime | None = None) -> bool:
+    """Note that the login is in use, at most once per TOUCH_EVERY; return True when it wrote."""
+    now = now or utcnow()
+    if now - login.last_used_at < TOUCH_EVERY:
+        return False
+    login.last_used_at = now
+    db.session.flush()
+    return True
+
+
+def current_login(user: User) -> LoginSession | None:
+    """Return the login a user object was loaded through, None when it was not loaded from cookies."""
+    return user.__dict__.get("_login")
+
+
+def user_logins(user: User) -> list[LoginSession]:
+    """Return the live logins of user, the most recently used first."""
+    return list(db.session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at > utcnow())
+        .order_by(LoginSession.last_used_at.desc(), LoginSession.id.desc())
+    ))
+
+
+def end_login(user: User, login_id: int) -> bool:
+    """End one login of user (by id); return False when user has no such login."""
+    return bool(db.session.execute(
+        delete(LoginSession).where(LoginSession.id == login_id, LoginSession.user_id == user.id)).rowcount)
+
+
+def end_logins(user: User, *, keep_id: int | None = None) -> int:
+    """End every login of user but keep_id; return how many ended."""
+    statement = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_id is not None:
+        statement = statement.where(LoginSession.id != keep_id)
+    return db.session.execute(statement).rowcount
+
+
+def end_login_by_secret(raw: str | None) -> None:
+    """End the login holding that secret (at logout)."""
+    if raw:
+        db.session.execute(delete(LoginSession).where(LoginSession.secret_hash == hash_token(raw)))
+
+
 # Login throttling -------------------------------------------------------------------------
+#
+# Three counters per failure: the (address, account) pair, the address, and the account. The
+# pair locks after LOGIN_MAX_FAILURES, the address after LOGIN_MAX_ADDRESS_FAILURES whatever the
+# accounts. The account counter never locks out an address that has not failed for it: someone
+# guessing from elsewhere cannot keep the owner out, and the owner's right password gets in.
 
 
-def _throttle_keys(username: str, ip: str | None) -> list[str]:
-    keys = [f"user:{username.strip().lower()[:100]}"]
-    if ip:
-        keys.append(f"ip:{ip}")
-    return keys
+def _throttle_keys(username: str, ip: str | None) -> dict[str, str]:
+    name, address = username.strip().lower()[:64], (ip or "-")[:45]
+    return {"pair": f"pair:{address} {name}", "ip": f"ip:{address}", "user": f"user:{name}"}
+
+
+def _limits() -> dict[str, int]:
+    cfg = current_app.config
+    return {"pair": cfg["LOGIN_MAX_FAILURES"], "ip": cfg["LOGIN_MAX_ADDRESS_FAILURES"],
+            "user": cfg["LOGIN_MAX_ACCOUNT_FAILURES"]}
 
 
 def throttle_wait(username: str, ip: str | None, now: datetime | None = None) -> int:
-    """Return the minutes (rounded up) before this account or address may try again; 0 when free."""
+    """Return the minutes (rounded up) before this address may try this account again; 0 when free."""
     now = now or utcnow()
-    locked = db.session.scalars(
-        select(LoginThrottle.locked_until).where(
-            LoginThrottle.key.in_(_throttle_keys(username, ip)), LoginThrottle.locked_until > now
-        )
-    ).all()
-    if not locked:
+    keys = _throttle_keys(username, ip)
+    rows = {row.key: row for row in db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys.values())))}
+    window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+    pair, address, account = (rows.get(keys[k]) for k in ("pair", "ip", "user"))
+
+    def locked(row) -> bool:
+        return row is not None and row.locked_until is not None and row.locked_until > now
+
+    ends = [row.locked_until for row in (pair, address) if locked(row)]
+    if locked(account) and pair is not None and pair.first_failure_at > now - window:
+        ends.append(account.locked_until)  # this address has failed for this account lately
+    if not ends:
         return 0
-    seconds = (max(locked) - now).total_seconds()
+    seconds = (max(ends) - now).total_seconds()
     return max(1, int(-(-seconds // 60)))
 
 
 def record_failure(username: str, ip: str | None, now: datetime | None = None) -> None:
-    """Count one failed login for the account and the address; lock both past the limit."""
+    """Count one failed login for the pair, the address and the account; lock each past its limit."""
     now = now or utcnow()
-    cfg = current_app.config
-    window = timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
-    for key in _throttle_keys(username, ip):
+    window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+    limits = _limits()
+    # Counters that have run out go: one per (address, name) tried would otherwise pile up for ever.
+    db.session.execute(delete(LoginThrottle).where(
+        LoginThrottle.first_failure_at <= now - window,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now)))
+    for kind, key in _throttle_keys(username, ip).items():
         # Row lock (PostgreSQL) so that failures from several workers at once all count.
         row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
         if row is None:
@@ -214,35 +337,34 @@ def record_failure(username: str, ip: str | None, now: datetime | None = None) -
         if row.first_failure_at <= now - window:
             row.failures, row.first_failure_at, row.locked_until = 0, now, None
         row.failures += 1
-        if row.failures >= cfg["LOGIN_MAX_FAILURES"]:
+        if row.failures >= limits[kind]:
             row.locked_until = now + window
     db.session.flush()
 
 
-def clear_failures(username: str) -> None:
-    """Forget the failed logins of an account after a successful login."""
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == _throttle_keys(username, None)[0]))
+def clear_failures(username: str, ip: str | None) -> None:
+    """Forget the failed logins of this address for this account after it logged in."""
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == _throttle_keys(username, ip)["pair"]))
 
 
 def authenticate(username: str, password: str, ip: str | None) -> User | None:
     """Return the user when the credentials are right and the account is enabled, None otherwise.
 
-    Raises LoginThrottled while the account or the address is locked, even for the right
-    password. Records the attempt in the audit log either way.
+    Raises LoginThrottled while this address is locked out of this account (or locked out
+    altogether), even for the right password. Records the attempt in the audit log either way.
+    The work done is the same whether the account exists, has a password yet, or is disabled.
     """
     wait = throttle_wait(username, ip)
     if wait:
         audit("login.throttled", None, target=username[:100], ip=ip)
         raise LoginThrottled(wait)
     user = get_user_by_username(username)
-    if user is None or not verify_password(user, password) or user.is_disabled:
-        if user is None:
-            # Same work as a real check, so timing does not tell which usernames exist.
-            _hasher().hash(password)
+    right = verify_password(user, password)
+    if not right or user is None or user.is_disabled:
         record_failure(username, ip)
         audit("login.failed", user, target=username[:100], ip=ip)
         return None
-    clear_failures(username)
+    clear_failures(username, ip)
     user.last_login_at = utcnow()
     audit("login.success", user, target=user.username, ip=ip)
     return user
@@ -295,41 +417,70 @@ def use_token(token: UserToken, password: str) -> User:
     return user
 
 
-def request_password_reset(email: str, reset_url_for) -> None:
-    """Queue a reset e-mail to every enabled account with that address; silent when there is none.
+def request_password_reset(email: str, *, ip: str | None = None, language: str | None = None) -> None:
+    """Note that someone asked for a reset link for this address; the background sender mails it.
 
-    reset_url_for(raw) builds the absolute link. The answer shown must not depend on the result.
+    Writes the same single row whether or not an account uses the address, so neither the answer
+    nor its timing tells; a malformed address writes nothing.
     """
     try:
         email = normalise_email(email)
     except ServiceError:
         return
-    if not email:
-        return
-    users = db.session.scalars(select(User).where(User.email == email, User.is_disabled.is_(False))).all()
-    recent = utcnow() - timedelta(minutes=5)
-    for user in users:
-        pending = db.session.scalar(
-            select(UserToken.id).where(UserToken.user_id == user.id, UserToken.purpose == "reset",
-                                       UserToken.used_at.is_(None), UserToken.created_at > recent)
-        )
-        if pending is not None:  # one mail every five minutes at most: no flooding someone's inbox
-            continue
-        raw = issue_token(user, "reset")
-        queue_mail(
-            user.email,
-            str(_l("Réinitialiser votre mot de passe")),
-            str(
-                _l(
-                    "Bonjour %(name)s,\n\nPour choisir un nouveau mot de passe pour le compte « %(username)s », "
-                    "ouvrez ce lien dans l'heure :\n\n%(url)s\n\nSi vous n'avez rien demandé, ignorez ce message.",
-                    name=user.display_name,
-                    username=user.username,
-                    url=reset_url_for(raw),
+    if email:
+        db.session.add(PasswordResetRequest(email=email, ip=ip, language=language))
+        db.session.flush()
+
+
+def send_reset_mails(limit: int = 100) -> int:
+    """Turn waiting reset requests into one-time links and outbox mails; return the mails written.
+
+    Each enabled account with the address gets one mail, at most one every five minutes (no
+    flooding someone's inbox). The caller commits. Run by the background sender, never in a request.
+    """
+    from flask_babel import force_locale
+
+    from agora.core.urls import public_url
+
+    ids = db.session.scalars(select(PasswordResetRequest.id).order_by(PasswordResetRequest.id).limit(limit)).all()
+    if not ids:
+        return 0
+    # Deleting is claiming: a second sender running at the same time gets nothing twice.
+    claimed = db.session.execute(
+        delete(PasswordResetRequest).where(PasswordResetRequest.id.in_(ids))
+        .returning(PasswordResetRequest.id, PasswordResetRequest.email, PasswordResetRequest.ip,
+                   PasswordResetRequest.language)
+    ).all()
+    written = 0
+    for _id, email, ip, language in sorted(claimed):
+        users = db.session.scalars(select(User).where(User.email == email, User.is_disabled.is_(False))).all()
+        recent = utcnow() - timedelta(minutes=5)
+        for user in users:
+            pending = db.session.scalar(
+                select(UserToken.id).where(UserToken.user_id == user.id, UserToken.purpose == "reset",
+                                           UserToken.used_at.is_(None), UserToken.created_at > recent)
+            )
+            if pending is not None:
+                continue
+            raw = issue_token(user, "reset")
+            with force_locale(user.language or language or current_app.config["DEFAULT_LANGUAGE"]):
+                queue_mail(
+                    user.email,
+                    str(_l("Réinitialiser votre mot de passe")),
+                    str(
+                        _l(
+                            "Bonjour %(name)s,\n\nPour choisir un nouveau mot de passe pour le compte « %(username)s », "
+                            "ouvrez ce lien dans l'heure :\n\n%(url)s\n\nSi vous n'avez rien demandé, ignorez ce message.",
+                            name=user.display_name,
+                            username=user.username,
+                            url=public_url("auth.reset_password", token=raw),
+                        )
+                    ),
                 )
-            ),
-        )
-        audit("password.reset_requested", user, target=user.username)
+            audit("password.reset_requested", user, target=user.username, ip=ip)
+            written += 1
+    db.session.flush()
+    return written
 
 
 # Audit log --------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
-"""Login, logout, profile, password change, setup and reset links."""
+"""Login, logout, profile and logins, password change, setup and reset links."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from agora.auth import services
 from agora.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
 from agora.auth.models import User
 from agora.core.forms import apply_service_error
+from agora.core.security import forbid_caching
 from agora.core.services import ServiceError, one_line
 from agora.core.timezones import TIMEZONE_NAMES
 from agora.core.urls import safe_next
@@ -17,24 +20,39 @@ from agora.extensions import db, login_manager
 bp = Blueprint("auth", __name__)
 
 
+#: Requests that never need to know who is calling: loading the login there would only cost a query.
+ANONYMOUS_ENDPOINTS = frozenset({"static", "core.healthz"})
+
+
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    """Return the user of a session id "<id>:<version>"; an old version means a dead session."""
-    user_id, _sep, version = session_id.partition(":")
-    if not (user_id.isdigit() and version.isdigit()):
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.is_disabled or user.session_version != int(version):
-        return None
-    return user
+def load_user(secret: str) -> User | None:
+    """Return the user of a live login secret (from the session or remember-me cookie); None ends the session."""
+    found = services.load_login(secret)
+    return found[0] if found else None
+
+
+@bp.before_app_request
+def note_login_in_use():
+    """Keep a login's "last used" roughly right: written at most once an hour, before the view runs."""
+    if request.endpoint in ANONYMOUS_ENDPOINTS or not current_user.is_authenticated:
+        return
+    login = services.current_login(current_user)
+    if login is None:
+        return
+    try:
+        if services.touch_login(login):
+            db.session.commit()
+    except SQLAlchemyError:  # only a hint for the profile page: a busy database must not cost the page
+        db.session.rollback()
 
 
 def start_session(user: User, remember: bool = False) -> None:
-    """Log user in on a fresh session (nothing from before the login carries over but the language)."""
+    """Log user in on a fresh session and a new login (nothing from before carries over but the language)."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+    services.open_login(user, remember=remember, user_agent=request.headers.get("User-Agent"))
     login_user(user, remember=remember)
 
 
@@ -70,9 +88,12 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End the session."""
-    logout_user()
+    """End the session and its login, so that no copy of its cookies opens anything any more."""
+    if current_user.is_authenticated:
+        services.end_login_by_secret(current_user.get_id())
+        db.session.commit()
     session.clear()
+    logout_user()  # after clearing: it leaves the order to delete the remember-me cookie in the session
     flash(_("Vous êtes déconnecté."), "success")
     return redirect(url_for("auth.login"))
 
@@ -123,8 +144,39 @@ def _profile_page(form, password_form, directory_form=None, status: int = 200):
     user = current_user._get_current_object()
     from agora.agenda.services import user_tokens
 
+    current = services.current_login(user)
     return render_template("auth/profile.html", form=form, password_form=password_form,
-                           directory_form=directory_form or _directory_form(user), tokens=user_tokens(user)), status
+                           directory_form=directory_form or _directory_form(user), tokens=user_tokens(user),
+                           logins=services.user_logins(user), current_login_id=current.id if current else None), status
+
+
+@bp.post("/profile/logins/<int:login_id>/end")
+@login_required
+def end_login(login_id: int):
+    """End one of my logins (another device); ending this one is logging out."""
+    user = current_user._get_current_object()
+    current = services.current_login(user)
+    if current is not None and current.id == login_id:
+        return logout()
+    if not services.end_login(user, login_id):
+        abort(404)
+    services.audit("login.ended", user, target=user.username)
+    db.session.commit()
+    flash(_("Cette connexion est fermée."), "success")
+    return redirect(url_for("auth.profile") + "#logins-heading")
+
+
+@bp.post("/profile/logins/end-others")
+@login_required
+def end_other_logins():
+    """End every login of mine but this one."""
+    user = current_user._get_current_object()
+    current = services.current_login(user)
+    ended = services.end_logins(user, keep_id=current.id if current else None)
+    services.audit("login.ended_others", user, target=user.username, details={"count": ended})
+    db.session.commit()
+    flash(_("Vos autres connexions sont fermées."), "success")
+    return redirect(url_for("auth.profile") + "#logins-heading")
 
 
 @bp.post("/profile/directory")
@@ -204,9 +256,7 @@ def forgot_password():
     """Ask for a reset link by e-mail; the answer is the same whether the account exists or not."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(
-            form.email.data, lambda raw: url_for("auth.reset_password", token=raw, _external=True)
-        )
+        services.request_password_reset(form.email.data, ip=request.remote_addr, language=str(get_locale()))
         db.session.commit()
         return render_template("auth/forgot_sent.html")
     status = 400 if request.method == "POST" else 200
@@ -214,6 +264,7 @@ def forgot_password():
 
 
 def _token_page(purpose: str, token: str, template: str):
+    forbid_caching()  # the address itself is the secret
     found = services.find_token(token, purpose)
     if found is None:
         abort(404)

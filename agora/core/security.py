@@ -1,7 +1,13 @@
-"""Security headers and proxy handling applied to every response."""
+"""Security headers, host and proxy handling, and secrets shown once, applied to every request."""
 from __future__ import annotations
 
-from flask import Flask, abort, request
+import base64
+import hashlib
+import logging
+import time
+from datetime import timedelta
+
+from flask import Flask, abort, current_app, g, has_request_context, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -19,11 +25,101 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
+log = logging.getLogger(__name__)
+
+#: Endpoints that answer whatever the Host header: a load balancer probes by address, and the
+#: answer holds no link and nothing private.
+ANY_HOST_ENDPOINTS = frozenset({"core.healthz"})
+
+#: How many freshly made secret links the session keeps, and for how long, to show them again on reload.
+KEPT_SECRETS = 5
+KEPT_SECRET_LIFETIME = timedelta(hours=1)
+
+
+def host_allowed(host: str, allowed: list[str]) -> bool:
+    """Return True when the Host value (with or without a port) names one of the allowed hosts.
+
+    A name starting with "." admits that domain and its subdomains.
+    """
+    host = host.strip().lower()
+    if host.startswith("["):
+        name = host[: host.find("]") + 1] if "]" in host else ""
+    else:
+        name = host.partition(":")[0]
+    if not name:
+        return False
+    for ref in allowed:
+        if ref.startswith("."):
+            if name == ref[1:] or name.endswith(ref):
+                return True
+        elif name == ref:
+            return True
+    return False
+
+
+def forbid_caching() -> None:
+    """Mark the current response `Cache-Control: no-store` (it shows a secret, or is reached through one)."""
+    if has_request_context():
+        g.no_store = True
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _fernet():
+    from cryptography.fernet import Fernet  # imported on first use: few pages keep secrets
+
+    key = hashlib.sha256(b"agora.kept-secrets\x00" + current_app.config["SECRET_KEY"].encode("utf-8")).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def keep_secret(key: str, raw: str) -> None:
+    """Keep a just-made secret link in the session, encrypted, so that its page survives a reload.
+
+    The session cookie is only signed: anyone holding it can read it, so the secret goes in encrypted
+    with a key derived from the server's secret key, and is forgotten after KEPT_SECRET_LIFETIME.
+    """
+    kept = dict(session.get("secrets", {}))
+    kept.pop(key, None)
+    kept[key] = _fernet().encrypt_at_time(raw.encode("utf-8"), _now()).decode("ascii")
+    session["secrets"] = dict(list(kept.items())[-KEPT_SECRETS:])
+
+
+def kept_secret(key: str) -> str | None:
+    """Return the secret kept under key by keep_secret, None when there is none or it is too old."""
+    from cryptography.fernet import InvalidToken
+
+    token = session.get("secrets", {}).get(key)
+    if not isinstance(token, str):
+        return None
+    try:
+        raw = _fernet().decrypt_at_time(token.encode("ascii"), int(KEPT_SECRET_LIFETIME.total_seconds()), _now())
+    except (InvalidToken, ValueError):
+        return None
+    forbid_caching()
+    return raw.decode("utf-8")
+
 
 def init_app(app: Flask) -> None:
     if app.config["PROXY_COUNT"]:
         count = int(app.config["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_prefix=count)
+        # The client's own X-Forwarded-Host and X-Forwarded-Prefix pass through a proxy that does not
+        # overwrite them (the README's nginx example does not): trusted only when asked for.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,
+                                x_host=count if app.config["PROXY_FORWARDED_HOST"] else 0, x_prefix=0)
+
+    @app.before_request
+    def refuse_other_hosts():
+        """A request for a host that is not ours is refused before anything reads it (DNS rebinding, poisoned links)."""
+        if request.endpoint in ANY_HOST_ENDPOINTS:
+            return
+        if not host_allowed(request.host, app.config["ALLOWED_HOSTS"]):
+            if not app.extensions.get("agora.host_refusal_logged"):  # once: scanners send any host
+                app.extensions["agora.host_refusal_logged"] = True
+                log.warning("refused a request for host %r: this server answers for %s (set AGORA_BASE_URL, "
+                            "or AGORA_ALLOWED_HOSTS)", request.host[:100], ", ".join(app.config["ALLOWED_HOSTS"]))
+            abort(400)
 
     @app.before_request
     def refuse_nul_bytes():
@@ -43,4 +139,7 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["HTTPS"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if g.get("no_store"):
+            headers["Cache-Control"] = "no-store"
+            headers.pop("ETag", None)
         return response

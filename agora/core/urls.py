@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import abort, request
+from flask import abort, current_app, request
 from werkzeug.routing import IntegerConverter
 
 #: Ids beyond this do not exist: PostgreSQL's integer stops at 2**31 - 1.
@@ -68,3 +68,23 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def public_url(endpoint: str, **values) -> str:
+    """Return the absolute address of endpoint on the configured public address (BASE_URL).
+
+    Every link written into a mail or shown for copying goes through here: one built from the
+    request would follow whatever Host header the client sent. Works outside a request too.
+    """
+    base = urlsplit(current_app.config["BASE_URL"])
+    current_app.inject_url_defaults(endpoint, values)
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def secret_url(endpoint: str, **values) -> str:
+    """public_url for a link that carries a secret: the page showing it is never stored by a cache."""
+    from agora.core.security import forbid_caching
+
+    forbid_caching()
+    return public_url(endpoint, **values)

@@ -29,7 +29,7 @@ from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.services import ServiceError, contains_pattern
 from agora.core.tenancy import require, space_blueprint
-from agora.core.urls import int_arg
+from agora.core.urls import int_arg, secret_url
 from agora.extensions import db
 from agora.forum.models import Topic
 from agora.members import services
@@ -251,8 +251,8 @@ def confirm_import():
         rows = services.parse_import(g.space, raw)
         result = services.apply_import(
             g.space, rows, actor=current_user,
-            setup_url_for=lambda token: url_for("auth.setup_account", token=token, _external=True),
-            join_url_for=lambda token: url_for("join.join", token=token, _external=True),
+            setup_url_for=lambda token: secret_url("auth.setup_account", token=token),
+            join_url_for=lambda token: secret_url("join.join", token=token),
         )
     except ServiceError as exc:
         db.session.rollback()

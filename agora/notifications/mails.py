@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from babel.dates import format_date, format_datetime, format_time
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from agora.auth.models import User
 from agora.core.mail import queue_mail
 from agora.core.time import utcnow
+from agora.core.urls import public_url
 from agora.extensions import db
 from agora.notifications import services
 from agora.notifications.models import Notification
@@ -94,11 +95,11 @@ def _sections(user: User, items: list[Notification], events: dict[int, object], 
 
 def _queue(user: User, items: list[Notification], subject: str, heading: str, digest: str | None, language: str) -> None:
     kinds = sorted({n.kind for n in items})
-    unsubscribe = url_for("notifications.unsubscribe", token=services.unsubscribe_token(user, kinds), _external=True)
+    unsubscribe = public_url("notifications.unsubscribe", token=services.unsubscribe_token(user, kinds))
     events = _events_of(items)
     context = {"user": user, "heading": heading, "sections": _sections(user, items, events, language), "digest": digest,
-               "unsubscribe_url": unsubscribe, "preferences_url": url_for("notifications.preferences", _external=True),
-               "bell_url": url_for("notifications.index", _external=True), "site_name": current_app.config["SITE_NAME"]}
+               "unsubscribe_url": unsubscribe, "preferences_url": public_url("notifications.preferences"),
+               "bell_url": public_url("notifications.index"), "site_name": current_app.config["SITE_NAME"]}
     queue_mail(
         user.email, subject,
         render_template("notifications/mail.txt", **context),

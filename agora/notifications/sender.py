@@ -1,4 +1,5 @@
-"""The background loop: writes due notification mails to the outbox, sends the outbox, runs the other jobs.
+"""The background loop: writes asked-for reset links and due notification mails to the outbox, sends the outbox,
+runs the other jobs.
 
 `agora serve` forks one of these from its master once the app is built (one sender however many
 workers, sharing the loaded code's memory with them), and `agora mail send --watch` runs it by hand. Each round is a few short transactions: the web
@@ -25,11 +26,14 @@ def one_round(app: Flask, batch: int = 100, jobs: Sequence[Callable[[], object]]
     """Compose what is due, send what can be sent now, run each job once; return (mails written, mails sent).
 
     A job that fails is logged and tried again next round: it never stops the mail."""
+    from agora.auth.services import send_reset_mails
     from agora.core.mail import send_pending
     from agora.notifications.mails import compose_due
 
     with app.app_context():
-        written = compose_due()
+        written = send_reset_mails()
+        db.session.commit()
+        written += compose_due()
         sent = 0
         if app.config["SMTP_HOST"]:
             while True:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from agora.core.pagination import paginate
+from agora.core.security import forbid_caching
 from agora.core.tenancy import require, space_blueprint
 from agora.extensions import csrf, db
 from agora.notifications import services
@@ -150,6 +151,7 @@ def space_preferences():
 @csrf.exempt  # RFC 8058: mail programs post here without a form; the signed token is the proof
 def unsubscribe(token: str):
     """A signed link from a mail: GET asks for confirmation, POST (a button, or the mail program) applies it."""
+    forbid_caching()  # the address itself is the secret
     found = services.read_unsubscribe_token(token)
     if found is None:
         abort(404)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
@@ -15,9 +15,11 @@ from agora.auth.views import start_session
 from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
+from agora.core.security import forbid_caching, keep_secret, kept_secret
 from agora.core.services import ServiceError
 from agora.core.tenancy import require, space_blueprint
 from agora.core.time import utcnow
+from agora.core.urls import secret_url
 from agora.extensions import db
 from agora.spaces import services
 from agora.spaces.forms import CreateAccountForm, InvitationForm, NewsForm, RoleForm, SettingsForm
@@ -29,15 +31,6 @@ join_bp = Blueprint("join", __name__)
 
 ACTIVITY_PER_PAGE = 20
 MEMBERS_PER_PAGE = 50
-#: How many freshly made secret links the session keeps, to show them again on reload.
-KEPT_SECRETS = 5
-
-
-def keep_secret(key: str, raw: str) -> None:
-    """Keep a just-made secret link in the session so its page survives a reload."""
-    secrets = dict(session.get("secrets", {}))
-    secrets[key] = raw
-    session["secrets"] = dict(list(secrets.items())[-KEPT_SECRETS:])
 
 
 # Dashboard --------------------------------------------------------------------------------
@@ -267,8 +260,8 @@ def show_invitation(invitation_id: int):
     """The invitation's link and QR code, printable (shown right after creation only)."""
     require(g.space.can_manage(current_user))
     invitation = services.get_invitation(g.space, invitation_id) or abort(404)
-    raw = session.get("secrets", {}).get(f"inv-{invitation.id}")
-    link = url_for("join.join", token=raw, _external=True) if raw else None
+    raw = kept_secret(f"inv-{invitation.id}")
+    link = secret_url("join.join", token=raw) if raw else None
     qr = qr_svg(link, _("Code QR de l'invitation")) if link else None
     return render_template("spaces/invitation.html", space=g.space, invitation=invitation, link=link, qr=qr)
 
@@ -331,8 +324,8 @@ def show_setup_link(membership_id: int):
     """The printable setup link with its QR code, to hand over to the person."""
     require(g.space.can_manage(current_user))
     membership = _setup_target(membership_id)
-    raw = session.get("secrets", {}).get(f"setup-{membership.user_id}")
-    link = url_for("auth.setup_account", token=raw, _external=True) if raw else None
+    raw = kept_secret(f"setup-{membership.user_id}")
+    link = secret_url("auth.setup_account", token=raw) if raw else None
     qr = qr_svg(link, _("Code QR du lien de création du mot de passe")) if link else None
     return render_template("spaces/setup_link.html", space=g.space, membership=membership, link=link, qr=qr)
 
@@ -343,6 +336,7 @@ def show_setup_link(membership_id: int):
 @join_bp.route("/join/<token>", methods=["GET", "POST"])
 def join(token: str):
     """Open an invitation: join with one's account, or create one (no e-mail needed)."""
+    forbid_caching()  # the address itself is the secret
     invitation = services.find_invitation(token)
     if invitation is None:
         abort(404)
