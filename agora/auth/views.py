@@ -160,10 +160,7 @@ def end_login(login_id: int):
         return logout()
     if not services.end_login(user, login_id):
         abort(404)
-    services.audit("login.ended", user, target=user.username)
-    db.session.commit()
-    flash(_("Cette connexion est fermée."), "success")
-    return redirect(url_for("auth.profile") + "#logins-heading")
+    return _logins_ended(user, "login.ended", _("Cette connexion est fermée."))
 
 
 @bp.post("/profile/logins/end-others")
@@ -173,9 +170,14 @@ def end_other_logins():
     user = current_user._get_current_object()
     current = services.current_login(user)
     ended = services.end_logins(user, keep_id=current.id if current else None)
-    services.audit("login.ended_others", user, target=user.username, details={"count": ended})
+    return _logins_ended(user, "login.ended_others", _("Vos autres connexions sont fermées."), count=ended)
+
+
+def _logins_ended(user, action: str, message: str, **details):
+    """Audit the ended logins, commit, and go back to the list of my logins."""
+    services.audit(action, user, target=user.username, details=details or None)
     db.session.commit()
-    flash(_("Vos autres connexions sont fermées."), "success")
+    flash(message, "success")
     return redirect(url_for("auth.profile") + "#logins-heading")
 
 
