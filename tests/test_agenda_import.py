@@ -413,3 +413,33 @@ SUMMARY:Atelier de Bob"""),
     assert changed[action] is allowed
     if not allowed:
         assert rows(db) == 1 and series.exdates == [] and series.title == "Atelier d'Alice"
+
+
+# Files from older calendar programs ------------------------------------------------------------
+
+
+def test_a_second_repeat_rule_adds_its_dates_to_the_series(agenda, db):
+    """RFC 2445 exports may carry two RRULEs: every date of both shows, once."""
+    client, space, _user = agenda
+    imported(client, space, cal("""UID:permanence@quartier.example
+DTSTART;TZID=Europe/Paris:20270104T140000
+DTEND;TZID=Europe/Paris:20270104T160000
+RRULE:FREQ=WEEKLY;COUNT=3
+RRULE:FREQ=MONTHLY;COUNT=2;BYMONTHDAY=20
+SUMMARY:Permanence"""))
+    assert shown(db, space, end="2027-03-01") == [
+        ("Permanence", "01-04 14:00"), ("Permanence", "01-11 14:00"), ("Permanence", "01-18 14:00"),
+        ("Permanence", "01-20 14:00"), ("Permanence", "02-20 14:00")]
+
+
+def test_an_endless_second_repeat_rule_is_refused_in_plain_french(agenda, db):
+    client, space, _user = agenda
+    response = upload_ics(client, space, cal("""UID:double@quartier.example
+DTSTART;TZID=Europe/Paris:20270104T140000
+DTEND;TZID=Europe/Paris:20270104T160000
+RRULE:FREQ=WEEKLY;COUNT=3
+RRULE:FREQ=MONTHLY
+SUMMARY:Permanence"""))
+    assert response.status_code == 400
+    assert "« Permanence » (4 janvier 2027 14:00) : il a plusieurs répétitions dont une sans fin." in page(response)
+    assert rows(db) == 0

@@ -246,7 +246,16 @@ class Reader:
                 exdates.update(_starts_on(rrule_text, starts_at, tz, instant.astimezone(ZoneInfo(tz)).date()))
             else:
                 exdates.add(instant)
-        rdates = {i for i, _is_date in self.instants(component, "RDATE", tz)} - {starts_at}
+        rdates = {i for i, _is_date in self.instants(component, "RDATE", tz)}
+        # RFC 2445 allowed several RRULEs (5545 deprecates it; old exports still write them): the
+        # first is the series' rule, the others' dates are kept as dates in addition.
+        for extra in rules[1:]:
+            text = self.rule(extra, starts_at, tz, all_day)
+            if "COUNT" not in text and "UNTIL" not in text:
+                raise Unreadable(_l("il a plusieurs répétitions dont une sans fin"))
+            zone_ = ZoneInfo(tz)
+            rdates.update(n.replace(tzinfo=zone_).astimezone(timezone.utc) for n in local_starts(text, starts_at, tz))
+        rdates -= {starts_at}
         if len(rdates) > 1000:
             raise Unreadable(_l("il a plus de 1000 dates en plus"))
         if any(not MIN_YEAR <= r.year <= MAX_YEAR for r in rdates):
