@@ -19,6 +19,7 @@ from agora.forum.models import Post
 from agora.members import services as members
 from agora.notifications.models import Notification
 from agora.spaces import services
+from agora.spaces.tenancy import membership_in
 
 #: Who works where, and as what: (organisation, function) per username.
 WORKPLACES = {
@@ -204,7 +205,7 @@ def _demo_directory(space, spec: dict, people: dict[str, User]) -> None:
         organisation_name, function = WORKPLACES[username]
         organisation = members.find_organisation(space, organisation_name) or members.save_organisation(
             space, None, name=organisation_name, description="")
-        membership = people[username].membership_in(space)
+        membership = membership_in(people[username], space)
         members.set_membership_details(space, membership, organisation_id=organisation.id, function=function)
 
 

@@ -15,7 +15,7 @@ def test_migrations_match_the_models(db):
 
 
 def test_every_space_owned_table_has_an_indexed_non_null_space_id(db):
-    from agora.core.tenancy import SpaceScoped
+    from agora.spaces.tenancy import SpaceScoped
 
     scoped = [m.class_ for m in db.Model.registry.mappers if issubclass(m.class_, SpaceScoped)]
     assert len(scoped) >= 10

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from agora.auth.models import User
 from agora.spaces import services
 from agora.spaces.models import Invitation, Membership, NewsItem, Space
+from agora.spaces.tenancy import membership_in
 from tests.conftest import PASSWORD, login, post
 
 
@@ -30,7 +31,7 @@ def _unset_membership(db, space, user):
     from agora.auth.services import create_user, get_user_by_username
 
     newcomer = get_user_by_username("pas.active") or create_user("pas.active", None)
-    return (newcomer.membership_in(space) or services.add_member(space, newcomer, "member", actor=None)).id
+    return (membership_in(newcomer, space) or services.add_member(space, newcomer, "member", actor=None)).id
 
 
 def _invitation(db, space, user):

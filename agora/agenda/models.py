@@ -7,7 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
-from agora.core.tenancy import SpaceScoped
+from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 from agora.spaces.models import Space

@@ -26,6 +26,7 @@ from agora.core.time import MAX_YEAR, MIN_YEAR, utcnow
 from agora.extensions import db
 from agora.spaces.models import Membership, Space
 from agora.spaces.services import COLOUR_RE, record_activity
+from agora.spaces.tenancy import membership_in
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 REPEATS = ("none", "daily", "weekly", "monthly_date", "monthly_weekday", "yearly")
@@ -580,7 +581,7 @@ def find_token(raw: str) -> IcalToken | None:
         return None
     if token.space_id is not None:
         space = token.space
-        if space.is_archived or not space.has_module("agenda") or token.user.membership_in(space) is None:
+        if space.is_archived or not space.has_module("agenda") or membership_in(token.user, space) is None:
             return None
     return token
 

@@ -37,7 +37,7 @@ from agora.core.forms import (
 )
 from agora.core.security import keep_secret, kept_secret
 from agora.core.services import ServiceError
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import require, space_blueprint
 from agora.core.time import utcnow
 from agora.core.urls import date_arg, secret_url
 from agora.documents import services as documents

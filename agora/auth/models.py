@@ -51,17 +51,6 @@ class User(UserMixin, db.Model):
         """The secret of the login this user object was loaded through (Flask-Login keeps it in the cookies)."""
         return self.__dict__.get("_login_secret")
 
-    def membership_in(self, space) -> "Membership | None":  # noqa: F821
-        """Return this user's membership of space (cached on the instance), or None."""
-        from agora.spaces.models import Membership
-
-        cache = self.__dict__.setdefault("_membership_cache", {})
-        if space.id not in cache:
-            cache[space.id] = db.session.scalar(
-                select(Membership).where(Membership.space_id == space.id, Membership.user_id == self.id)
-            )
-        return cache[space.id]
-
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from agora.auth import services
 from agora.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
 from agora.auth.models import User
+from agora.auth.sessions import start_session
 from agora.core.forms import apply_service_error
 from agora.core.security import forbid_caching
 from agora.core.services import ServiceError, one_line
@@ -44,16 +45,6 @@ def note_login_in_use():
             db.session.commit()
     except SQLAlchemyError:  # only a hint for the profile page: a busy database must not cost the page
         db.session.rollback()
-
-
-def start_session(user: User, remember: bool = False) -> None:
-    """Log user in on a fresh session and a new login (nothing from before carries over but the language)."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    services.open_login(user, remember=remember, user_agent=request.headers.get("User-Agent"))
-    login_user(user, remember=remember)
 
 
 @bp.route("/login", methods=["GET", "POST"])

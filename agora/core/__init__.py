@@ -1,1 +1,1 @@
-"""Cross-cutting pieces: time, tenancy, permissions, security headers, errors."""
+"""Cross-cutting pieces: time, permissions, security headers, errors: they know no feature."""

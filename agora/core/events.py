@@ -3,6 +3,9 @@
 Services call `after_commit("forum.post", post.id, space.id, "created")`; once the session
 commits, `content_changed` is sent with those values (the search index subscribes to it).
 A rollback drops them: nothing is announced for a change that did not happen.
+
+The other signals here let a lower layer (spaces) reach a higher one (notifications) without
+importing it; they are sent inside the transaction, so what their receivers write commits with it.
 """
 from __future__ import annotations
 
@@ -15,6 +18,13 @@ from sqlalchemy.orm import Session
 signals = Namespace()
 #: Sent with change=ContentChange after the transaction that made the change has committed.
 content_changed = signals.signal("content-changed")
+
+#: Sent by a layer below notifications (the news of a space) when members should hear of something:
+#: the sender is the space, the keywords those of `agora.notifications.services.notify`
+#: (recipients=None: every member but the actor). The rows are written in the same transaction.
+notification_wanted = signals.signal("notification-wanted")
+#: Sent when someone leaves a space (sender: the space, user=): what was theirs there goes too.
+member_left = signals.signal("member-left")
 
 _PENDING = "agora_pending_changes"
 

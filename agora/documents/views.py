@@ -25,7 +25,7 @@ from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import page_number
 from agora.core.services import ServiceError
 from agora.core.templating import human_size
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import to_id
 from agora.documents import services, storage
 from agora.documents.forms import MoveForm, NameForm, UploadForm, VersionForm

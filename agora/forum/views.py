@@ -14,7 +14,7 @@ from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import Page, page_number, paginate
 from agora.core.richtext import quote_markdown, render_markdown
 from agora.core.services import ServiceError
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import int_arg
 from agora.documents import services as documents
 from agora.extensions import db

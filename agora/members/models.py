@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agora.core.tenancy import SpaceScoped
+from agora.spaces.tenancy import SpaceScoped
 from agora.extensions import db
 
 

@@ -28,7 +28,7 @@ from agora.core.forms import (
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.services import ServiceError, contains_pattern
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import int_arg, secret_url
 from agora.extensions import db
 from agora.forum.models import Topic

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agora.core.tenancy import SpaceScoped
+from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 

@@ -20,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
+from agora.core.events import member_left, notification_wanted
 from agora.core.services import one_line
 from agora.core.time import utcnow
 from agora.extensions import db
@@ -220,6 +221,18 @@ def forget_member(space: Space, user: User) -> None:
     db.session.execute(delete(Notification).where(Notification.space_id == space.id, Notification.user_id == user.id))
     db.session.execute(delete(NotificationPreference).where(NotificationPreference.space_id == space.id,
                                                             NotificationPreference.user_id == user.id))
+
+
+@member_left.connect
+def _member_left(space: Space, user: User) -> None:
+    forget_member(space, user)
+
+
+@notification_wanted.connect
+def _notification_wanted(space: Space, *, recipients: Iterable[User] | None = None, **details) -> None:
+    if recipients is None:
+        recipients = space_members(space, except_user=details.get("actor"))
+    notify(space, recipients=recipients, **details)
 
 
 # The bell ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from agora.core.pagination import paginate
 from agora.core.security import forbid_caching
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import require, space_blueprint
 from agora.extensions import csrf, db
 from agora.notifications import services
 from agora.notifications.models import DEFAULT_DELIVERY, DELIVERIES, KINDS, Notification

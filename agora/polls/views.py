@@ -15,7 +15,7 @@ from sqlalchemy import select
 from agora.core.forms import apply_service_error
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError, one_line, spreadsheet_cell
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import require, space_blueprint
 from agora.core.templating import when_long
 from agora.core.time import in_zone, utcnow
 from agora.documents import services as documents

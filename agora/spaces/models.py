@@ -7,7 +7,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
-from agora.core.tenancy import SpaceScoped
+from agora.spaces.tenancy import SpaceScoped, membership_in
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 
@@ -47,7 +47,7 @@ class Space(db.Model):
         """Return the user's role in this space, or None for a non-member or anonymous visitor."""
         if user is None or not user.is_authenticated:
             return None
-        membership = user.membership_in(self)
+        membership = membership_in(user, self)
         return membership.role if membership else None
 
     def can_view(self, user: User | None) -> bool:

@@ -15,11 +15,12 @@ from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
 from agora.auth.services import audit, hash_token
-from agora.core.events import after_commit
+from agora.core.events import after_commit, member_left, notification_wanted
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
 from agora.spaces.models import MODULES, RESERVED_SLUGS, ROLES, Activity, Invitation, Membership, NewsItem, Space
+from agora.spaces.tenancy import membership_in
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -137,9 +138,7 @@ def remove_member(space: Space, membership: Membership, *, actor: User | None) -
     audit("member.removed", actor, space=space, target=membership.user.username)
     membership.user.__dict__.pop("_membership_cache", None)
     after_commit("members.member", membership.id, space.id, "deleted")
-    from agora.notifications.services import forget_member
-
-    forget_member(space, membership.user)
+    member_left.send(space, user=membership.user)
     db.session.delete(membership)
     db.session.flush()
 
@@ -205,7 +204,7 @@ def accept_invitation(invitation: Invitation, user: User) -> Membership:
     space = invitation.space
     if not invitation.is_usable() or space.is_archived:
         raise ServiceError(_l("Cette invitation n'est plus valable : demandez-en une nouvelle."), status=410)
-    existing = user.membership_in(space)
+    existing = membership_in(user, space)
     if existing is not None:
         return existing
     # Spend the use atomically so two people joining at once cannot go past max_uses.
@@ -258,11 +257,9 @@ def save_news(space: Space, news: NewsItem | None, *, title: str, body: str, is_
         db.session.add(news)
         db.session.flush()
         record_activity(space, author, "news", news.title, f"/s/{space.slug}/#news-{news.id}")
-        from agora.notifications import services as notifications
-
-        notifications.notify(space, "news", "news", notifications.space_members(space, except_user=author), actor=author,
-                             title=news.title, url=f"/s/{space.slug}/#news-{news.id}", group_key=f"news:{space.id}",
-                             excerpt=news.body)
+        notification_wanted.send(space, kind="news", verb="news", recipients=None, actor=author, title=news.title,
+                                 url=f"/s/{space.slug}/#news-{news.id}", group_key=f"news:{space.id}",
+                                 excerpt=news.body)
     else:
         news.title, news.body, news.is_pinned, news.updated_at = title[:200], body.strip(), is_pinned, utcnow()
     return news

@@ -11,13 +11,13 @@ from sqlalchemy import and_, func, or_, select
 from agora.auth import services as auth_services
 from agora.auth.forms import SignupForm
 from agora.auth.models import User
-from agora.auth.views import start_session
+from agora.auth.sessions import start_session
 from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.security import forbid_caching, keep_secret, kept_secret
 from agora.core.services import ServiceError
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import membership_in, require, space_blueprint
 from agora.core.time import utcnow
 from agora.core.urls import secret_url
 from agora.extensions import db
@@ -295,7 +295,7 @@ def create_account():
             return _manage_page(exc.status, account_form=form)
         db.session.commit()
         keep_secret(f"setup-{user.id}", raw)
-        return redirect(url_for("spaces.show_setup_link", membership_id=user.membership_in(g.space).id))
+        return redirect(url_for("spaces.show_setup_link", membership_id=membership_in(user, g.space).id))
     return _manage_page(400, account_form=form)
 
 

@@ -13,7 +13,7 @@ from agora.core.events import after_commit
 from agora.core.forms import save_form
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError
-from agora.core.tenancy import require, space_blueprint
+from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import date_arg, int_arg
 from agora.documents import services as documents
 from agora.extensions import db

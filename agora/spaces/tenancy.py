@@ -1,4 +1,4 @@
-"""Space scoping: one guard for every page under /s/<slug>/, and the SpaceScoped mixin.
+"""Space scoping: one guard for every page under /s/<slug>/, `membership_in`, and the SpaceScoped mixin.
 
 Every feature's pages live on a blueprint made by `space_blueprint`, which loads the space and
 the caller's membership into `g` before any view runs. No membership, an archived space or a
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, g, request
 from flask_login import current_user
-from sqlalchemy import ForeignKey
+from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from agora.extensions import db
 
 
 class SpaceScoped:
@@ -18,6 +20,18 @@ class SpaceScoped:
     @declared_attr
     def space_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True, nullable=False)
+
+
+def membership_in(user, space):
+    """Return user's membership of space (cached on the user object for the request), or None."""
+    from agora.spaces.models import Membership
+
+    cache = user.__dict__.setdefault("_membership_cache", {})
+    if space.id not in cache:
+        cache[space.id] = db.session.scalar(
+            select(Membership).where(Membership.space_id == space.id, Membership.user_id == user.id)
+        )
+    return cache[space.id]
 
 
 def _pull_slug(endpoint, values):
@@ -35,7 +49,7 @@ def _load_space():
     if space is None or not space.can_view(current_user):
         abort(404)
     g.space = space
-    g.membership = current_user.membership_in(space)
+    g.membership = membership_in(current_user, space)
     if request.blueprint in MODULES and not space.has_module(request.blueprint):
         abort(404)
 
