@@ -336,11 +336,23 @@ def user_disable(username):
 
     with app_context():
         found = _account(username)
-        found.is_disabled = True
-        services.end_logins(found)
-        services.audit("account.disabled", None, target=found.username, details={"via": "cli"})
+        services.disable_user(found, actor=None, via="cli")
         database.session.commit()
         click.echo(f"Disabled {found.username}.")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username):
+    """Let a disabled account log in again."""
+    from agora.auth import services
+    from agora.extensions import db as database
+
+    with app_context():
+        found = _account(username)
+        services.enable_user(found, actor=None, via="cli")
+        database.session.commit()
+        click.echo(f"Enabled {found.username}.")
 
 
 @main.group()
@@ -505,9 +517,11 @@ def documents():
 def documents_check(fix):
     """Compare the files on disk with the database (exit 1 when something is wrong and not fixed)."""
     from agora.documents import services
+    from agora.extensions import db as database
 
     with app_context():
         report = services.check(fix=fix)
+        database.session.commit()
     for path in report.orphans:
         click.echo(f"orphan file (no version row): {path}")
     for path in report.temporary:

@@ -103,6 +103,16 @@ def test_disable_ends_sessions_and_enable_restores(app, admin_client, member_cli
     assert {"account.disabled", "account.enabled"} <= set(db.session.scalars(select(AuditEntry.action)))
 
 
+def test_admin_cannot_disable_their_own_account(admin_client, db):
+    me = db.session.scalar(select(User).where(User.username == "hebergeur"))
+    response = post(admin_client, f"/admin/users/{me.id}/disable")
+    assert response.status_code == 302
+    assert "propre compte" in admin_client.get(response.location).get_data(as_text=True)
+    db.session.expire_all()
+    assert not me.is_disabled and admin_client.get("/admin/").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "account.disabled")) == 0
+
+
 def test_admin_reset_link_lets_the_person_choose_a_new_password(app, admin_client, make_user):
     import re
 

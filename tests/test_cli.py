@@ -95,6 +95,8 @@ def test_users_and_spaces_from_the_command_line(instance):
     assert "nadia@example.org" in run("user", "list").output
     assert run("user", "disable", "lucie").exit_code == 0
     assert "disabled" in [line for line in run("user", "list").output.splitlines() if line.startswith("lucie")][0]
+    assert run("user", "enable", "lucie").exit_code == 0
+    assert "disabled" not in [line for line in run("user", "list").output.splitlines() if line.startswith("lucie")][0]
     assert run("space", "archive", "conseil").exit_code == 0
     assert "archived" in run("space", "list").output
 
@@ -161,6 +163,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
     env = {**os.environ, "AGORA_INSTANCE": str(instance)}
     subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
@@ -195,6 +198,7 @@ def _mail_senders(parent: int) -> list[int]:
             and Path(f"/proc/{pid}/comm").read_text().strip() == "agora-mail"]
 
 
+@pytest.mark.slow
 def test_serve_runs_one_mail_sender_beside_its_workers(instance, smtp_server):
     """The sender started by serve delivers, is alone, and stops with the server."""
     controller, handler = smtp_server
@@ -222,6 +226,7 @@ def test_serve_runs_one_mail_sender_beside_its_workers(instance, smtp_server):
     assert len(handler.messages) == 1
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_database_that_is_not_migrated(instance, tmp_path):
     env = {**os.environ, "AGORA_INSTANCE": str(instance), "AGORA_SECRET_KEY": "x",
            "AGORA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}

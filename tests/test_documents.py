@@ -711,6 +711,7 @@ def test_documents_check_reports_and_fixes_orphans_missing_files_and_usage(app, 
         assert report.orphans == [orphan] and [v for _s, v, _n in report.missing] == [lost_version.id]
         assert not report.clean
         fixed = services.check(fix=True)
+        db.session.commit()
         assert fixed.orphans == [orphan]
     assert not orphan.exists() and fresh.exists()
     db.session.expire_all()

@@ -45,6 +45,7 @@ ALLOWED = {
     ("agora.polls.services", "agora.documents"): "attachments",
     ("agora.polls.views", "agora.documents"): "attachments",
     ("agora.tasks.forms", "agora.documents"): "attachments",
+    ("agora.tasks.services", "agora.documents"): "attachments",
     ("agora.tasks.views", "agora.documents"): "attachments",
     # Panels one module shows on a page of another: the space home (next events, my tasks, open
     # polls), the profile (directory details, calendar links), a member's card (their topics and

@@ -205,7 +205,10 @@ def test_board_moves_a_task_with_a_plain_form(team, db):
     response = post(admin, f"/s/{space.slug}/tasks/{soon}/move", {"status": str(in_progress)})
     assert response.status_code == 302 and response.location.endswith(f"#task-{soon}")
     assert db.session.get(Task, soon).status_id == in_progress
-    assert post(admin, f"/s/{space.slug}/tasks/{soon}/move", {"status": "999999"}).status_code == 400
+    refused = post(admin, f"/s/{space.slug}/tasks/{soon}/move", {"status": "999999"})
+    assert refused.status_code == 400 and "Ce statut n&#39;existe pas dans cet espace." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Task, soon).status_id == in_progress
 
 
 def test_timeline_shows_bars_today_and_late_tasks(team, db):

@@ -218,12 +218,12 @@ def _user(user_id: int) -> User:
 def disable_user(user_id: int):
     """Disable an account: its sessions end at once."""
     user = _user(user_id)
-    if user.id == current_user.id:
-        flash(_("Vous ne pouvez pas désactiver votre propre compte."), "error")
+    try:
+        auth_services.disable_user(user, actor=current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
         return redirect(url_for("admin.users"))
-    user.is_disabled = True
-    auth_services.end_logins(user)
-    auth_services.audit("account.disabled", current_user, target=user.username)
     db.session.commit()
     flash(_("Le compte %(name)s est désactivé.", name=user.username), "success")
     return redirect(url_for("admin.users"))
@@ -233,8 +233,7 @@ def disable_user(user_id: int):
 def enable_user(user_id: int):
     """Re-enable an account."""
     user = _user(user_id)
-    user.is_disabled = False
-    auth_services.audit("account.enabled", current_user, target=user.username)
+    auth_services.enable_user(user, actor=current_user)
     db.session.commit()
     flash(_("Le compte %(name)s est réactivé.", name=user.username), "success")
     return redirect(url_for("admin.users"))

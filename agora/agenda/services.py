@@ -595,6 +595,16 @@ def agenda_space_ids(user: User) -> list[int]:
     return [s.id for s in spaces if s.has_module("agenda")]
 
 
+def revoke_token(user: User, token_id: int) -> bool:
+    """Stop one of user's subscription addresses; False when user has no such address."""
+    token = db.session.scalar(select(IcalToken).where(IcalToken.id == token_id, IcalToken.user_id == user.id))
+    if token is None:
+        return False
+    db.session.delete(token)
+    db.session.flush()
+    return True
+
+
 def user_tokens(user: User) -> list[IcalToken]:
     return list(db.session.scalars(
         select(IcalToken).where(IcalToken.user_id == user.id).options(selectinload(IcalToken.space)).order_by(IcalToken.id)

@@ -324,12 +324,8 @@ def cancel_occurrence(event_id: int):
     original = services.parse_key(request.form.get("at", ""))
     if original is None:
         abort(400)
-    try:
-        services.cancel_occurrence(g.space, event, original)
-        services.notify_event(g.space, event, current_user, "agenda.changed")
-    except ServiceError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    services.cancel_occurrence(g.space, event, original)
+    services.notify_event(g.space, event, current_user, "agenda.changed")
     db.session.commit()
     flash(_("Cette date est annulée ; les autres restent."), "success")
     return redirect(url_for("agenda.show_event", event_id=event.id))
@@ -540,10 +536,8 @@ def subscribe_all():
 @login_required
 def revoke_token(token_id: int):
     """Stop one subscription address; the others keep working."""
-    token = db.session.scalar(select(IcalToken).where(IcalToken.id == token_id, IcalToken.user_id == current_user.id))
-    if token is None:
+    if not services.revoke_token(current_user, token_id):
         abort(404)
-    db.session.delete(token)
     db.session.commit()
     flash(_("Cette adresse d'abonnement ne fonctionne plus."), "success")
     return redirect(url_for("auth.profile") + "#subscriptions-heading")

@@ -270,6 +270,26 @@ def end_logins(user: User, *, keep_id: int | None = None) -> int:
     return db.session.execute(statement).rowcount
 
 
+def disable_user(user: User, *, actor: User | None, via: str | None = None) -> None:
+    """Disable an account: its logins end at once and the change is audited.
+
+    Raises ServiceError (409) when actor is disabling their own account.
+    """
+    if actor is not None and actor.id == user.id:
+        raise ServiceError(_l("Vous ne pouvez pas désactiver votre propre compte."), status=409)
+    user.is_disabled = True
+    end_logins(user)
+    audit("account.disabled", actor, target=user.username, details={"via": via} if via else None)
+    db.session.flush()
+
+
+def enable_user(user: User, *, actor: User | None, via: str | None = None) -> None:
+    """Let a disabled account log in again; audited."""
+    user.is_disabled = False
+    audit("account.enabled", actor, target=user.username, details={"via": via} if via else None)
+    db.session.flush()
+
+
 def end_login_by_secret(raw: str | None) -> None:
     """End the login holding that secret (at logout)."""
     if raw:

@@ -1,4 +1,4 @@
-"""Error pages in the reader's language, each with a way back."""
+"""Error pages in the reader's language, each with a way back; a service's refusal ends the request here."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
+from agora.core.services import ServiceError
 from agora.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ def init_app(app: Flask) -> None:
         return render_error(
             400, str(_l("Le formulaire a expiré ou n'est pas valide. Rechargez la page puis réessayez."))
         )
+
+    @app.errorhandler(ServiceError)
+    def service_error(error: ServiceError):
+        """A service's refusal that the view did not show next to a form: nothing is kept, the page says why."""
+        db.session.rollback()
+        return render_error(error.status, str(error.message))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -682,7 +682,7 @@ def check(*, fix: bool = False, grace_seconds: int = 3600) -> CheckReport:
 
     Files younger than `grace_seconds` are left alone: an upload may be between its move into
     place and its commit. With fix, orphans go, rows of missing files go (a document left with
-    no version goes too), and each space's usage is counted again.
+    no version goes too), and each space's usage is counted again: the caller commits.
     """
     report = CheckReport()
     root = storage.files_root()
@@ -716,8 +716,7 @@ def check(*, fix: bool = False, grace_seconds: int = 3600) -> CheckReport:
             report.usage.append((space.id, space.storage_used, counted))
             if fix:
                 space.storage_used = counted
-    if fix:
-        db.session.commit()
+    db.session.flush()
     return report
 
 

@@ -66,6 +66,14 @@ def save_category(space: Space, category: ForumCategory | None, *, name: str, co
 # Topics and posts -------------------------------------------------------------------------
 
 
+def delete_category(space: Space, category: ForumCategory) -> None:
+    """Delete a theme of the space; its topics stay, without a theme."""
+    if category.space_id != space.id:
+        raise ServiceError(_l("Ce thème n'existe pas dans cet espace."), status=404)
+    db.session.delete(category)
+    db.session.flush()
+
+
 def check_title(title: str) -> str:
     title = one_line(title)
     if not title:

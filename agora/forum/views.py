@@ -307,7 +307,7 @@ def delete_category(category_id: int):
     """Delete a theme; its topics stay, without a theme (space admins)."""
     require(g.space.can_manage(current_user))
     category = services.get_category(g.space, category_id) or abort(404)
-    db.session.delete(category)
+    services.delete_category(g.space, category)
     db.session.commit()
     flash(_("Le thème est supprimé ; ses sujets restent, sans thème."), "success")
     return redirect(url_for("forum.categories"))

@@ -256,11 +256,7 @@ def make_event(poll_id: int, option_id: int):
                                                         PollOption.space_id == g.space.id)) or abort(404)
     if poll.event_id:
         abort(409)
-    try:
-        event = services.make_event(g.space, poll, option, current_user, str(get_timezone()))
-    except ServiceError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    event = services.make_event(g.space, poll, option, current_user, str(get_timezone()))
     db.session.commit()
     flash(_("La date est dans l'agenda. Vous pouvez compléter l'événement (lieu, description)."), "success")
     return redirect(url_for("agenda.show_event", event_id=event.id))

@@ -269,6 +269,12 @@ def get_news(space: Space, news_id: int) -> NewsItem | None:
     return db.session.scalar(select(NewsItem).where(NewsItem.id == news_id, NewsItem.space_id == space.id))
 
 
+def delete_news(space: Space, news: NewsItem) -> None:
+    """Delete a news item of the space (found through `get_news`)."""
+    db.session.delete(news)
+    db.session.flush()
+
+
 # The hosting admin's actions --------------------------------------------------------------
 
 

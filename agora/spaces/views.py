@@ -134,7 +134,7 @@ def delete_news(news_id: int):
     """Delete a news item (space admins)."""
     news = services.get_news(g.space, news_id) or abort(404)
     require(news.can_delete(current_user))
-    db.session.delete(news)
+    services.delete_news(g.space, news)
     db.session.commit()
     flash(_("L'actualité est supprimée."), "success")
     return redirect(url_for("spaces.home"))

@@ -211,6 +211,24 @@ def add_checklist_item(space: Space, task: Task, text: str) -> ChecklistItem:
     return item
 
 
+def toggle_checklist_item(space: Space, item: ChecklistItem) -> None:
+    """Tick an item of a task's checklist (found through `get_checklist_item`), or untick it."""
+    item.is_done = not item.is_done
+    db.session.flush()
+
+
+def delete_task(space: Space, task: Task) -> None:
+    """Delete a task of space with its comments and attachments; search forgets them after commit."""
+    from agora.documents.services import detach_all
+
+    detach_all(space, "tasks.task", [task.id])
+    for comment_id in db.session.scalars(select(TaskComment.id).where(TaskComment.task_id == task.id)):
+        after_commit("tasks.comment", comment_id, space.id, "deleted")
+    after_commit("tasks.task", task.id, space.id, "deleted")
+    db.session.delete(task)
+    db.session.flush()
+
+
 def get_checklist_item(space: Space, task: Task, item_id: int) -> ChecklistItem | None:
     return db.session.scalar(select(ChecklistItem).where(
         ChecklistItem.id == item_id, ChecklistItem.task_id == task.id, ChecklistItem.space_id == space.id))

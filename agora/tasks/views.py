@@ -9,7 +9,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, func, select
 from wtforms import SelectChoice
 
-from agora.core.events import after_commit
 from agora.core.forms import save_form
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError
@@ -207,11 +206,7 @@ def edit_task(task_id: int):
 def delete_task(task_id: int):
     task = _task(task_id)
     require(task.can_delete(current_user))
-    documents.detach_all(g.space, "tasks.task", [task.id])
-    for comment_id in db.session.scalars(select(TaskComment.id).where(TaskComment.task_id == task.id)):
-        after_commit("tasks.comment", comment_id, g.space.id, "deleted")
-    after_commit("tasks.task", task.id, g.space.id, "deleted")
-    db.session.delete(task)
+    services.delete_task(g.space, task)
     db.session.commit()
     flash(_("La tâche est supprimée."), "success")
     return redirect(url_for("tasks.list_tasks"))
@@ -222,11 +217,7 @@ def move_task(task_id: int):
     """Move a task to another status: the board's buttons, and its drag and drop."""
     task = _task(task_id)
     require(task.can_edit(current_user))
-    try:
-        services.move_task(g.space, task, int_arg_form("status"))
-    except ServiceError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    services.move_task(g.space, task, int_arg_form("status"))
     db.session.commit()
     flash(_("« %(title)s » est maintenant : %(status)s.", title=task.title, status=task.status.name), "success")
     back = request.form.get("back")
@@ -255,7 +246,7 @@ def toggle_checklist_item(task_id: int, item_id: int):
     task = _task(task_id)
     require(task.can_edit(current_user))
     item = services.get_checklist_item(g.space, task, item_id) or abort(404)
-    item.is_done = not item.is_done
+    services.toggle_checklist_item(g.space, item)
     db.session.commit()
     return redirect(url_for("tasks.show_task", task_id=task.id) + f"#item-{item.id}")
 
