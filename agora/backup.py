@@ -18,13 +18,13 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import inspect
 
 from agora.config import CONFIG_FILE_NAMES
+from agora.core.time import utcnow
 from agora.extensions import db
 
 FORMAT = 1
@@ -76,7 +76,7 @@ def backup(target: Path) -> dict:
         else:
             raise BackupError(f"cannot back up a {url.get_backend_name()} database")
         files, digests = list(_backed_up_files(_instance() / "files")), {}
-        manifest = {"format": FORMAT, "created_at": datetime.now(timezone.utc).isoformat(),
+        manifest = {"format": FORMAT, "created_at": utcnow().isoformat(),
                     "database": database.name, "files": len(files)}
         partial = target.with_name(target.name + ".partial")
         with tarfile.open(partial, "w:gz") as archive:

@@ -21,6 +21,12 @@ READER, READER_PASSWORD = "lea.lectrice", "une lectrice du conseil"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 740}}
 
 
+def pytest_collection_modifyitems(items):
+    """Every browser test starts a server and Chromium: all are `slow`."""
+    for item in items:
+        item.add_marker(pytest.mark.slow)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

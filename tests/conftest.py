@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import socket
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -233,12 +233,10 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 def next_monday_ten_in_paris() -> datetime:
-    """10:00 in Paris on a coming Monday (in UTC), with no change of clocks in the fortnight after.
+    """10:00 in Paris on a coming Monday (in UTC), with no change of clocks in the fortnight after."""
+    from agora.core.time import utcnow
 
-    Ahead of the real time: rows the database stamps itself (outbox defaults) must not come after
-    the services' now, or nothing would ever be due. A fixed date in the past does exactly that.
-    """
-    day = date.today() + timedelta(days=1)
+    day = utcnow().astimezone(PARIS).date() + timedelta(days=1)
     day += timedelta(days=-day.weekday() % 7)
     while True:
         start = datetime.combine(day, time(10), PARIS)
@@ -248,30 +246,45 @@ def next_monday_ten_in_paris() -> datetime:
 
 
 class Clock:
-    """A settable now for the notification services (timestamps they write and deadlines they check)."""
+    """The time `agora.core.time.utcnow` gives while a test runs: it stands still until moved."""
 
-    def __init__(self, now):
+    def __init__(self, now: datetime):
         self.now = now
 
-    def __call__(self):
+    def __call__(self) -> datetime:
         return self.now
 
-    def advance(self, **delta):
-        from datetime import timedelta
-
+    def advance(self, **delta) -> datetime:
         self.now += timedelta(**delta)
         return self.now
 
+    def set(self, now: datetime) -> datetime:
+        self.now = now
+        return now
+
+
+#: Run the suite as if it were another day (`AGORA_TEST_NOW=2031-06-01T10:00:00+00:00 pytest`): a
+#: test that only passes before some date shows itself.
+TEST_NOW = datetime.fromisoformat(os.environ["AGORA_TEST_NOW"]) if os.environ.get("AGORA_TEST_NOW") else None
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """Every test runs on a frozen clock, set to the moment it starts (or AGORA_TEST_NOW): no test
+    depends on how long it takes. Move it with `frozen_clock.advance(days=1)` or `.set(...)`."""
+    from agora.core.time import set_clock
+
+    frozen = Clock(TEST_NOW or datetime.now(timezone.utc).replace(microsecond=0))
+    set_clock(frozen)
+    yield frozen
+    set_clock(None)
+
 
 @pytest.fixture
-def clock(monkeypatch):
-    from agora.core import mail
-    from agora.notifications import mails, services
-
-    frozen = Clock(next_monday_ten_in_paris())
-    for module in (services, mails, mail):
-        monkeypatch.setattr(module, "utcnow", frozen)
-    return frozen
+def clock(frozen_clock):
+    """The frozen clock moved to 10:00 in Paris on a coming Monday (digests, quiet hours, weekdays)."""
+    frozen_clock.set(next_monday_ten_in_paris())
+    return frozen_clock
 
 
 # A real SMTP server for mail tests ------------------------------------------------------------

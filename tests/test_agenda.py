@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from agora.agenda import services
 from agora.agenda.models import Event, EventCategory, IcalToken
+from agora.core.time import utcnow
 from agora.spaces.models import Membership, Space
 from tests.conftest import login, post
 
@@ -172,10 +173,11 @@ def test_cancelled_date_goes_out_as_exdate_of_the_same_kind(agenda, db):
     assert post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": "n'importe"}).status_code == 400
 
 
-def test_editing_moves_sequence_and_last_modified(agenda, db):
+def test_editing_moves_sequence_and_last_modified(agenda, db, frozen_clock):
     client, space, _user = agenda
     event_id = event_id_of(create(client, space))
     before = db.session.get(Event, event_id).updated_at
+    frozen_clock.advance(minutes=5)
     assert post(client, f"/s/{space.slug}/agenda/{event_id}/edit", event_form(title="Plénière déplacée")).status_code == 302
     event = db.session.get(Event, event_id)
     assert event.sequence == 1 and event.updated_at > before and event.title == "Plénière déplacée"
@@ -271,7 +273,7 @@ def test_other_peoples_events_cannot_be_edited_by_members(app, agenda, make_user
 
 def test_upcoming_events_on_the_space_home(agenda, db):
     client, space, _user = agenda
-    tomorrow = (datetime.now(PARIS) + timedelta(days=1)).date().isoformat()
+    tomorrow = (utcnow().astimezone(PARIS) + timedelta(days=1)).date().isoformat()
     create(client, space, title="Goûter partagé", start_date=tomorrow, end_date=tomorrow)
     page = client.get(f"/s/{space.slug}/").get_data(as_text=True)
     assert "Prochainement" in page and "Goûter partagé" in page

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from agora.agenda import services
 from agora.agenda.models import Event
+from agora.core.time import utcnow
 from agora.spaces.models import Space
 from tests.conftest import login, post
 from tests.test_agenda import confirm_ics, create, event_id_of, upload_ics
@@ -349,7 +350,7 @@ def test_stored_runaway_rules_expand_promptly_to_a_bounded_page(agenda, db, rule
 def test_calendar_apps_get_a_stored_runaway_rule_as_its_first_date_only(agenda, db):
     client, space, user = agenda
     space_id = db.session.scalar(select(Space.id).where(Space.slug == space.slug))
-    start = (datetime.now(timezone.utc) + timedelta(days=7)).replace(microsecond=0)
+    start = (utcnow() + timedelta(days=7)).replace(microsecond=0)
     db.session.add(Event(space_id=space_id, uid="boucle@x", author_id=user.id, title="Boucle", tz="UTC",
                          starts_at=start, ends_at=start + timedelta(hours=1), rrule="FREQ=DAILY;INTERVAL=0",
                          exdates=[start.isoformat()]))

@@ -59,6 +59,7 @@ def _files(instance: Path) -> dict:
             for p in root.rglob("*") if p.is_file() and "thumbs" not in p.parts}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_restored_instance_holds_the_same_data_byte_for_byte(tmp_path, backend):
     first, second, archive = tmp_path / "premiere", tmp_path / "seconde", tmp_path / "sauvegarde.tar.gz"
@@ -82,6 +83,7 @@ def test_a_restored_instance_holds_the_same_data_byte_for_byte(tmp_path, backend
     assert again.returncode == 1 and "not empty" in again.stderr
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_a_backup_is_refused(tmp_path):
     bogus = tmp_path / "faux.tar.gz"
     bogus.write_bytes(b"pas une archive")

@@ -16,11 +16,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 AGORA = str(Path(sys.executable).with_name("agora"))
 PASSWORD = "une phrase pour la panne"
+#: Each test starts and kills real servers.
+pytestmark = pytest.mark.slow
+
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

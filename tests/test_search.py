@@ -384,6 +384,7 @@ def test_an_index_caught_mid_commit_is_opened_again_not_rebuilt(app, db, member_
     assert len(calls) >= 3 and "rebuilding" not in caplog.text
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(app, tmp_path):
     with app.app_context():
         index.create()

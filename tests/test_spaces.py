@@ -262,17 +262,19 @@ def test_empty_news_title_is_refused(member_client, db):
     assert db.session.scalar(select(func.count()).select_from(NewsItem)) == 0
 
 
-def test_dashboard_counts_what_is_new_since_the_last_visit(app, member_client, make_user, make_member, db):
+def test_dashboard_counts_what_is_new_since_the_last_visit(app, member_client, make_user, make_member, db, frozen_clock):
     admin_client, space, _admin = member_client("admin")
     reader = make_user("lectrice", display_name="Lectrice")
     make_member(space, reader, "reader")
     client = app.test_client()
     login(client, "lectrice")
     client.get(f"/s/{space.slug}/")  # a visit
+    frozen_clock.advance(hours=1)
     post(admin_client, f"/s/{space.slug}/news/new", {"title": "Une", "body": "x"})
     post(admin_client, f"/s/{space.slug}/news/new", {"title": "Deux", "body": "x"})
     page = client.get("/").get_data(as_text=True)
     assert space.name in page and "2 nouveautés" in page
+    frozen_clock.advance(hours=1)
     client.get(f"/s/{space.slug}/")
     assert "Rien de nouveau" in client.get("/").get_data(as_text=True)
 

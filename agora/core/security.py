@@ -4,11 +4,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import time
 from datetime import timedelta
 
 from flask import Flask, abort, current_app, g, has_request_context, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from agora.core.time import utcnow
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -64,7 +65,7 @@ def forbid_caching() -> None:
 
 
 def _now() -> int:
-    return int(time.time())
+    return int(utcnow().timestamp())
 
 
 def _fernet():

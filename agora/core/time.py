@@ -1,6 +1,7 @@
 """Time: everything is stored as timezone-aware UTC and shown in the reader's zone."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timezone, tzinfo
 
 from flask_babel import lazy_gettext as _l
@@ -19,9 +20,19 @@ def is_supported(day: date | None) -> bool:
     return day is not None and MIN_YEAR <= day.year <= MAX_YEAR
 
 
+#: Where `utcnow` reads the time: None for the system clock, or a callable set by `set_clock` (tests).
+_clock: Callable[[], datetime] | None = None
+
+
 def utcnow() -> datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    """Return the current time as an aware UTC datetime: the one place the code asks for "now"."""
+    return datetime.now(timezone.utc) if _clock is None else _clock()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make `utcnow` read clock (an aware datetime each call) instead of the system; None goes back."""
+    global _clock
+    _clock = clock
 
 
 def in_zone(value: datetime, zone: tzinfo) -> datetime:
