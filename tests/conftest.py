@@ -280,6 +280,16 @@ def frozen_clock():
     set_clock(None)
 
 
+#: The day from which the agenda tests' fixed dates (December 2026 to 2027) were chosen.
+DATES_AS_OF = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def dates_as_of(frozen_clock):
+    """The frozen clock on DATES_AS_OF, for tests written with fixed dates: they never pass into the past."""
+    return frozen_clock.set(DATES_AS_OF)
+
+
 @pytest.fixture
 def clock(frozen_clock):
     """The frozen clock moved to 10:00 in Paris on a coming Monday (digests, quiet hours, weekdays)."""

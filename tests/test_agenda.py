@@ -16,6 +16,9 @@ from agora.core.time import utcnow
 from agora.spaces.models import Membership, Space
 from tests.conftest import login, post
 
+#: Their events have fixed dates (summer-time changes, feeds of given weeks): seen from a fixed day.
+pytestmark = pytest.mark.usefixtures("dates_as_of")
+
 PARIS = ZoneInfo("Europe/Paris")
 
 

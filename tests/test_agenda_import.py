@@ -16,6 +16,9 @@ from agora.spaces.models import Space
 from tests.conftest import login, post
 from tests.test_agenda import confirm_ics, create, event_id_of, upload_ics
 
+#: Their events have fixed dates (summer-time changes, feeds of given weeks): seen from a fixed day.
+pytestmark = pytest.mark.usefixtures("dates_as_of")
+
 PARIS = ZoneInfo("Europe/Paris")
 
 

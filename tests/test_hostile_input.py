@@ -136,7 +136,7 @@ def test_losing_the_race_for_the_last_invitation_use_gives_410_with_the_message(
 # Second review: agenda, directory and import -------------------------------------------------
 
 
-def test_importing_a_file_cannot_overwrite_someone_elses_event(app, db, member_client, make_user, make_member):
+def test_importing_a_file_cannot_overwrite_someone_elses_event(app, db, member_client, make_user, make_member, dates_as_of):
     from tests.test_agenda import confirm_ics, create, feed_for, upload_ics
     from agora.agenda.models import Event
 
