@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises ConfigError when the configuration cannot work (for example, no secret key).
     """
     from agora.config import ConfigError, load_settings
-    from agora.core import errors, events, i18n, security, templating, tenancy  # noqa: F401 (events: listeners)
+    from agora.core import errors, events, i18n, references, security, templating, tenancy  # noqa: F401 (events, references: listeners)
     from agora.extensions import babel, csrf, db, login_manager, migrate
 
     settings = load_settings(config)

@@ -207,7 +207,6 @@ def edit_task(task_id: int):
 def delete_task(task_id: int):
     task = _task(task_id)
     require(task.can_delete(current_user))
-    documents.detach_all(g.space, "tasks.task", [task.id])
     for comment_id in db.session.scalars(select(TaskComment.id).where(TaskComment.task_id == task.id)):
         after_commit("tasks.comment", comment_id, g.space.id, "deleted")
     after_commit("tasks.task", task.id, g.space.id, "deleted")
