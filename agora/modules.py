@@ -51,9 +51,10 @@ MODULES: tuple[Module, ...] = (
     Module(
         "spaces", _l("Accueil"), "home", switchable=False,
         blueprints=(spaces_views.home_bp, spaces_views.join_bp, spaces_views.bp),
-        activity={"news": _l("Actualité :")},
+        # "joined" is a sentence of its own on the home page: "Nadia a rejoint l'espace".
+        activity={"joined": None, "news": _l("Actualité :")},
         notifications={"news": _l("%(actor)s a publié l'annonce « %(title)s »")},
-        pages=(Page("/"), Page("/news/new"), Page("/settings/"), Page("/members/manage/")),
+        pages=(Page("/"), Page("/news/new"), Page("/news/{news_id}/edit"), Page("/settings/"), Page("/members/manage/")),
     ),
     Module(
         "forum", _l("Forum"), "forum",
@@ -73,14 +74,16 @@ MODULES: tuple[Module, ...] = (
         },
         references=(_attachments("forum.post", Post),),
         pages=(Page("/forum/"), Page("/forum/?unread=1"), Page("/forum/new"), Page("/forum/categories/"),
-               Page("/forum/{topic_id}/")),
+               Page("/forum/categories/{category_id}/edit"), Page("/forum/{topic_id}/"),
+               Page("/forum/posts/{post_id}/edit")),
     ),
     Module(
         "agenda", _l("Agenda"), "calendar",
         blueprints=(agenda_views.bp, agenda_views.mine_bp, agenda_views.feeds_bp),
         nav=(NavEntry(_l("Agenda"), "agenda.show_agenda", "agenda"),),
         search=(SearchKind("agenda.event", agenda_search.event_entry, Event, agenda_search.event_url),),
-        activity={"agenda.event": _l("Dans l'agenda :")},
+        # An import's title says it all: "12 événements importés".
+        activity={"agenda.event": _l("Dans l'agenda :"), "agenda.import": None},
         notifications={
             "agenda.event": _l("%(actor)s a ajouté l'événement « %(title)s »"),
             "agenda.changed": _l("%(actor)s a modifié l'événement « %(title)s »"),
@@ -89,7 +92,7 @@ MODULES: tuple[Module, ...] = (
         references=(_attachments("agenda.event", Event), Reference(Notification, "event_id", Event, nullify=True)),
         pages=(Page("/agenda/"), Page("/agenda/?view=month"), Page("/agenda/?view=week"), Page("/agenda/resources/"),
                Page("/agenda/import"), Page("/agenda/new"), Page("/agenda/categories/"), Page("/agenda/subscribe"),
-               Page("/agenda/{event_id}/"), Page("/agenda/", in_space=False)),
+               Page("/agenda/{event_id}/"), Page("/agenda/{event_id}/edit"), Page("/agenda/", in_space=False)),
     ),
     Module(
         "documents", _l("Documents"), "folder",
@@ -121,7 +124,8 @@ MODULES: tuple[Module, ...] = (
         },
         references=(_attachments("tasks.task", Task),),
         pages=(Page("/tasks/"), Page("/tasks/board"), Page("/tasks/timeline"), Page("/tasks/new"), Page("/tasks/lists/"),
-               Page("/tasks/statuses/"), Page("/tasks/{task_id}"), Page("/tasks/", in_space=False)),
+               Page("/tasks/statuses/"), Page("/tasks/{task_id}"), Page("/tasks/{task_id}/edit"),
+               Page("/tasks/", in_space=False)),
     ),
     Module(
         "polls", _l("Sondages"), "poll",
@@ -131,7 +135,8 @@ MODULES: tuple[Module, ...] = (
         activity={"polls.poll": _l("Nouveau sondage :"), "polls.closed": _l("Résultats du sondage :")},
         notifications={"polls.poll": _l("%(actor)s a lancé le sondage « %(title)s »")},
         references=(_attachments("polls.option", PollOption),),
-        pages=(Page("/polls/"), Page("/polls/new"), Page("/polls/new-date"), Page("/polls/{poll_id}")),
+        pages=(Page("/polls/"), Page("/polls/new"), Page("/polls/new-date"), Page("/polls/{poll_id}"),
+               Page("/polls/{poll_id}/edit")),
     ),
     Module(
         "members", _l("Annuaire des membres"), "people",
@@ -139,8 +144,8 @@ MODULES: tuple[Module, ...] = (
         nav=(NavEntry(_l("Annuaire"), "members.directory", "members"),),
         search=(SearchKind("members.member", members_search.member_entry, Membership, members_search.member_url,
                            preload=None),),
-        pages=(Page("/members/"), Page("/members/organisations/"), Page("/members/me"), Page("/members/import"),
-               Page("/members/{user_id}")),
+        pages=(Page("/members/"), Page("/members/organisations/"), Page("/members/organisations/{organisation_id}/edit"),
+               Page("/members/me"), Page("/members/import"), Page("/members/{user_id}")),
     ),
     Module(
         "search", _l("Recherche"), "search", switchable=False,

@@ -227,12 +227,14 @@ def page_models() -> dict:
     """A field of a registry page ("/forum/{topic_id}/") -> the model whose row of the space fills it."""
     from agora.agenda.models import Event
     from agora.documents.models import Document, Folder
-    from agora.forum.models import Topic
+    from agora.forum.models import ForumCategory, Post, Topic
+    from agora.members.models import Organisation
     from agora.polls.models import Poll
     from agora.tasks.models import Task
 
-    return {"topic_id": Topic, "event_id": Event, "folder_id": Folder, "document_id": Document, "task_id": Task,
-            "poll_id": Poll}
+    return {"topic_id": Topic, "post_id": Post, "category_id": ForumCategory, "event_id": Event, "folder_id": Folder,
+            "document_id": Document, "task_id": Task, "poll_id": Poll, "news_id": NewsItem,
+            "organisation_id": Organisation}
 
 
 def page_fields(page) -> set[str]:
@@ -255,14 +257,23 @@ def page_urls(db, slug: str, *, user_id: int, site_admin: bool = False, values: 
 
 
 def named_page_urls(db, slug: str, *, user_id: int, site_admin: bool = False, values: dict | None = None) -> dict[str, str]:
-    """page_urls, each under its name in the registry ("/s/<slug>/forum/{topic_id}/")."""
+    """page_urls, each under its name in the registry ("/s/<slug>/forum/{topic_id}/").
+
+    A kind the space has none of is made by its maker in FILLERS, by that person."""
+    from flask import current_app
+
+    from agora.auth.models import User
     from agora.spaces.models import Space
 
-    space_id = db.session.scalar(select(Space.id).where(Space.slug == slug))
+    space = db.session.scalar(select(Space).where(Space.slug == slug))
     filled = {"user_id": user_id, **(values or {})}
     for name, model in page_models().items():
         if name not in filled:
-            filled[name] = db.session.scalar(select(model.id).where(model.space_id == space_id).order_by(model.id))
+            filled[name] = db.session.scalar(select(model.id).where(model.space_id == space.id).order_by(model.id))
+        if filled[name] is None:
+            with current_app.test_request_context():
+                filled[name] = FILLERS[name](db, space, db.session.get(User, user_id))
+                db.session.commit()
     urls = {}
     for _module, page in registry_pages(site_admin=site_admin):
         missing = page_fields(page) - filled.keys()
@@ -270,3 +281,70 @@ def named_page_urls(db, slug: str, *, user_id: int, site_admin: bool = False, va
         path = page.path.format(**filled)
         urls[f"/s/<slug>{page.path}" if page.in_space else page.path] = f"/s/{slug}{path}" if page.in_space else path
     return urls
+
+
+# Targets and holders of the registry's references -------------------------------------------
+
+
+def make_option(db, space, user):
+    from agora.polls.models import PollOption
+
+    return db.session.scalar(select(PollOption.id).where(PollOption.poll_id == make_poll(db, space, user)))
+
+
+def _delete_post(db, space, post_id):
+    from agora.forum import services as forum
+    from agora.forum.models import Post
+
+    forum.delete_post(space, db.session.get(Post, post_id))
+
+
+def _delete_event(db, space, event_id):
+    from agora.agenda import services as agenda
+    from agora.agenda.models import Event
+
+    agenda.delete_event(space, db.session.get(Event, event_id))
+
+
+def _delete_task(db, space, task_id):
+    """As the task page's delete button does."""
+    from agora.tasks.models import Task
+
+    db.session.delete(db.session.get(Task, task_id))
+    db.session.flush()
+
+
+def _delete_option(db, space, option_id):
+    """A poll's options go with their poll."""
+    from agora.polls import services as polls
+    from agora.polls.models import Poll, PollOption
+
+    polls.delete_poll(space, db.session.get(Poll, db.session.get(PollOption, option_id).poll_id))
+
+
+def targets() -> dict:
+    """Model of a reference target -> (make(db, space, user) -> id, delete(db, space, id) through its service)."""
+    from agora.agenda.models import Event
+    from agora.forum.models import Post
+    from agora.polls.models import PollOption
+    from agora.tasks.models import Task
+
+    return {Post: (make_post, _delete_post), Event: (make_event, _delete_event), Task: (make_task, _delete_task),
+            PollOption: (make_option, _delete_option)}
+
+
+def make_holder(db, ref, space, user, target_id: int) -> int:
+    """A row holding the reference `ref` to target_id in space; returns its id."""
+    from agora.documents.models import Attachment
+    from agora.notifications.models import Notification
+
+    if ref.holder is Attachment:
+        row = Attachment(space_id=space.id, document_id=make_document(db, space, user), kind=ref.kind, target_id=target_id)
+    elif ref.holder is Notification:
+        row = Notification(space_id=space.id, user_id=user.id, kind="event", verb="agenda.event", title="Réunion",
+                           url=f"/s/{space.slug}/", group_key="agenda", delivery="none", **{ref.id_column: target_id})
+    else:
+        raise AssertionError(f"{ref.holder.__name__}: add how to make one to make_holder in tests/factories.py")
+    db.session.add(row)
+    db.session.flush()
+    return row.id
