@@ -10,28 +10,34 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from agora.admin import views as admin_views
+from agora.agenda import demo as agenda_demo
 from agora.agenda import search as agenda_search
 from agora.agenda import views as agenda_views
 from agora.agenda.models import Event
 from agora.auth import views as auth_views
 from agora.core import views as core_views
 from agora.core.registry import Module, NavEntry, Page, Reference, SearchKind
+from agora.documents import demo as documents_demo
 from agora.documents import search as documents_search
 from agora.documents import views as documents_views
 from agora.documents.models import Attachment, Document
+from agora.forum import demo as forum_demo
 from agora.forum import search as forum_search
 from agora.forum import views as forum_views
 from agora.forum.models import Post, Topic
+from agora.members import demo as members_demo
 from agora.members import search as members_search
 from agora.members import views as members_views
 from agora.notifications import views as notifications_views
 from agora.notifications.models import Notification
+from agora.polls import demo as polls_demo
 from agora.polls import search as polls_search
 from agora.polls import views as polls_views
 from agora.polls.models import Poll, PollOption
 from agora.search import views as search_views
 from agora.spaces import views as spaces_views
 from agora.spaces.models import Membership
+from agora.tasks import demo as tasks_demo
 from agora.tasks import search as tasks_search
 from agora.tasks import views as tasks_views
 from agora.tasks.models import Task, TaskComment
@@ -58,6 +64,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "forum", _l("Forum"), "forum",
+        demo=forum_demo.seed_demo,
         blueprints=(forum_views.bp,),
         nav=(NavEntry(_l("Forum"), "forum.list_topics", "forum"),),
         search=(
@@ -79,6 +86,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "agenda", _l("Agenda"), "calendar",
+        demo=agenda_demo.seed_demo,
         blueprints=(agenda_views.bp, agenda_views.mine_bp, agenda_views.feeds_bp),
         nav=(NavEntry(_l("Agenda"), "agenda.show_agenda", "agenda"),),
         search=(SearchKind("agenda.event", agenda_search.event_entry, Event, agenda_search.event_url),),
@@ -96,6 +104,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "documents", _l("Documents"), "folder",
+        demo=documents_demo.seed_demo,
         blueprints=(documents_views.bp,),
         nav=(NavEntry(_l("Documents"), "documents.show_folder", "documents"),),
         search=(SearchKind("documents.document", documents_search.document_entry, Document,
@@ -110,6 +119,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "tasks", _l("Tâches"), "check",
+        demo=tasks_demo.seed_demo,
         blueprints=(tasks_views.bp, tasks_views.mine_bp),
         nav=(NavEntry(_l("Tâches"), "tasks.list_tasks", "tasks"),),
         search=(
@@ -129,6 +139,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "polls", _l("Sondages"), "poll",
+        demo=polls_demo.seed_demo,
         blueprints=(polls_views.bp,),
         nav=(NavEntry(_l("Sondages"), "polls.list_polls", "polls"),),
         search=(SearchKind("polls.poll", polls_search.poll_entry, Poll, polls_search.poll_url),),
@@ -140,6 +151,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "members", _l("Annuaire des membres"), "people",
+        demo=members_demo.seed_demo,
         blueprints=(members_views.bp,),
         nav=(NavEntry(_l("Annuaire"), "members.directory", "members"),),
         search=(SearchKind("members.member", members_search.member_entry, Membership, members_search.member_url,

@@ -112,6 +112,9 @@ class Module:
     references: tuple[Reference, ...] = ()
     #: Pages the XSS, accessibility and query-budget walks visit.
     pages: tuple[Page, ...] = ()
+    #: `agora demo`: seed(space, people by username, the demo admin or None) adds the module's
+    #: content to a new demo space (agora/demo.py makes the people, spaces and news first).
+    demo: Callable | None = None
 
 
 def modules() -> tuple[Module, ...]:
