@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from agora.admin import views as admin_views
 from agora.agenda import demo as agenda_demo
+from agora.agenda import scale as agenda_scale
 from agora.agenda import search as agenda_search
 from agora.agenda import views as agenda_views
 from agora.agenda.models import Event
@@ -18,10 +19,12 @@ from agora.auth import views as auth_views
 from agora.core import views as core_views
 from agora.core.registry import Module, NavEntry, Page, Reference, SearchKind
 from agora.documents import demo as documents_demo
+from agora.documents import scale as documents_scale
 from agora.documents import search as documents_search
 from agora.documents import views as documents_views
 from agora.documents.models import Attachment, Document
 from agora.forum import demo as forum_demo
+from agora.forum import scale as forum_scale
 from agora.forum import search as forum_search
 from agora.forum import views as forum_views
 from agora.forum.models import Post, Topic
@@ -31,13 +34,16 @@ from agora.members import views as members_views
 from agora.notifications import views as notifications_views
 from agora.notifications.models import Notification
 from agora.polls import demo as polls_demo
+from agora.polls import scale as polls_scale
 from agora.polls import search as polls_search
 from agora.polls import views as polls_views
 from agora.polls.models import Poll, PollOption
 from agora.search import views as search_views
+from agora.spaces import scale as spaces_scale
 from agora.spaces import views as spaces_views
 from agora.spaces.models import Membership
 from agora.tasks import demo as tasks_demo
+from agora.tasks import scale as tasks_scale
 from agora.tasks import search as tasks_search
 from agora.tasks import views as tasks_views
 from agora.tasks.models import Task, TaskComment
@@ -55,7 +61,7 @@ MODULES: tuple[Module, ...] = (
         pages=(Page("/", in_space=False), Page("/profile", in_space=False)),
     ),
     Module(
-        "spaces", _l("Accueil"), "home", switchable=False,
+        "spaces", _l("Accueil"), "home", switchable=False, scale=spaces_scale.seed_scale,
         blueprints=(spaces_views.home_bp, spaces_views.join_bp, spaces_views.bp),
         # "joined" is a sentence of its own on the home page: "Nadia a rejoint l'espace".
         activity={"joined": None, "news": _l("Actualité :")},
@@ -64,7 +70,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "forum", _l("Forum"), "forum",
-        demo=forum_demo.seed_demo,
+        demo=forum_demo.seed_demo, scale=forum_scale.seed_scale,
         blueprints=(forum_views.bp,),
         nav=(NavEntry(_l("Forum"), "forum.list_topics", "forum"),),
         search=(
@@ -86,7 +92,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "agenda", _l("Agenda"), "calendar",
-        demo=agenda_demo.seed_demo,
+        demo=agenda_demo.seed_demo, scale=agenda_scale.seed_scale,
         blueprints=(agenda_views.bp, agenda_views.mine_bp, agenda_views.feeds_bp),
         nav=(NavEntry(_l("Agenda"), "agenda.show_agenda", "agenda"),),
         search=(SearchKind("agenda.event", agenda_search.event_entry, Event, agenda_search.event_url),),
@@ -104,7 +110,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "documents", _l("Documents"), "folder",
-        demo=documents_demo.seed_demo,
+        demo=documents_demo.seed_demo, scale=documents_scale.seed_scale,
         blueprints=(documents_views.bp,),
         nav=(NavEntry(_l("Documents"), "documents.show_folder", "documents"),),
         search=(SearchKind("documents.document", documents_search.document_entry, Document,
@@ -119,7 +125,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "tasks", _l("Tâches"), "check",
-        demo=tasks_demo.seed_demo,
+        demo=tasks_demo.seed_demo, scale=tasks_scale.seed_scale,
         blueprints=(tasks_views.bp, tasks_views.mine_bp),
         nav=(NavEntry(_l("Tâches"), "tasks.list_tasks", "tasks"),),
         search=(
@@ -139,7 +145,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "polls", _l("Sondages"), "poll",
-        demo=polls_demo.seed_demo,
+        demo=polls_demo.seed_demo, scale=polls_scale.seed_scale,
         blueprints=(polls_views.bp,),
         nav=(NavEntry(_l("Sondages"), "polls.list_polls", "polls"),),
         search=(SearchKind("polls.poll", polls_search.poll_entry, Poll, polls_search.poll_url),),

@@ -115,6 +115,27 @@ class Module:
     #: `agora demo`: seed(space, people by username, the demo admin or None) adds the module's
     #: content to a new demo space (agora/demo.py makes the people, spaces and news first).
     demo: Callable | None = None
+    #: `agora demo --spaces N --scale K`: seed_scale(ScaleContext) writes the module's share of a
+    #: generated space in bulk (agora/scale.py makes the people and spaces, and calls them in order).
+    scale: Callable[["ScaleContext"], None] | None = None
+
+
+@dataclass
+class ScaleContext:
+    """What a module's scale seeder gets: the space, its members, a seeded generator, the wanted
+    counts (agora.scale.PER_SPACE times the scale), and helpers to write rows in bulk."""
+
+    space: Any
+    members: list[int]
+    writers: list[int]
+    rng: Any
+    now: Any
+    want: dict[str, int]
+    html: Callable[[str], str]  #: Markdown to HTML, cached
+    bulk: Callable[[Any, list[dict]], None]  #: insert rows of a model
+    sentence: Callable[[], str]  #: a French sentence from the generator
+    subjects: list[str]
+    places: list[str]
 
 
 def modules() -> tuple[Module, ...]:
