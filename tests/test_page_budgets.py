@@ -13,6 +13,7 @@ from agora.core.time import utcnow
 from agora.documents.models import Document
 from agora.forum.models import Topic
 from agora.spaces.models import Membership, Space
+from agora.tasks.models import TaskAssignee
 from tests.conftest import login
 from tests.factories import named_page_urls
 from tests.test_queries import count_queries
@@ -53,7 +54,10 @@ def _urls(db, slug: str, user_id: int) -> dict[str, str]:
     # The month of the two events every generated space has next week, whatever today's date.
     month = (utcnow() + timedelta(days=7)).strftime("%Y-%m")
     values = {"base": f"/s/{slug}", "document": document, "month": month}
-    pages = named_page_urls(db, slug, user_id=user_id, values={"topic_id": topic})
+    # A task with someone assigned, in both spaces alike (the page loads them only when there are some).
+    task = db.session.scalar(select(TaskAssignee.task_id).where(TaskAssignee.space_id == space_id)
+                             .order_by(TaskAssignee.task_id))
+    pages = named_page_urls(db, slug, user_id=user_id, values={"topic_id": topic, "task_id": task})
     # The week of those events too: an empty week skips the queries a week with events runs.
     pages["/s/<slug>/agenda/?view=week"] += f"&date={(utcnow() + timedelta(days=7)).date().isoformat()}"
     return {**pages, **{name: template.format(**values) for name, template in EXTRA_PAGES.items()}}
