@@ -213,3 +213,11 @@ def test_registry_pages_are_served_to_a_space_admin(app, db, member_client):
     client, space, user = member_client("admin")
     for url in page_urls(db, space.slug, user_id=user.id):
         assert client.get(url).status_code == 200, url
+
+
+def test_the_search_filter_lists_the_searchable_modules_by_their_menu_names(app, db, member_client):
+    client, _space, _user = member_client()
+    html = client.get("/search").get_data(as_text=True)
+    options = re.findall(r'<option value="(\w+)"[^>]*>([^<]+)</option>', html.split('id="search-module"')[1].split("</select>")[0])
+    assert options == [("forum", "Forum"), ("agenda", "Agenda"), ("documents", "Documents"), ("tasks", "Tâches"),
+                       ("polls", "Sondages"), ("members", "Annuaire")]

@@ -153,8 +153,8 @@ def search_kinds() -> dict[str, SearchKind]:
 
 
 def searchable_modules() -> dict[str, Any]:
-    """Modules with something to find, with their labels, in menu order."""
-    return {m.name: m.label for m in modules() if m.search}
+    """Modules with something to find, with their menu labels ("Annuaire"), in menu order."""
+    return {m.name: m.nav[0].label if m.nav else m.label for m in modules() if m.search}
 
 
 def activity_labels() -> dict[str, Any]:
