@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises ConfigError when the configuration cannot work (for example, no secret key).
     """
     from agora.config import ConfigError, load_settings
-    from agora.core import errors, events, i18n, security, templating  # noqa: F401 (events: listeners)
+    from agora.core import errors, events, i18n, references, security, templating  # noqa: F401 (events, references: listeners)
     from agora.spaces import tenancy
     from agora.extensions import babel, csrf, db, login_manager, migrate
 
@@ -69,39 +69,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     indexing.init_app(app)
 
-    from agora.admin.views import bp as admin_bp
-    from agora.agenda.views import bp as agenda_bp
-    from agora.agenda.views import feeds_bp, mine_bp
-    from agora.auth.views import bp as auth_bp
-    from agora.core.views import bp as core_bp
-    from agora.documents.views import bp as documents_bp
-    from agora.forum.views import bp as forum_bp
-    from agora.members.views import bp as members_bp
-    from agora.notifications.views import bp as notifications_bp
-    from agora.notifications.views import space_bp as space_notifications_bp
-    from agora.polls.views import bp as polls_bp
-    from agora.search.views import bp as search_bp
-    from agora.spaces.views import bp as spaces_bp
-    from agora.spaces.views import home_bp, join_bp
-    from agora.tasks.views import bp as tasks_bp
-    from agora.tasks.views import mine_bp as my_tasks_bp
+    from agora.core.registry import EXTENSION
+    from agora.modules import MODULES
 
-    app.register_blueprint(core_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(home_bp)
-    app.register_blueprint(join_bp)
-    app.register_blueprint(spaces_bp)
-    app.register_blueprint(forum_bp)
-    app.register_blueprint(members_bp)
-    app.register_blueprint(agenda_bp)
-    app.register_blueprint(mine_bp)
-    app.register_blueprint(feeds_bp)
-    app.register_blueprint(documents_bp)
-    app.register_blueprint(tasks_bp)
-    app.register_blueprint(polls_bp)
-    app.register_blueprint(search_bp)
-    app.register_blueprint(my_tasks_bp)
-    app.register_blueprint(notifications_bp)
-    app.register_blueprint(space_notifications_bp)
-    app.register_blueprint(admin_bp)
+    app.extensions[EXTENSION] = MODULES
+    app.jinja_env.globals["space_modules"] = MODULES
+    for module in MODULES:
+        for blueprint in module.blueprints:
+            app.register_blueprint(blueprint)
     return app

@@ -19,6 +19,8 @@ AGORA = str(Path(sys.executable).with_name("agora"))
 CHROMIUM = os.environ.get("AGORA_CHROMIUM", "/usr/bin/chromium")
 READER, READER_PASSWORD = "lea.lectrice", "une lectrice du conseil"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 740}}
+#: The served instance, once `server` made it: the walks read its database for their pages.
+INSTANCE: dict[str, Path] = {}
 
 
 def pytest_collection_modifyitems(items):
@@ -39,6 +41,7 @@ def server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
     env["AGORA_INSTANCE"] = str(instance)
+    INSTANCE["path"] = instance
     init = subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True, text=True)
     password = re.search(r"with password: (\S+)", init.stdout).group(1)
     subprocess.run([AGORA, "demo"], env=env, check=True, capture_output=True)
@@ -92,6 +95,26 @@ def shot(page, name: str) -> None:
 def pytest_terminal_summary(terminalreporter):
     if SCREENSHOTS.exists():
         terminalreporter.write_line(f"journey screenshots: {SCREENSHOTS}")
+
+
+def served_pages(slug: str, username: str, *extra: str) -> list[str]:
+    """Every page of the registry in the served instance's space `slug`, filled with its objects
+    (tests/factories.py), as its site admin `username` sees them, then `extra`."""
+    from sqlalchemy import select
+
+    from agora import create_app
+    from agora.auth.models import User
+    from agora.extensions import db
+    from tests.factories import page_urls
+
+    folder = INSTANCE["path"]
+    app = create_app({"INSTANCE_PATH": str(folder), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'agora.db'}"})
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.username == username))
+        urls = page_urls(db, slug, user_id=user_id, site_admin=True)
+        db.session.remove()
+        db.engine.dispose()
+    return [*urls, *extra]
 
 
 def log_in(page, base: str, username: str, password: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from browser_tests.conftest import log_in, shot
+from browser_tests.conftest import log_in, served_pages, shot
 
 AXE = Axe()
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
@@ -29,25 +29,12 @@ UNLABELLED = """(exceptions) => [...document.querySelectorAll("input, select, te
     const legend = el.closest("fieldset") && el.type === "radio" && el.closest("label");
     return visible.length === 0 && !legend;
 }).map((el) => el.id || el.name)"""
-MEMBER_PAGES = [
-    "/", "/profile",
-    "/s/conseil-tilleuls/", "/s/conseil-tilleuls/news/new", "/s/conseil-tilleuls/settings/",
-    "/s/conseil-tilleuls/members/manage/",
-    "/s/conseil-tilleuls/forum/", "/s/conseil-tilleuls/forum/?unread=1", "/s/conseil-tilleuls/forum/new",
-    "/s/conseil-tilleuls/forum/categories/",
-    "/s/conseil-tilleuls/members/", "/s/conseil-tilleuls/members/organisations/", "/s/conseil-tilleuls/members/me",
-    "/s/conseil-tilleuls/members/import",
-    "/s/conseil-tilleuls/agenda/", "/s/conseil-tilleuls/agenda/?view=month", "/s/conseil-tilleuls/agenda/?view=week",
-    "/s/conseil-tilleuls/agenda/resources/", "/s/conseil-tilleuls/agenda/import", "/s/conseil-tilleuls/agenda/new",
-    "/s/conseil-tilleuls/agenda/categories/", "/s/conseil-tilleuls/agenda/subscribe", "/agenda/",
-    "/s/conseil-tilleuls/tasks/", "/s/conseil-tilleuls/tasks/board", "/s/conseil-tilleuls/tasks/timeline",
-    "/s/conseil-tilleuls/tasks/new", "/s/conseil-tilleuls/tasks/lists/", "/s/conseil-tilleuls/tasks/statuses/", "/tasks/",
-    "/s/conseil-tilleuls/documents/", "/s/conseil-tilleuls/documents/trash",
-    "/s/conseil-tilleuls/polls/", "/s/conseil-tilleuls/polls/new", "/s/conseil-tilleuls/polls/new-date",
-    "/search", "/search?q=jardin+partag%C3%A9", "/search?q=les", "/search?q=reun*&module=forum",
-    "/admin/", "/admin/spaces/new", "/admin/users/", "/admin/audit/",
-    "/notifications", "/notifications/preferences", "/s/conseil-tilleuls/notifications/",
-]
+#: Besides every page of the registry (browser_tests.conftest.served_pages): searches that find, and one that cannot.
+EXTRA_PAGES = ["/search?q=jardin+partag%C3%A9", "/search?q=les", "/search?q=reun*&module=forum"]
+
+
+def member_pages() -> list[str]:
+    return served_pages("conseil-tilleuls", "admin", *EXTRA_PAGES)
 
 
 def check(page, url: str) -> None:
@@ -78,7 +65,7 @@ def test_pages_before_login(server, page, path):
 def test_pages_after_login(server, page):
     base, password = server
     log_in(page, base, "admin", password)
-    for path in MEMBER_PAGES:
+    for path in member_pages():
         check(page, base + path)
     page.goto(f"{base}/s/conseil-tilleuls/forum/")
     page.click("text=Un jardin partagé")
@@ -113,7 +100,7 @@ def test_pages_stay_usable_at_200_percent_zoom(server, browser):
     context = browser.new_context(viewport={"width": 640, "height": 450}, locale="fr-FR")
     page = context.new_page()
     log_in(page, base, "admin", password)
-    for path in MEMBER_PAGES + ANONYMOUS_PAGES:
+    for path in member_pages() + ANONYMOUS_PAGES:
         page.goto(base + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 640, f"{path} is {width}px wide at 200 %"

@@ -1,7 +1,7 @@
 """Every URL rule under /s/<slug>/, walked from the url_map: strangers get 404, readers cannot write.
 
-A rule with a parameter this file does not know how to fill fails the test: a new feature
-adds its parameter to FILLERS (one object of space B) instead of going unchecked.
+A rule with a parameter tests/factories.py does not know how to fill fails the test: a new
+feature adds its parameter to FILLERS there (one object of space B) instead of going unchecked.
 """
 from __future__ import annotations
 
@@ -9,217 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from agora.auth.models import User
-from agora.spaces import services
 from agora.spaces.models import Invitation, Membership, NewsItem, Space
-from agora.spaces.tenancy import membership_in
 from tests.conftest import PASSWORD, login, post
-
-
-def _news(db, space, user):
-    news = NewsItem(space_id=space.id, author_id=user.id, title="Annonce privée", body="Secret de l'espace B")
-    db.session.add(news)
-    db.session.flush()
-    return news.id
-
-
-def _membership(db, space, user):
-    return db.session.scalar(select(Membership.id).where(Membership.space_id == space.id, Membership.user_id == user.id))
-
-
-def _unset_membership(db, space, user):
-    """A member of B whose account was never set up (the setup-link pages need one)."""
-    from agora.auth.services import create_user, get_user_by_username
-
-    newcomer = get_user_by_username("pas.active") or create_user("pas.active", None)
-    return (membership_in(newcomer, space) or services.add_member(space, newcomer, "member", actor=None)).id
-
-
-def _invitation(db, space, user):
-    invitation, _raw = services.create_invitation(space, role="member", max_uses=5, days=3, label="B", actor=user)
-    return invitation.id
-
-
-def _topic(db, space, user):
-    from agora.forum import services as forum
-
-    return forum.create_topic(space, user, title="Sujet privé de B", body="Secret de l'espace B", category_id=None).id
-
-
-def _post(db, space, user):
-    from agora.forum import services as forum
-    from agora.forum.models import Topic
-
-    topic = db.session.get(Topic, _topic(db, space, user))
-    return forum.add_reply(space, topic, user, "Réponse secrète de B").id
-
-
-def _category(db, space, user):
-    from agora.forum import services as forum
-
-    return forum.save_category(space, None, name=f"Thème B {len(forum.list_categories(space))}", colour="#112233",
-                               position=0).id
-
-
-def _user(db, space, user):
-    return user.id
-
-
-def _organisation(db, space, user):
-    from agora.members import services as members
-
-    return members.save_organisation(space, None, name=f"Structure B {len(members.list_organisations(space))}",
-                                     description="").id
-
-
-def _event(db, space, user):
-    from datetime import date, time
-
-    from agora.agenda import services as agenda
-
-    data = agenda.EventData(title="Réunion secrète de B", start_date=date(2030, 3, 5), end_date=date(2030, 3, 5),
-                            start_time=time(18), end_time=time(20), repeat="weekly", count=5,
-                            description="Secret de l'espace B")
-    return agenda.create_event(space, user, data).id
-
-
-def _task(db, space, user):
-    from agora.tasks import services as tasks
-
-    task_list = tasks.lists(space)[0] if tasks.lists(space) else tasks.save_list(space, name="Liste B", description="")
-    task = tasks.save_task(space, None, tasks.TaskData(title="Tâche secrète de B", list_id=task_list.id,
-                                                        description="Secret de l'espace B"), actor=user)
-    return task.id
-
-
-def _checklist_item(db, space, user):
-    from agora.tasks import services as tasks
-    from agora.tasks.models import Task
-
-    return tasks.add_checklist_item(space, db.session.get(Task, _task(db, space, user)), "Élément B").id
-
-
-def _status(db, space, user):
-    from agora.tasks import services as tasks
-
-    return tasks.statuses(space)[1].id
-
-
-def _folder(db, space, user):
-    from agora.documents import services as documents
-
-    tree = documents.Tree.load(space)
-    return documents.create_folder(space, tree, None, f"Dossier B {len(tree.by_id)}", actor=user).id
-
-
-def _document(db, space, user):
-    """A small image of B, so its thumbnail and inline view exist too."""
-    import io
-
-    from PIL import Image
-    from werkzeug.datastructures import FileStorage
-
-    from agora.documents import services as documents
-
-    picture = io.BytesIO()
-    Image.new("RGB", (8, 8), "red").save(picture, "PNG")
-    picture.seek(0)
-    document, _new = documents.store_file(space, documents.Tree.load(space), None,
-                                          FileStorage(picture, filename="Secret de l'espace B.png"), actor=user,
-                                          on_conflict="rename")
-    db.session.commit()
-    return document.id
-
-
-def _latest_document(db, space, user):
-    """The newest document of B (made when there is none): with _version, one pair, in either order."""
-    from sqlalchemy import func
-
-    from agora.documents.models import Document
-
-    latest = db.session.scalar(select(func.max(Document.id)).where(Document.space_id == space.id,
-                                                                    Document.deleted_at.is_(None)))
-    return latest or _document(db, space, user)
-
-
-def _version(db, space, user):
-    from agora.documents.models import Document
-
-    return db.session.get(Document, _latest_document(db, space, user)).current_version_id
-
-
-def _trashed_folder(db, space, user):
-    from agora.documents.models import Folder
-
-    folder = db.session.get(Folder, _folder(db, space, user))
-    folder.deleted_at = folder.created_at
-    return folder.id
-
-
-def _trashed_document(db, space, user):
-    from agora.documents.models import Document
-
-    document = db.session.get(Document, _document(db, space, user))
-    document.deleted_at = document.created_at
-    return document.id
-
-
-def _poll(db, space, user):
-    from agora.polls import services as polls
-
-    return polls.create_poll(space, user, polls.PollData(question="Sondage secret de B", options=["Oui", "Non"])).id
-
-
-def _date_poll(db, space, user):
-    """The newest date poll of B (made when there is none), so poll and option ids pair up."""
-    from datetime import datetime, timezone
-
-    from sqlalchemy import func
-
-    from agora.polls import services as polls
-    from agora.polls.models import Poll
-
-    latest = db.session.scalar(select(func.max(Poll.id)).where(Poll.space_id == space.id, Poll.kind == "dates"))
-    if latest:
-        return latest
-    slots = [datetime(2031, 3, day, 18, tzinfo=timezone.utc) for day in (3, 5)]
-    return polls.create_poll(space, user, polls.PollData(question="Date secrète de B", kind="dates", slots=slots)).id
-
-
-def _date_option(db, space, user):
-    from agora.polls.models import PollOption
-
-    return db.session.scalar(select(PollOption.id).where(PollOption.poll_id == _date_poll(db, space, user)))
-
-
-#: URL parameter -> function(db, space B, an admin of B) returning an id that belongs to space B.
-FILLERS = {
-    "news_id": _news,
-    "invitation_id": _invitation,
-    "topic_id": _topic,
-    "post_id": _post,
-    "category_id": _category,
-    "user_id": _user,
-    "organisation_id": _organisation,
-    "event_id": _event,
-    "task_id": _task,
-    "item_id": _checklist_item,
-    "status_id": _status,
-    "folder_id": _folder,
-    "document_id": _document,
-    "version_id": _version,
-    "trashed_folder_id": _trashed_folder,
-    "trashed_document_id": _trashed_document,
-    "poll_id": _poll,
-}
-#: Per-endpoint overrides, where the same parameter name needs a particular kind of object.
-ENDPOINT_FILLERS = {
-    "spaces.new_setup_link": {"membership_id": _unset_membership},
-    "spaces.show_setup_link": {"membership_id": _unset_membership},
-    "documents.download_version": {"document_id": _latest_document},
-    "documents.restore_version": {"document_id": _latest_document},
-    "polls.make_event": {"poll_id": _date_poll, "option_id": _date_option},
-}
-DEFAULT_MEMBERSHIP = _membership
+from tests.factories import DEFAULT_MEMBERSHIP, ENDPOINT_FILLERS, FILLERS
 
 
 def space_rules(app):
@@ -253,7 +45,7 @@ def fill(app, db, rule, space_b, admin_b) -> dict:
             filler = ENDPOINT_FILLERS.get(rule.endpoint, {}).get(name) or FILLERS.get(name)
             if filler is None and name == "membership_id":
                 filler = DEFAULT_MEMBERSHIP
-            assert filler is not None, f"{rule.rule}: no way to fill <{name}>; add it to FILLERS"
+            assert filler is not None, f"{rule.rule}: no way to fill <{name}>; add it to FILLERS in tests/factories.py"
             values[name] = filler(db, space, admin)
         db.session.commit()
     values.pop("slug")

@@ -357,11 +357,7 @@ def delete_event(space: Space, event: Event) -> None:
     if event.parent_id is not None:
         cancel_occurrence(space, db.session.get(Event, event.parent_id), event.recurrence_id)
         return
-    from agora.documents.services import detach_all
-
     after_commit("agenda.event", event.id, space.id, "deleted")
-    changed_dates = db.session.scalars(select(Event.id).where(Event.parent_id == event.id))
-    detach_all(space, "agenda.event", [event.id, *changed_dates])
     db.session.delete(event)
     db.session.flush()
 

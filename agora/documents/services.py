@@ -656,12 +656,6 @@ def attachments_for(space: Space, kind: str, target_ids) -> dict[int, list[Docum
     return found
 
 
-def detach_all(space: Space, kind: str, target_ids) -> None:
-    """Forget the links of deleted items (their files stay in the documents, in the trash's way)."""
-    db.session.execute(delete(Attachment).where(Attachment.space_id == space.id, Attachment.kind == kind,
-                                                Attachment.target_id.in_(list(target_ids))))
-
-
 # Consistency ------------------------------------------------------------------------------
 
 

@@ -173,13 +173,12 @@ def edit_post(space: Space, post: Post, *, body: str, title: str | None = None) 
 
 
 def delete_post(space: Space, post: Post) -> bool:
-    """Delete a reply, or the whole topic when post is its first. Returns True when the topic went."""
-    from agora.documents.services import detach_all
+    """Delete a reply, or the whole topic when post is its first. Returns True when the topic went.
 
+    The links to their attached files go with them (agora.core.references)."""
     topic = post.topic
     after_commit("forum.post", post.id, space.id, "deleted")
     gone = list(db.session.scalars(select(Post.id).where(Post.topic_id == topic.id))) if post.is_first else [post.id]
-    detach_all(space, "forum.post", gone)
     for post_id in gone:
         after_commit("forum.post", post_id, space.id, "deleted")
     if post.is_first:

@@ -33,7 +33,7 @@ class Notification(SpaceScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(12))
-    #: What happened, a key of agora.notifications.texts.VERBS (e.g. "forum.reply").
+    #: What happened, a notification verb of its module in agora/modules.py (e.g. "forum.reply").
     verb: Mapped[str] = mapped_column(String(30))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_name: Mapped[str] = mapped_column(String(80), default="")

@@ -1,24 +1,11 @@
-"""The words of notifications, translated when shown or mailed, never when stored."""
+"""The words of notifications, translated when shown or mailed, never when stored.
+
+The sentence of each verb ("forum.reply"...) is declared by its module in agora/modules.py."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-#: One line per thing that happened; %(actor)s and %(title)s come from the row.
-VERBS = {
-    "forum.topic": _l("%(actor)s a ouvert la discussion « %(title)s »"),
-    "forum.reply": _l("%(actor)s a répondu dans « %(title)s »"),
-    "forum.mention": _l("%(actor)s vous a mentionné dans « %(title)s »"),
-    "agenda.event": _l("%(actor)s a ajouté l'événement « %(title)s »"),
-    "agenda.changed": _l("%(actor)s a modifié l'événement « %(title)s »"),
-    "agenda.cancelled": _l("%(actor)s a supprimé l'événement « %(title)s »"),
-    "tasks.assigned": _l("%(actor)s vous a confié la tâche « %(title)s »"),
-    "tasks.due": _l("%(actor)s a changé l'échéance de la tâche « %(title)s »"),
-    "tasks.comment": _l("%(actor)s a commenté la tâche « %(title)s »"),
-    "documents.document": _l("%(actor)s a déposé « %(title)s »"),
-    "documents.version": _l("%(actor)s a déposé une nouvelle version de « %(title)s »"),
-    "news": _l("%(actor)s a publié l'annonce « %(title)s »"),
-    "polls.poll": _l("%(actor)s a lancé le sondage « %(title)s »"),
-}
+from agora.core import registry
 
 SOMEONE = _l("Quelqu'un")
 
@@ -54,7 +41,7 @@ GROUP_SUBJECTS = {
 
 def sentence(item) -> str:
     """The one-line text of a notification row in the current language."""
-    verb = VERBS.get(item.verb)
+    verb = registry.notification_verbs().get(item.verb)
     if verb is None:
         return item.title
     return str(verb) % {"actor": item.actor_name or str(SOMEONE), "title": item.title}

@@ -291,10 +291,7 @@ def delete_poll(space: Space, poll: Poll) -> None:
 
 
 def _drop_options(space: Space, poll: Poll) -> None:
-    """Delete a poll's options and forget their images' links (the files stay in the documents)."""
-    from agora.documents.services import detach_all
-
-    detach_all(space, "polls.option", [o.id for o in options(poll)])
+    """Delete a poll's options; their images' links go with them (agora.core.references), the files stay."""
     db.session.execute(delete(PollOption).where(PollOption.poll_id == poll.id))
 
 

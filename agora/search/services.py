@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
@@ -21,13 +20,11 @@ from whoosh.query import And, Every, NullQuery, Or, Prefix, Term, Wildcard
 from agora.core.services import ServiceError
 from agora.extensions import db
 from agora.search import index
-from agora.search.indexing import BUILDERS
+from agora.core import registry
 from agora.spaces.models import Membership, Space
 
 MAX_QUERY = 300
 PER_PAGE = 20
-MODULE_LABELS = {"forum": _l("Forum"), "agenda": _l("Agenda"), "documents": _l("Documents"), "tasks": _l("Tâches"),
-                 "members": _l("Annuaire"), "polls": _l("Sondages")}
 
 
 @dataclass
@@ -92,8 +89,9 @@ def search(user, text: str, *, space: Space | None = None, module: str | None = 
         spaces = {space.id: space} if space.id in spaces else {}
     # Spaces grouped by the modules they show: usually one group, so the restriction stays small.
     groups: dict[tuple[str, ...], list[int]] = {}
+    searchable = registry.searchable_modules()
     for space_id, found in spaces.items():
-        modules = tuple(sorted(m for m in (found.modules or []) if m in MODULE_LABELS and (module is None or m == module)))
+        modules = tuple(sorted(m for m in (found.modules or []) if m in searchable and (module is None or m == module)))
         if modules:
             groups.setdefault(modules, []).append(space_id)
     # A tiny boost: the restriction decides what may match, hardly how high it ranks (0 would
@@ -133,15 +131,17 @@ def _run(query, allowed: list, spaces: dict[int, Space], number: int) -> SearchP
         total, exact, last = min(scored, number * PER_PAGE), scored < limit, scored < limit
     loaded = _prefetch(found)  # held here: the session keeps only weak references to what it loaded
     trees: dict = {}
+    kinds = registry.search_kinds()
     results = []
     for kind, object_id, space_id, date, excerpt in found:
         # From the database, with the same rules as indexing (a document's text is not read again).
-        entry = (BUILDERS[kind](object_id, full=False, trees=trees) if kind == "documents.document"
-                 else BUILDERS[kind](object_id))
+        searched = kinds.get(kind)
+        entry = searched.build(object_id, full=False, trees=trees) if searched else None
         target = spaces.get(int(space_id))
         if entry is None or target is None or entry.space_id != target.id:
             continue
-        results.append(Result(space=target, module=entry.module, title=entry.title, url=_url(target, kind, object_id, entry),
+        results.append(Result(space=target, module=entry.module, title=entry.title,
+                              url=searched.url(target.slug, object_id, entry),
                               excerpt=Markup(excerpt), date=date))
     del loaded
     return SearchPage(results=results, total=total, exact=exact, number=number, has_next=not last)
@@ -149,47 +149,18 @@ def _run(query, allowed: list, spaces: dict[int, Space], number: int) -> SearchP
 
 def _prefetch(found: list[tuple]) -> list:
     """Load the page's hits a kind at a time, so that rebuilding each from the database finds it loaded."""
-    from sqlalchemy.orm import selectinload
-
-    from agora.agenda.models import Event
-    from agora.documents.models import Document
-    from agora.forum.models import Post, Topic
-    from agora.polls.models import Poll
-    from agora.tasks.models import Task, TaskComment
-
-    models = {"forum.topic": (Topic, ()), "forum.post": (Post, (selectinload(Post.topic),)), "agenda.event": (Event, ()),
-              "documents.document": (Document, ()), "tasks.task": (Task, ()), "tasks.comment": (TaskComment, ()),
-              "polls.poll": (Poll, ())}
+    kinds = registry.search_kinds()
     wanted: dict[str, list[int]] = {}
     for kind, object_id, *_rest in found:
         wanted.setdefault(kind, []).append(int(object_id))
     loaded = []
     for kind, ids in wanted.items():
-        if kind in models:
-            model, options = models[kind]
-            loaded.extend(db.session.scalars(select(model).where(model.id.in_(ids)).options(*options)).all())
+        if kind in kinds and kinds[kind].preload is not None:
+            model = kinds[kind].model
+            loaded.extend(db.session.scalars(select(model).where(model.id.in_(ids)).options(*kinds[kind].preload())).all())
     return loaded
 
 
-def _url(space: Space, kind: str, object_id: int, entry) -> str:
-    slug = space.slug
-    if kind == "forum.topic":
-        return url_for("forum.show_topic", slug=slug, topic_id=object_id)
-    if kind == "forum.post":
-        return url_for("forum.show_post", slug=slug, post_id=object_id)
-    if kind == "agenda.event":
-        return url_for("agenda.show_event", slug=slug, event_id=object_id)
-    if kind == "documents.document":
-        return url_for("documents.show_document", slug=slug, document_id=object_id)
-    if kind == "tasks.task":
-        return url_for("tasks.show_task", slug=slug, task_id=object_id)
-    if kind == "tasks.comment":
-        return url_for("tasks.show_task", slug=slug, task_id=int(entry.parent.split(":")[1])) + "#comments"
-    if kind == "members.member":
-        from agora.spaces.models import Membership as M
-
-        user_id = db.session.scalar(select(M.user_id).where(M.id == object_id, M.space_id == space.id))
-        return url_for("members.profile", slug=slug, user_id=user_id)
-    if kind == "polls.poll":
-        return url_for("polls.show_poll", slug=slug, poll_id=object_id)
-    return url_for("spaces.home", slug=slug)
+def module_labels() -> dict:
+    """The modules a search can be narrowed to, with their labels."""
+    return registry.searchable_modules()

@@ -21,7 +21,7 @@ def search():
     space = get_space_by_slug(slug) if slug else None
     if slug and (space is None or space.id not in spaces):
         space, slug = None, ""  # not one of mine: search them all, say nothing of it
-    module = module if module in services.MODULE_LABELS else ""
+    module = module if module in services.module_labels() else ""
     page, error, status = None, None, 200
     if "q" in request.args:
         try:
@@ -30,4 +30,4 @@ def search():
         except ServiceError as exc:
             error, status = str(exc.message), exc.status
     return render_template("search/results.html", q=text, page=page, error=error, spaces=sorted(spaces.values(), key=lambda s: s.name),
-                           slug=slug, module=module, modules=services.MODULE_LABELS), status
+                           slug=slug, module=module, modules=services.module_labels()), status

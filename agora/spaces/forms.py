@@ -10,14 +10,13 @@ ROLE_CHOICES = [
     SelectChoice("reader", _l("Lecteur (lit seulement)")),
     SelectChoice("admin", _l("Administrateur de l'espace")),
 ]
-MODULE_CHOICES = [
-    SelectChoice("forum", _l("Forum")),
-    SelectChoice("agenda", _l("Agenda")),
-    SelectChoice("documents", _l("Documents")),
-    SelectChoice("tasks", _l("Tâches")),
-    SelectChoice("polls", _l("Sondages")),
-    SelectChoice("members", _l("Annuaire des membres")),
-]
+
+
+def module_choices() -> list[SelectChoice]:
+    """The modules a space admin may switch on or off, as the registry lists them."""
+    from agora.core import registry
+
+    return [SelectChoice(m.name, m.label) for m in registry.modules() if m.switchable]
 
 
 class NewsForm(FlaskForm):
@@ -31,7 +30,7 @@ class SettingsForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
     colour = StringField(_l("Couleur"), validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("La couleur doit être au format #RRVVBB."))])
     modules = SelectMultipleField(
-        _l("Modules actifs"), choices=MODULE_CHOICES, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=True
+        _l("Modules actifs"), choices=module_choices, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=True
     )
 
 

@@ -152,7 +152,7 @@ class Activity(SpaceScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    #: What happened, a key of agora.spaces.services.ACTIVITY_VERBS (e.g. "news", "joined").
+    #: What happened, an activity verb of its module in agora/modules.py (e.g. "news"), or "joined".
     verb: Mapped[str] = mapped_column(String(30))
     title: Mapped[str] = mapped_column(String(200))
     #: A path inside the space, e.g. "/s/conseil/forum/12"; None when there is nothing to open.

@@ -12,6 +12,7 @@ from agora.auth import services as auth_services
 from agora.auth.forms import SignupForm
 from agora.auth.models import User
 from agora.auth.sessions import start_session
+from agora.core import registry
 from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
@@ -94,7 +95,8 @@ def home():
 
         polls = open_polls(space)
     html = render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit,
-                           upcoming=upcoming, my_tasks=my_tasks, today=today, polls=polls)
+                           upcoming=upcoming, my_tasks=my_tasks, today=today, polls=polls,
+                           activity_labels=registry.activity_labels())
     if page.number == 1:
         # After rendering: a commit expires every loaded object, and reloading them costs a query each.
         services.mark_visit(g.membership)

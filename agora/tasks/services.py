@@ -218,10 +218,7 @@ def toggle_checklist_item(space: Space, item: ChecklistItem) -> None:
 
 
 def delete_task(space: Space, task: Task) -> None:
-    """Delete a task of space with its comments and attachments; search forgets them after commit."""
-    from agora.documents.services import detach_all
-
-    detach_all(space, "tasks.task", [task.id])
+    """Delete a task of space with its comments; the registry's references go with it, search forgets them."""
     for comment_id in db.session.scalars(select(TaskComment.id).where(TaskComment.task_id == task.id)):
         after_commit("tasks.comment", comment_id, space.id, "deleted")
     after_commit("tasks.task", task.id, space.id, "deleted")

@@ -88,26 +88,11 @@ def _seed(app, space_id, user_id):
 
 
 def payload_pages(db, slug: str, author_id: int) -> list[str]:
-    """Every page that shows what _seed wrote (first topic, event, task... of the database)."""
-    from sqlalchemy import select
+    """Every page of the registry, on what _seed wrote (the space's first topic, event, task...),
+    and the search and bell pages that show it."""
+    from tests.factories import page_urls
 
-    from agora.agenda.models import Event
-    from agora.documents.models import Document, Folder
-    from agora.forum.models import Topic
-    from agora.polls.models import Poll
-    from agora.tasks.models import Task
-
-    first = {model: db.session.scalar(select(model.id).order_by(model.id)) for model in (Topic, Event, Task, Document, Folder, Poll)}
-    base = f"/s/{slug}"
-    return [
-        "/", f"{base}/", f"{base}/forum/", f"{base}/forum/{first[Topic]}/", f"{base}/agenda/", f"{base}/agenda/?view=month",
-        f"{base}/agenda/{first[Event]}/", f"{base}/tasks/", f"{base}/tasks/board", f"{base}/tasks/{first[Task]}",
-        f"{base}/tasks/lists/", f"{base}/documents/", f"{base}/documents/folders/{first[Folder]}",
-        f"{base}/documents/{first[Document]}", f"{base}/documents/trash", f"{base}/polls/", f"{base}/polls/{first[Poll]}",
-        f"{base}/members/", f"{base}/members/{author_id}", f"{base}/members/organisations/", f"{base}/members/manage/",
-        "/tasks/", "/agenda/", "/search?q=alert", "/search?q=clic", "/profile", "/notifications",
-        "/notifications?page=2",
-    ]
+    return [*page_urls(db, slug, user_id=author_id), "/search?q=alert", "/search?q=clic", "/notifications?page=2"]
 
 
 def test_no_payload_is_rendered_as_markup(app, db, member_client, make_user, make_member):

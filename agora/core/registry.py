@@ -1,0 +1,169 @@
+"""The shapes of the module registry, and how code below `agora.modules` reads it.
+
+`agora.modules` (the top layer) lists one `Module` per feature; the factory keeps that list in
+`app.extensions["agora.modules"]`. Search, notifications and templates read it from there through
+the functions below, so no feature and no lower layer ever imports `agora.modules`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import current_app
+
+EXTENSION = "agora.modules"
+
+
+@dataclass
+class Entry:
+    """What the search index keeps of one item (a feature's builder makes it from the database)."""
+
+    key: str
+    kind: str
+    module: str
+    space_id: int
+    object_id: int
+    title: str
+    body: str
+    date: object
+    parent: str = ""
+
+    def fields(self) -> dict:
+        return {"key": self.key, "kind": self.kind, "module": self.module, "space_id": str(self.space_id),
+                "object_id": self.object_id, "title": self.title, "body": self.body, "date": self.date}
+
+
+def entry_key(kind: str, object_id: int) -> str:
+    """The index key of an item: "forum.topic:12"."""
+    return f"{kind}:{object_id}"
+
+
+@dataclass(frozen=True)
+class SearchKind:
+    """One kind of indexed item.
+
+    `build(object_id, **options)` returns an Entry, or None when the item must not be found
+    (options: `full=False` when only a hit's title and place are needed, `trees` a per-run cache).
+    `model` and `where` list the rows a rebuild indexes; `url(slug, object_id, entry)` is where a
+    hit leads; `preload` gives loader options to fetch a page of hits a kind at a time (None: the
+    builder loads what it needs itself);
+    `related(object_id)` names other (kind, id) to refresh when this one changes."""
+
+    kind: str
+    build: Callable[..., Entry | None]
+    model: Any
+    url: Callable[[str, int, Entry], str]
+    where: Callable[[], Any] | None = None
+    preload: Callable[[], tuple] | None = tuple
+    related: Callable[[int], list[tuple[str, int]]] | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A (kind, id) pointer kept in a row of `holder` to an object of `target` in the same space.
+
+    `kind` is the value in the holder's `kind_column` (None when the column itself says what it
+    points to, like Notification.event_id). When a target row is deleted, its references go:
+    `cleanup` in agora.core.references deletes the holder rows (or empties `id_column` with `nullify`)."""
+
+    holder: Any
+    id_column: str
+    target: Any
+    kind: str | None = None
+    kind_column: str | None = None
+    nullify: bool = False
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A link in a space's menu: `endpoint` of the space blueprint, shown while `blueprint` is current."""
+
+    label: Any
+    endpoint: str
+    blueprint: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page the test walks visit: a path under the space ("/forum/{topic_id}/"), whose fields
+    are filled from tests/factories.py, or outside it when `in_space` is False."""
+
+    path: str
+    in_space: bool = True
+
+
+@dataclass(frozen=True)
+class Module:
+    """Everything a module owes the rest of Agora, declared once."""
+
+    name: str
+    label: Any  #: in the space settings and search filters
+    icon: str  #: a name for the menu's icon set
+    blueprints: tuple = ()
+    nav: tuple[NavEntry, ...] = ()
+    #: False: always on (the space's home, its settings); True: a space admin may switch it off.
+    switchable: bool = True
+    search: tuple[SearchKind, ...] = ()
+    #: Activity verb -> the words before its title on the space's home ("Nouveau sujet :").
+    activity: dict = field(default_factory=dict)
+    #: Notification verb -> the sentence of the bell and the mails (%(actor)s, %(title)s).
+    notifications: dict = field(default_factory=dict)
+    #: Attachment kinds (documents attached to this module's items) and what they point to.
+    references: tuple[Reference, ...] = ()
+    #: Pages the XSS, accessibility and query-budget walks visit.
+    pages: tuple[Page, ...] = ()
+    #: `agora demo`: seed(space, people by username, the demo admin or None) adds the module's
+    #: content to a new demo space (agora/demo.py makes the people, spaces and news first).
+    demo: Callable | None = None
+    #: `agora demo --spaces N --scale K`: seed_scale(ScaleContext) writes the module's share of a
+    #: generated space in bulk (agora/scale.py makes the people and spaces, and calls them in order).
+    scale: Callable[["ScaleContext"], None] | None = None
+
+
+@dataclass
+class ScaleContext:
+    """What a module's scale seeder gets: the space, its members, a seeded generator, the wanted
+    counts (agora.scale.PER_SPACE times the scale), and helpers to write rows in bulk."""
+
+    space: Any
+    members: list[int]
+    writers: list[int]
+    rng: Any
+    now: Any
+    want: dict[str, int]
+    html: Callable[[str], str]  #: Markdown to HTML, cached
+    bulk: Callable[[Any, list[dict]], None]  #: insert rows of a model
+    sentence: Callable[[], str]  #: a French sentence from the generator
+    subjects: list[str]
+    places: list[str]
+
+
+def modules() -> tuple[Module, ...]:
+    """The running app's modules, in menu order."""
+    return current_app.extensions[EXTENSION]
+
+
+def module(name: str) -> Module | None:
+    return next((m for m in modules() if m.name == name), None)
+
+
+def search_kinds() -> dict[str, SearchKind]:
+    """Every indexed kind: {"forum.topic": SearchKind...}."""
+    return {k.kind: k for m in modules() for k in m.search}
+
+
+def searchable_modules() -> dict[str, Any]:
+    """Modules with something to find, with their menu labels ("Annuaire"), in menu order."""
+    return {m.name: m.nav[0].label if m.nav else m.label for m in modules() if m.search}
+
+
+def activity_labels() -> dict[str, Any]:
+    return {verb: label for m in modules() for verb, label in m.activity.items()}
+
+
+def notification_verbs() -> dict[str, Any]:
+    return {verb: text for m in modules() for verb, text in m.notifications.items()}
+
+
+def references() -> list[Reference]:
+    return [r for m in modules() for r in m.references]
