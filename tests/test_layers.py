@@ -37,15 +37,11 @@ ALLOWED = {
     # Files attached to posts, events, tasks and poll options are documents: the attachment
     # forms and services are the documents module's face to the others.
     ("agora.agenda.forms", "agora.documents"): "attachments",
-    ("agora.agenda.services", "agora.documents"): "attachments",
     ("agora.agenda.views", "agora.documents"): "attachments",
     ("agora.forum.forms", "agora.documents"): "attachments",
-    ("agora.forum.services", "agora.documents"): "attachments",
     ("agora.forum.views", "agora.documents"): "attachments",
-    ("agora.polls.services", "agora.documents"): "attachments",
     ("agora.polls.views", "agora.documents"): "attachments",
     ("agora.tasks.forms", "agora.documents"): "attachments",
-    ("agora.tasks.services", "agora.documents"): "attachments",
     ("agora.tasks.views", "agora.documents"): "attachments",
     # Panels one module shows on a page of another: the space home (next events, my tasks, open
     # polls), the profile (directory details, calendar links), a member's card (their topics and
