@@ -97,7 +97,7 @@ def home():
                            upcoming=upcoming, my_tasks=my_tasks, today=today, polls=polls)
     if page.number == 1:
         # After rendering: a commit expires every loaded object, and reloading them costs a query each.
-        services.mark_visit(g.membership)
+        services.mark_visit(g.membership, page.items[0].created_at if page.items else None)
         db.session.commit()
     return html
 
