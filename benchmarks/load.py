@@ -185,7 +185,7 @@ def drive_wrk(host: str, path: str, cookies: list[str], duration: int, pid: int)
     requests = figures["requests"] or 1
     return {"rps": figures["requests"] / figures["seconds"], "p50": figures["p50"], "p95": figures["p95"],
             "p99": figures["p99"], "requests": figures["requests"], "errors": figures["non2xx"] + figures["socket"],
-            "cpu_ms": spent / requests}
+            "non2xx": figures["non2xx"], "socket_errors": figures["socket"], "cpu_ms": spent / requests}
 
 
 def drive(host: str, path: str, users: list[str], concurrency: int, duration: int, pid: int) -> dict:
@@ -213,6 +213,21 @@ def drive(host: str, path: str, users: list[str], concurrency: int, duration: in
             "cpu_ms": (cpu_ms(pid) - before) / (requests or 1)}
 
 
+def start_server(env: dict) -> tuple[subprocess.Popen, str]:
+    """`agora serve` with its defaults on a free port, once it answers; the process and its address."""
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([AGORA, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            with urllib.request.urlopen(host + TRIVIAL, timeout=1) as response:
+                if response.status == 200:
+                    return server, host
+        except OSError:
+            time.sleep(0.02)
+
+
 def run_scale(scale: float, args) -> dict:
     instance = tempfile.mkdtemp(prefix=f"agora-load-{scale}-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
@@ -229,18 +244,8 @@ def run_scale(scale: float, args) -> dict:
     pages, members = targets(instance)
     if args.no_search:
         pages.pop("search")
-    port = free_port()
-    host = f"http://127.0.0.1:{port}"
     began = time.perf_counter()
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    while True:
-        try:
-            with urllib.request.urlopen(host + TRIVIAL, timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.02)
+    server, host = start_server(env)
     cold_start = time.perf_counter() - began
     try:
         time.sleep(1)
