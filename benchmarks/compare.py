@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/compare.py OTHER_SOURCE_TREE [--scale 1] [--rounds 3] [--duration 5]
 
 OTHER_SOURCE_TREE is another checkout of Agora (e.g. `git worktree add /tmp/before main`); it is
-served from this virtualenv with that tree first on PYTHONPATH. Both servers run `agora serve`
-with its defaults on their own copy of one generated instance (`agora demo --spaces 30`), and each
+run from this virtualenv with that tree first on PYTHONPATH. Each version makes its own instance
+(`agora init`, `agora demo --spaces 30`: the same rows) and serves it with `agora serve`'s defaults; each
 page is driven by wrk against one, then the other, `--rounds` times: whatever else the machine is
 doing weighs on both alike. Prints per page each version's CPU ms per request (all its processes,
 summed over the rounds) and the ratio, then each one's PSS at rest and at peak.
@@ -35,16 +35,16 @@ def main() -> None:
         raise SystemExit("compare.py needs wrk (Debian: apt-get install wrk)")
     base = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
     instance = tempfile.mkdtemp(prefix="agora-compare-")
-    env = {**base, "AGORA_INSTANCE": instance}
-    subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
-    subprocess.run([AGORA, "demo", "--spaces", str(args.spaces), "--scale", args.scale], env=env, check=True,
-                   capture_output=True)
+    envs = {"this": {**base, "AGORA_INSTANCE": instance},
+            "other": {**base, "AGORA_INSTANCE": instance + "-other", "PYTHONPATH": os.path.abspath(args.other)}}
+    # Each version makes its own instance (its own migrations); `agora demo` writes the same rows every time.
+    for server_env in envs.values():
+        subprocess.run([AGORA, "init"], env=server_env, check=True, capture_output=True)
+        subprocess.run([AGORA, "demo", "--spaces", str(args.spaces), "--scale", args.scale], env=server_env,
+                       check=True, capture_output=True)
     pages, members = targets(instance)
     pages.pop("search")  # needs an index, minutes to build; benchmarks/search.py measures it
     chosen = [p for p in args.pages.split(",") if p] or list(pages)
-    shutil.copytree(instance, instance + "-other")
-    envs = {"this": env, "other": {**base, "AGORA_INSTANCE": instance + "-other",
-                                   "PYTHONPATH": os.path.abspath(args.other)}}
     servers, hosts, peaks, rest = {}, {}, {}, {}
     try:
         for name, server_env in envs.items():
