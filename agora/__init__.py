@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises ConfigError when the configuration cannot work (for example, no secret key).
     """
     from agora.config import ConfigError, load_settings
-    from agora.core import errors, events, i18n, references, security, templating  # noqa: F401 (events, references: listeners)
+    from agora.core import errors, events, i18n, references, security, templating, writegate  # noqa: F401 (events, references, writegate: listeners)
     from agora.spaces import tenancy
     from agora.extensions import babel, csrf, db, login_manager, migrate
 

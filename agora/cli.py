@@ -243,7 +243,17 @@ def _background_jobs():
     """What the background process does besides the mail: work kept out of requests."""
     from agora.search import indexing
 
-    return (indexing.extract_pending,)
+    return (indexing.extract_pending, _rerender_stale_html)
+
+
+def _rerender_stale_html() -> int:
+    """Stored renderings from an older renderer, rendered again: one batch, one commit."""
+    from agora.extensions import db as database
+    from agora.forum.services import rerender_stale_posts
+
+    count = rerender_stale_posts()
+    database.session.commit()
+    return count
 
 
 def _fail_on_service_error(fn):

@@ -10,6 +10,7 @@ from sqlalchemy import Integer, MetaData, Table, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+
 #: Constraint names are deterministic so migrations can refer to them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -55,7 +55,7 @@ def main() -> None:
         subprocess.run([AGORA, *command], env=env, check=True, capture_output=True)
     pages, _members = targets(instance)
     members = writers(instance)
-    topic = pages["topic (25+ replies)"].rstrip("/").rsplit("/", 1)[1]
+    topic = pages["topic (25 replies)"].rstrip("/").rsplit("/", 1)[1]
     before = rows(instance)
     port = free_port()
     host = f"http://127.0.0.1:{port}"

@@ -425,3 +425,33 @@ def test_changes_are_announced_after_commit_only(app, forum, db):
         assert ("forum.topic", "deleted") in heard and topic_id_of(response)
     finally:
         content_changed.disconnect(listener)
+
+
+def test_stored_html_is_rendered_again_when_the_renderer_changes(forum, db, app, monkeypatch):
+    from agora.cli import _rerender_stale_html
+    from agora.core import richtext
+
+    space, clients = forum
+    client, _user = clients["member"]
+    location = new_topic(client, space, body="Un **jardin** partagé").location
+    stored = db.session.scalar(select(Post).order_by(Post.id.desc()))
+    assert stored.body_html == "<p>Un <strong>jardin</strong> partagé</p>\n"
+    assert stored.body_html_version == richtext.RENDERER_VERSION
+    with app.app_context():
+        assert _rerender_stale_html() == 0  # up to date: nothing to do
+
+    # What the next renderer would write, and posts from before versions were kept (version 0).
+    monkeypatch.setattr(services, "RENDERER_VERSION", richtext.RENDERER_VERSION + 1)
+    monkeypatch.setattr(services, "render_markdown", lambda source: f"<p>v2: {source}</p>")
+    db.session.execute(insert(Post), [{"space_id": space.id, "topic_id": stored.topic_id, "author_id": stored.author_id,
+                                       "body": "ancien", "body_html": "<p>périmé</p>", "body_html_version": 0}])
+    db.session.commit()
+    with app.app_context():
+        assert _rerender_stale_html() == 2
+        assert _rerender_stale_html() == 0
+    db.session.expire_all()
+    rows = db.session.execute(select(Post.body_html, Post.body_html_version).order_by(Post.id)).all()
+    assert rows == [("<p>v2: Un **jardin** partagé</p>", richtext.RENDERER_VERSION + 1),
+                    ("<p>v2: ancien</p>", richtext.RENDERER_VERSION + 1)]
+    page = client.get(location).get_data(as_text=True)
+    assert "v2: ancien" in page and "périmé" not in page

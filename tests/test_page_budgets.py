@@ -14,7 +14,7 @@ from agora.documents.models import Document
 from agora.forum.models import Topic
 from agora.spaces.models import Membership, Space
 from agora.tasks.models import TaskAssignee
-from tests.conftest import login
+from tests.conftest import login, post
 from tests.factories import named_page_urls
 from tests.test_queries import count_queries
 
@@ -87,3 +87,65 @@ def test_each_main_page_runs_the_same_queries_with_ten_times_the_data(app, db, s
     grew = {name: c for name, c in counts.items() if c[0] != c[1]}
     assert grew == {}, f"queries per page (small, big): {grew}"
     assert {name: c[1] for name, c in counts.items() if c[1] > 20} == {}
+
+
+def _writes(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+
+
+def test_a_page_seen_again_writes_nothing(app, db, spaces):
+    """A GET that changes nothing a person could see does not write (and so never waits for SQLite's writer)."""
+    username, _small, _big = spaces
+    client = app.test_client()
+    assert login(client, username, scale.PASSWORD).status_code == 302
+    user_id = db.session.scalar(select(User.id).where(User.username == username))
+    urls = _urls(db, "petit-01", user_id)
+    for url in urls.values():  # the first visit moves read markers and the visit forward
+        assert client.get(url).status_code == 200, url
+    wrote = {}
+    for name, url in urls.items():
+        with count_queries(db.engine) as statements:
+            assert client.get(url).status_code == 200, url
+        if _writes(statements):
+            wrote[name] = _writes(statements)
+    assert wrote == {}
+
+
+def test_space_home_records_the_visit_only_when_something_is_new(app, db, member_client, make_user, make_member,
+                                                                 frozen_clock):
+    from agora.spaces.models import Activity
+
+    admin_client, space, _admin = member_client("admin")
+    reader = make_user("lectrice")
+    make_member(space, reader, "reader")
+    client = app.test_client()
+    login(client, "lectrice")
+    client.get(f"/s/{space.slug}/")
+    visit = db.session.scalar(select(Membership.last_visit_at).where(Membership.user_id == reader.id))
+    assert visit is not None
+    with count_queries(db.engine) as statements:
+        client.get(f"/s/{space.slug}/")
+    assert _writes(statements) == []
+    frozen_clock.advance(minutes=5)
+    assert post(admin_client, f"/s/{space.slug}/news/new", {"title": "Une", "body": "x"}).status_code == 302
+    assert db.session.scalar(select(Activity.created_at).order_by(Activity.id.desc())) > visit
+    with count_queries(db.engine) as statements:
+        client.get(f"/s/{space.slug}/")
+    assert [s.split()[0] for s in _writes(statements)] == ["UPDATE"]
+    db.session.expire_all()
+    assert db.session.scalar(select(Membership.last_visit_at).where(Membership.user_id == reader.id)) > visit
+
+
+def test_a_new_space_task_pages_keep_their_default_statuses_once(db, member_client):
+    from sqlalchemy import func
+
+    from agora.tasks.models import TaskStatus
+
+    client, space, _admin = member_client("reader")
+    assert client.get(f"/s/{space.slug}/tasks/").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(TaskStatus).where(TaskStatus.space_id == space.id)) == 3
+    for page in ("", "board"):
+        with count_queries(db.engine) as statements:
+            response = client.get(f"/s/{space.slug}/tasks/{page}")
+        assert response.status_code == 200 and "À faire" in response.get_data(as_text=True)
+        assert _writes(statements) == []

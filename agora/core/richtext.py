@@ -18,6 +18,10 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+#: Which version of `render_markdown` wrote a stored rendering. Raise it with any change to the
+#: output (rules, allowed tags, heading shift): the background process then renders the stored
+#: Markdown again, a batch at a time, instead of every page doing it on each view.
+RENDERER_VERSION = 1
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
+from agora.core.richtext import RENDERER_VERSION
 from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
@@ -61,7 +62,8 @@ class Topic(SpaceScoped, db.Model):
 
 class Post(SpaceScoped, db.Model):
     __tablename__ = "forum_posts"
-    __table_args__ = (Index("ix_forum_posts_topic_id_id", "topic_id", "id"),)
+    __table_args__ = (Index("ix_forum_posts_topic_id_id", "topic_id", "id"),
+                      Index("ix_forum_posts_body_html_version", "body_html_version"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("forum_topics.id", ondelete="CASCADE"))
@@ -69,6 +71,8 @@ class Post(SpaceScoped, db.Model):
     #: The Markdown as written; `body_html` is its sanitised rendering, made once per change.
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
+    #: The RENDERER_VERSION that wrote body_html (0: written before versions were kept).
+    body_html_version: Mapped[int] = mapped_column(default=RENDERER_VERSION, server_default="0")
     is_first: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agora.auth.models import User
 from agora.core.events import after_commit
-from agora.core.richtext import render_markdown
+from agora.core.richtext import RENDERER_VERSION, render_markdown
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
@@ -169,6 +169,7 @@ def edit_post(space: Space, post: Post, *, body: str, title: str | None = None) 
         post.topic.title = check_title(title)
         after_commit("forum.topic", post.topic_id, space.id, "updated")
     post.body, post.body_html, post.edited_at = body, str(render_markdown(body)), utcnow()
+    post.body_html_version = RENDERER_VERSION
     after_commit("forum.post", post.id, space.id, "updated")
 
 
@@ -252,6 +253,16 @@ def mark_read(space: Space, topic: Topic, user: User, post_id: int) -> None:
             row = db.session.scalar(select(TopicRead).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id))
     if row is not None and row.last_read_post_id < post_id:
         row.last_read_post_id = post_id
+
+
+def rerender_stale_posts(limit: int = 500) -> int:
+    """Render again, from their Markdown, up to `limit` posts stored by an older renderer; flush and
+    return how many (the background process calls it until it returns 0)."""
+    stale = db.session.scalars(select(Post).where(Post.body_html_version < RENDERER_VERSION).limit(limit)).all()
+    for post in stale:
+        post.body_html, post.body_html_version = str(render_markdown(post.body)), RENDERER_VERSION
+    db.session.flush()
+    return len(stale)
 
 
 def position_of_first_unread(topic: Topic, user: User) -> tuple[int | None, int]:

@@ -317,8 +317,14 @@ def grant_self(space: Space, admin: User, role: str) -> Membership:
     return membership
 
 
-def mark_visit(membership: Membership, now: datetime | None = None) -> datetime | None:
-    """Record a visit; return when the previous one started (what's new is what came after)."""
+def mark_visit(membership: Membership, newest: datetime | None, now: datetime | None = None) -> datetime | None:
+    """Record a visit; return when the previous one started (what's new is what came after).
+
+    `newest` is when the space's latest activity happened (None: no activity yet). When the recorded
+    visit already comes after it, moving the visit forward would change no count, so nothing is
+    written: a reload of the home page is a read only, and does not queue behind SQLite's writer."""
     previous = membership.last_visit_at
+    if previous is not None and (newest is None or newest <= previous):
+        return previous
     membership.last_visit_at = now or utcnow()
     return previous

@@ -99,7 +99,7 @@ def home():
                            activity_labels=registry.activity_labels())
     if page.number == 1:
         # After rendering: a commit expires every loaded object, and reloading them costs a query each.
-        services.mark_visit(g.membership)
+        services.mark_visit(g.membership, page.items[0].created_at if page.items else None)
         db.session.commit()
     return html
 

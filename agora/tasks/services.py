@@ -34,12 +34,18 @@ def today(zone: str | None = None) -> date:
 
 def statuses(space: Space) -> list[TaskStatus]:
     """The space's statuses in board order, creating the three defaults the first time."""
+    return statuses_and_whether_created(space)[0]
+
+
+def statuses_and_whether_created(space: Space) -> tuple[list[TaskStatus], bool]:
+    """The space's statuses in board order, and True when this call created the three defaults."""
     found = list(db.session.scalars(select(TaskStatus).where(TaskStatus.space_id == space.id).order_by(TaskStatus.position)))
-    if not found:
-        found = [TaskStatus(space_id=space.id, name=str(name), position=n) for n, name in enumerate(DEFAULT_STATUSES)]
-        db.session.add_all(found)
-        db.session.flush()
-    return found
+    if found:
+        return found, False
+    found = [TaskStatus(space_id=space.id, name=str(name), position=n) for n, name in enumerate(DEFAULT_STATUSES)]
+    db.session.add_all(found)
+    db.session.flush()
+    return found, True
 
 
 def done_status_id(all_statuses: list[TaskStatus]) -> int:

@@ -35,7 +35,11 @@ SORTS = {
 
 
 def _context():
-    all_statuses = services.statuses(g.space)
+    all_statuses, created = services.statuses_and_whether_created(g.space)
+    if created and request.method == "GET":
+        # Kept, once for the space: otherwise every visit of a space without tasks would write them
+        # again (and wait for SQLite's writer) only to roll them back.
+        db.session.commit()
     return {"space": g.space, "statuses": all_statuses, "done_id": services.done_status_id(all_statuses),
             "today": services.today(), "lists": services.lists(g.space)}
 
