@@ -30,9 +30,22 @@ FRENCH_STOP_WORDS = frozenset(stopwords_for_language("fr")) | {
     "sur", "t", "ta", "te", "tes", "ton", "tu", "un", "une", "vos", "votre", "vous", "y", "est", "sont",
 }
 
-#: Words split on anything but letters and digits (so "l'éclairage" gives "éclairage").
-FRENCH = (RegexTokenizer(r"\w+") | LowercaseFilter() | StopFilter(stoplist=FRENCH_STOP_WORDS, minsize=1)
-          | StemFilter(lang="fr") | CharsetFilter(accent_map))
+#: Accents dropped, and the ligatures people type as two letters ("cœur", "coeur") spelt out.
+FOLD = {**accent_map, ord("œ"): "oe", ord("Œ"): "oe", ord("æ"): "ae", ord("Æ"): "ae"}
+
+#: Words split on anything but letters and digits (so "l'éclairage" gives "éclairage"), then
+#: lowercased and folded *before* the stop list and the stemmer: « Sécurité », « securite » and
+#: « SECURITES » all reach the stemmer as "securite" and get one stem, on the index and the query
+#: alike (both use this analyzer). Folding after stemming gave « sécurité » the stem "secur" and
+#: "securite" the stem "securit": neither found the other.
+FRENCH = (RegexTokenizer(r"\w+") | LowercaseFilter() | CharsetFilter(FOLD)
+          | StopFilter(stoplist=frozenset(word.translate(FOLD) for word in FRENCH_STOP_WORDS), minsize=1)
+          | StemFilter(lang="fr"))
+
+#: Stamped beside the index: an index built with another schema or analyzer is rebuilt when
+#: opened, so an upgrade never keeps searching stems the queries no longer produce.
+#: Raise it whenever SCHEMA or FRENCH changes. 2: accents folded before stemming.
+VERSION = 2
 
 SCHEMA = Schema(
     key=ID(unique=True, stored=True),          #: "forum.post:12"
@@ -52,12 +65,33 @@ def index_dir() -> Path:
     return Path(current_app.instance_path) / "search"
 
 
+#: The file beside the index that says which VERSION built it.
+STAMP = "agora-version"
+
+
 def create() -> whoosh_index.Index:
+    """An empty index in place of any other, stamped with this VERSION."""
     folder = index_dir()
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    return whoosh_index.create_in(str(folder), SCHEMA)
+    ix = whoosh_index.create_in(str(folder), SCHEMA)
+    (folder / STAMP).write_text(f"{VERSION}\n")
+    return ix
+
+
+def built_version(folder: Path | None = None) -> int | None:
+    """The VERSION stamped on the index in `folder` (None: no stamp, an index from before stamps)."""
+    try:
+        return int((folder or index_dir()).joinpath(STAMP).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_current() -> None:
+    """Open the index once, rebuilding it now if it is missing, unreadable or from another VERSION
+    (`agora serve` calls this before its workers start, so that no request pays for it)."""
+    open_index()
 
 
 #: Pauses before trying again to open an index another process was committing to (seconds).
@@ -79,6 +113,9 @@ def open_index(rebuild_if_missing: bool = True) -> whoosh_index.Index:
             try:
                 if not whoosh_index.exists_in(str(folder)):
                     reason = "missing"
+                    break
+                if (found := built_version(folder)) != VERSION:
+                    reason = f"built by another version ({found or 'unstamped'}, this one is {VERSION})"
                     break
                 return whoosh_index.open_dir(str(folder))
             except Exception as exc:  # a damaged index raises many kinds of errors  # noqa: BLE001
