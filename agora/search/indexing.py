@@ -195,10 +195,10 @@ def reindex(space_id: int | None = None, *, read_texts: bool = False) -> int:
     count = 0
     if space_id is None:
         ix = index.create()
-        w = ix.writer(limitmb=128)
+        w = ix.writer(limitmb=128, **index.WRITER_OPTIONS)
     else:
         ix = index.open_index()
-        w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05)
+        w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05, **index.WRITER_OPTIONS)
         w.delete_by_term("space_id", str(space_id))
     trees: dict = {}
     try:
