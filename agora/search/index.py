@@ -1,8 +1,10 @@
 """The Whoosh index: its French analysis, its schema, opening (or rebuilding) it, writing to it.
 
-The index lives in `<instance>/search/`. Writes wait for Whoosh's file lock (several server
-workers may write at once: each waits its turn, nothing is lost). A missing or unreadable index
-is rebuilt from the database, with a line in the log.
+The index lives in `<instance>/search/`, stamped with the VERSION that built it. It is written by
+the background process (the "search.index" job) and by commands; a write waits for Whoosh's file
+lock, so two writers never lose each other's entries. Web workers only read it, through one
+searcher kept per thread. A missing, unreadable or differently built index is rebuilt from the
+database, with a line in the log (`agora serve` checks this once before its workers start).
 """
 from __future__ import annotations
 

@@ -107,8 +107,8 @@ def search(user, text: str, *, space: Space | None = None, module: str | None = 
     return _run(query, allowed, spaces, number)
 
 
-#: A search over a common word builds large temporary tables: one at a time per process, so that
-#: eight threads searching at once cannot multiply the server's memory (the CPU is the limit anyway).
+#: One search at a time per process touches the index: a worker's threads share one CPU (the
+#: GIL) anyway, and what a search holds while ranking is then counted once, not per thread.
 SEARCHING = threading.Lock()
 
 
