@@ -129,3 +129,21 @@ def test_an_unknown_kind_is_refused(app, db):
     with app.app_context():
         with pytest.raises(KeyError):
             jobs.enqueue("nobody.handles", {})
+
+
+def test_a_savepoint_inside_the_transaction_loses_none_of_its_changes(app, db, member_client):
+    """SQLAlchemy reports a released savepoint as a commit: the changes before it still wait for the real one."""
+    from agora.auth.models import User
+    from agora.forum import services as forum
+    from agora.spaces.models import Space
+
+    client, space, user = member_client("member")
+    with app.app_context(), app.test_request_context():  # its own context: its jobs run as it ends
+        stored, author = _db.session.get(Space, space.id), _db.session.get(User, user.id)
+        forum.create_topic(stored, author, title="Avant le point de sauvegarde", body="Premier.", category_id=None)
+        with _db.session.begin_nested():
+            _db.session.flush()
+        forum.create_topic(stored, author, title="Après le point de sauvegarde", body="Second.", category_id=None)
+        _db.session.commit()
+    page = found(client, "sauvegarde")
+    assert "Avant le point de sauvegarde" in page and "Après le point de sauvegarde" in page and "2 résultats" in page

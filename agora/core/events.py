@@ -41,6 +41,8 @@ def after_commit(kind: str, object_id: int, space_id: int, action: str) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _announce(session):
+    if session.in_nested_transaction():  # a savepoint released: the real commit is still to come
+        return
     changes = list(dict.fromkeys(session.info.get(_PENDING, [])))
     if changes:
         changes_committing.send(session, changes=changes)
@@ -48,6 +50,8 @@ def _announce(session):
 
 @event.listens_for(Session, "after_commit")
 def _send(session):
+    if session.in_transaction():  # a savepoint released (SQLAlchemy calls this for those too): not yet
+        return
     changes = session.info.pop(_PENDING, [])
     for change in dict.fromkeys(changes):  # once each, in order
         content_changed.send(change.kind, change=change)

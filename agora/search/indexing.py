@@ -294,8 +294,6 @@ JOB = "search.index"
 
 def _enqueue(session, changes: list[ContentChange]) -> None:
     """Inside the committing transaction: one job for all the changes it indexes."""
-    if session.in_nested_transaction():  # a savepoint: the outer commit announces them
-        return
     wanted = [[c.kind, c.id, c.space_id, c.action] for c in changes if c.kind in BUILDERS]
     if wanted:
         jobs.enqueue(JOB, {"changes": wanted}, session=session)
