@@ -147,3 +147,29 @@ def test_a_savepoint_inside_the_transaction_loses_none_of_its_changes(app, db, m
         _db.session.commit()
     page = found(client, "sauvegarde")
     assert "Avant le point de sauvegarde" in page and "Après le point de sauvegarde" in page and "2 résultats" in page
+
+
+def test_changes_before_a_savepoint_are_announced_once_the_transaction_commits(app, db, member_client):
+    from agora.auth.models import User
+    from agora.core.events import content_changed
+    from agora.forum import services as forum
+    from agora.spaces.models import Space
+
+    _client, space, user = member_client("member")
+    heard = []
+
+    def listener(sender, change):
+        heard.append(change.kind)
+
+    content_changed.connect(listener)
+    try:
+        with app.app_context(), app.test_request_context():
+            stored, author = _db.session.get(Space, space.id), _db.session.get(User, user.id)
+            forum.create_topic(stored, author, title="Avant", body="Premier.", category_id=None)
+            with _db.session.begin_nested():
+                _db.session.flush()
+            assert heard == []  # the savepoint is not the commit
+            _db.session.commit()
+            assert heard == ["forum.topic", "forum.post"]
+    finally:
+        content_changed.disconnect(listener)

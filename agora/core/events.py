@@ -50,7 +50,7 @@ def _announce(session):
 
 @event.listens_for(Session, "after_commit")
 def _send(session):
-    if session.in_transaction():  # a savepoint released (SQLAlchemy calls this for those too): not yet
+    if session.in_nested_transaction():  # a savepoint released (SQLAlchemy calls this for those too): not yet
         return
     changes = session.info.pop(_PENDING, [])
     for change in dict.fromkeys(changes):  # once each, in order
