@@ -65,8 +65,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from agora.documents import storage
 
     storage.init_app(app)
+    from agora.core import jobs
     from agora.search import indexing
 
+    jobs.init_app(app)
     indexing.init_app(app)
 
     from agora.core.registry import EXTENSION

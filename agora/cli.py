@@ -207,7 +207,7 @@ def _port_is_free(host: str, port: int) -> bool:
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
 @click.option("--mail-sender/--no-mail-sender", default=True, show_default=True,
               help="Run the mail sender and background jobs beside the server (turn off when cron runs "
-                   "`agora mail send` and `agora search extract`).")
+                   "`agora mail send`, `agora jobs run` and `agora search extract`).")
 def serve(host, port, workers, threads, mail_sender):
     """Run the production server (gunicorn). Requests are logged to standard output; SIGTERM stops it cleanly."""
     from agora import create_app
@@ -219,6 +219,9 @@ def serve(host, port, workers, threads, mail_sender):
         if schema.current_revision() != schema.head_revision():
             raise click.ClickException("The database is not at the latest version: run `agora db upgrade` first.")
         from agora.extensions import db as database
+        from agora.search import index
+
+        index.ensure_current()  # rebuilt here, once, if missing or from an older version: not by every worker
 
         database.engine.dispose()
     if not _port_is_free(host, port):
@@ -595,6 +598,22 @@ def search_extract(limit):
     with app_context():
         count = extract_pending(limit)
     click.echo(f"read the text of {count} document versions")
+
+
+@main.group()
+def jobs():
+    """Durable background jobs (search indexing...), run by `agora serve`'s background process."""
+
+
+@jobs.command("run")
+def jobs_run():
+    """Run the jobs due now (from cron with `serve --no-mail-sender`, or after `agora demo`)."""
+    from agora.core import jobs as durable
+
+    with app_context():
+        done = durable.run_all()
+        left = durable.counts()
+    click.echo(f"ran {done} jobs; {left['pending']} waiting for a retry, {left['failed']} given up")
 
 
 @main.command()

@@ -49,6 +49,10 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCK_MINUTES": 15,
     #: A login (with or without "stay logged in") ends this many days after it began.
     "SESSION_DAYS": 30,
+    #: Run background jobs (search indexing...) at the end of the request that enqueued them, for
+    #: tests and a development server without `agora serve`'s background process. Off in production:
+    #: requests never wait for them.
+    "JOBS_RUN_INLINE": False,
 }
 
 CONFIG_FILE_NAMES = ("agora.toml", "agora.cfg")

@@ -1,91 +1,217 @@
-"""Search over 30 spaces and about 100,000 indexed items: full reindex time, then query times.
+"""Search at scale through the real server: latency at concurrency 10, CPU per query, worker memory.
 
-    .venv/bin/python benchmarks/search.py [--items 100000] [--runs 5]
+    .venv/bin/python benchmarks/search.py --scale 1 [--instance DIR] [--rounds 20]
+    .venv/bin/python benchmarks/search.py --scale 10 --instance /tmp/agora-s10
 
-Seeds a throwaway SQLite instance with forum topics and replies written from French
-neighbourhood vocabulary (bulk inserts), rebuilds the index as `agora search reindex` does, then
-runs realistic queries as a member of every space through the search service (parsing, the
-index, reloading and checking each hit in the database) and prints median and p95 times.
+Builds (once per --instance) what `agora demo --spaces 30 --scale N` generates, indexes it with
+`agora search reindex`, starts `agora serve` (2 workers, 4 threads, no background process), logs
+ten habitants in (those in the most spaces: the widest searches), warms every query once, then:
+
+- one at a time, every query: how much each search adds to a worker's memory (peak RSS, VmHWM,
+  over what the worker held after serving pages);
+- ten clients at once, `--rounds` passes over the queries each: p50 and p99 latency seen by the
+  clients, the server's CPU per query (utime + stime of every server process from /proc, divided
+  by the queries), and what the ten concurrent searches added to the server's memory.
+
+The queries are one and two words, among them the commonest words of the generated content.
+Figures are printed against the budgets of issue 22.
 """
 from __future__ import annotations
 
 import argparse
-import random
+import collections
+import os
+import re
+import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+import urllib.parse
+from pathlib import Path
 
-from flask_migrate import upgrade
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _client import AGORA, Browser, free_port  # noqa: E402
 
-from agora.scale import sentence
+BUDGET = {"p50": 50.0, "p99": 200.0, "cpu": 20.0, "one": 30.0, "ten": 60.0}
+#: Typed by people, with and without accents; plus the commonest words of the generated text (added below).
+TYPED = ["réunion", "reunions", "jardin partagé", "securite", "plénière", "compte rendu", "budget participatif",
+         "bailleur", "salle polyvalente", "encombrants", "centre social", "bénévoles", "gardien bâtiment",
+         "fête quartier", "marché samedi", "permanence caf", "ateliers numériques", "éclairage passage"]
 
-QUERIES = ["réunion", "jardin partagé", '"compte rendu"', "éclairage passage", "fête quartier", "encombrants",
-           "jard*", "bénévoles", "bailleur gardien", "budget participatif", "reunions", "salle polyvalente"]
+
+def commonest_words(count: int = 8) -> list[str]:
+    """The words of the generated content found in the most sentences (after French analysis)."""
+    from agora import scale
+    from agora.search.index import FRENCH
+
+    counts: collections.Counter = collections.Counter()
+    for phrase in (*scale.SUBJECTS, *scale.VERBS, *scale.DETAILS):
+        share = len(scale.VERBS) * len(scale.DETAILS) if phrase in scale.SUBJECTS else (
+            len(scale.SUBJECTS) * (len(scale.DETAILS) if phrase in scale.VERBS else len(scale.VERBS)))
+        for word in re.findall(r"\w+", phrase):
+            if len(word) > 2 and not word.isdigit() and list(FRENCH(word)):
+                counts[word.lower()] += share
+    top = [word for word, _n in counts.most_common(count)]
+    return top + [f"{a} {b}" for a, b in zip(top[::2], top[1::2])]
+
+
+def run(cmd: list[str], env: dict) -> str:
+    return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def prepare(instance: Path, scale: float, env: dict) -> None:
+    if (instance / "agora.db").exists():
+        print(f"reusing {instance}")
+        return
+    run([AGORA, "init"], env)
+    began = time.perf_counter()
+    print(run([AGORA, "demo", "--spaces", "30", "--scale", str(scale)], env).split(". Their")[0])
+    print(f"  seeded in {time.perf_counter() - began:.0f} s")
+    began = time.perf_counter()
+    print(run([AGORA, "search", "reindex"], env), f"(wall {time.perf_counter() - began:.0f} s)")
+
+
+def server_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def workers(master: int) -> list[int]:
+    return server_pids(master)[1:]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def memory_kb(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak(pid: int) -> None:
+    """Make VmHWM start again from the current RSS (Linux 4.0+: write 5 to clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def widest_users(instance: Path, count: int) -> list[str]:
+    with sqlite3.connect(instance / "agora.db") as conn:
+        return [row[0] for row in conn.execute(
+            "select u.username from users u join memberships m on m.user_id = u.id where u.username like 'habitant%' "
+            "group by u.id order by count(*) desc, u.id limit ?", (count,))]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def verdict(value: float, budget: float) -> str:
+    return f"{value:7.1f}  (budget {budget:g}: {'ok' if value <= budget else 'OVER'})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--instance", type=Path, default=None, help="kept between runs (default: a new temporary one)")
+    parser.add_argument("--rounds", type=int, default=10, help="passes over the queries by each of the ten clients")
+    parser.add_argument("--concurrency", type=int, default=10)
     args = parser.parse_args()
 
-    from sqlalchemy import insert, select
+    instance = (args.instance or Path(tempfile.mkdtemp(prefix="agora-search-"))).resolve()
+    env = {**os.environ, "AGORA_INSTANCE": str(instance), "AGORA_SECRET_KEY": "bench"}
+    prepare(instance, args.scale, env)
+    queries = list(dict.fromkeys([*commonest_words(), *TYPED]))
+    port = free_port()
+    server = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "2", "--threads", "4", "--no-mail-sender"],
+                              env={**env, "AGORA_BASE_URL": f"http://127.0.0.1:{port}"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                Browser(base).get("/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        people = widest_users(instance, args.concurrency)
+        browsers = []
+        for name in people:
+            browser = Browser(base)
+            browser.login(name)
+            browser.get("/")
+            browsers.append(browser)
 
-    from agora import create_app
-    from agora.auth.services import create_user
-    from agora.core.time import utcnow
-    from agora.extensions import db
-    from agora.forum.models import Post, Topic
-    from agora.search import services
-    from agora.search.indexing import reindex
-    from agora.spaces.services import add_member, create_space
+        def search(browser: Browser, q: str) -> tuple[float, str]:
+            began = time.perf_counter()
+            page = browser.get("/search?" + urllib.parse.urlencode({"q": q})).decode()
+            found = re.search(r'id="results-heading">([^<]*)<', page)
+            return (time.perf_counter() - began) * 1000, found.group(1) if found else "?"
 
-    folder = tempfile.mkdtemp(prefix="agora-bench-")
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "INSTANCE_PATH": folder,
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 64, "ARGON2_PARALLELISM": 1})
-    rng = random.Random(7)
-    with app.test_request_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        user = create_user("lecture", "une phrase de test")
-        spaces = [create_space(f"espace-{n}", f"Espace {n}", actor=None) for n in range(30)]
-        for space in spaces:
-            add_member(space, user, "member", actor=None)
-        db.session.commit()
+        counts = {}
+        for q in queries:  # warm: every worker thread has seen each query's code path
+            for browser in browsers[:4]:
+                counts[q] = search(browser, q)[1]
+        print(f"\nscale {args.scale:g}, {len(queries)} queries, users in {len(people)} widest memberships; results:")
+        for q in queries:
+            print(f"  {q!r:26} {counts[q]}")
+
+        # One at a time: what a search adds to the worker that serves it.
+        one_added = []
+        for browser in browsers[:2]:
+            for q in queries:
+                pids = workers(server.pid)
+                before = {pid: memory_kb(pid, "VmRSS") for pid in pids}
+                for pid in pids:
+                    reset_peak(pid)
+                search(browser, q)
+                one_added.append(max(memory_kb(pid, "VmHWM") - before[pid] for pid in pids) / 1024)
+
+        # Ten at once.
+        pids = server_pids(server.pid)
+        rss_before = sum(memory_kb(pid, "VmRSS") for pid in pids)
+        for pid in pids:
+            reset_peak(pid)
+        cpu_before = cpu_seconds(pids)
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def client(browser: Browser, offset: int) -> None:
+            mine = []
+            for n in range(args.rounds * len(queries)):
+                mine.append(search(browser, queries[(n + offset) % len(queries)])[0])
+            with lock:
+                latencies.extend(mine)
+
         began = time.perf_counter()
-        now = utcnow()
-        topics_per_space = max(1, args.items // 30 // 10)
-        for space in spaces:
-            db.session.execute(insert(Topic), [
-                {"space_id": space.id, "author_id": user.id, "title": sentence(rng)[:150], "created_at": now,
-                 "last_post_at": now} for _ in range(topics_per_space)])
-        topic_rows = db.session.execute(select(Topic.id, Topic.space_id)).all()
-        posts = []
-        for topic_id, space_id in topic_rows:
-            for n in range(10):
-                posts.append({"space_id": space_id, "topic_id": topic_id, "author_id": user.id, "is_first": n == 0,
-                              "body": " ".join(sentence(rng) for _ in range(3)), "body_html": "", "created_at": now})
-        for start in range(0, len(posts), 5000):
-            db.session.execute(insert(Post), posts[start:start + 5000])
-        db.session.commit()
-        seeded = time.perf_counter() - began
-        began = time.perf_counter()
-        count = reindex()
-        reindex_seconds = time.perf_counter() - began
-        timings = {q: [] for q in QUERIES}
-        totals, more = {}, {}
-        for _ in range(args.runs):
-            for q in QUERIES:
-                began = time.perf_counter()
-                page = services.search(user, q)
-                timings[q].append((time.perf_counter() - began) * 1000)
-                totals[q], more[q] = page.total, not page.exact
-                db.session.rollback()
-    every = sorted(t for values in timings.values() for t in values)
-    print(f"seeded 30 spaces in {seeded:.1f} s; indexed {count} items (full reindex) in {reindex_seconds:.1f} s")
-    for q in QUERIES:
-        print(f"  {q!r:24} {totals[q]:>4}{'+' if more[q] else ' '} hits  median {statistics.median(timings[q]):6.1f} ms")
-    p95 = every[int(len(every) * 0.95) - 1]
-    print(f"all queries ({len(every)}): median {statistics.median(every):.1f} ms, p95 {p95:.1f} ms")
+        threads = [threading.Thread(target=client, args=(b, n * 3)) for n, b in enumerate(browsers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - began
+        cpu = cpu_seconds(pids) - cpu_before
+        ten_added = sum(max(0, memory_kb(pid, "VmHWM") - 0) for pid in pids) / 1024 - rss_before / 1024
+        print(f"\n{len(latencies)} searches by {len(browsers)} clients at once in {wall:.1f} s ({len(latencies) / wall:.1f}/s)")
+        print(f"  p50 latency ms      {verdict(statistics.median(latencies), BUDGET['p50'])}")
+        print(f"  p99 latency ms      {verdict(percentile(latencies, 0.99), BUDGET['p99'])}")
+        print(f"  server CPU ms/query {verdict(cpu * 1000 / len(latencies), BUDGET['cpu'])}")
+        print(f"  one search adds MB  {verdict(max(one_added), BUDGET['one'])}  (median {statistics.median(one_added):.1f})")
+        print(f"  ten at once add MB  {verdict(ten_added, BUDGET['ten'])}  (peak RSS over the server's processes)")
+        print(f"  workers' RSS now MB {[memory_kb(pid, 'VmRSS') // 1024 for pid in workers(server.pid)]}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

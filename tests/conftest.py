@@ -44,6 +44,8 @@ def app_config(instance, url: str) -> dict:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 64,
         "ARGON2_PARALLELISM": 1,
+        # Background jobs (search indexing) run as each request ends: pages show them at once.
+        "JOBS_RUN_INLINE": True,
     }
 
 
@@ -113,6 +115,20 @@ def _clean_tables(app):
         _db.session.remove()
     for folder in ("files", "search"):  # ids restart: so do files and the index
         shutil.rmtree(os.path.join(app.instance_path, folder), ignore_errors=True)
+
+
+@pytest.fixture
+def background_jobs(app, monkeypatch):
+    """Jobs left to the background process, as in production; call the fixture to run what is due."""
+    from agora.core import jobs
+
+    monkeypatch.setitem(app.config, "JOBS_RUN_INLINE", False)
+
+    def run() -> int:
+        with app.app_context():
+            return jobs.run_all()
+
+    return run
 
 
 @pytest.fixture

@@ -451,3 +451,60 @@ def test_renaming_or_removing_an_organisation_updates_its_members_entries(app, d
     assert post(client, f"/s/{space.slug}/members/organisations/{organisation_id}/delete", {}).status_code == 302
     assert "0 résultat" in titles(client, "centre social")
     assert "Nadia Kaci" in titles(client, "mediatrice")
+
+
+# What habitants type: accents, capitals, plurals --------------------------------------------------
+
+FRENCH_TEXT = ("Point sécurité : la première tournée",
+               "Compte rendu de la plénière. Les réunions du conseil, l'élection des délégués, la fête de l'école, "
+               "un événement au cœur du quartier, le marché de Noël, l'égalité des chances, la chaîne de bénévoles.")
+
+
+@pytest.mark.parametrize("query", [
+    "securite", "sécurité", "SECURITE", "Sécurités", "SÉCURITÉ",
+    "premiere", "première", "PREMIERES",
+    "pleniere", "plénière", "Plénières", "PLENIERE",
+    "reunion", "réunion", "reunions", "Réunions", "RÉUNION",
+    "election", "élections", "ELECTION",
+    "fete", "fêtes", "FÊTE",
+    "ecole", "écoles", "Ecoles",
+    "evenement", "événements", "EVENEMENTS",
+    "coeur", "cœur", "COEUR",
+    "noel", "Noël", "NOËL",
+    "egalite", "égalités", "EGALITE",
+    "chaine", "chaînes", "CHAINE",
+    "benevole", "bénévoles", "BENEVOLES",
+    "securite reunion", "pleniere premiere",
+])
+def test_any_mix_of_accents_capitals_and_plurals_finds_the_word(app, db, member_client, query):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, *FRENCH_TEXT)
+    page = titles(client, query)
+    assert "Point sécurité : la première tournée" in page and "1 résultat" in page, query
+
+
+def test_folding_does_not_make_every_word_match(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, *FRENCH_TEXT)
+    for query in ("piscine", "securise", "premier ministre", "reunir"):
+        assert "0 résultat" in titles(client, query), query
+
+
+def test_an_index_built_by_an_older_analyzer_is_rebuilt_when_opened(app, db, member_client, caplog):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, *FRENCH_TEXT)
+    with app.app_context():
+        folder = index.index_dir()
+        assert index.built_version() == index.VERSION
+        # An index from before the stamp: its entries were stemmed before being folded.
+        ix = index.create()
+        (folder / index.STAMP).unlink()
+        with ix.writer() as w:
+            w.add_document(key="forum.topic:999", kind="forum.topic", module="forum", space_id=str(space.id),
+                           object_id=999, title="Ancienne entrée", body="")
+    with caplog.at_level("WARNING"):
+        page = titles(client, "securite")
+    assert "Point sécurité : la première tournée" in page and "1 résultat" in page
+    assert "built by another version" in caplog.text
+    with app.app_context():
+        assert index.built_version() == index.VERSION

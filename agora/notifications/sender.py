@@ -4,7 +4,9 @@ runs the other jobs.
 `agora serve` forks one of these from its master once the app is built (one sender however many
 workers, sharing the loaded code's memory with them), and `agora mail send --watch` runs it by hand. Each round is a few short transactions: the web
 workers keep writing while thousands of mails leave. The other jobs are what `agora serve` hands
-it (reading the text inside uploaded documents): work too slow or too heavy for a request.
+it (reading the text inside uploaded documents): work too slow or too heavy for a request. Between
+mail rounds it looks at the durable job table (agora.core.jobs) twice a second, so that search
+indexing and the other queued jobs run within a second of the commit that asked for them.
 """
 from __future__ import annotations
 
@@ -51,26 +53,51 @@ def one_round(app: Flask, batch: int = 100, jobs: Sequence[Callable[[], object]]
     return written, sent
 
 
+#: Seconds between two looks at the durable job table (agora.core.jobs): a change is searchable
+#: within about this long of its commit. A look with nothing due is one indexed query.
+JOBS_INTERVAL = 0.5
+
+
+def run_jobs(app: Flask) -> int:
+    """Run the durable jobs due now (search indexing...); return how many were done. Never raises."""
+    from agora.core import jobs as durable
+
+    with app.app_context():
+        try:
+            return durable.run_all()
+        except SQLAlchemyError as exc:  # database busy or away: the jobs stay, tried again next look
+            log.warning("jobs round failed, will retry: %s", exc.__class__.__name__)
+            db.session.rollback()
+            return 0
+
+
 def watch(app: Flask, interval: float = 5.0, parent_pid: int | None = None,
           jobs: Sequence[Callable[[], object]] = ()) -> None:
-    """Run rounds until SIGTERM/SIGINT, or until the parent process is gone."""
+    """Run rounds until SIGTERM/SIGINT, or until the parent process is gone: the mail every `interval`
+    seconds, the durable jobs every JOBS_INTERVAL (the first look, at start, runs what a crash left)."""
+    import time
+
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if not app.config["SMTP_HOST"]:
         log.warning("No SMTP server is configured (AGORA_SMTP_HOST): mails are kept in the outbox, not sent.")
+    next_round = 0.0
     while not stop.is_set():
         if parent_pid is not None and os.getppid() != parent_pid:
             break
-        try:
-            written, sent = one_round(app, jobs=jobs)
-            if written or sent:
-                log.info("mail: %s written, %s sent", written, sent)
-        except SQLAlchemyError as exc:  # database busy or away: try again next round
-            log.warning("mail round failed, will retry: %s", exc.__class__.__name__)
-            with app.app_context():
-                db.session.rollback()
-        stop.wait(interval)
+        run_jobs(app)
+        if time.monotonic() >= next_round:
+            try:
+                written, sent = one_round(app, jobs=jobs)
+                if written or sent:
+                    log.info("mail: %s written, %s sent", written, sent)
+            except SQLAlchemyError as exc:  # database busy or away: try again next round
+                log.warning("mail round failed, will retry: %s", exc.__class__.__name__)
+                with app.app_context():
+                    db.session.rollback()
+            next_round = time.monotonic() + interval
+        stop.wait(min(JOBS_INTERVAL, interval))
 
 
 def _name_process(name: str) -> None:

@@ -1,19 +1,20 @@
 """What goes in the index, kept fresh after each commit, and rebuilt on demand.
 
-Services announce changes with `after_commit(kind, id, space_id, action)`; once the transaction
-has committed, `content_changed` reaches `_remember` here, which notes the change. When the app
-context ends (after the response, or at the end of a command), `_apply_pending` reloads each
-changed item from the database and writes it to the index in one writer, never inside the
-request's transaction. An item that is gone, trashed or otherwise unshown is removed.
+Services announce changes with `after_commit(kind, id, space_id, action)`; as the transaction
+commits, `_enqueue` here adds one durable "search.index" job (agora.core.jobs) listing them, so
+the job exists exactly when the change does and a crash after the commit loses nothing. The
+background process runs the job within a second or so: `run_jobs` reloads each changed item from
+the database and writes it to the index in one writer, never inside a request (the web workers
+only read the index). An item that is gone, trashed or otherwise unshown is removed.
 """
 from __future__ import annotations
 
 import logging
-from flask import Flask, g, has_app_context
+from flask import Flask
 from sqlalchemy import select, update
 
-from agora.core import registry
-from agora.core.events import ContentChange, content_changed
+from agora.core import jobs, registry
+from agora.core.events import ContentChange, changes_committing
 from agora.core.registry import Entry, entry_key as _key
 from agora.extensions import db
 from agora.search import index
@@ -49,10 +50,10 @@ def reindex(space_id: int | None = None, *, read_texts: bool = False) -> int:
     count = 0
     if space_id is None:
         ix = index.create()
-        w = ix.writer(limitmb=128)
+        w = ix.writer(limitmb=128, **index.WRITER_OPTIONS)
     else:
         ix = index.open_index()
-        w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05)
+        w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05, **index.WRITER_OPTIONS)
         w.delete_by_term("space_id", str(space_id))
     trees: dict = {}
     kinds = _kinds()
@@ -143,9 +144,20 @@ def extract_pending(limit: int = 20) -> int:
 # Freshness --------------------------------------------------------------------------------------
 
 
-def _remember(sender, change: ContentChange):
-    if has_app_context():
-        g.setdefault("search_pending", []).append(change)
+#: The durable job that brings the index in step with committed changes (agora.core.jobs).
+JOB = "search.index"
+
+
+def _enqueue(session, changes: list[ContentChange]) -> None:
+    """Inside the committing transaction: one job for all the changes it indexes."""
+    wanted = [[c.kind, c.id, c.space_id, c.action] for c in changes if c.kind in _kinds()]
+    if wanted:
+        jobs.enqueue(JOB, {"changes": wanted}, session=session)
+
+
+def run_jobs(payloads: list[dict]) -> None:
+    """The job handler: write every change of these jobs to the index, in one writer."""
+    apply([ContentChange(*change) for payload in payloads for change in payload["changes"]])
 
 
 def apply(changes: list[ContentChange]) -> None:
@@ -178,18 +190,6 @@ def forget_space(space_id: int) -> None:
         log.exception("search entries of deleted space %s not removed; `agora search reindex` will", space_id)
 
 
-def _apply_pending(exc):
-    pending = g.pop("search_pending", None)
-    if not pending:
-        return
-    try:
-        apply(pending)
-    except Exception:  # the change is committed; a stale index entry must not turn it into an error
-        log.exception("search index not updated for %s change(s); `agora search reindex` will catch up", len(pending))
-    finally:
-        db.session.rollback()
-
-
 def init_app(app: Flask) -> None:
-    content_changed.connect(_remember, weak=False)
-    app.teardown_appcontext(_apply_pending)
+    jobs.register(JOB, run_jobs)
+    changes_committing.connect(_enqueue, weak=False)
