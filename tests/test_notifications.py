@@ -397,3 +397,17 @@ def test_a_stale_event_id_is_read_inside_its_own_space_only(app, db, council, ma
     [message] = outbox_for(db, "rene@example.org")
     assert "Point propreté" in message.body
     assert message.calendar is None and "Quand" not in message.body
+
+
+def test_previews_show_the_words_without_markdown_or_escaped_html(app, db, council, clock):
+    space, people, clients = council
+    topic_id = topic(clients["rene"], space, "Encombrants")
+    reply(clients["odile"], space, topic_id,
+          "Les **encombrants** passent lundi : [signalement en ligne](https://exemple.fr/signaler?rue=1&n=2)\n\n"
+          "> Et les <b>gros</b> cartons ?")
+    notice = db.session.scalar(select(Notification).where(Notification.user_id == people["rene"].id))
+    assert notice.excerpt == "Les encombrants passent lundi : signalement en ligne Et les <b>gros</b> cartons ?"
+    page = clients["rene"].get("/notifications").get_data(as_text=True)
+    excerpt = re.search(r'<span class="excerpt">(.*?)</span>', page).group(1)
+    assert excerpt == "Les encombrants passent lundi : signalement en ligne Et les &lt;b&gt;gros&lt;/b&gt; cartons ?"
+    assert "**" not in page and "](" not in page and "&amp;lt;" not in page

@@ -46,6 +46,25 @@ def render_markdown(source: str) -> Markup:
     return Markup(cleaned)
 
 
+#: Inline tokens whose words are shown; line breaks become spaces.
+_TEXT_TOKENS = {"text", "code_inline"}
+_BREAK_TOKENS = {"softbreak", "hardbreak"}
+
+
+def markdown_text(source: str) -> str:
+    """Return the words of a Markdown source without its marks, links or escapes, on one line:
+    « **encombrants** [en ligne](https://…) » gives « encombrants en ligne »."""
+    parts = []
+    for token in _markdown().parse(source or ""):
+        if token.type == "inline":
+            words = "".join(child.content if child.type in _TEXT_TOKENS else " " if child.type in _BREAK_TOKENS else ""
+                            for child in token.children or ())
+            parts.append(words)
+        elif token.type in ("code_block", "fence"):
+            parts.append(token.content)
+    return " ".join(" ".join(parts).split())
+
+
 def quote_markdown(author: str, source: str) -> str:
     """Return the Markdown that quotes a post in a reply."""
     lines = (source or "").strip().splitlines() or [""]

@@ -20,7 +20,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
-from agora.core.services import one_line
+from agora.core.richtext import markdown_text
 from agora.core.time import utcnow
 from agora.extensions import db
 from agora.notifications.models import DEFAULT_DELIVERY, DELIVERIES, KINDS, Notification, NotificationPreference
@@ -171,7 +171,7 @@ def notify(space: Space, kind: str, verb: str, recipients: Iterable[User], *, ac
         return []
     now = now or utcnow()
     deliveries = deliveries_for(space, kind, people)
-    excerpt = one_line(excerpt)
+    excerpt = markdown_text(excerpt)  # excerpts come from Markdown bodies: shown as plain words
     if len(excerpt) > EXCERPT_LENGTH:
         excerpt = excerpt[:EXCERPT_LENGTH - 1].rstrip() + "…"
 
