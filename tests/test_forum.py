@@ -425,3 +425,17 @@ def test_changes_are_announced_after_commit_only(app, forum, db):
         assert ("forum.topic", "deleted") in heard and topic_id_of(response)
     finally:
         content_changed.disconnect(listener)
+
+
+def test_a_mention_links_to_the_persons_page_and_a_stranger_stays_text(forum, make_user, db):
+    space, clients = forum
+    reader_user = clients["reader"][1]
+    make_user("hors.espace", display_name="Hors Espace")
+    topic_id = topic_id_of(new_topic(clients["member"][0], space,
+                                     body="Avis à @Reader.Forum et @hors.espace, voir `@reader.forum` ou [@reader.forum](https://exemple.fr)"))
+    page = clients["admin"][0].get(f"/s/{space.slug}/forum/{topic_id}/").get_data(as_text=True)
+    profile = f"/s/{space.slug}/members/{reader_user.id}"
+    assert f'<a href="{profile}" rel="nofollow noopener ugc">@Reader.Forum</a>' in page
+    assert page.count(f'href="{profile}"') == 1  # not inside code, not inside another link
+    assert "et @hors.espace, voir <code>@reader.forum</code>" in page
+    assert clients["admin"][0].get(profile).status_code == 200

@@ -99,6 +99,19 @@ def _topic_url(space: Space, topic: Topic, post: Post | None = None) -> str:
     return f"{url}#post-{post.id}" if post else url
 
 
+def render_body(space: Space, body: str) -> str:
+    """A post's HTML, made once per change: @mentions of the space's members link to their page."""
+    people = {u.username_key: u.id for u in mentioned_members(space, body)}
+    if not people:
+        return str(render_markdown(body))
+
+    def link(name: str) -> str | None:
+        user_id = people.get(name.lower())
+        return url_for("members.profile", slug=space.slug, user_id=user_id) if user_id else None
+
+    return str(render_markdown(body, names=(MENTION_RE, link)))
+
+
 def create_topic(space: Space, author: User, *, title: str, body: str, category_id: int | None) -> Topic:
     """Open a topic with its first post; the author follows it. Raises ServiceError on bad input."""
     title, body = check_title(title), check_body(body)
@@ -113,7 +126,7 @@ def create_topic(space: Space, author: User, *, title: str, body: str, category_
     db.session.add(topic)
     db.session.flush()
     post = Post(space_id=space.id, topic_id=topic.id, author_id=author.id, body=body,
-                body_html=str(render_markdown(body)), is_first=True, created_at=now)
+                body_html=render_body(space, body), is_first=True, created_at=now)
     db.session.add(post)
     db.session.flush()
     topic.last_post_id = post.id
@@ -140,7 +153,7 @@ def add_reply(space: Space, topic: Topic, author: User, body: str) -> Post:
     body = check_body(body)
     now = utcnow()
     post = Post(space_id=space.id, topic_id=topic.id, author_id=author.id, body=body,
-                body_html=str(render_markdown(body)), created_at=now)
+                body_html=render_body(space, body), created_at=now)
     db.session.add(post)
     db.session.flush()
     topic.reply_count += 1
@@ -160,7 +173,7 @@ def edit_post(space: Space, post: Post, *, body: str, title: str | None = None) 
     if post.is_first and title is not None:
         post.topic.title = check_title(title)
         after_commit("forum.topic", post.topic_id, space.id, "updated")
-    post.body, post.body_html, post.edited_at = body, str(render_markdown(body)), utcnow()
+    post.body, post.body_html, post.edited_at = body, render_body(space, body), utcnow()
     after_commit("forum.post", post.id, space.id, "updated")
 
 
