@@ -102,6 +102,21 @@ def add_member(space: Space, user: User, role: str, *, actor: User | None) -> Me
     return membership
 
 
+def setup_link_receivers(space: Space, users: list[User]) -> set[int]:
+    """Return the ids of those users a space admin may hand a new setup link (one query).
+
+    An account nobody has set up yet; or a habitant without e-mail who forgot their password, as
+    long as they are no site admin and admin of no space (a space admin must not take over an
+    account with powers of its own). Someone with an address resets their password themselves.
+    """
+    candidates = {u.id for u in users if not u.is_site_admin and (u.password_hash is None or not u.email)}
+    if not candidates:
+        return set()
+    admins = set(db.session.scalars(select(Membership.user_id).where(
+        Membership.user_id.in_(candidates), Membership.role == "admin")))
+    return {u.id for u in users if u.id in candidates and (u.password_hash is None or u.id not in admins)}
+
+
 def get_membership(space: Space, membership_id: int) -> Membership | None:
     """Return the membership with that id in this space only."""
     return db.session.scalar(

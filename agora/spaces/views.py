@@ -187,6 +187,7 @@ def _manage_page(status: int = 200, invitation_form=None, account_form=None):
         invitation_form=invitation_form or InvitationForm(prefix="inv"),
         account_form=account_form or CreateAccountForm(prefix="acc"),
         role_form=RoleForm(),
+        setup_receivers=services.setup_link_receivers(space, [m.user for m in page.items]),
     ), status
 
 
@@ -301,19 +302,21 @@ def create_account():
 
 def _setup_target(membership_id: int) -> Membership:
     membership = services.get_membership(g.space, membership_id) or abort(404)
-    # Only accounts nobody has logged into yet: a space admin must not take over a live account.
-    if membership.user.password_hash is not None or membership.user.is_site_admin:
+    # A space admin must not take over an account with an address or powers of its own.
+    if membership.user_id not in services.setup_link_receivers(g.space, [membership.user]):
         abort(403)
     return membership
 
 
 @bp.post("/members/manage/<int:membership_id>/setup-link")
 def new_setup_link(membership_id: int):
-    """Make a new setup link for an account that was never set up (the old link stops working)."""
+    """Make a new setup link (the old link stops working): for an account never set up, or a
+    habitant without e-mail who forgot their password; the audit log says which."""
     require(g.space.can_manage(current_user))
     membership = _setup_target(membership_id)
     raw = auth_services.issue_token(membership.user, "setup")
-    auth_services.audit("account.setup_link", current_user, space=g.space, target=membership.user.username)
+    action = "account.setup_link" if membership.user.password_hash is None else "account.password_link"
+    auth_services.audit(action, current_user, space=g.space, target=membership.user.username)
     db.session.commit()
     keep_secret(f"setup-{membership.user_id}", raw)
     return redirect(url_for("spaces.show_setup_link", membership_id=membership.id))
