@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from browser_tests.conftest import log_in, shot
+from browser_tests.test_accessibility import AXE, AXE_OPTIONS
 
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
@@ -90,6 +91,8 @@ def test_the_menu_button_opens_the_space_tabs_and_the_site_links(browser, server
     assert page.locator("header .space-nav a", has_text="Forum").is_visible()
     assert page.locator("header .main-nav a", has_text="Mon agenda").is_visible()
     assert page.locator("header .space-nav [aria-current=page]").inner_text().strip() == "Accueil"
+    violations = AXE.run(page, options=AXE_OPTIONS).response["violations"]
+    assert [v["id"] for v in violations] == []
     shot(page, f"phone-home-menu-open{'' if javascript else '-nojs'}")
     page.click("header .space-nav a >> text=Forum")
     page.wait_for_url(f"{base}/s/conseil-tilleuls/forum/")
