@@ -321,3 +321,22 @@ def test_a_habitant_without_email_who_forgot_their_password_gets_a_new_link_from
         target = db.session.scalar(select(Membership).where(Membership.user_id == person.id, Membership.space_id == space.id))
         assert post(client, f"/s/{space.slug}/members/manage/{target.id}/setup-link").status_code == 403, why
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "account.password_link")) == 1
+
+
+def test_the_join_form_shows_every_error_at_once_and_suggests_an_identifier(app, member_client, make_user, db):
+    admin_client, space, _admin = member_client("admin")
+    link = create_invitation(admin_client, space)
+    newcomer = app.test_client()
+    response = signup(newcomer, link, "Moussa Koné", password="court", confirm="autre", email="pas-une-adresse")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Essayez « moussa.kone »" in page
+    assert "au moins 10 caractères" in page
+    assert "Les deux mots de passe sont différents." in page
+    assert "Cette adresse e-mail n&#39;est pas valide." in page
+    make_user("moussa.kone")
+    before = db.session.scalar(select(func.count()).select_from(User))
+    response = signup(newcomer, link, "moussa.kone")
+    assert response.status_code == 409 and "Essayez « moussa.kone2 »" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(User)) == before  # nothing was written
+    assert signup(newcomer, link, "moussa.kone2").status_code == 302

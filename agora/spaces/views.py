@@ -359,7 +359,8 @@ def join(token: str):
         flash(_("Bienvenue dans l'espace « %(name)s » !", name=space.name), "success")
         return redirect(url_for("spaces.home", slug=space.slug))
     status = 200
-    if not current_user.is_authenticated and form.validate_on_submit():
+    refused = _signup_refusal(form) if not current_user.is_authenticated and form.is_submitted() else None
+    if refused == 0:
         try:
             user = auth_services.create_user(form.username.data, form.password.data,
                                              display_name=form.display_name.data, email=form.email.data)
@@ -374,11 +375,22 @@ def join(token: str):
             db.session.commit()
             flash(_("Votre compte est créé. Bienvenue dans l'espace « %(name)s » !", name=space.name), "success")
             return redirect(url_for("spaces.home", slug=space.slug))
-    elif request.method == "POST":
-        status = 400
+    elif refused:
+        status = refused
     elif invitation.email and not form.is_submitted():  # mailed to this person: what the importer wrote, to start from
         form.display_name.data, form.email.data = invitation.label, invitation.email
     return render_template("spaces/join.html", invitation=invitation, space=space, usable=True, form=form), status
+
+
+def _signup_refusal(form: SignupForm) -> int:
+    """Check the form and the account rules together, so every error shows on the first try.
+    Returns 0 when all is well, else the status to answer (409 for a taken identifier)."""
+    status = 0 if form.validate() else 400
+    for problem in auth_services.account_problems(form.username.data, form.email.data, form.password.data):
+        if not getattr(form, problem.field).errors:
+            apply_service_error(form, problem)
+        status = max(status, problem.status)
+    return status
 
 
 @join_bp.post("/join/<token>/decline")
