@@ -439,3 +439,14 @@ def test_a_mention_links_to_the_persons_page_and_a_stranger_stays_text(forum, ma
     assert page.count(f'href="{profile}"') == 1  # not inside code, not inside another link
     assert "et @hors.espace, voir <code>@reader.forum</code>" in page
     assert clients["admin"][0].get(profile).status_code == 200
+
+
+def test_a_topic_without_replies_says_0_reponse_in_french_and_0_replies_in_english(forum, db):
+    space, clients = forum
+    client, user = clients["member"]
+    new_topic(client, space)
+    listing = client.get(f"/s/{space.slug}/forum/").get_data(as_text=True)
+    assert "0 réponse" in listing and "0 réponses" not in listing
+    db.session.get(User, user.id).language = "en"
+    db.session.commit()
+    assert "0 replies" in client.get(f"/s/{space.slug}/forum/").get_data(as_text=True)
