@@ -340,3 +340,19 @@ def test_the_join_form_shows_every_error_at_once_and_suggests_an_identifier(app,
     assert response.status_code == 409 and "Essayez « moussa.kone2 »" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(User)) == before  # nothing was written
     assert signup(newcomer, link, "moussa.kone2").status_code == 302
+
+
+def test_a_new_member_is_welcomed_with_the_first_things_to_do_until_they_open_the_space(app, member_client, make_user, make_member, db):
+    _admin_client, space, _admin = member_client("admin")
+    newcomer = make_user("nouvelle", display_name="Nouvelle")
+    make_member(space, newcomer, "member")
+    client = app.test_client()
+    login(client, "nouvelle")
+    page = client.get("/").get_data(as_text=True)
+    assert f"Bienvenue dans « {space.name} » !" in page and "Nouveau pour vous" in page
+    assert "Rien de nouveau" not in page
+    for link in (f'href="/s/{space.slug}/"', f'href="/s/{space.slug}/forum/"', 'href="/profile"'):
+        assert link in page.split('id="welcome-heading"')[1].split("</section>")[0]
+    client.get(f"/s/{space.slug}/")
+    page = client.get("/").get_data(as_text=True)
+    assert "Bienvenue dans" not in page and "Rien de nouveau" in page

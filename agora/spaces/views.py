@@ -38,7 +38,8 @@ MEMBERS_PER_PAGE = 50
 
 @home_bp.get("/")
 def index():
-    """The person's spaces as cards, each with how much is new since the last visit."""
+    """The person's spaces as cards, each with how much is new since the last visit; a welcome
+    with the first things to do for the spaces they have not opened yet."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     since = func.coalesce(Membership.last_visit_at, Membership.created_at)
@@ -50,7 +51,7 @@ def index():
         .subquery()
     )
     rows = db.session.execute(
-        select(Space, Membership.role, func.coalesce(new_counts.c.new, 0))
+        select(Space, Membership.role, func.coalesce(new_counts.c.new, 0), Membership.last_visit_at.is_(None))
         .join(Membership, and_(Membership.space_id == Space.id, Membership.user_id == current_user.id))
         .outerjoin(new_counts, new_counts.c.space_id == Space.id)
         .where(Space.archived_at.is_(None))
