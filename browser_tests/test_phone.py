@@ -145,3 +145,38 @@ def test_the_agree_reaction_shows_an_icon_served_by_agora(server, desktop):
     assert box["width"] >= 16 and box["height"] >= 16
     # The sprite draws: its symbol has shapes (an empty <use> would draw nothing).
     assert desktop.evaluate("(el) => el.getBBox().width", use.element_handle()) > 8
+
+
+#: Records what the page asks the browser to say, instead of a sound nobody hears in a test.
+FAKE_SPEECH = """window.__said = [];
+window.speechSynthesis.speak = (u) => { window.__said.push({text: u.text, lang: u.lang}); };
+window.speechSynthesis.cancel = () => { window.__said.push("cancel"); };"""
+
+
+def test_listen_reads_a_post_aloud_in_french_and_stops(server, desktop):
+    base, _password = server
+    desktop.add_init_script(FAKE_SPEECH)
+    desktop.goto(f"{base}/s/conseil-tilleuls/forum/")
+    desktop.click("text=Un jardin partagé")
+    button = desktop.locator("#posts button.listen, .posts button.listen").first
+    label = button.locator(".listen-label")
+    assert button.is_visible() and label.inner_text() == "Écouter"
+    button.click()
+    said = desktop.evaluate("window.__said")
+    spoken = [s for s in said if s != "cancel"][0]
+    first_post = desktop.locator(".posts .post-body").first.inner_text().strip()
+    assert spoken["lang"] == "fr-FR" and first_post[:40] in spoken["text"]
+    assert label.inner_text() == "Arrêter"
+    button.click()
+    assert label.inner_text() == "Écouter" and desktop.evaluate("window.__said").count("cancel") == 2
+
+
+def test_listen_is_hidden_without_javascript(browser, server):
+    base, password = server
+    context = browser.new_context(viewport=PHONE, locale="fr-FR", java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/conseil-tilleuls/")
+    assert page.locator("button.listen").count() >= 1
+    assert page.locator("button.listen").first.is_hidden()
+    context.close()

@@ -24,7 +24,7 @@ ICONS = {
     "polls": "vote", "users": "users", "user-cog": "user-cog", "sliders": "sliders-horizontal",
     "paperclip": "paperclip", "plus": "plus", "pencil": "pencil", "trash": "trash-2", "download": "download",
     "upload": "upload", "reply": "reply", "news": "newspaper", "check": "check", "square": "square",
-    "square-check": "square-check", "map-pin": "map-pin", "link": "link",
+    "square-check": "square-check", "map-pin": "map-pin", "link": "link", "volume": "volume-2", "stop": "square-stop",
 }
 SHAPES = re.compile(r"<svg[^>]*>(.*)</svg>", re.S)
 
