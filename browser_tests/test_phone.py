@@ -45,24 +45,26 @@ BROKEN_WORDS = """(selector) => {
 }"""
 
 
-@pytest.fixture
-def phone(browser, server):
+def _admin_page(browser, server, viewport):
     base, password = server
-    context = browser.new_context(viewport=PHONE, locale="fr-FR")
+    context = browser.new_context(viewport=viewport, locale="fr-FR")
     page = context.new_page()
     log_in(page, base, "admin", password)
+    return page
+
+
+@pytest.fixture
+def phone(browser, server):
+    page = _admin_page(browser, server, PHONE)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture
 def desktop(browser, server):
-    base, password = server
-    context = browser.new_context(viewport=DESKTOP, locale="fr-FR")
-    page = context.new_page()
-    log_in(page, base, "admin", password)
+    page = _admin_page(browser, server, DESKTOP)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_a_phone_shows_the_content_first_with_the_space_name_the_bell_and_one_menu_button(server, phone):
