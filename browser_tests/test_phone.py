@@ -93,8 +93,9 @@ def test_the_menu_button_opens_the_space_tabs_and_the_site_links(browser, server
     assert page.locator("header .space-nav a", has_text="Forum").is_visible()
     assert page.locator("header .main-nav a", has_text="Mon agenda").is_visible()
     assert page.locator("header .space-nav [aria-current=page]").inner_text().strip() == "Accueil"
-    violations = AXE.run(page, options=AXE_OPTIONS).response["violations"]
-    assert [v["id"] for v in violations] == []
+    if javascript:  # axe-core runs as a script in the page
+        violations = AXE.run(page, options=AXE_OPTIONS).response["violations"]
+        assert [v["id"] for v in violations] == []
     shot(page, f"phone-home-menu-open{'' if javascript else '-nojs'}")
     page.click("header .space-nav a >> text=Forum")
     page.wait_for_url(f"{base}/s/conseil-tilleuls/forum/")
