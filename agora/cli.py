@@ -200,6 +200,19 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def base_url_mismatch(base_url: str, port: int) -> str | None:
+    """A warning when the links in mails would point at this machine on another port than the
+    server's, None otherwise (behind a proxy on another host, a different port is normal)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    link_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.hostname in ("localhost", "127.0.0.1", "::1") and link_port != port:
+        return (f"Warning: links in mails and pages point to {base_url}, but the server listens on port {port}: "
+                f"set AGORA_BASE_URL (e.g. http://{parts.hostname}:{port}).")
+    return None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
@@ -229,6 +242,9 @@ def serve(host, port, workers, threads, mail_sender):
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
     click.echo(f"Links point to {app.config['BASE_URL']}; requests for hosts other than "
                f"{', '.join(app.config['ALLOWED_HOSTS'])} are refused (AGORA_BASE_URL, AGORA_ALLOWED_HOSTS).")
+    warning = base_url_mismatch(app.config["BASE_URL"], port)
+    if warning:
+        click.echo(warning, err=True)
     sys.stdout.flush()
     from agora.core.server import prepare
     from agora.notifications import sender

@@ -56,12 +56,12 @@ def _attachments(kind: str, target) -> Reference:
 
 MODULES: tuple[Module, ...] = (
     Module(
-        "site", _l("Accueil"), "home", switchable=False,
+        "site", _l("Accueil"), "house", switchable=False,
         blueprints=(core_views.bp, auth_views.bp),
         pages=(Page("/", in_space=False), Page("/profile", in_space=False)),
     ),
     Module(
-        "spaces", _l("Accueil"), "home", switchable=False, scale=spaces_scale.seed_scale,
+        "spaces", _l("Accueil"), "house", switchable=False, scale=spaces_scale.seed_scale,
         blueprints=(spaces_views.home_bp, spaces_views.join_bp, spaces_views.bp),
         # "joined" is a sentence of its own on the home page: "Nadia a rejoint l'espace".
         activity={"joined": None, "news": _l("Actualité :")},
@@ -124,7 +124,7 @@ MODULES: tuple[Module, ...] = (
                Page("/documents/{document_id}")),
     ),
     Module(
-        "tasks", _l("Tâches"), "check",
+        "tasks", _l("Tâches"), "tasks",
         demo=tasks_demo.seed_demo, scale=tasks_scale.seed_scale,
         blueprints=(tasks_views.bp, tasks_views.mine_bp),
         nav=(NavEntry(_l("Tâches"), "tasks.list_tasks", "tasks"),),
@@ -144,7 +144,7 @@ MODULES: tuple[Module, ...] = (
                Page("/tasks/", in_space=False)),
     ),
     Module(
-        "polls", _l("Sondages"), "poll",
+        "polls", _l("Sondages"), "polls",
         demo=polls_demo.seed_demo, scale=polls_scale.seed_scale,
         blueprints=(polls_views.bp,),
         nav=(NavEntry(_l("Sondages"), "polls.list_polls", "polls"),),
@@ -156,7 +156,7 @@ MODULES: tuple[Module, ...] = (
                Page("/polls/{poll_id}/edit")),
     ),
     Module(
-        "members", _l("Annuaire des membres"), "people",
+        "members", _l("Annuaire des membres"), "users",
         demo=members_demo.seed_demo,
         blueprints=(members_views.bp,),
         nav=(NavEntry(_l("Annuaire"), "members.directory", "members"),),

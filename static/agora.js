@@ -94,3 +94,35 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// « Écouter »: the browser reads a post, a news item or an event aloud in the page's language
+// (speech synthesis: no server, no third party). Without it, the buttons stay hidden.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!("speechSynthesis" in window) || !("SpeechSynthesisUtterance" in window)) return;
+  const lang = document.documentElement.lang === "en" ? "en-GB" : "fr-FR";
+  let speaking = null;
+  const reset = (button) => {
+    button.querySelector(".listen-label").textContent = button.dataset.listen;
+    if (speaking === button) speaking = null;
+  };
+  document.querySelectorAll("button[data-speak]").forEach((button) => {
+    button.hidden = false;
+    button.dataset.listen = button.querySelector(".listen-label").textContent;
+    button.addEventListener("click", () => {
+      const wasMine = speaking === button;
+      window.speechSynthesis.cancel();
+      if (speaking) reset(speaking);
+      if (wasMine) return;  // the button said « Arrêter »
+      const text = [...document.querySelectorAll(button.dataset.speak)].map((el) => el.innerText.trim()).join(".\n");
+      const utterance = new SpeechSynthesisUtterance(text);
+      utterance.lang = lang;
+      const voice = window.speechSynthesis.getVoices().find((v) => v.lang.replace("_", "-").startsWith(lang.slice(0, 2)));
+      if (voice) utterance.voice = voice;
+      utterance.addEventListener("end", () => reset(button));
+      utterance.addEventListener("error", () => reset(button));
+      speaking = button;
+      button.querySelector(".listen-label").textContent = button.dataset.stop;
+      window.speechSynthesis.speak(utterance);
+    });
+  });
+});

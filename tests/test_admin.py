@@ -40,8 +40,10 @@ def test_admin_creates_a_space_with_its_first_admin(admin_client, make_user, db)
 
 
 @pytest.mark.parametrize("slug, status, message", [
-    ("admin", 400, "réservée"), ("login", 400, "réservée"), ("Avec Espace", 400, "lettres minuscules"),
-    ("été", 400, "lettres minuscules"), ("deja-pris", 409, "déjà"),
+    ("admin", 400, "choisissez-en une autre. Essayez « admin-2 »"), ("login", 400, "réservée"),
+    ("Avec Espace", 400, "lettres minuscules"), ("Avec Espace", 400, "Essayez « avec-espace »"),
+    ("été", 400, "lettres minuscules"), ("Érables", 400, "Essayez « erables »"),
+    ("deja-pris", 409, "Essayez « deja-pris-2 »"),
 ])
 def test_bad_or_taken_slugs_are_refused(admin_client, make_space, db, slug, status, message):
     make_space("deja-pris")

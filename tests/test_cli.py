@@ -171,9 +171,13 @@ def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
     server = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        said = []
         for line in server.stderr:  # blocks until gunicorn says a worker is up
+            said.append(line)
             if "Booting worker" in line:
                 break
+        # The default AGORA_BASE_URL names port 8000: mails would link to the wrong server.
+        assert any(f"but the server listens on port {port}: set AGORA_BASE_URL" in line for line in said), said
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             assert response.status == 200 and b'"ok"' in response.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
@@ -269,3 +273,13 @@ def test_search_reindex_rebuilds_the_index_of_the_demo(instance):
     assert one.exit_code == 0 and 0 < int(one.output.split()[1]) < int(rebuilt.output.split()[1])
     unknown = CliRunner().invoke(main, ["search", "reindex", "--space", "nulle-part"])
     assert unknown.exit_code == 1
+
+
+@pytest.mark.parametrize(("base_url", "port", "warned"), [
+    ("http://localhost:8000", 8000, False), ("http://localhost:8000", 8001, True), ("http://127.0.0.1", 8000, True),
+    ("http://127.0.0.1", 80, False), ("https://agora.quartier.example", 8000, False),
+])
+def test_serve_warns_when_links_name_this_machine_on_another_port(base_url, port, warned):
+    from agora.cli import base_url_mismatch
+
+    assert (base_url_mismatch(base_url, port) is not None) == warned

@@ -455,3 +455,26 @@ def test_stored_html_is_rendered_again_when_the_renderer_changes(forum, db, app,
                     ("<p>v2: ancien</p>", richtext.RENDERER_VERSION + 1)]
     page = client.get(location).get_data(as_text=True)
     assert "v2: ancien" in page and "périmé" not in page
+def test_a_mention_links_to_the_persons_page_and_a_stranger_stays_text(forum, make_user, db):
+    space, clients = forum
+    reader_user = clients["reader"][1]
+    make_user("hors.espace", display_name="Hors Espace")
+    topic_id = topic_id_of(new_topic(clients["member"][0], space,
+                                     body="Avis à @Reader.Forum et @hors.espace, voir `@reader.forum` ou [@reader.forum](https://exemple.fr)"))
+    page = clients["admin"][0].get(f"/s/{space.slug}/forum/{topic_id}/").get_data(as_text=True)
+    profile = f"/s/{space.slug}/members/{reader_user.id}"
+    assert f'<a href="{profile}" rel="nofollow noopener ugc">@Reader.Forum</a>' in page
+    assert page.count(f'href="{profile}"') == 1  # not inside code, not inside another link
+    assert "et @hors.espace, voir <code>@reader.forum</code>" in page
+    assert clients["admin"][0].get(profile).status_code == 200
+
+
+def test_a_topic_without_replies_says_0_reponse_in_french_and_0_replies_in_english(forum, db):
+    space, clients = forum
+    client, user = clients["member"]
+    new_topic(client, space)
+    listing = client.get(f"/s/{space.slug}/forum/").get_data(as_text=True)
+    assert "0 réponse" in listing and "0 réponses" not in listing
+    db.session.get(User, user.id).language = "en"
+    db.session.commit()
+    assert "0 replies" in client.get(f"/s/{space.slug}/forum/").get_data(as_text=True)

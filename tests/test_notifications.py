@@ -72,10 +72,12 @@ def test_reply_mail_arrives_over_smtp_in_the_readers_language_with_text_html_and
     assert mails.compose_due() == 1
     assert mail.send_pending().sent == 1
     [received] = [m for m in handler.messages if m["To"] == "marc@example.org"]
+    # As sent (compat32 keeps the raw header): the plain <https://…> form, not RFC 2047 encoded words.
+    assert re.fullmatch(r"<http://localhost/unsubscribe/[\w.-]+>", received["List-Unsubscribe"]), received["List-Unsubscribe"]
     message = message_from_bytes(received.as_bytes(), policy=policy.default)
     assert message["Subject"] == "[Conseil citoyen] Odile replied in “Fête de quartier”"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    unsubscribe = re.fullmatch(r"<(http://localhost/unsubscribe/[\w.-]+)>", message["List-Unsubscribe"])
+    unsubscribe = re.fullmatch(r"<(http://localhost/unsubscribe/[\w.-]+)>", received["List-Unsubscribe"])
     assert unsubscribe
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -397,3 +399,17 @@ def test_a_stale_event_id_is_read_inside_its_own_space_only(app, db, council, ma
     [message] = outbox_for(db, "rene@example.org")
     assert "Point propreté" in message.body
     assert message.calendar is None and "Quand" not in message.body
+
+
+def test_previews_show_the_words_without_markdown_or_escaped_html(app, db, council, clock):
+    space, people, clients = council
+    topic_id = topic(clients["rene"], space, "Encombrants")
+    reply(clients["odile"], space, topic_id,
+          "Les **encombrants** passent lundi : [signalement en ligne](https://exemple.fr/signaler?rue=1&n=2)\n\n"
+          "> Et les <b>gros</b> cartons ?")
+    notice = db.session.scalar(select(Notification).where(Notification.user_id == people["rene"].id))
+    assert notice.excerpt == "Les encombrants passent lundi : signalement en ligne Et les <b>gros</b> cartons ?"
+    page = clients["rene"].get("/notifications").get_data(as_text=True)
+    excerpt = re.search(r'<span class="excerpt">(.*?)</span>', page).group(1)
+    assert excerpt == "Les encombrants passent lundi : signalement en ligne Et les &lt;b&gt;gros&lt;/b&gt; cartons ?"
+    assert "**" not in page and "](" not in page and "&amp;lt;" not in page

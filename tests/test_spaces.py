@@ -212,8 +212,10 @@ def test_mediator_creates_an_account_and_hands_over_a_setup_link(app, member_cli
     assert response.status_code == 302
     assert person.get(f"/s/{space.slug}/").status_code == 200
     assert person.get(link).status_code == 404  # single use
-    # Once the account is live, the space admin can no longer make setup links for it.
+    # Once the account is live and has an address, its owner resets the password themself.
     membership = db.session.scalar(select(Membership).join(User).where(User.username == "jeanne.p"))
+    membership.user.email = "jeanne@example.org"
+    db.session.commit()
     assert post(client, f"/s/{space.slug}/members/manage/{membership.id}/setup-link").status_code == 403
 
 
@@ -292,3 +294,67 @@ def test_zero_uses_is_told_the_allowed_range(member_client, db):
     response = post(client, f"/s/{space.slug}/members/manage/invitations/",
                     {"inv-role": "member", "inv-max_uses": "0", "inv-days": "7"})
     assert response.status_code == 400 and "Entre 1 et 1000." in response.get_data(as_text=True)
+
+
+def test_a_habitant_without_email_who_forgot_their_password_gets_a_new_link_from_the_space_admin(
+        app, member_client, make_user, make_member, make_space, db):
+    client, space, admin = member_client("admin")
+    habitant = make_user("awa.k", display_name="Awa K.")
+    make_member(space, habitant, "member")
+    kept_away = {"with an address": make_user("marie", email="marie@example.org"),
+                 "admin elsewhere": make_user("paul"), "site admin": make_user("root2", is_site_admin=True)}
+    make_member(make_space(), kept_away["admin elsewhere"], "admin")
+    for person in kept_away.values():
+        make_member(space, person, "member")
+    awa_session = app.test_client()
+    assert login(awa_session, "awa.k").status_code == 302
+    manage = client.get(f"/s/{space.slug}/members/manage/").get_data(as_text=True)
+    assert manage.count("Nouveau mot de passe (lien)") == 1
+    membership = db.session.scalar(select(Membership).where(Membership.user_id == habitant.id))
+    response = post(client, f"/s/{space.slug}/members/manage/{membership.id}/setup-link")
+    assert response.status_code == 302
+    link = re.search(r"http://localhost(/setup/[\w-]+)", client.get(response.location).get_data(as_text=True)).group(1)
+    entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
+    assert (entry.action, entry.actor_id, entry.space_slug, entry.target) == ("account.password_link", admin.id, space.slug, "awa.k")
+    assert post(app.test_client(), link, {"password": "le marché du samedi", "confirm": "le marché du samedi"}).status_code == 302
+    assert login(app.test_client(), "awa.k", "le marché du samedi").status_code == 302
+    assert awa_session.get(f"/s/{space.slug}/").status_code != 200  # her old login ended with the new password
+    for why, person in kept_away.items():
+        target = db.session.scalar(select(Membership).where(Membership.user_id == person.id, Membership.space_id == space.id))
+        assert post(client, f"/s/{space.slug}/members/manage/{target.id}/setup-link").status_code == 403, why
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "account.password_link")) == 1
+
+
+def test_the_join_form_shows_every_error_at_once_and_suggests_an_identifier(app, member_client, make_user, db):
+    admin_client, space, _admin = member_client("admin")
+    link = create_invitation(admin_client, space)
+    newcomer = app.test_client()
+    response = signup(newcomer, link, "Moussa Koné", password="court", confirm="autre", email="pas-une-adresse")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Essayez « moussa.kone »" in page
+    assert "au moins 10 caractères" in page
+    assert "Les deux mots de passe sont différents." in page
+    assert "Cette adresse e-mail n&#39;est pas valide." in page
+    make_user("moussa.kone")
+    before = db.session.scalar(select(func.count()).select_from(User))
+    response = signup(newcomer, link, "moussa.kone")
+    assert response.status_code == 409 and "Essayez « moussa.kone2 »" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(User)) == before  # nothing was written
+    assert signup(newcomer, link, "moussa.kone2").status_code == 302
+
+
+def test_a_new_member_is_welcomed_with_the_first_things_to_do_until_they_open_the_space(app, member_client, make_user, make_member, db):
+    _admin_client, space, _admin = member_client("admin")
+    newcomer = make_user("nouvelle", display_name="Nouvelle")
+    make_member(space, newcomer, "member")
+    client = app.test_client()
+    login(client, "nouvelle")
+    page = client.get("/").get_data(as_text=True)
+    assert f"Bienvenue dans « {space.name} » !" in page and "Nouveau pour vous" in page
+    assert "Rien de nouveau" not in page
+    for link in (f'href="/s/{space.slug}/"', f'href="/s/{space.slug}/forum/"', 'href="/profile"'):
+        assert link in page.split('id="welcome-heading"')[1].split("</section>")[0]
+    client.get(f"/s/{space.slug}/")
+    page = client.get("/").get_data(as_text=True)
+    assert "Bienvenue dans" not in page and "Rien de nouveau" in page

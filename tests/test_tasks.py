@@ -343,3 +343,20 @@ def test_a_full_board_column_shows_its_first_tasks_and_links_to_the_rest(team, d
     assert shown == ["1", "2"]  # soonest due first, two per column
     todo = db.session.scalar(select(TaskStatus.id).order_by(TaskStatus.position))
     assert "(4)" in page and f"status={todo}" in page and "Voir les 2 autres tâches « À faire »" in page
+
+
+@pytest.mark.parametrize("role", ["member", "admin"])
+def test_a_space_without_a_list_still_offers_new_task_and_opens_its_first_list(member_client, db, role):
+    client, space, user = member_client(role)
+    page = client.get(f"/s/{space.slug}/tasks/new")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "la tâche ouvrira la liste « Tâches »" in html and 'name="task_list"' not in html
+    response = post(client, f"/s/{space.slug}/tasks/new", {"title": "Sortir les bacs", "priority": "normal", "progress": "0"})
+    assert response.status_code == 302
+    task = db.session.scalar(select(Task).where(Task.space_id == space.id))
+    assert task.title == "Sortir les bacs"
+    assert [(tl.id, tl.name) for tl in db.session.scalars(select(TaskList).where(TaskList.space_id == space.id))] == [(task.list_id, "Tâches")]
+    # A refused task opens no list either: the request changed nothing.
+    assert post(client, f"/s/{space.slug}/tasks/new", {"title": ""}).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(TaskList).where(TaskList.space_id == space.id)) == 1

@@ -8,6 +8,7 @@ import hashlib
 import re
 import secrets
 import threading
+import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -117,6 +118,50 @@ def normalise_email(email: str | None) -> str | None:
 def get_user_by_username(username: str) -> User | None:
     """Return the account whose username matches without regard to case, or None."""
     return db.session.scalar(select(User).where(User.username_key == username.strip().lower()))
+
+
+def suggest_username(wanted: str) -> str | None:
+    """A free identifier close to what the person typed: « Moussa Koné » gives « moussa.kone »
+    (or « moussa.kone2 » when taken). None when nothing usable is left of it."""
+    letters = unicodedata.normalize("NFKD", wanted).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", ".", letters).strip(".")[:36]
+    if len(base) < 3:
+        return None
+    taken = set(db.session.scalars(select(User.username_key).where(User.username_key.like(f"{base}%"))))
+    for candidate in (base, *(f"{base}{n}" for n in range(2, 100))):
+        if candidate not in taken:
+            return candidate
+    return None
+
+
+def account_problems(username: str, email: str | None, password: str | None) -> list[ServiceError]:
+    """Everything wrong with a new account's identifier, address and password, all at once, so a
+    form can show every error on the first try. An empty list when create_user would accept them."""
+    problems = []
+    username = (username or "").strip()
+    if username:
+        suggestion = suggest_username(username)
+        if not USERNAME_RE.match(username):
+            message = _l("L'identifiant doit faire de 3 à 40 caractères : lettres, chiffres, point, tiret ou tiret bas.")
+            if suggestion:
+                message = _l("L'identifiant doit faire de 3 à 40 caractères : lettres, chiffres, point, tiret ou tiret bas. "
+                             "Essayez « %(suggestion)s ».", suggestion=suggestion)
+            problems.append(ServiceError(message, field="username"))
+        elif get_user_by_username(username) is not None:
+            message = _l("Cet identifiant est déjà pris : choisissez-en un autre.")
+            if suggestion:
+                message = _l("Cet identifiant est déjà pris. Essayez « %(suggestion)s ».", suggestion=suggestion)
+            problems.append(ServiceError(message, field="username", status=409))
+    try:
+        normalise_email(email)
+    except ServiceError as exc:
+        problems.append(exc)
+    if password:
+        try:
+            check_password_rules(password, username)
+        except ServiceError as exc:
+            problems.append(exc)
+    return problems
 
 
 def create_user(

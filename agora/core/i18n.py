@@ -31,6 +31,13 @@ def select_timezone() -> str:
     return current_app.config["DEFAULT_TIMEZONE"]
 
 
+def plural_number(num) -> int:
+    """The number that picks a template's singular or plural: French, the language the strings are
+    written in, says « 0 réponse » where gettext's untranslated rule would say « 0 réponses »."""
+    language = getattr(get_locale(), "language", None)
+    return 1 if language == "fr" and isinstance(num, int) and abs(num) < 2 else num
+
+
 def _template_gettext(app: Flask) -> None:
     """Give templates gettext callables that find the request's catalogue in one step.
 
@@ -52,9 +59,9 @@ def _template_gettext(app: Flask) -> None:
 
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s),
-        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, plural_number(n)),
         pgettext=lambda c, s: translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, plural_number(n)),
         newstyle=True,
     )
 

@@ -9,6 +9,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -86,8 +87,13 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
+#: Headers up to RFC 5322's 998 characters stay as written: folded at 78, a long List-Unsubscribe
+#: address came out RFC 2047-encoded, which mail clients do not read as a link.
+MAIL_POLICY = policy.default.clone(max_line_length=998)
+
+
 def _as_email(row: OutboxMessage) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = current_app.config["SMTP_FROM"]
     message["To"] = row.recipient
     message["Subject"] = row.subject

@@ -5,10 +5,13 @@ Images are not allowed: until attachments exist, an image would be fetched from 
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 ALLOWED_TAGS = {
@@ -32,9 +35,47 @@ def _markdown() -> MarkdownIt:
     return md
 
 
-def render_markdown(source: str) -> Markup:
-    """Return safe HTML for a Markdown source written by a person."""
-    html = _markdown().render(source or "")
+def _link_names(tokens: list[Token], pattern: re.Pattern, link: Callable[[str], str | None]) -> None:
+    """Turn the names pattern finds in plain text (not in links or code) into links, where link gives an address."""
+    for token in tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        children, in_link = [], 0
+        for child in token.children:
+            in_link += child.type == "link_open"
+            in_link -= child.type == "link_close"
+            if child.type != "text" or in_link:
+                children.append(child)
+                continue
+            position = 0
+            for match in pattern.finditer(child.content):
+                href = link(match.group(1))
+                if not href:
+                    continue
+                if match.start() > position:
+                    children.append(Token("text", "", 0, content=child.content[position:match.start()]))
+                children.append(Token("link_open", "a", 1, attrs={"href": href}))
+                children.append(Token("text", "", 0, content=match.group(0)))
+                children.append(Token("link_close", "a", -1))
+                position = match.end()
+            if position:
+                if position < len(child.content):
+                    children.append(Token("text", "", 0, content=child.content[position:]))
+            else:
+                children.append(child)
+        token.children = children
+
+
+def render_markdown(source: str, names: tuple[re.Pattern, Callable[[str], str | None]] | None = None) -> Markup:
+    """Return safe HTML for a Markdown source written by a person.
+
+    names: (pattern, link) to make links of names in the text, e.g. @mentions to the person's page.
+    """
+    md = _markdown()
+    tokens = md.parse(source or "", {})
+    if names:
+        _link_names(tokens, *names)
+    html = md.renderer.render(tokens, md.options, {})
     # Headings inside a post sit below the post's own h2: # becomes h3, ## h4, and so on.
     for level in range(6, 0, -1):
         shifted = min(level + 2, 6)
@@ -48,6 +89,25 @@ def render_markdown(source: str) -> Markup:
         strip_comments=True,
     )
     return Markup(cleaned)
+
+
+#: Inline tokens whose words are shown; line breaks become spaces.
+_TEXT_TOKENS = {"text", "code_inline"}
+_BREAK_TOKENS = {"softbreak", "hardbreak"}
+
+
+def markdown_text(source: str) -> str:
+    """Return the words of a Markdown source without its marks, links or escapes, on one line:
+    « **encombrants** [en ligne](https://…) » gives « encombrants en ligne »."""
+    parts = []
+    for token in _markdown().parse(source or ""):
+        if token.type == "inline":
+            words = "".join(child.content if child.type in _TEXT_TOKENS else " " if child.type in _BREAK_TOKENS else ""
+                            for child in token.children or ())
+            parts.append(words)
+        elif token.type in ("code_block", "fence"):
+            parts.append(token.content)
+    return " ".join(" ".join(parts).split())
 
 
 def quote_markdown(author: str, source: str) -> str:

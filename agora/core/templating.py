@@ -1,15 +1,18 @@
 """Template filters and helpers every page may use."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from babel import Locale, dates
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 ROLE_LABELS = {"admin": _l("Administrateur"), "member": _l("Membre"), "reader": _l("Lecteur")}
 
@@ -85,11 +88,31 @@ def when_long(value: datetime) -> str:
     return f"{format_date(value, 'full', rebase=rebase)}, {format_time(value, 'short', rebase=rebase)}" + ("" if rebase else " UTC")
 
 
+@cache
+def icon_names(static_folder: str) -> frozenset[str]:
+    """The symbols of static/icons.svg (built by scripts/icons/build.py)."""
+    return frozenset(re.findall(r'<symbol id="([a-z-]+)"', (Path(static_folder) / "icons.svg").read_text()))
+
+
+def icon(name: str, class_: str = "") -> Markup:
+    """An icon of the sprite, hidden from screen readers: the words beside it say what it means.
+
+    Raises KeyError for a name the sprite lacks, so a typo fails the page's test instead of
+    showing an empty box.
+    """
+    if name not in icon_names(current_app.static_folder):
+        raise KeyError(f"no icon {name!r} in static/icons.svg")
+    href = url_for("static", filename="icons.svg") + "#" + name
+    return Markup('<svg class="icon{}" aria-hidden="true" focusable="false"><use href="{}"></use></svg>').format(
+        Markup(" ") + escape(class_) if class_ else "", href)
+
+
 def init_app(app: Flask) -> None:
     from agora.core.time import utcnow
 
     app.add_template_filter(human_size, "size")
     app.add_template_global(utcnow, "now_utc")
+    app.add_template_global(icon, "icon")
 
     app.add_template_filter(when, "when")
     app.add_template_filter(when_time, "when_time")
@@ -98,6 +121,17 @@ def init_app(app: Flask) -> None:
     @app.template_filter("day_label")
     def day_label(value) -> str:
         return format_date(value, "full")
+
+    @app.template_filter("day")
+    def day(value: datetime) -> str:
+        """The day of a timestamp, in the reader's zone: « 2 déc. 2026 »."""
+        return format_date(value, "medium", rebase=_fits_reader_zone(value))
+
+    @app.template_filter("email")
+    def email(address: str) -> Markup:
+        """An e-mail address that wraps after its « @ » if it must, not at a hyphen of its domain."""
+        local, at, domain = address.partition("@")
+        return Markup('<span class="email-part">{}{}</span><wbr><span class="email-part">{}</span>').format(local, at, domain)
 
     @app.template_filter("month_label")
     def month_label(value) -> str:

@@ -5,8 +5,9 @@ Each takes the space first, looks objects up inside it only, flushes and never c
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 
-from flask import url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -107,6 +108,19 @@ def _topic_url(space: Space, topic: Topic, post: Post | None = None) -> str:
     return f"{url}#post-{post.id}" if post else url
 
 
+def render_body(space: Space, body: str) -> str:
+    """A post's HTML, made once per change: @mentions of the space's members link to their page."""
+    people = {u.username_key: u.id for u in mentioned_members(space, body)}
+    if not people:
+        return str(render_markdown(body))
+
+    def link(name: str) -> str | None:
+        user_id = people.get(name.lower())
+        return url_for("members.profile", slug=space.slug, user_id=user_id) if user_id else None
+
+    return str(render_markdown(body, names=(MENTION_RE, link)))
+
+
 def create_topic(space: Space, author: User, *, title: str, body: str, category_id: int | None) -> Topic:
     """Open a topic with its first post; the author follows it. Raises ServiceError on bad input."""
     title, body = check_title(title), check_body(body)
@@ -121,7 +135,7 @@ def create_topic(space: Space, author: User, *, title: str, body: str, category_
     db.session.add(topic)
     db.session.flush()
     post = Post(space_id=space.id, topic_id=topic.id, author_id=author.id, body=body,
-                body_html=str(render_markdown(body)), is_first=True, created_at=now)
+                body_html=render_body(space, body), is_first=True, created_at=now)
     db.session.add(post)
     db.session.flush()
     topic.last_post_id = post.id
@@ -148,7 +162,7 @@ def add_reply(space: Space, topic: Topic, author: User, body: str) -> Post:
     body = check_body(body)
     now = utcnow()
     post = Post(space_id=space.id, topic_id=topic.id, author_id=author.id, body=body,
-                body_html=str(render_markdown(body)), created_at=now)
+                body_html=render_body(space, body), created_at=now)
     db.session.add(post)
     db.session.flush()
     topic.reply_count += 1
@@ -168,7 +182,7 @@ def edit_post(space: Space, post: Post, *, body: str, title: str | None = None) 
     if post.is_first and title is not None:
         post.topic.title = check_title(title)
         after_commit("forum.topic", post.topic_id, space.id, "updated")
-    post.body, post.body_html, post.edited_at = body, str(render_markdown(body)), utcnow()
+    post.body, post.body_html, post.edited_at = body, render_body(space, body), utcnow()
     post.body_html_version = RENDERER_VERSION
     after_commit("forum.post", post.id, space.id, "updated")
 
@@ -259,8 +273,12 @@ def rerender_stale_posts(limit: int = 500) -> int:
     """Render again, from their Markdown, up to `limit` posts stored by an older renderer; flush and
     return how many (the background process calls it until it returns 0)."""
     stale = db.session.scalars(select(Post).where(Post.body_html_version < RENDERER_VERSION).limit(limit)).all()
-    for post in stale:
-        post.body_html, post.body_html_version = str(render_markdown(post.body)), RENDERER_VERSION
+    spaces = {s.id: s for s in db.session.scalars(select(Space).where(Space.id.in_({p.space_id for p in stale})))}
+    # Mentions link to members' pages: outside a request (the background process) URLs are built
+    # as for the site's root.
+    with nullcontext() if has_request_context() else current_app.test_request_context("/"):
+        for post in stale:
+            post.body_html, post.body_html_version = render_body(spaces[post.space_id], post.body), RENDERER_VERSION
     db.session.flush()
     return len(stale)
 

@@ -6,13 +6,14 @@ from collections import defaultdict
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from agora.auth.models import User
 from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import Page, page_number, paginate
-from agora.core.richtext import quote_markdown, render_markdown
+from agora.core.richtext import quote_markdown
 from agora.core.services import ServiceError
 from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import int_arg
@@ -79,7 +80,7 @@ def new_topic():
     preview = None
     if form.validate_on_submit():
         if "preview" in request.form:
-            preview = render_markdown(form.body.data)
+            preview = Markup(services.render_body(g.space, form.body.data))
         else:
             try:
                 topic = services.create_topic(space, current_user, title=form.title.data, body=form.body.data,
@@ -178,7 +179,7 @@ def reply(topic_id: int):
     if not form.validate_on_submit():
         return _render_topic(topic, form, status=400)
     if "preview" in request.form:
-        return _render_topic(topic, form, preview=render_markdown(form.body.data), status=200)
+        return _render_topic(topic, form, preview=Markup(services.render_body(g.space, form.body.data)), status=200)
     try:
         post = services.add_reply(g.space, topic, current_user, form.body.data)
         documents.attach_form_files(g.space, "forum.post", post.id, form.attachments.data, field="attachments", actor=current_user)

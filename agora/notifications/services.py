@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
 from agora.core.events import member_left, notification_wanted
+from agora.core.richtext import markdown_text
 from agora.core.services import one_line
 from agora.core.time import utcnow
 from agora.extensions import db
@@ -172,7 +173,7 @@ def notify(space: Space, kind: str, verb: str, recipients: Iterable[User], *, ac
         return []
     now = now or utcnow()
     deliveries = deliveries_for(space, kind, people)
-    excerpt = one_line(excerpt)
+    excerpt = markdown_text(excerpt)  # excerpts come from Markdown bodies: shown as plain words
     if len(excerpt) > EXCERPT_LENGTH:
         excerpt = excerpt[:EXCERPT_LENGTH - 1].rstrip() + "…"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -39,19 +40,33 @@ def get_space_by_slug(slug: str) -> Space | None:
     return db.session.scalar(select(Space).where(Space.slug == slug.lower()))
 
 
+def suggest_slug(wanted: str) -> str | None:
+    """A free short address close to what was typed: « Érables » gives « erables » (« erables-2 »
+    when taken). None when nothing usable is left of it."""
+    letters = unicodedata.normalize("NFKD", wanted).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "-", letters).strip("-")[:36]
+    if not base:
+        return None
+    taken = set(db.session.scalars(select(Space.slug).where(Space.slug.like(f"{base}%")))) | RESERVED_SLUGS
+    return next((c for c in (base, *(f"{base}-{n}" for n in range(2, 100))) if c not in taken and SLUG_RE.match(c)), None)
+
+
 def create_space(slug: str, name: str, *, actor: User | None, admin: User | None = None, quota_mb: int = 1024,
                  description: str = "") -> Space:
     """Create a space, optionally with its first admin. Raises ServiceError for a bad or taken slug."""
     slug = slug.strip().lower()
+    problem, status = None, 400
     if not SLUG_RE.match(slug):
-        raise ServiceError(
-            _l("L'adresse courte doit faire 1 à 40 caractères : lettres minuscules sans accent, chiffres et tirets."),
-            field="slug",
-        )
-    if slug in RESERVED_SLUGS:
-        raise ServiceError(_l("Cette adresse courte est réservée : choisissez-en une autre."), field="slug")
-    if get_space_by_slug(slug) is not None:
-        raise ServiceError(_l("Un espace utilise déjà cette adresse courte."), field="slug", status=409)
+        problem = _l("L'adresse courte doit faire 1 à 40 caractères : lettres minuscules sans accent, chiffres et tirets.")
+    elif slug in RESERVED_SLUGS:
+        problem = _l("Cette adresse courte est réservée : choisissez-en une autre.")
+    elif get_space_by_slug(slug) is not None:
+        problem, status = _l("Un espace utilise déjà cette adresse courte."), 409
+    if problem:
+        suggestion = suggest_slug(slug)
+        if suggestion:
+            problem = _l("%(problem)s Essayez « %(suggestion)s ».", problem=problem, suggestion=suggestion)
+        raise ServiceError(problem, field="slug", status=status)
     name = one_line(name)
     if not name:
         raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
@@ -101,6 +116,21 @@ def add_member(space: Space, user: User, role: str, *, actor: User | None) -> Me
     record_activity(space, user, "joined", user.display_name)
     audit("member.added", actor, space=space, target=user.username, details={"role": role})
     return membership
+
+
+def setup_link_receivers(space: Space, users: list[User]) -> set[int]:
+    """Return the ids of those users a space admin may hand a new setup link (one query).
+
+    An account nobody has set up yet; or a habitant without e-mail who forgot their password, as
+    long as they are no site admin and admin of no space (a space admin must not take over an
+    account with powers of its own). Someone with an address resets their password themselves.
+    """
+    candidates = {u.id for u in users if not u.is_site_admin and (u.password_hash is None or not u.email)}
+    if not candidates:
+        return set()
+    admins = set(db.session.scalars(select(Membership.user_id).where(
+        Membership.user_id.in_(candidates), Membership.role == "admin")))
+    return {u.id for u in users if u.id in candidates and (u.password_hash is None or u.id not in admins)}
 
 
 def get_membership(space: Space, membership_id: int) -> Membership | None:

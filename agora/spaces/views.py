@@ -39,7 +39,8 @@ MEMBERS_PER_PAGE = 50
 
 @home_bp.get("/")
 def index():
-    """The person's spaces as cards, each with how much is new since the last visit."""
+    """The person's spaces as cards, each with how much is new since the last visit; a welcome
+    with the first things to do for the spaces they have not opened yet."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     since = func.coalesce(Membership.last_visit_at, Membership.created_at)
@@ -51,7 +52,7 @@ def index():
         .subquery()
     )
     rows = db.session.execute(
-        select(Space, Membership.role, func.coalesce(new_counts.c.new, 0))
+        select(Space, Membership.role, func.coalesce(new_counts.c.new, 0), Membership.last_visit_at.is_(None))
         .join(Membership, and_(Membership.space_id == Space.id, Membership.user_id == current_user.id))
         .outerjoin(new_counts, new_counts.c.space_id == Space.id)
         .where(Space.archived_at.is_(None))
@@ -189,6 +190,7 @@ def _manage_page(status: int = 200, invitation_form=None, account_form=None):
         invitation_form=invitation_form or InvitationForm(prefix="inv"),
         account_form=account_form or CreateAccountForm(prefix="acc"),
         role_form=RoleForm(),
+        setup_receivers=services.setup_link_receivers(space, [m.user for m in page.items]),
     ), status
 
 
@@ -303,19 +305,21 @@ def create_account():
 
 def _setup_target(membership_id: int) -> Membership:
     membership = services.get_membership(g.space, membership_id) or abort(404)
-    # Only accounts nobody has logged into yet: a space admin must not take over a live account.
-    if membership.user.password_hash is not None or membership.user.is_site_admin:
+    # A space admin must not take over an account with an address or powers of its own.
+    if membership.user_id not in services.setup_link_receivers(g.space, [membership.user]):
         abort(403)
     return membership
 
 
 @bp.post("/members/manage/<int:membership_id>/setup-link")
 def new_setup_link(membership_id: int):
-    """Make a new setup link for an account that was never set up (the old link stops working)."""
+    """Make a new setup link (the old link stops working): for an account never set up, or a
+    habitant without e-mail who forgot their password; the audit log says which."""
     require(g.space.can_manage(current_user))
     membership = _setup_target(membership_id)
     raw = auth_services.issue_token(membership.user, "setup")
-    auth_services.audit("account.setup_link", current_user, space=g.space, target=membership.user.username)
+    action = "account.setup_link" if membership.user.password_hash is None else "account.password_link"
+    auth_services.audit(action, current_user, space=g.space, target=membership.user.username)
     db.session.commit()
     keep_secret(f"setup-{membership.user_id}", raw)
     return redirect(url_for("spaces.show_setup_link", membership_id=membership.id))
@@ -358,7 +362,8 @@ def join(token: str):
         flash(_("Bienvenue dans l'espace « %(name)s » !", name=space.name), "success")
         return redirect(url_for("spaces.home", slug=space.slug))
     status = 200
-    if not current_user.is_authenticated and form.validate_on_submit():
+    refused = _signup_refusal(form) if not current_user.is_authenticated and form.is_submitted() else None
+    if refused == 0:
         try:
             user = auth_services.create_user(form.username.data, form.password.data,
                                              display_name=form.display_name.data, email=form.email.data)
@@ -373,11 +378,22 @@ def join(token: str):
             db.session.commit()
             flash(_("Votre compte est créé. Bienvenue dans l'espace « %(name)s » !", name=space.name), "success")
             return redirect(url_for("spaces.home", slug=space.slug))
-    elif request.method == "POST":
-        status = 400
+    elif refused:
+        status = refused
     elif invitation.email and not form.is_submitted():  # mailed to this person: what the importer wrote, to start from
         form.display_name.data, form.email.data = invitation.label, invitation.email
     return render_template("spaces/join.html", invitation=invitation, space=space, usable=True, form=form), status
+
+
+def _signup_refusal(form: SignupForm) -> int:
+    """Check the form and the account rules together, so every error shows on the first try.
+    Returns 0 when all is well, else the status to answer (409 for a taken identifier)."""
+    status = 0 if form.validate() else 400
+    for problem in auth_services.account_problems(form.username.data, form.email.data, form.password.data):
+        if not getattr(form, problem.field).errors:
+            apply_service_error(form, problem)
+        status = max(status, problem.status)
+    return status
 
 
 @join_bp.post("/join/<token>/decline")

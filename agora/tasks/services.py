@@ -151,11 +151,15 @@ def _members(space: Space, user_ids: set[int]) -> list[User]:
 
 
 def save_task(space: Space, task: Task | None, data: TaskData, *, actor: User) -> Task:
-    """Create (task None) or change a task. Raises ServiceError for bad input; notifies new assignees."""
+    """Create (task None) or change a task; the first task of a space without a list makes a list
+    « Tâches ». Raises ServiceError for bad input; notifies new assignees."""
     title = one_line(data.title)[:200]
     if not title:
         raise ServiceError(_l("Donnez un titre à la tâche."), field="title")
     task_list = get_list(space, data.list_id)
+    if task_list is None and data.list_id is None and not lists(space):
+        # The first task of a space opens its first list, so that no one meets a dead end.
+        task_list = save_list(space, name=str(_l("Tâches")), description="")
     if task_list is None:
         raise ServiceError(_l("Choisissez une liste de cet espace."), field="list")
     all_statuses = statuses(space)

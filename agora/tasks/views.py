@@ -153,11 +153,6 @@ def _data(form: TaskForm) -> services.TaskData:
 def new_task():
     """Create a task (members and admins)."""
     require(g.space.can_write(current_user))
-    if not services.lists(g.space):
-        if g.space.can_manage(current_user):
-            flash(_("Créez d'abord une liste de tâches."), "error")
-            return redirect(url_for("tasks.manage_lists"))
-        abort(409)
     context = _context()
     form = _form(context)
     return save_form(
