@@ -1,8 +1,10 @@
 """Agora: a collaborative workspace server for neighbourhoods."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -25,8 +27,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from agora.config import ConfigError, load_settings
     from agora.core import errors, events, i18n, references, security, templating, writegate  # noqa: F401 (events, references, writegate: listeners)
-    from agora.spaces import tenancy
     from agora.extensions import babel, csrf, db, login_manager, migrate
+    from agora.spaces import tenancy
 
     settings = load_settings(config)
     app = Flask(
@@ -41,9 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter
     if not app.config["SECRET_KEY"]:
         if not (app.debug or app.testing):
-            raise ConfigError(
-                "No secret key is configured: run `agora init` or set AGORA_SECRET_KEY."
-            )
+            raise ConfigError("No secret key is configured: run `agora init` or set AGORA_SECRET_KEY.")
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")))

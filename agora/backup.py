@@ -7,6 +7,7 @@ temporary uploads are made again, the search index is rebuilt). The database is 
 the files after: every file a copied row points at was on disk before that row was committed.
 Restoring needs an empty instance: no database tables, no files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,15 +70,22 @@ def backup(target: Path) -> dict:
             copy.close()
         elif url.get_backend_name() == "postgresql":
             database = work / "database.sql"
-            done = subprocess.run(["pg_dump", "--no-owner", "--no-privileges", "--file", str(database), _pg_url(url)],
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                ["pg_dump", "--no-owner", "--no-privileges", "--file", str(database), _pg_url(url)],
+                capture_output=True,
+                text=True,
+            )
             if done.returncode != 0:
                 raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
         else:
             raise BackupError(f"cannot back up a {url.get_backend_name()} database")
         files, digests = list(_backed_up_files(_instance() / "files")), {}
-        manifest = {"format": FORMAT, "created_at": utcnow().isoformat(),
-                    "database": database.name, "files": len(files)}
+        manifest = {
+            "format": FORMAT,
+            "created_at": utcnow().isoformat(),
+            "database": database.name,
+            "files": len(files),
+        }
         partial = target.with_name(target.name + ".partial")
         with tarfile.open(partial, "w:gz") as archive:
             archive.add(database, arcname=database.name)
@@ -160,8 +168,11 @@ def restore(source: Path) -> dict:
         else:
             if url.get_backend_name() != "postgresql":
                 raise BackupError("this backup holds a PostgreSQL dump: restore it into an instance using PostgreSQL")
-            done = subprocess.run(["psql", "--quiet", "--set", "ON_ERROR_STOP=1", "--file", str(work / "database.sql"),
-                                   _pg_url(url)], capture_output=True, text=True)
+            done = subprocess.run(
+                ["psql", "--quiet", "--set", "ON_ERROR_STOP=1", "--file", str(work / "database.sql"), _pg_url(url)],
+                capture_output=True,
+                text=True,
+            )
             if done.returncode != 0:
                 raise BackupError(f"psql failed: {done.stderr.strip()}")
         for name in CONFIG_FILE_NAMES:

@@ -1,4 +1,5 @@
 """The `agora` command: thin wrappers over services, one clear sentence on failure."""
+
 from __future__ import annotations
 
 import logging
@@ -42,7 +43,6 @@ def _first_line(exc) -> str:
 def app_context():
     """Build the app and push its context for a command."""
     from agora import create_app
-
     from agora.extensions import db as database
 
     app = create_app()
@@ -208,8 +208,10 @@ def base_url_mismatch(base_url: str, port: int) -> str | None:
     parts = urlsplit(base_url)
     link_port = parts.port or (443 if parts.scheme == "https" else 80)
     if parts.hostname in ("localhost", "127.0.0.1", "::1") and link_port != port:
-        return (f"Warning: links in mails and pages point to {base_url}, but the server listens on port {port}: "
-                f"set AGORA_BASE_URL (e.g. http://{parts.hostname}:{port}).")
+        return (
+            f"Warning: links in mails and pages point to {base_url}, but the server listens on port {port}: "
+            f"set AGORA_BASE_URL (e.g. http://{parts.hostname}:{port})."
+        )
     return None
 
 
@@ -218,9 +220,13 @@ def base_url_mismatch(base_url: str, port: int) -> str | None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
-@click.option("--mail-sender/--no-mail-sender", default=True, show_default=True,
-              help="Run the mail sender and background jobs beside the server (turn off when cron runs "
-                   "`agora mail send`, `agora jobs run` and `agora search extract`).")
+@click.option(
+    "--mail-sender/--no-mail-sender",
+    default=True,
+    show_default=True,
+    help="Run the mail sender and background jobs beside the server (turn off when cron runs "
+    "`agora mail send`, `agora jobs run` and `agora search extract`).",
+)
 def serve(host, port, workers, threads, mail_sender):
     """Run the production server (gunicorn). Requests are logged to standard output; SIGTERM stops it cleanly."""
     from agora import create_app
@@ -240,8 +246,10 @@ def serve(host, port, workers, threads, mail_sender):
     if not _port_is_free(host, port):
         raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
     click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
-    click.echo(f"Links point to {app.config['BASE_URL']}; requests for hosts other than "
-               f"{', '.join(app.config['ALLOWED_HOSTS'])} are refused (AGORA_BASE_URL, AGORA_ALLOWED_HOSTS).")
+    click.echo(
+        f"Links point to {app.config['BASE_URL']}; requests for hosts other than "
+        f"{', '.join(app.config['ALLOWED_HOSTS'])} are refused (AGORA_BASE_URL, AGORA_ALLOWED_HOSTS)."
+    )
     warning = base_url_mismatch(app.config["BASE_URL"], port)
     if warning:
         click.echo(warning, err=True)
@@ -334,9 +342,12 @@ def user_create(username, email, display_name, site_admin, password):
         else:
             password = sys.stdin.readline().rstrip("\n")
     with app_context():
-        created = services.create_user(username, password, display_name=display_name, email=email,
-                                       is_site_admin=site_admin)
-        services.audit("account.created", None, target=created.username, details={"site_admin": site_admin, "via": "cli"})
+        created = services.create_user(
+            username, password, display_name=display_name, email=email, is_site_admin=site_admin
+        )
+        services.audit(
+            "account.created", None, target=created.username, details={"site_admin": site_admin, "via": "cli"}
+        )
         database.session.commit()
         click.echo(f"Created account {created.username}{' (hosting admin)' if site_admin else ''}.")
 
@@ -351,8 +362,15 @@ def user_list():
 
     with app_context():
         for u in database.session.scalars(select(User).order_by(User.username_key)):
-            flags = ", ".join(f for f, on in (("hosting admin", u.is_site_admin), ("disabled", u.is_disabled),
-                                             ("not set up", u.password_hash is None)) if on)
+            flags = ", ".join(
+                f
+                for f, on in (
+                    ("hosting admin", u.is_site_admin),
+                    ("disabled", u.is_disabled),
+                    ("not set up", u.password_hash is None),
+                )
+                if on
+            )
             click.echo(f"{u.username}\t{u.display_name}\t{u.email or '-'}\t{flags}")
 
 
@@ -393,7 +411,9 @@ def space():
 @click.argument("slug")
 @click.option("--name", required=True, help="The space's name, e.g. 'Conseil citoyen des Tilleuls'.")
 @click.option("--admin", "admin_name", default=None, help="Username of its first space admin.")
-@click.option("--quota", "quota_mb", default=1024, show_default=True, type=click.IntRange(1), help="Storage quota in MB.")
+@click.option(
+    "--quota", "quota_mb", default=1024, show_default=True, type=click.IntRange(1), help="Storage quota in MB."
+)
 @_fail_on_service_error
 def space_create(slug, name, admin_name, quota_mb):
     """Create a space, optionally with its first admin."""
@@ -416,8 +436,9 @@ def space_list():
     from agora.spaces.models import Membership, Space
 
     with app_context():
-        counts = dict(database.session.execute(
-            select(Membership.space_id, func.count()).group_by(Membership.space_id)).all())
+        counts = dict(
+            database.session.execute(select(Membership.space_id, func.count()).group_by(Membership.space_id)).all()
+        )
         for s in database.session.scalars(select(Space).order_by(Space.slug)):
             state = "archived" if s.is_archived else "open"
             click.echo(f"{s.slug}\t{s.name}\t{counts.get(s.id, 0)} members\t{state}")
@@ -455,12 +476,26 @@ def space_add_member(slug, username, role):
 
 
 @main.command()
-@click.option("--admin", "admin_name", default="admin", show_default=True,
-              help="Account made admin of the demo spaces, so it can show them.")
-@click.option("--spaces", type=click.IntRange(1, 500), default=None,
-              help="Instead of the three hand-written spaces, generate this many (quartier-01...) for benchmarks.")
-@click.option("--scale", type=click.FloatRange(0.01, 100), default=1.0, show_default=True,
-              help="With --spaces: content per space, 1 = 40 topics, 1,000 replies, 200 events, 334 documents...")
+@click.option(
+    "--admin",
+    "admin_name",
+    default="admin",
+    show_default=True,
+    help="Account made admin of the demo spaces, so it can show them.",
+)
+@click.option(
+    "--spaces",
+    type=click.IntRange(1, 500),
+    default=None,
+    help="Instead of the three hand-written spaces, generate this many (quartier-01...) for benchmarks.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(0.01, 100),
+    default=1.0,
+    show_default=True,
+    help="With --spaces: content per space, 1 = 40 topics, 1,000 replies, 200 events, 334 documents...",
+)
 @_fail_on_service_error
 def demo(admin_name, spaces, scale):
     """Fill demo spaces with realistic French content (skips the spaces that already exist)."""
@@ -479,9 +514,11 @@ def demo(admin_name, spaces, scale):
             made = generated.seed(spaces, scale)
             database.session.commit()
         counts = ", ".join(f"{n} {key}" for key, n in made.counts.items())
-        click.echo(f"Generated {len(made.spaces)} spaces and {made.people} people ({counts}) in "
-                   f"{time.perf_counter() - began:.1f} s. Their password: {generated.PASSWORD!r}. "
-                   "Run `agora search reindex` to make them searchable.")
+        click.echo(
+            f"Generated {len(made.spaces)} spaces and {made.people} people ({counts}) in "
+            f"{time.perf_counter() - began:.1f} s. Their password: {generated.PASSWORD!r}. "
+            "Run `agora search reindex` to make them searchable."
+        )
         return
     from agora import demo as demo_data
 
@@ -502,7 +539,13 @@ def mail():
 @mail.command("send")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Messages at most.")
 @click.option("--watch", is_flag=True, help="Keep running: a round every few seconds until stopped.")
-@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between rounds with --watch.")
+@click.option(
+    "--interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds between rounds with --watch.",
+)
 def mail_send(limit, watch, interval):
     """Write the reset links asked for and the notification mails due, then send the outbox (from cron: every minute)."""
     from agora import create_app

@@ -1,11 +1,13 @@
 """Configuration: defaults, then instance/agora.toml, then AGORA_* variables, then the mapping given."""
+
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -134,9 +136,7 @@ def load_settings(mapping: Mapping[str, Any] | None = None, environ: Mapping[str
     if settings["DEFAULT_LANGUAGE"] not in LANGUAGES:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
     settings["ALLOWED_HOSTS"] = allowed_hosts(settings["ALLOWED_HOSTS"], settings["BASE_URL"])
-    settings.setdefault(
-        "SQLALCHEMY_DATABASE_URI", settings["DATABASE_URL"] or f"sqlite:///{folder / 'agora.db'}"
-    )
+    settings.setdefault("SQLALCHEMY_DATABASE_URI", settings["DATABASE_URL"] or f"sqlite:///{folder / 'agora.db'}")
     settings.setdefault("MAX_CONTENT_LENGTH", int(settings["MAX_UPLOAD_MB"]) * 1024 * 1024)
     settings.setdefault("SESSION_COOKIE_SECURE", bool(settings["HTTPS"]))
     settings.setdefault("REMEMBER_COOKIE_SECURE", bool(settings["HTTPS"]))

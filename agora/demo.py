@@ -3,6 +3,7 @@
 The people and spaces are here; each module's content is its own `demo.py`, which the registry
 (agora/modules.py) names, so a newcomer sees a living server.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,8 +22,11 @@ from agora.spaces import services
 
 #: Phone, presentation and privacy for a few people, so the directory shows both choices.
 DETAILS = {
-    "nadia.benali": ("04 78 00 12 34", "Je coordonne le conseil citoyen. Permanence le mardi matin au centre social.",
-                     {"phone": "members", "email": "members"}),
+    "nadia.benali": (
+        "04 78 00 12 34",
+        "Je coordonne le conseil citoyen. Permanence le mardi matin au centre social.",
+        {"phone": "members", "email": "members"},
+    ),
     "marc.durand": ("06 11 22 33 44", "Chantiers d'insertion, espaces verts et propreté.", {}),
     "lucie.moreau": ("04 78 00 56 78", "Ateliers numériques et aide aux démarches en ligne.", {"phone": "members"}),
     "bernard.roux": ("", "Locataire depuis 1987, je connais tout le monde !", {"presentation": "members"}),
@@ -48,13 +52,27 @@ SPACES = [
         "name": "Conseil citoyen des Tilleuls",
         "description": "Les habitantes et habitants du quartier qui participent au contrat de ville.",
         "colour": "#0b5cad",
-        "members": {"nadia.benali": "admin", "karim.haddad": "member", "fatou.diallo": "member",
-                    "jeanne.petit": "reader", "bernard.roux": "member", "aicha.traore": "reader"},
+        "members": {
+            "nadia.benali": "admin",
+            "karim.haddad": "member",
+            "fatou.diallo": "member",
+            "jeanne.petit": "reader",
+            "bernard.roux": "member",
+            "aicha.traore": "reader",
+        },
         "news": [
-            ("Prochaine plénière le mardi 8 décembre à 18 h", "Salle polyvalente du centre social, 12 rue des Tilleuls.\n\n"
-             "À l'ordre du jour : le bilan de la fête de quartier et le projet de jardin partagé. Garde d'enfants possible sur place.", True),
-            ("Compte rendu de la marche exploratoire", "Merci aux douze habitantes qui ont participé. Les points relevés "
-             "(éclairage du passage Jean-Moulin, bancs cassés square Colette) sont transmis à la GUP.", False),
+            (
+                "Prochaine plénière le mardi 8 décembre à 18 h",
+                "Salle polyvalente du centre social, 12 rue des Tilleuls.\n\n"
+                "À l'ordre du jour : le bilan de la fête de quartier et le projet de jardin partagé. Garde d'enfants possible sur place.",
+                True,
+            ),
+            (
+                "Compte rendu de la marche exploratoire",
+                "Merci aux douze habitantes qui ont participé. Les points relevés "
+                "(éclairage du passage Jean-Moulin, bancs cassés square Colette) sont transmis à la GUP.",
+                False,
+            ),
         ],
     },
     {
@@ -62,12 +80,24 @@ SPACES = [
         "name": "GUP des Tilleuls",
         "description": "Gestion urbaine de proximité : bailleurs, ville, régie de quartier et habitants.",
         "colour": "#1e6b33",
-        "members": {"sophie.martin": "admin", "marc.durand": "member", "ahmed.saidi": "member",
-                    "nadia.benali": "member", "karim.haddad": "reader"},
+        "members": {
+            "sophie.martin": "admin",
+            "marc.durand": "member",
+            "ahmed.saidi": "member",
+            "nadia.benali": "member",
+            "karim.haddad": "reader",
+        },
         "news": [
-            ("Diagnostic en marchant : jeudi 14 h", "Départ devant la loge du gardien, bâtiment C. "
-             "Prévoir des chaussures confortables.", True),
-            ("Encombrants : nouveau calendrier", "La régie de quartier passe désormais le premier lundi du mois.", False),
+            (
+                "Diagnostic en marchant : jeudi 14 h",
+                "Départ devant la loge du gardien, bâtiment C. Prévoir des chaussures confortables.",
+                True,
+            ),
+            (
+                "Encombrants : nouveau calendrier",
+                "La régie de quartier passe désormais le premier lundi du mois.",
+                False,
+            ),
         ],
     },
     {
@@ -75,12 +105,24 @@ SPACES = [
         "name": "Partenaires du quartier des Tilleuls",
         "description": "Centre social, régie de quartier, équipe de la ville, associations et EPN.",
         "colour": "#7a3e9d",
-        "members": {"nadia.benali": "admin", "marc.durand": "member", "sophie.martin": "member",
-                    "ahmed.saidi": "member", "lucie.moreau": "member"},
+        "members": {
+            "nadia.benali": "admin",
+            "marc.durand": "member",
+            "sophie.martin": "member",
+            "ahmed.saidi": "member",
+            "lucie.moreau": "member",
+        },
         "news": [
-            ("Fête de quartier : réunion de préparation", "Rendez-vous vendredi à 10 h à la régie. "
-             "Chaque structure apporte la liste de ses animations.", False),
-            ("Ateliers numériques à l'EPN", "Aide aux démarches en ligne tous les mercredis après-midi, sans rendez-vous.", False),
+            (
+                "Fête de quartier : réunion de préparation",
+                "Rendez-vous vendredi à 10 h à la régie. Chaque structure apporte la liste de ses animations.",
+                False,
+            ),
+            (
+                "Ateliers numériques à l'EPN",
+                "Aide aux démarches en ligne tous les mercredis après-midi, sans rendez-vous.",
+                False,
+            ),
         ],
     },
 ]

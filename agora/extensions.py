@@ -1,4 +1,5 @@
 """Flask extensions, created unbound here and bound to the app in create_app."""
+
 import sqlite3
 
 from flask_babel import Babel
@@ -9,7 +10,6 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import Integer, MetaData, Table, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
-
 
 #: Constraint names are deterministic so migrations can refer to them on every backend.
 NAMING_CONVENTION = {

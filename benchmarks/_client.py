@@ -1,4 +1,5 @@
 """What the benchmarks share: the agora command, a cookie-keeping HTTP client, a free port."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -44,12 +45,17 @@ class Browser:
 
     def post(self, path: str, fields: MultiDict) -> str:
         boundary, body = encode_multipart(fields)
-        request = urllib.request.Request(self.base + path, data=body, method="POST",
-                                         headers={"Content-Type": f'multipart/form-data; boundary="{boundary}"'})
+        request = urllib.request.Request(
+            self.base + path,
+            data=body,
+            method="POST",
+            headers={"Content-Type": f'multipart/form-data; boundary="{boundary}"'},
+        )
         with self.opener.open(request) as response:
             response.read()
             return response.url
 
     def login(self, username: str, password: str = PASSWORD) -> None:
-        self.post("/login", MultiDict([("csrf_token", self.token("/login")), ("username", username),
-                                       ("password", password)]))
+        self.post(
+            "/login", MultiDict([("csrf_token", self.token("/login")), ("username", username), ("password", password)])
+        )

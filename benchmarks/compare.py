@@ -9,6 +9,7 @@ page is driven by wrk against one, then the other, `--rounds` times: whatever el
 doing weighs on both alike. Prints per page each version's CPU ms per request (all its processes,
 summed over the rounds) and the ratio, then each one's PSS at rest and at peak.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,13 +36,19 @@ def main() -> None:
         raise SystemExit("compare.py needs wrk (Debian: apt-get install wrk)")
     base = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
     instance = tempfile.mkdtemp(prefix="agora-compare-")
-    envs = {"this": {**base, "AGORA_INSTANCE": instance},
-            "other": {**base, "AGORA_INSTANCE": instance + "-other", "PYTHONPATH": os.path.abspath(args.other)}}
+    envs = {
+        "this": {**base, "AGORA_INSTANCE": instance},
+        "other": {**base, "AGORA_INSTANCE": instance + "-other", "PYTHONPATH": os.path.abspath(args.other)},
+    }
     # Each version makes its own instance (its own migrations); `agora demo` writes the same rows every time.
     for server_env in envs.values():
         subprocess.run([AGORA, "init"], env=server_env, check=True, capture_output=True)
-        subprocess.run([AGORA, "demo", "--spaces", str(args.spaces), "--scale", args.scale], env=server_env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [AGORA, "demo", "--spaces", str(args.spaces), "--scale", args.scale],
+            env=server_env,
+            check=True,
+            capture_output=True,
+        )
     pages, members = targets(instance)
     pages.pop("search")  # needs an index, minutes to build; benchmarks/search.py measures it
     chosen = [p for p in args.pages.split(",") if p] or list(pages)
@@ -63,21 +70,27 @@ def main() -> None:
                     totals[page][name][0] += r["cpu_ms"] * r["requests"]
                     totals[page][name][1] += r["requests"]
                     if r["errors"]:
-                        print(f"  {name} {page}: {r['non2xx']} answers other than 2xx, {r['socket_errors']} socket"
-                              " errors or timeouts (wrk gives up after 2 s)")
+                        print(
+                            f"  {name} {page}: {r['non2xx']} answers other than 2xx, {r['socket_errors']} socket"
+                            " errors or timeouts (wrk gives up after 2 s)"
+                        )
         for peak in peaks.values():
             peak.stop.set()
     finally:
         for server in servers.values():
             server.terminate()
             server.wait(timeout=30)
-    print(f"\nscale {args.scale}, {args.rounds} interleaved rounds of {args.duration} s per page, wrk -c{args.concurrency}")
+    print(
+        f"\nscale {args.scale}, {args.rounds} interleaved rounds of {args.duration} s per page, wrk -c{args.concurrency}"
+    )
     print(f"{'page':22} {'other':>8} {'this':>8}  this/other  budget (CPU ms/request)")
     for page in chosen:
         values = {name: cpu / (count or 1) for name, (cpu, count) in totals[page].items()}
         budget = CPU_BUDGET.get(page)
         verdict = "" if budget is None else f"≤ {budget}: " + ("met" if values["this"] <= budget else "NOT met")
-        print(f"{page:22} {values['other']:8.1f} {values['this']:8.1f}  {values['this'] / values['other']:9.2f}  {verdict}")
+        print(
+            f"{page:22} {values['other']:8.1f} {values['this']:8.1f}  {values['this'] / values['other']:9.2f}  {verdict}"
+        )
     for name in servers:
         print(f"PSS {name}: at rest {rest[name]} MB, peak {peaks[name].pss} MB")
     shutil.rmtree(instance, ignore_errors=True)

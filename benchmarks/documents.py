@@ -6,6 +6,7 @@ Starts a real `agora serve` (gunicorn, one worker) on a throwaway instance, logs
 prints medians: upload and download in MB/s, a 1 MB Range request, and the thumbnail of a
 4000 × 3000 JPEG the first time (made) and after (kept).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,13 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 
 def upload(browser: Browser, name: str, data: bytes) -> float:
-    fields = MultiDict([("csrf_token", browser.token("/s/mesure/documents/")), ("on_conflict", "version"),
-                        ("files", FileStorage(io.BytesIO(data), filename=name))])
+    fields = MultiDict(
+        [
+            ("csrf_token", browser.token("/s/mesure/documents/")),
+            ("on_conflict", "version"),
+            ("files", FileStorage(io.BytesIO(data), filename=name)),
+        ]
+    )
     began = time.perf_counter()
     browser.post("/s/mesure/documents/upload", fields)
     return time.perf_counter() - began
@@ -45,15 +51,22 @@ def main() -> None:
     run("user", "create", "mesure", "--password", PASSWORD)
     run("space", "create", "mesure", "--name", "Espace de mesure", "--admin", "mesure", "--quota", "100000")
     port = free_port()
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for line in server.stderr:
             if "Booting worker" in line:
                 break
         browser = Browser(f"http://127.0.0.1:{port}")
-        browser.post("/login", MultiDict([("csrf_token", browser.token("/login")), ("username", "mesure"),
-                                          ("password", PASSWORD)]))
+        browser.post(
+            "/login",
+            MultiDict([("csrf_token", browser.token("/login")), ("username", "mesure"), ("password", PASSWORD)]),
+        )
         data = os.urandom(args.size_mb * 1024 * 1024)
         ups = [upload(browser, "film.bin", data) for _ in range(args.runs)]
         page = browser.get("/s/mesure/documents/").decode()
@@ -67,8 +80,9 @@ def main() -> None:
         for n in range(args.runs * 3):
             began = time.perf_counter()
             start = n * 1024 * 1024
-            browser.drain(f"/s/mesure/documents/{document_id}/download",
-                          {"Range": f"bytes={start}-{start + 1024 * 1024 - 1}"})
+            browser.drain(
+                f"/s/mesure/documents/{document_id}/download", {"Range": f"bytes={start}-{start + 1024 * 1024 - 1}"}
+            )
             ranges.append(time.perf_counter() - began)
 
         photo = io.BytesIO()

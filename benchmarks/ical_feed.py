@@ -5,6 +5,7 @@
 Runs against a throwaway SQLite instance through the real request path (test client, no
 network), and prints medians in milliseconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,16 @@ def main() -> None:
     from agora.spaces.services import add_member, create_space
 
     folder = tempfile.mkdtemp(prefix="agora-bench-")
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "INSTANCE_PATH": folder,
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 64, "ARGON2_PARALLELISM": 1})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "INSTANCE_PATH": folder,
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_KIB": 64,
+            "ARGON2_PARALLELISM": 1,
+        }
+    )
     rng = random.Random(7)
     with app.test_request_context():
         upgrade(directory=app.extensions["migrate"].directory)
@@ -43,10 +52,21 @@ def main() -> None:
         for n in range(args.events):
             day = start + timedelta(days=rng.randrange(365))
             hour = rng.randrange(8, 19)
-            services.create_event(space, user, services.EventData(
-                title=f"Événement {n}", start_date=day, end_date=day, start_time=clock(hour), end_time=clock(hour + 1),
-                location="Salle polyvalente", description="Ordre du jour : **bilan** et projets.",
-                repeat="weekly" if n % 5 == 0 else "none", count=20 if n % 5 == 0 else None))
+            services.create_event(
+                space,
+                user,
+                services.EventData(
+                    title=f"Événement {n}",
+                    start_date=day,
+                    end_date=day,
+                    start_time=clock(hour),
+                    end_time=clock(hour + 1),
+                    location="Salle polyvalente",
+                    description="Ordre du jour : **bilan** et projets.",
+                    repeat="weekly" if n % 5 == 0 else "none",
+                    count=20 if n % 5 == 0 else None,
+                ),
+            )
         raw = services.new_token(user, space)
         db.session.commit()
 

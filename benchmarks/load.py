@@ -16,19 +16,20 @@ the peak sampled during the runs. Each figure stands next to its budget (issue 2
 at scale 1, ×1.3 at scale 10; 120 MB PSS at rest and 180 MB at peak at scale 1, +20 % at scale 10)
 with "met" or "NOT met". Writes everything as JSON.
 """
+
 from __future__ import annotations
 
 import argparse
 import csv
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import shutil
 import urllib.request
 from pathlib import Path
 
@@ -41,8 +42,17 @@ TRIVIAL = "/healthz"
 WRK = shutil.which("wrk")
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 #: Issue 28's budgets, CPU ms per request at scale 1 (×1.3 allowed at scale 10); pages without one are shown only.
-CPU_BUDGET = {"dashboard /": 4, "space home": 8, "forum topic list": 8, "topic (25 replies)": 4, "agenda month": 6,
-              "documents folder": 6, "task list": 6, "member directory": 4, "search": 20}
+CPU_BUDGET = {
+    "dashboard /": 4,
+    "space home": 8,
+    "forum topic list": 8,
+    "topic (25 replies)": 4,
+    "agenda month": 6,
+    "documents folder": 6,
+    "task list": 6,
+    "member directory": 4,
+    "search": 20,
+}
 MEMORY_BUDGET = {"at_rest": 120, "peak": 180}
 SCALE_10_CPU, SCALE_10_MEMORY = 1.3, 1.2
 
@@ -113,14 +123,24 @@ def targets(instance: str) -> tuple[dict[str, str], list[str]]:
     """The pages to drive (in the first generated space) and its members' usernames."""
     with sqlite3.connect(os.path.join(instance, "agora.db")) as conn:
         space_id, slug = conn.execute("SELECT id, slug FROM spaces WHERE slug = 'quartier-01'").fetchone()
-        topic = conn.execute("SELECT id FROM forum_topics WHERE space_id = ? ORDER BY abs(reply_count - 25), id LIMIT 1",
-                             (space_id,)).fetchone()[0]
-        folder = conn.execute("SELECT folder_id FROM documents WHERE space_id = ? AND folder_id IS NOT NULL"
-                              " GROUP BY folder_id ORDER BY count(*) DESC, folder_id LIMIT 1", (space_id,)).fetchone()[0]
-        document = conn.execute("SELECT id FROM documents WHERE space_id = ? ORDER BY id LIMIT 1", (space_id,)).fetchone()[0]
-        members = [row[0] for row in conn.execute(
-            "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.space_id = ? ORDER BY u.id",
-            (space_id,))]
+        topic = conn.execute(
+            "SELECT id FROM forum_topics WHERE space_id = ? ORDER BY abs(reply_count - 25), id LIMIT 1", (space_id,)
+        ).fetchone()[0]
+        folder = conn.execute(
+            "SELECT folder_id FROM documents WHERE space_id = ? AND folder_id IS NOT NULL"
+            " GROUP BY folder_id ORDER BY count(*) DESC, folder_id LIMIT 1",
+            (space_id,),
+        ).fetchone()[0]
+        document = conn.execute(
+            "SELECT id FROM documents WHERE space_id = ? ORDER BY id LIMIT 1", (space_id,)
+        ).fetchone()[0]
+        members = [
+            row[0]
+            for row in conn.execute(
+                "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.space_id = ? ORDER BY u.id",
+                (space_id,),
+            )
+        ]
     base = f"/s/{slug}"
     pages = {
         "dashboard /": "/",
@@ -176,16 +196,39 @@ def drive_wrk(host: str, path: str, cookies: list[str], duration: int, pid: int)
         script.write(WRK_SCRIPT % ", ".join(json.dumps(c) for c in cookies))
     try:
         before = cpu_ms(pid)
-        out = subprocess.run([WRK, "-t", str(len(cookies)), "-c", str(len(cookies)), "-d", f"{duration}s",
-                              "-s", script.name, host + path], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [
+                WRK,
+                "-t",
+                str(len(cookies)),
+                "-c",
+                str(len(cookies)),
+                "-d",
+                f"{duration}s",
+                "-s",
+                script.name,
+                host + path,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         spent = cpu_ms(pid) - before
     finally:
         os.unlink(script.name)
     figures = json.loads(next(line for line in out.splitlines() if line.startswith("JSON "))[5:])
     requests = figures["requests"] or 1
-    return {"rps": figures["requests"] / figures["seconds"], "p50": figures["p50"], "p95": figures["p95"],
-            "p99": figures["p99"], "requests": figures["requests"], "errors": figures["non2xx"] + figures["socket"],
-            "non2xx": figures["non2xx"], "socket_errors": figures["socket"], "cpu_ms": spent / requests}
+    return {
+        "rps": figures["requests"] / figures["seconds"],
+        "p50": figures["p50"],
+        "p95": figures["p95"],
+        "p99": figures["p99"],
+        "requests": figures["requests"],
+        "errors": figures["non2xx"] + figures["socket"],
+        "non2xx": figures["non2xx"],
+        "socket_errors": figures["socket"],
+        "cpu_ms": spent / requests,
+    }
 
 
 def drive(host: str, path: str, users: list[str], concurrency: int, duration: int, pid: int) -> dict:
@@ -194,10 +237,34 @@ def drive(host: str, path: str, users: list[str], concurrency: int, duration: in
     with tempfile.TemporaryDirectory() as folder:
         prefix = os.path.join(folder, "run")
         env = {**os.environ, "AGORA_BENCH_PATH": path, "AGORA_BENCH_USERS": ",".join(users[:concurrency])}
-        subprocess.run([LOCUST, "-f", str(HERE / "locustfile.py"), "--headless", "--host", host, "-u", str(concurrency),
-                        "-r", str(concurrency), "-t", f"{duration}s", "--csv", prefix, "--reset-stats",
-                        "--only-summary", "--loglevel", "ERROR", "--stop-timeout", "5"],
-                       env=env, check=False, capture_output=True, text=True)
+        subprocess.run(
+            [
+                LOCUST,
+                "-f",
+                str(HERE / "locustfile.py"),
+                "--headless",
+                "--host",
+                host,
+                "-u",
+                str(concurrency),
+                "-r",
+                str(concurrency),
+                "-t",
+                f"{duration}s",
+                "--csv",
+                prefix,
+                "--reset-stats",
+                "--only-summary",
+                "--loglevel",
+                "ERROR",
+                "--stop-timeout",
+                "5",
+            ],
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         with open(f"{prefix}_stats.csv", newline="") as handle:
             rows = {row["Name"]: row for row in csv.DictReader(handle)}
     row = rows.get("page") or {}
@@ -208,17 +275,24 @@ def drive(host: str, path: str, users: list[str], concurrency: int, duration: in
         return float(value) if value not in ("N/A", "") else 0.0
 
     requests = int(number("Request Count"))
-    return {"rps": number("Requests/s"), "p50": number("50%"), "p95": number("95%"), "p99": number("99%"),
-            "requests": requests, "errors": int(number("Failure Count")) + int(number("Failure Count", login)),
-            "cpu_ms": (cpu_ms(pid) - before) / (requests or 1)}
+    return {
+        "rps": number("Requests/s"),
+        "p50": number("50%"),
+        "p95": number("95%"),
+        "p99": number("99%"),
+        "requests": requests,
+        "errors": int(number("Failure Count")) + int(number("Failure Count", login)),
+        "cpu_ms": (cpu_ms(pid) - before) / (requests or 1),
+    }
 
 
 def start_server(env: dict) -> tuple[subprocess.Popen, str]:
     """`agora serve` with its defaults on a free port, once it answers; the process and its address."""
     port = free_port()
     host = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     while True:
         try:
             with urllib.request.urlopen(host + TRIVIAL, timeout=1) as response:
@@ -234,8 +308,9 @@ def run_scale(scale: float, args) -> dict:
     env["AGORA_INSTANCE"] = instance
     subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
     began = time.perf_counter()
-    subprocess.run([AGORA, "demo", "--spaces", str(args.spaces), "--scale", str(scale)], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [AGORA, "demo", "--spaces", str(args.spaces), "--scale", str(scale)], env=env, check=True, capture_output=True
+    )
     seeded = time.perf_counter() - began
     began = time.perf_counter()
     if not args.no_search:
@@ -260,17 +335,25 @@ def run_scale(scale: float, args) -> dict:
             results[name] = {}
             for concurrency in args.concurrency:
                 results[name][concurrency] = (
-                    drive_wrk(host, path, cookies[concurrency], args.duration, server.pid) if WRK
-                    else drive(host, path, members, concurrency, args.duration, server.pid))
+                    drive_wrk(host, path, cookies[concurrency], args.duration, server.pid)
+                    if WRK
+                    else drive(host, path, members, concurrency, args.duration, server.pid)
+                )
         peak.stop.set()
         after = memory(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"scale": scale, "spaces": args.spaces, "seed_seconds": round(seeded, 1), "index_seconds": round(indexed, 1),
-            "cold_start_seconds": round(cold_start, 2), "memory_mb": {"at_rest": at_rest, "peak": (peak.rss, peak.pss),
-                                                                      "after": after},
-            "pages": results, "paths": pages}
+    return {
+        "scale": scale,
+        "spaces": args.spaces,
+        "seed_seconds": round(seeded, 1),
+        "index_seconds": round(indexed, 1),
+        "cold_start_seconds": round(cold_start, 2),
+        "memory_mb": {"at_rest": at_rest, "peak": (peak.rss, peak.pss), "after": after},
+        "pages": results,
+        "paths": pages,
+    }
 
 
 def verdict(value: float, budget: float | None) -> str:
@@ -280,16 +363,22 @@ def verdict(value: float, budget: float | None) -> str:
 
 
 def report(result: dict, concurrency: list[int]) -> None:
-    print(f"\n== scale {result['scale']}: {result['spaces']} spaces; generated in {result['seed_seconds']} s, "
-          f"indexed in {result['index_seconds']} s; cold start {result['cold_start_seconds']} s")
+    print(
+        f"\n== scale {result['scale']}: {result['spaces']} spaces; generated in {result['seed_seconds']} s, "
+        f"indexed in {result['index_seconds']} s; cold start {result['cold_start_seconds']} s"
+    )
     memory_mb = result["memory_mb"]
     grow_cpu = SCALE_10_CPU if result["scale"] > 1 else 1
     grow_memory = SCALE_10_MEMORY if result["scale"] > 1 else 1
-    print(f"server memory (all processes) RSS/PSS: at rest {memory_mb['at_rest'][0]}/{memory_mb['at_rest'][1]} MB, "
-          f"peak {memory_mb['peak'][0]}/{memory_mb['peak'][1]} MB")
-    print(f"PSS budget: at rest {memory_mb['at_rest'][1]} MB "
-          f"{verdict(memory_mb['at_rest'][1], MEMORY_BUDGET['at_rest'] * grow_memory)}; "
-          f"peak {memory_mb['peak'][1]} MB {verdict(memory_mb['peak'][1], MEMORY_BUDGET['peak'] * grow_memory)}")
+    print(
+        f"server memory (all processes) RSS/PSS: at rest {memory_mb['at_rest'][0]}/{memory_mb['at_rest'][1]} MB, "
+        f"peak {memory_mb['peak'][0]}/{memory_mb['peak'][1]} MB"
+    )
+    print(
+        f"PSS budget: at rest {memory_mb['at_rest'][1]} MB "
+        f"{verdict(memory_mb['at_rest'][1], MEMORY_BUDGET['at_rest'] * grow_memory)}; "
+        f"peak {memory_mb['peak'][1]} MB {verdict(memory_mb['peak'][1], MEMORY_BUDGET['peak'] * grow_memory)}"
+    )
     trivial = {c: (result["pages"].get(f"trivial {TRIVIAL}", {}).get(c) or {}).get("rps") or 1 for c in concurrency}
     header = f"{'page':22}" + "".join(f" | c={c:<3} req/s   p50   p95   p99 err  ceil  CPU ms/req" for c in concurrency)
     header += "  budget"
@@ -299,13 +388,17 @@ def report(result: dict, concurrency: list[int]) -> None:
         line = f"{name:22}"
         for c in concurrency:
             r = by_concurrency[c]
-            line += (f" |      {r['rps']:6.0f} {r['p50']:5.0f} {r['p95']:5.0f} {r['p99']:5.0f} {r['errors']:3d}"
-                     f" {r['rps'] / trivial[c]:4.0%}  {r['cpu_ms']:10.1f}")
+            line += (
+                f" |      {r['rps']:6.0f} {r['p50']:5.0f} {r['p95']:5.0f} {r['p99']:5.0f} {r['errors']:3d}"
+                f" {r['rps'] / trivial[c]:4.0%}  {r['cpu_ms']:10.1f}"
+            )
         budget = CPU_BUDGET.get(name)
         worst = max(by_concurrency[c]["cpu_ms"] for c in concurrency)
         print(line + "  " + verdict(round(worst, 1), budget * grow_cpu if budget else None))
-    print("(times in ms; ceil = requests/s as a share of the same server's /healthz in this run; CPU ms/req ="
-          " utime+stime of every server process during the run ÷ requests served)")
+    print(
+        "(times in ms; ceil = requests/s as a share of the same server's /healthz in this run; CPU ms/req ="
+        " utime+stime of every server process during the run ÷ requests served)"
+    )
 
 
 def main() -> None:
@@ -314,8 +407,9 @@ def main() -> None:
     parser.add_argument("--spaces", type=int, default=30)
     parser.add_argument("--duration", type=int, default=10, help="seconds per page and concurrency")
     parser.add_argument("--concurrency", default="10")
-    parser.add_argument("--no-search", action="store_true",
-                        help="skip `agora search reindex` (minutes at scale 10) and the search page")
+    parser.add_argument(
+        "--no-search", action="store_true", help="skip `agora search reindex` (minutes at scale 10) and the search page"
+    )
     parser.add_argument("--pages", default="", help="comma-separated page names to drive (default: all)")
     parser.add_argument("--json", default="load-results.json")
     args = parser.parse_args()
@@ -334,9 +428,13 @@ def main() -> None:
         for name in results[0]["pages"]:
             values = [r["pages"][name][c]["p50"] for r in results]
             cpu = [r["pages"][name][c]["cpu_ms"] for r in results]
-            print(f"{name:22} " + " → ".join(f"{v:.0f}" for v in values)
-                  + (f"   (×{values[-1] / values[0]:.1f})" if values[0] else "")
-                  + "   CPU ms/req " + " → ".join(f"{v:.1f}" for v in cpu))
+            print(
+                f"{name:22} "
+                + " → ".join(f"{v:.0f}" for v in values)
+                + (f"   (×{values[-1] / values[0]:.1f})" if values[0] else "")
+                + "   CPU ms/req "
+                + " → ".join(f"{v:.1f}" for v in cpu)
+            )
     print(f"\nwritten: {args.json}")
 
 

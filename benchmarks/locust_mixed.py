@@ -4,6 +4,7 @@ Environment: AGORA_BENCH_SLUG (the space), AGORA_BENCH_USERS (usernames, one per
 AGORA_BENCH_TOPIC (a topic to reply in), AGORA_BENCH_OUT (where to write the count of each
 successful write when the run stops).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,15 +38,20 @@ class Member(FastHttpUser):
     def on_start(self):
         self.name = next(ACCOUNTS)
         self.token = CSRF.search(self.client.get("/login", name="login").text).group(1)
-        self.client.post("/login", data={"csrf_token": self.token, "username": self.name, "password": PASSWORD},
-                         name="login", allow_redirects=False)
+        self.client.post(
+            "/login",
+            data={"csrf_token": self.token, "username": self.name, "password": PASSWORD},
+            name="login",
+            allow_redirects=False,
+        )
         self.token = CSRF.search(self.client.get(f"/s/{SLUG}/forum/new", name="forum new").text).group(1)
         self.sequence = 0
 
     def _write(self, kind: str, path: str, data: dict):
         self.sequence += 1
-        with self.client.post(path, data={"csrf_token": self.token, **data}, name=kind, allow_redirects=False,
-                              catch_response=True) as response:
+        with self.client.post(
+            path, data={"csrf_token": self.token, **data}, name=kind, allow_redirects=False, catch_response=True
+        ) as response:
             if response.status_code in (302, 303):
                 with LOCK:
                     WRITTEN[kind] += 1
@@ -54,8 +60,14 @@ class Member(FastHttpUser):
 
     @task(6)
     def read(self):
-        for path in (f"/s/{SLUG}/", f"/s/{SLUG}/forum/", f"/s/{SLUG}/forum/{TOPIC}/", f"/s/{SLUG}/agenda/?view=month",
-                     "/", "/notifications"):
+        for path in (
+            f"/s/{SLUG}/",
+            f"/s/{SLUG}/forum/",
+            f"/s/{SLUG}/forum/{TOPIC}/",
+            f"/s/{SLUG}/agenda/?view=month",
+            "/",
+            "/notifications",
+        ):
             self.client.get(path, name=path.replace(TOPIC, "<topic>"))
 
     @task(1)
@@ -64,18 +76,37 @@ class Member(FastHttpUser):
 
     @task(3)
     def reply(self):
-        self._write("reply", f"/s/{SLUG}/forum/{TOPIC}/reply",
-                    {"body": f"Réponse de {self.name} n° {self.sequence} pendant l'essai d'endurance"})
+        self._write(
+            "reply",
+            f"/s/{SLUG}/forum/{TOPIC}/reply",
+            {"body": f"Réponse de {self.name} n° {self.sequence} pendant l'essai d'endurance"},
+        )
 
     @task(1)
     def topic(self):
-        self._write("topic", f"/s/{SLUG}/forum/new",
-                    {"title": f"Sujet de {self.name} n° {self.sequence}", "body": "Qu'en pensez-vous ?", "category": "0"})
+        self._write(
+            "topic",
+            f"/s/{SLUG}/forum/new",
+            {"title": f"Sujet de {self.name} n° {self.sequence}", "body": "Qu'en pensez-vous ?", "category": "0"},
+        )
 
     @task(1)
     def event(self):
         day = (date.today() + timedelta(days=7 + self.sequence % 60)).isoformat()
-        self._write("event", f"/s/{SLUG}/agenda/new",
-                    {"title": f"Permanence {self.name} n° {self.sequence}", "start_date": day, "start_time": "18:00",
-                     "end_date": day, "end_time": "19:00", "tz": "Europe/Paris", "location": "Centre social",
-                     "category": "0", "repeat": "none", "interval": "1", "ends": "never"})
+        self._write(
+            "event",
+            f"/s/{SLUG}/agenda/new",
+            {
+                "title": f"Permanence {self.name} n° {self.sequence}",
+                "start_date": day,
+                "start_time": "18:00",
+                "end_date": day,
+                "end_time": "19:00",
+                "tz": "Europe/Paris",
+                "location": "Centre social",
+                "category": "0",
+                "repeat": "none",
+                "interval": "1",
+                "ends": "never",
+            },
+        )

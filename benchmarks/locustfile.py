@@ -3,6 +3,7 @@
 Driven by benchmarks/load.py through the environment: AGORA_BENCH_PATH (the page) and
 AGORA_BENCH_USERS (comma-separated usernames, one per virtual user, reused in turn if fewer).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,8 +26,13 @@ class Member(FastHttpUser):
         if not name:
             return
         token = CSRF.search(self.client.get("/login", name="login").text).group(1)
-        with self.client.post("/login", data={"csrf_token": token, "username": name, "password": PASSWORD},
-                              name="login", allow_redirects=False, catch_response=True) as response:
+        with self.client.post(
+            "/login",
+            data={"csrf_token": token, "username": name, "password": PASSWORD},
+            name="login",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
             if response.status_code != 302:
                 response.failure(f"login of {name} gave {response.status_code}")
 

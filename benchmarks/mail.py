@@ -8,6 +8,7 @@ mails leave, `--writers` threads each log in as their own member and post forum 
 loop. Prints the sending rate, the replies posted meanwhile with their latency (p50, p95, max)
 and errors, and checks that every mail arrived exactly once and every reply was stored.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,11 @@ def queue(instance: str, count: int) -> None:
         conn.executemany(
             "INSERT INTO outbox_messages (recipient, subject, body, status, attempts, created_at, next_attempt_at) "
             "VALUES (?, ?, ?, 'pending', 0, '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')",
-            [(f"habitant{n}@example.org", f"[Conseil citoyen] Message {n}", "Bonjour,\n\nà mardi.") for n in range(count)])
+            [
+                (f"habitant{n}@example.org", f"[Conseil citoyen] Message {n}", "Bonjour,\n\nà mardi.")
+                for n in range(count)
+            ],
+        )
 
 
 def main() -> None:
@@ -62,8 +67,12 @@ def main() -> None:
     smtp.start()
     instance = tempfile.mkdtemp(prefix="agora-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
-    env.update(AGORA_INSTANCE=instance, AGORA_SMTP_HOST="127.0.0.1", AGORA_SMTP_PORT=str(smtp.port),
-               AGORA_SMTP_FROM="agora@quartier.example")
+    env.update(
+        AGORA_INSTANCE=instance,
+        AGORA_SMTP_HOST="127.0.0.1",
+        AGORA_SMTP_PORT=str(smtp.port),
+        AGORA_SMTP_FROM="agora@quartier.example",
+    )
     run = lambda *a: subprocess.run([AGORA, *a], env=env, check=True, capture_output=True, text=True)  # noqa: E731
     run("init")
     run("user", "create", "animatrice", "--password", PASSWORD)
@@ -73,8 +82,13 @@ def main() -> None:
         run("user", "create", name, "--password", PASSWORD)
         run("space", "add-member", "conseil", name, "--role", "member")
     port = free_port()
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     latencies: dict[str, list[float]] = {"before": [], "during": []}
     phase = ["before"]
     errors: list[str] = []
@@ -84,15 +98,21 @@ def main() -> None:
         browser = Browser(f"http://127.0.0.1:{port}")
         browser.login(name)
         token = browser.token("/s/conseil/forum/new")
-        browser.post("/s/conseil/forum/new", MultiDict([("csrf_token", token), ("title", f"Sujet de {name}"),
-                                                         ("body", "Premier message"), ("category", "0")]))
+        browser.post(
+            "/s/conseil/forum/new",
+            MultiDict(
+                [("csrf_token", token), ("title", f"Sujet de {name}"), ("body", "Premier message"), ("category", "0")]
+            ),
+        )
         page = browser.get("/s/conseil/forum/").decode()
         topic = re.search(rf'/forum/(\d+)/"[^>]*>Sujet de {name}<', page).group(1)
         n = 0
         while not stop.is_set():
             began = time.perf_counter()
             try:
-                browser.post(f"/s/conseil/forum/{topic}/reply", MultiDict([("csrf_token", token), ("body", f"Réponse {n}")]))
+                browser.post(
+                    f"/s/conseil/forum/{topic}/reply", MultiDict([("csrf_token", token), ("body", f"Réponse {n}")])
+                )
                 latencies[phase[0]].append(time.perf_counter() - began)
             except OSError as exc:
                 errors.append(f"{exc.__class__.__name__}: {exc}")
@@ -124,13 +144,17 @@ def main() -> None:
         stored = conn.execute("SELECT count(*) FROM forum_posts WHERE is_first = 0").fetchone()[0]
         statuses = dict(conn.execute("SELECT status, count(*) FROM outbox_messages GROUP BY status").fetchall())
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
-    print(f"mails: {len(handler.ids)} received ({len(set(handler.ids))} distinct Message-IDs) of {args.mails} "
-          f"in {elapsed:.1f} s = {len(handler.ids) / elapsed:.0f} mails/s; outbox {statuses}")
+    print(
+        f"mails: {len(handler.ids)} received ({len(set(handler.ids))} distinct Message-IDs) of {args.mails} "
+        f"in {elapsed:.1f} s = {len(handler.ids) / elapsed:.0f} mails/s; outbox {statuses}"
+    )
     for name, label in (("before", f"before the mails ({args.baseline:.0f} s)"), ("during", "while they leave")):
         ms = sorted(x * 1000 for x in latencies[name])
         if ms:
-            print(f"replies by {args.writers} members {label}: {len(ms)}, p50 {statistics.median(ms):.0f} ms, "
-                  f"p95 {ms[int(len(ms) * 0.95)]:.0f} ms, max {ms[-1]:.0f} ms")
+            print(
+                f"replies by {args.writers} members {label}: {len(ms)}, p50 {statistics.median(ms):.0f} ms, "
+                f"p95 {ms[int(len(ms) * 0.95)]:.0f} ms, max {ms[-1]:.0f} ms"
+            )
     posted = sum(len(v) for v in latencies.values())
     print(f"replies posted {posted}, stored {stored}; errors {len(errors)}")
     for error in errors[:5]:

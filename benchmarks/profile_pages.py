@@ -7,6 +7,7 @@ makes the same). Logs in a member of `quartier-01` through the test client, asks
 times to warm up, then times `--requests` more (CPU time of this process) and profiles as many
 again; prints per page: CPU ms per request, SQL statements and writes per request, and the functions with the most own time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _client import CSRF, PASSWORD  # noqa: E402
 from load import targets  # noqa: E402
-from _client import PASSWORD, CSRF  # noqa: E402
 
 
 def main() -> None:
@@ -39,6 +40,7 @@ def main() -> None:
     app = create_app()
     statements = {"all": 0, "writes": 0}
     with app.app_context():
+
         @event.listens_for(db.engine, "before_cursor_execute")
         def count(conn, cursor, statement, parameters, context, executemany):
             statements["all"] += 1
@@ -62,8 +64,10 @@ def main() -> None:
         for _ in range(args.requests):
             client.get(path)
         profile.disable()
-        print(f"\n== {name} {path}: {cpu:.1f} CPU ms/request (in process, without the profiler), "
-              f"{statements['all'] / args.requests / 2:.1f} SQL statements, {statements['writes'] / args.requests / 2:.1f} writes")
+        print(
+            f"\n== {name} {path}: {cpu:.1f} CPU ms/request (in process, without the profiler), "
+            f"{statements['all'] / args.requests / 2:.1f} SQL statements, {statements['writes'] / args.requests / 2:.1f} writes"
+        )
         stats = pstats.Stats(profile)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top + 15)

@@ -16,6 +16,7 @@ ten habitants in (those in the most spaces: the widest searches), warms every qu
 The queries are one and two words, among them the commonest words of the generated content.
 Figures are printed against the budgets of issue 22.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,26 @@ from _client import AGORA, Browser, free_port  # noqa: E402
 
 BUDGET = {"p50": 50.0, "p99": 200.0, "cpu": 20.0, "one": 30.0, "ten": 60.0}
 #: Typed by people, with and without accents; plus the commonest words of the generated text (added below).
-TYPED = ["réunion", "reunions", "jardin partagé", "securite", "plénière", "compte rendu", "budget participatif",
-         "bailleur", "salle polyvalente", "encombrants", "centre social", "bénévoles", "gardien bâtiment",
-         "fête quartier", "marché samedi", "permanence caf", "ateliers numériques", "éclairage passage"]
+TYPED = [
+    "réunion",
+    "reunions",
+    "jardin partagé",
+    "securite",
+    "plénière",
+    "compte rendu",
+    "budget participatif",
+    "bailleur",
+    "salle polyvalente",
+    "encombrants",
+    "centre social",
+    "bénévoles",
+    "gardien bâtiment",
+    "fête quartier",
+    "marché samedi",
+    "permanence caf",
+    "ateliers numériques",
+    "éclairage passage",
+]
 
 
 def commonest_words(count: int = 8) -> list[str]:
@@ -49,13 +67,16 @@ def commonest_words(count: int = 8) -> list[str]:
 
     counts: collections.Counter = collections.Counter()
     for phrase in (*scale.SUBJECTS, *scale.VERBS, *scale.DETAILS):
-        share = len(scale.VERBS) * len(scale.DETAILS) if phrase in scale.SUBJECTS else (
-            len(scale.SUBJECTS) * (len(scale.DETAILS) if phrase in scale.VERBS else len(scale.VERBS)))
+        share = (
+            len(scale.VERBS) * len(scale.DETAILS)
+            if phrase in scale.SUBJECTS
+            else (len(scale.SUBJECTS) * (len(scale.DETAILS) if phrase in scale.VERBS else len(scale.VERBS)))
+        )
         for word in re.findall(r"\w+", phrase):
             if len(word) > 2 and not word.isdigit() and list(FRENCH(word)):
                 counts[word.lower()] += share
     top = [word for word, _n in counts.most_common(count)]
-    return top + [f"{a} {b}" for a, b in zip(top[::2], top[1::2])]
+    return top + [f"{a} {b}" for a, b in zip(top[::2], top[1::2], strict=False)]
 
 
 def run(cmd: list[str], env: dict) -> str:
@@ -106,9 +127,14 @@ def reset_peak(pid: int) -> None:
 
 def widest_users(instance: Path, count: int) -> list[str]:
     with sqlite3.connect(instance / "agora.db") as conn:
-        return [row[0] for row in conn.execute(
-            "select u.username from users u join memberships m on m.user_id = u.id where u.username like 'habitant%' "
-            "group by u.id order by count(*) desc, u.id limit ?", (count,))]
+        return [
+            row[0]
+            for row in conn.execute(
+                "select u.username from users u join memberships m on m.user_id = u.id where u.username like 'habitant%' "
+                "group by u.id order by count(*) desc, u.id limit ?",
+                (count,),
+            )
+        ]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -133,9 +159,12 @@ def main() -> None:
     prepare(instance, args.scale, env)
     queries = list(dict.fromkeys([*commonest_words(), *TYPED]))
     port = free_port()
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "2", "--threads", "4", "--no-mail-sender"],
-                              env={**env, "AGORA_BASE_URL": f"http://127.0.0.1:{port}"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port), "--workers", "2", "--threads", "4", "--no-mail-sender"],
+        env={**env, "AGORA_BASE_URL": f"http://127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(600):
@@ -202,11 +231,15 @@ def main() -> None:
         wall = time.perf_counter() - began
         cpu = cpu_seconds(pids) - cpu_before
         ten_added = sum(max(0, memory_kb(pid, "VmHWM") - 0) for pid in pids) / 1024 - rss_before / 1024
-        print(f"\n{len(latencies)} searches by {len(browsers)} clients at once in {wall:.1f} s ({len(latencies) / wall:.1f}/s)")
+        print(
+            f"\n{len(latencies)} searches by {len(browsers)} clients at once in {wall:.1f} s ({len(latencies) / wall:.1f}/s)"
+        )
         print(f"  p50 latency ms      {verdict(statistics.median(latencies), BUDGET['p50'])}")
         print(f"  p99 latency ms      {verdict(percentile(latencies, 0.99), BUDGET['p99'])}")
         print(f"  server CPU ms/query {verdict(cpu * 1000 / len(latencies), BUDGET['cpu'])}")
-        print(f"  one search adds MB  {verdict(max(one_added), BUDGET['one'])}  (median {statistics.median(one_added):.1f})")
+        print(
+            f"  one search adds MB  {verdict(max(one_added), BUDGET['one'])}  (median {statistics.median(one_added):.1f})"
+        )
         print(f"  ten at once add MB  {verdict(ten_added, BUDGET['ten'])}  (peak RSS over the server's processes)")
         print(f"  workers' RSS now MB {[memory_kb(pid, 'VmRSS') // 1024 for pid in workers(server.pid)]}")
     finally:

@@ -9,6 +9,7 @@ replies, opens topics and adds events, with short pauses. Prints the server's me
 processes, PSS) every minute, the errors, and compares the writes locust saw succeed with the rows
 the database holds afterwards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,11 @@ import urllib.request
 
 from load import AGORA, HERE, LOCUST, free_port, memory, targets
 
-COUNTS = {"reply": "SELECT count(*) FROM forum_posts WHERE is_first = 0",
-          "topic": "SELECT count(*) FROM forum_topics", "event": "SELECT count(*) FROM events"}
+COUNTS = {
+    "reply": "SELECT count(*) FROM forum_posts WHERE is_first = 0",
+    "topic": "SELECT count(*) FROM forum_topics",
+    "event": "SELECT count(*) FROM events",
+}
 
 
 def rows(instance: str) -> dict[str, int]:
@@ -36,9 +40,13 @@ def rows(instance: str) -> dict[str, int]:
 def writers(instance: str) -> list[str]:
     """Members of the first space who may post (readers may not: their writes would be refused)."""
     with sqlite3.connect(os.path.join(instance, "agora.db")) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id JOIN spaces s ON s.id = m.space_id"
-            " WHERE s.slug = 'quartier-01' AND m.role IN ('admin', 'member') ORDER BY u.id")]
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id JOIN spaces s ON s.id = m.space_id"
+                " WHERE s.slug = 'quartier-01' AND m.role IN ('admin', 'member') ORDER BY u.id"
+            )
+        ]
 
 
 def main() -> None:
@@ -81,12 +89,40 @@ def main() -> None:
         sampler.start()
         with tempfile.TemporaryDirectory() as folder:
             out = os.path.join(folder, "writes.json")
-            locust_env = {**os.environ, "AGORA_BENCH_SLUG": "quartier-01", "AGORA_BENCH_TOPIC": topic,
-                          "AGORA_BENCH_USERS": ",".join(members[:args.users]), "AGORA_BENCH_OUT": out}
-            subprocess.run([LOCUST, "-f", str(HERE / "locust_mixed.py"), "--headless", "--host", host,
-                            "-u", str(args.users), "-r", "5", "-t", f"{int(args.minutes * 60)}s",
-                            "--csv", os.path.join(folder, "soak"), "--only-summary", "--loglevel", "ERROR",
-                            "--stop-timeout", "10"], env=locust_env, check=False, capture_output=True, text=True)
+            locust_env = {
+                **os.environ,
+                "AGORA_BENCH_SLUG": "quartier-01",
+                "AGORA_BENCH_TOPIC": topic,
+                "AGORA_BENCH_USERS": ",".join(members[: args.users]),
+                "AGORA_BENCH_OUT": out,
+            }
+            subprocess.run(
+                [
+                    LOCUST,
+                    "-f",
+                    str(HERE / "locust_mixed.py"),
+                    "--headless",
+                    "--host",
+                    host,
+                    "-u",
+                    str(args.users),
+                    "-r",
+                    "5",
+                    "-t",
+                    f"{int(args.minutes * 60)}s",
+                    "--csv",
+                    os.path.join(folder, "soak"),
+                    "--only-summary",
+                    "--loglevel",
+                    "ERROR",
+                    "--stop-timeout",
+                    "10",
+                ],
+                env=locust_env,
+                check=False,
+                capture_output=True,
+                text=True,
+            )
             written = json.load(open(out))
             with open(os.path.join(folder, "soak_stats.csv"), newline="") as handle:
                 stats = {row["Name"]: row for row in csv.DictReader(handle)}
@@ -100,22 +136,31 @@ def main() -> None:
     after = rows(instance)
     total = stats["Aggregated"]
     print(f"{args.minutes:g} minutes, {args.users} members at once, 30 spaces at scale {args.scale:g}")
-    print(f"requests {total['Request Count']}, errors {total['Failure Count']}, "
-          f"{float(total['Requests/s']):.1f} requests/s, p50 {total['50%']} ms, p95 {total['95%']} ms, p99 {total['99%']} ms")
+    print(
+        f"requests {total['Request Count']}, errors {total['Failure Count']}, "
+        f"{float(total['Requests/s']):.1f} requests/s, p50 {total['50%']} ms, p95 {total['95%']} ms, p99 {total['99%']} ms"
+    )
     for failure in failures:
         print(f"  {failure['Occurrences']} × {failure['Method']} {failure['Name']}: {failure['Error']}")
     for kind in COUNTS:
         found = after[kind] - before[kind]
-        print(f"{kind:6}: {written.get(kind, 0)} written (answered 302), {found} new rows in the database"
-              + ("" if found == written.get(kind, 0) else "  <-- MISMATCH"))
+        print(
+            f"{kind:6}: {written.get(kind, 0)} written (answered 302), {found} new rows in the database"
+            + ("" if found == written.get(kind, 0) else "  <-- MISMATCH")
+        )
     minute = {int(t // 60): pss for t, pss in samples}
-    print(f"server memory (PSS, all processes): at rest {at_rest} MB; by minute "
-          + ", ".join(f"{m + 1}: {pss}" for m, pss in sorted(minute.items())) + " MB")
+    print(
+        f"server memory (PSS, all processes): at rest {at_rest} MB; by minute "
+        + ", ".join(f"{m + 1}: {pss}" for m, pss in sorted(minute.items()))
+        + " MB"
+    )
     if samples:
         settled = [pss for t, pss in samples if t >= 120]
         if settled:
-            print(f"after the first two minutes: min {min(settled)} MB, max {max(settled)} MB, "
-                  f"growth {settled[-1] - settled[0]:+d} MB; peak {max(p for _t, p in samples)} MB")
+            print(
+                f"after the first two minutes: min {min(settled)} MB, max {max(settled)} MB, "
+                f"growth {settled[-1] - settled[0]:+d} MB; peak {max(p for _t, p in samples)} MB"
+            )
     print(f"server log: {log.name}")
 
 

@@ -2,6 +2,7 @@
 
 Run with `pytest browser_tests` after `apt-get install chromium`; .ci/run does both.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,14 +47,27 @@ def server(tmp_path_factory):
     password = re.search(r"with password: (\S+)", init.stdout).group(1)
     subprocess.run([AGORA, "demo"], env=env, check=True, capture_output=True)
     # A habitant who follows the council as a reader (journey 6 votes as her).
-    subprocess.run([AGORA, "user", "create", READER, "--name", "Léa Lectrice", "--password", READER_PASSWORD],
-                   env=env, check=True, capture_output=True)
-    subprocess.run([AGORA, "space", "add-member", "conseil-tilleuls", READER, "--role", "reader"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [AGORA, "user", "create", READER, "--name", "Léa Lectrice", "--password", READER_PASSWORD],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [AGORA, "space", "add-member", "conseil-tilleuls", READER, "--role", "reader"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     env["AGORA_BASE_URL"] = f"http://127.0.0.1:{port}"  # links to copy are built from the public address
-    process = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stderr:  # blocks until gunicorn has a worker up
         if "Booting worker" in line:
             break
@@ -67,8 +81,14 @@ def browser():
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield chromium
         chromium.close()

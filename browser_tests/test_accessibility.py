@@ -1,5 +1,6 @@
 """Every page that exists, in a real browser, on a desktop and a 360 px phone screen:
 no axe-core violation (WCAG 2.1 A/AA rules), nothing wider than the screen, no console error."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,15 +9,17 @@ from axe_playwright_python.sync_playwright import Axe
 from browser_tests.conftest import log_in, served_pages, shot
 
 AXE = Axe()
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-               "resultTypes": ["violations"]}
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
 
 ANONYMOUS_PAGES = ["/login", "/password/forgot", "/nulle-part", "/accessibilite"]
 #: Fields whose name is shown by something other than a <label>, and why that is enough.
 LABEL_EXCEPTIONS = {
     "#header-q": "the search button beside it, « Chercher », names it (WCAG technique G167); its label is for screen readers",
     "td select, td input[type=checkbox]": "fields in a table cell: the column heading and the row's name label them visibly; "
-                                          "each also has a label for screen readers",
+    "each also has a label for screen readers",
     ".board-card select, #move-status": "the move buttons' status list sits beside its « Déplacer » button, with a label for screen readers",
 }
 SPACE_NAME = "Conseil citoyen des Tilleuls"
@@ -52,7 +55,7 @@ def check(page, url: str) -> None:
     assert " · " in title and title.split(" · ")[0].strip(), f"{url}: the title does not name the page: {title!r}"
     if "/s/conseil-tilleuls" in url:
         assert SPACE_NAME in title, f"{url}: the title does not name the space: {title!r}"
-    expected = ("404" if "nulle-part" in url else "400" if "q=les" in url else None)  # error pages on purpose
+    expected = "404" if "nulle-part" in url else "400" if "q=les" in url else None  # error pages on purpose
     assert [e for e in errors if not expected or expected not in e] == [], errors
 
 

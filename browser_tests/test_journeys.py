@@ -1,4 +1,5 @@
 """Journeys as people make them, in Chromium, on a desktop and a 360 px phone screen."""
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,12 @@ def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant
     assert "Pas besoin d'adresse e-mail" in habitant.inner_text("main")
     shot(habitant, f"journey2-invitation-{suffix}")
     # With the keyboard alone: Tab to each field, type, Enter on the button.
-    for selector, value in (("#username", f"habitante.{suffix}"), ("#display_name", "Habitante du Parc"),
-                            ("#password", "mes fleurs au balcon"), ("#confirm", "mes fleurs au balcon")):
+    for selector, value in (
+        ("#username", f"habitante.{suffix}"),
+        ("#display_name", "Habitante du Parc"),
+        ("#password", "mes fleurs au balcon"),
+        ("#confirm", "mes fleurs au balcon"),
+    ):
         _tab_to(habitant, selector)
         habitant.keyboard.type(value)
     _tab_to(habitant, "main form button[type=submit]")
@@ -100,7 +105,9 @@ def test_a_task_moves_on_the_board_by_button_and_by_drag_and_drop(server, page, 
     assert page.locator(".board-column").nth(1).locator(".board-card", has_text="Tract de la fête").count() == 1
     shot(page, f"journey5-board-{page.viewport_name}")
 
-    no_js = browser.new_context(viewport=VIEWPORTS[page.viewport_name], locale="fr-FR", java_script_enabled=False).new_page()
+    no_js = browser.new_context(
+        viewport=VIEWPORTS[page.viewport_name], locale="fr-FR", java_script_enabled=False
+    ).new_page()
     log_in(no_js, base, "admin", password)
     no_js.goto(f"{base}/s/partenaires-tilleuls/tasks/board")
     card = no_js.locator(".board-card", has_text=f"Tract de la fête ({page.viewport_name})")
@@ -112,7 +119,9 @@ def test_a_task_moves_on_the_board_by_button_and_by_drag_and_drop(server, page, 
     no_js.context.close()
 
 
-def test_a_member_uploads_a_document_then_a_new_version_and_downloads_the_old_one(server, page, browser: Browser, tmp_path):
+def test_a_member_uploads_a_document_then_a_new_version_and_downloads_the_old_one(
+    server, page, browser: Browser, tmp_path
+):
     """Journey 4: the upload form sent by JavaScript (with its progress bar), then without JavaScript."""
     base, password = server
     log_in(page, base, "admin", password)
@@ -126,7 +135,9 @@ def test_a_member_uploads_a_document_then_a_new_version_and_downloads_the_old_on
     assert "1 fichier ajouté" in page.inner_text(".flashes")
     document_url = base + page.locator("main table a", has_text=name).get_attribute("href")
 
-    no_js = browser.new_context(viewport=VIEWPORTS[page.viewport_name], locale="fr-FR", java_script_enabled=False).new_page()
+    no_js = browser.new_context(
+        viewport=VIEWPORTS[page.viewport_name], locale="fr-FR", java_script_enabled=False
+    ).new_page()
     log_in(no_js, base, "admin", password)
     second = tmp_path / "relu.txt"
     second.write_text("Version relue le 18 novembre", encoding="utf-8")
@@ -155,14 +166,17 @@ def _tab_to(page, selector: str, text: str | None = None, limit: int = 120) -> l
     seen = []
     for _ in range(limit):
         page.keyboard.press("Tab")
-        focused = page.evaluate("""([selector, text]) => {
+        focused = page.evaluate(
+            """([selector, text]) => {
             const el = document.activeElement;
             const style = getComputedStyle(el);
             const label = (el.innerText || el.value || el.name || "").trim();
             return {tag: el.tagName, text: label.slice(0, 40),
                     outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
                     match: el.matches(selector) && (text === null || label === text)};
-        }""", [selector, text])
+        }""",
+            [selector, text],
+        )
         seen.append(focused["text"])
         assert focused["outline"], f"no visible focus on {focused}"
         if focused["match"]:

@@ -1,5 +1,6 @@
 """What a habitant meets first on a 360 × 740 phone and on a 1280 px screen: the menu button,
 big touch targets, whole words in the directory, icons that show without an emoji font."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,12 +12,27 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 SPACE_NAME = "Conseil citoyen des Tilleuls"
 #: Pages of a space whose first screen must show their content (their <h1>) on a phone.
-FIRST_SCREENS = ["/s/conseil-tilleuls/", "/s/conseil-tilleuls/forum/", "/s/conseil-tilleuls/agenda/",
-                 "/s/conseil-tilleuls/documents/", "/s/conseil-tilleuls/tasks/", "/s/conseil-tilleuls/polls/",
-                 "/s/conseil-tilleuls/members/", "/s/conseil-tilleuls/members/manage/", "/", "/notifications"]
+FIRST_SCREENS = [
+    "/s/conseil-tilleuls/",
+    "/s/conseil-tilleuls/forum/",
+    "/s/conseil-tilleuls/agenda/",
+    "/s/conseil-tilleuls/documents/",
+    "/s/conseil-tilleuls/tasks/",
+    "/s/conseil-tilleuls/polls/",
+    "/s/conseil-tilleuls/members/",
+    "/s/conseil-tilleuls/members/manage/",
+    "/",
+    "/notifications",
+]
 #: Forms whose every control must be a large touch target (the time fields were 24 px high).
-FORMS = ["/s/conseil-tilleuls/agenda/new", "/s/conseil-tilleuls/polls/new-date", "/s/conseil-tilleuls/polls/new",
-         "/s/conseil-tilleuls/tasks/new", "/s/conseil-tilleuls/forum/new", "/s/conseil-tilleuls/settings/"]
+FORMS = [
+    "/s/conseil-tilleuls/agenda/new",
+    "/s/conseil-tilleuls/polls/new-date",
+    "/s/conseil-tilleuls/polls/new",
+    "/s/conseil-tilleuls/tasks/new",
+    "/s/conseil-tilleuls/forum/new",
+    "/s/conseil-tilleuls/settings/",
+]
 
 SMALL_CONTROLS = """() => [...document.querySelectorAll(
     "main input:not([type=hidden]):not([type=checkbox]):not([type=radio]), main select, main textarea, main button, main summary,"
@@ -72,7 +88,9 @@ def test_a_phone_shows_the_content_first_with_the_space_name_the_bell_and_one_me
     for path in FIRST_SCREENS:
         phone.goto(base + path)
         heading = phone.locator("main h1").bounding_box()
-        assert heading["y"] + heading["height"] <= PHONE["height"] / 2, f"{path}: the page's title starts at {heading['y']}px"
+        assert heading["y"] + heading["height"] <= PHONE["height"] / 2, (
+            f"{path}: the page's title starts at {heading['y']}px"
+        )
         assert phone.locator("header a.bell").is_visible()
         assert phone.locator("summary.menu-button").is_visible()
         assert phone.locator("header .main-nav").is_hidden()

@@ -5,6 +5,7 @@ visits every page that shows them in Chromium. The test fails if a dialog opens,
 marker global is set, or if the browser reports a blocked inline script (the Content-Security-
 Policy would hide an escaping mistake: it must have nothing to block).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,13 @@ def hostile_server(tmp_path_factory):
             pages = payload_pages(db, "piege", writer.id)
             db.engine.dispose()
     port = free_port()
-    process = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1", "--no-mail-sender"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port), "--workers", "1", "--no-mail-sender"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stderr:
         if "Booting worker" in line:
             break
@@ -73,8 +79,9 @@ def test_no_payload_runs_in_the_browser(hostile_server, browser):
     page = context.new_page()
     dialogs, blocked = [], []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("console", lambda message: blocked.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
     log_in(page, base, VIEWER, PASSWORD)
     # The hooks themselves: a dialog and a blocked inline script are both seen.
     page.evaluate("() => alert('essai')")

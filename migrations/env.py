@@ -1,4 +1,5 @@
 """Alembic environment: runs Agora's migrations against the app's database."""
+
 import logging
 from logging.config import fileConfig
 

@@ -4,6 +4,7 @@ AGORA_TEST_DATABASE_URL runs the same suite on PostgreSQL; by default it uses a 
 Factories work in their own app context and return snapshots (plain attributes), so a test
 never holds an app context open around the test client's requests.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -11,7 +12,7 @@ import os
 import re
 import shutil
 import socket
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -210,9 +211,7 @@ def csrf_token(client) -> str:
 
 def login(client, username: str, password: str = PASSWORD):
     """Log the client in through the real form; returns the response."""
-    return client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": csrf_token(client)}
-    )
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_token(client)})
 
 
 def post(client, url: str, data: dict | None = None, **kwargs):
@@ -257,7 +256,7 @@ def next_monday_ten_in_paris() -> datetime:
     while True:
         start = datetime.combine(day, time(10), PARIS)
         if start.utcoffset() == datetime.combine(day + timedelta(days=14), time(10), PARIS).utcoffset():
-            return start.astimezone(timezone.utc)
+            return start.astimezone(UTC)
         day += timedelta(days=7)
 
 
@@ -290,14 +289,14 @@ def frozen_clock():
     depends on how long it takes. Move it with `frozen_clock.advance(days=1)` or `.set(...)`."""
     from agora.core.time import set_clock
 
-    frozen = Clock(TEST_NOW or datetime.now(timezone.utc).replace(microsecond=0))
+    frozen = Clock(TEST_NOW or datetime.now(UTC).replace(microsecond=0))
     set_clock(frozen)
     yield frozen
     set_clock(None)
 
 
 #: The day from which the agenda tests' fixed dates (December 2026 to 2027) were chosen.
-DATES_AS_OF = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+DATES_AS_OF = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture

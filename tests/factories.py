@@ -5,7 +5,10 @@ by `user`. FILLERS fills a URL parameter of that name; the tenancy walk, the XSS
 and query-budget walks and the reference tests all take their objects from here, so a new
 module adds its makers here and every walk covers it.
 """
+
 from __future__ import annotations
+
+from datetime import UTC
 
 from sqlalchemy import select
 
@@ -22,7 +25,9 @@ def make_news(db, space, user):
 
 
 def make_membership(db, space, user):
-    return db.session.scalar(select(Membership.id).where(Membership.space_id == space.id, Membership.user_id == user.id))
+    return db.session.scalar(
+        select(Membership.id).where(Membership.space_id == space.id, Membership.user_id == user.id)
+    )
 
 
 def make_unset_membership(db, space, user):
@@ -55,8 +60,9 @@ def make_post(db, space, user):
 def make_category(db, space, user):
     from agora.forum import services as forum
 
-    return forum.save_category(space, None, name=f"Thème B {len(forum.list_categories(space))}", colour="#112233",
-                               position=0).id
+    return forum.save_category(
+        space, None, name=f"Thème B {len(forum.list_categories(space))}", colour="#112233", position=0
+    ).id
 
 
 def make_person(db, space, user):
@@ -66,8 +72,9 @@ def make_person(db, space, user):
 def make_organisation(db, space, user):
     from agora.members import services as members
 
-    return members.save_organisation(space, None, name=f"Structure B {len(members.list_organisations(space))}",
-                                     description="").id
+    return members.save_organisation(
+        space, None, name=f"Structure B {len(members.list_organisations(space))}", description=""
+    ).id
 
 
 def make_event(db, space, user):
@@ -75,9 +82,16 @@ def make_event(db, space, user):
 
     from agora.agenda import services as agenda
 
-    data = agenda.EventData(title="Réunion secrète de B", start_date=date(2030, 3, 5), end_date=date(2030, 3, 5),
-                            start_time=time(18), end_time=time(20), repeat="weekly", count=5,
-                            description="Secret de l'espace B")
+    data = agenda.EventData(
+        title="Réunion secrète de B",
+        start_date=date(2030, 3, 5),
+        end_date=date(2030, 3, 5),
+        start_time=time(18),
+        end_time=time(20),
+        repeat="weekly",
+        count=5,
+        description="Secret de l'espace B",
+    )
     return agenda.create_event(space, user, data).id
 
 
@@ -85,8 +99,12 @@ def make_task(db, space, user):
     from agora.tasks import services as tasks
 
     task_list = tasks.lists(space)[0] if tasks.lists(space) else tasks.save_list(space, name="Liste B", description="")
-    task = tasks.save_task(space, None, tasks.TaskData(title="Tâche secrète de B", list_id=task_list.id,
-                                                        description="Secret de l'espace B"), actor=user)
+    task = tasks.save_task(
+        space,
+        None,
+        tasks.TaskData(title="Tâche secrète de B", list_id=task_list.id, description="Secret de l'espace B"),
+        actor=user,
+    )
     return task.id
 
 
@@ -122,9 +140,14 @@ def make_document(db, space, user):
     picture = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(picture, "PNG")
     picture.seek(0)
-    document, _new = documents.store_file(space, documents.Tree.load(space), None,
-                                          FileStorage(picture, filename="Secret de l'espace B.png"), actor=user,
-                                          on_conflict="rename")
+    document, _new = documents.store_file(
+        space,
+        documents.Tree.load(space),
+        None,
+        FileStorage(picture, filename="Secret de l'espace B.png"),
+        actor=user,
+        on_conflict="rename",
+    )
     db.session.commit()
     return document.id
 
@@ -135,8 +158,9 @@ def make_latest_document(db, space, user):
 
     from agora.documents.models import Document
 
-    latest = db.session.scalar(select(func.max(Document.id)).where(Document.space_id == space.id,
-                                                                    Document.deleted_at.is_(None)))
+    latest = db.session.scalar(
+        select(func.max(Document.id)).where(Document.space_id == space.id, Document.deleted_at.is_(None))
+    )
     return latest or make_document(db, space, user)
 
 
@@ -170,7 +194,7 @@ def make_poll(db, space, user):
 
 def make_date_poll(db, space, user):
     """The newest date poll of B (made when there is none), so poll and option ids pair up."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import func
 
@@ -180,7 +204,7 @@ def make_date_poll(db, space, user):
     latest = db.session.scalar(select(func.max(Poll.id)).where(Poll.space_id == space.id, Poll.kind == "dates"))
     if latest:
         return latest
-    slots = [datetime(2031, 3, day, 18, tzinfo=timezone.utc) for day in (3, 5)]
+    slots = [datetime(2031, 3, day, 18, tzinfo=UTC) for day in (3, 5)]
     return polls.create_poll(space, user, polls.PollData(question="Date secrète de B", kind="dates", slots=slots)).id
 
 
@@ -233,9 +257,18 @@ def page_models() -> dict:
     from agora.polls.models import Poll
     from agora.tasks.models import Task
 
-    return {"topic_id": Topic, "post_id": Post, "category_id": ForumCategory, "event_id": Event, "folder_id": Folder,
-            "document_id": Document, "task_id": Task, "poll_id": Poll, "news_id": NewsItem,
-            "organisation_id": Organisation}
+    return {
+        "topic_id": Topic,
+        "post_id": Post,
+        "category_id": ForumCategory,
+        "event_id": Event,
+        "folder_id": Folder,
+        "document_id": Document,
+        "task_id": Task,
+        "poll_id": Poll,
+        "news_id": NewsItem,
+        "organisation_id": Organisation,
+    }
 
 
 def page_fields(page) -> set[str]:
@@ -254,10 +287,14 @@ def registry_pages(*, site_admin: bool = False):
 def page_urls(db, slug: str, *, user_id: int, site_admin: bool = False, values: dict | None = None) -> list[str]:
     """Every registry page as a path, its fields filled with the oldest object of that kind in the
     space (`values` overrides some), and {user_id} with the given person."""
-    return list(dict.fromkeys(named_page_urls(db, slug, user_id=user_id, site_admin=site_admin, values=values).values()))
+    return list(
+        dict.fromkeys(named_page_urls(db, slug, user_id=user_id, site_admin=site_admin, values=values).values())
+    )
 
 
-def named_page_urls(db, slug: str, *, user_id: int, site_admin: bool = False, values: dict | None = None) -> dict[str, str]:
+def named_page_urls(
+    db, slug: str, *, user_id: int, site_admin: bool = False, values: dict | None = None
+) -> dict[str, str]:
     """page_urls, each under its name in the registry ("/s/<slug>/forum/{topic_id}/").
 
     A kind the space has none of is made by its maker in FILLERS, by that person."""
@@ -330,8 +367,12 @@ def targets() -> dict:
     from agora.polls.models import PollOption
     from agora.tasks.models import Task
 
-    return {Post: (make_post, _delete_post), Event: (make_event, _delete_event), Task: (make_task, _delete_task),
-            PollOption: (make_option, _delete_option)}
+    return {
+        Post: (make_post, _delete_post),
+        Event: (make_event, _delete_event),
+        Task: (make_task, _delete_task),
+        PollOption: (make_option, _delete_option),
+    }
 
 
 def make_holder(db, ref, space, user, target_id: int) -> int:
@@ -340,10 +381,21 @@ def make_holder(db, ref, space, user, target_id: int) -> int:
     from agora.notifications.models import Notification
 
     if ref.holder is Attachment:
-        row = Attachment(space_id=space.id, document_id=make_document(db, space, user), kind=ref.kind, target_id=target_id)
+        row = Attachment(
+            space_id=space.id, document_id=make_document(db, space, user), kind=ref.kind, target_id=target_id
+        )
     elif ref.holder is Notification:
-        row = Notification(space_id=space.id, user_id=user.id, kind="event", verb="agenda.event", title="Réunion",
-                           url=f"/s/{space.slug}/", group_key="agenda", delivery="none", **{ref.id_column: target_id})
+        row = Notification(
+            space_id=space.id,
+            user_id=user.id,
+            kind="event",
+            verb="agenda.event",
+            title="Réunion",
+            url=f"/s/{space.slug}/",
+            group_key="agenda",
+            delivery="none",
+            **{ref.id_column: target_id},
+        )
     else:
         raise AssertionError(f"{ref.holder.__name__}: add how to make one to make_holder in tests/factories.py")
     db.session.add(row)

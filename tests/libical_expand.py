@@ -4,6 +4,7 @@ Run with Debian's /usr/bin/python3 (packages gir1.2-ical-3.0 and python3-gi): th
 standard input; each line printed is "UTC start<TAB>SUMMARY" of one occurrence, in start order,
 with EXDATEs removed and RECURRENCE-ID overrides applied, within the years given as arguments.
 """
+
 import sys
 
 import gi
@@ -18,8 +19,11 @@ def utc_text(when):
     copy = when.clone()
     copy.convert_to_zone_inplace(UTC)
     if copy.is_date():
-        return "%04d-%02d-%02d" % (copy.get_year(), copy.get_month(), copy.get_day())
-    return "%04d-%02d-%02dT%02d:%02dZ" % (copy.get_year(), copy.get_month(), copy.get_day(), copy.get_hour(), copy.get_minute())
+        return f"{copy.get_year():04d}-{copy.get_month():02d}-{copy.get_day():02d}"
+    return (
+        f"{copy.get_year():04d}-{copy.get_month():02d}-{copy.get_day():02d}"
+        f"T{copy.get_hour():02d}:{copy.get_minute():02d}Z"
+    )
 
 
 def main():

@@ -1,4 +1,5 @@
 """The hosting admin console: spaces, accounts, audit log."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,11 @@ def test_console_is_for_site_admins_only(app, member_client):
 
 def test_admin_creates_a_space_with_its_first_admin(admin_client, make_user, db):
     make_user("nadia")
-    response = post(admin_client, "/admin/spaces/new", {"name": "Conseil citoyen des Tilleuls", "slug": "conseil-tilleuls",
-                                                        "quota_mb": "500", "admin": "Nadia"})
+    response = post(
+        admin_client,
+        "/admin/spaces/new",
+        {"name": "Conseil citoyen des Tilleuls", "slug": "conseil-tilleuls", "quota_mb": "500", "admin": "Nadia"},
+    )
     assert response.status_code == 302
     space = db.session.scalar(select(Space).where(Space.slug == "conseil-tilleuls"))
     assert space.quota_mb == 500
@@ -39,12 +43,18 @@ def test_admin_creates_a_space_with_its_first_admin(admin_client, make_user, db)
     assert "Conseil citoyen des Tilleuls" in page and "/s/conseil-tilleuls/" in page
 
 
-@pytest.mark.parametrize("slug, status, message", [
-    ("admin", 400, "choisissez-en une autre. Essayez « admin-2 »"), ("login", 400, "réservée"),
-    ("Avec Espace", 400, "lettres minuscules"), ("Avec Espace", 400, "Essayez « avec-espace »"),
-    ("été", 400, "lettres minuscules"), ("Érables", 400, "Essayez « erables »"),
-    ("deja-pris", 409, "Essayez « deja-pris-2 »"),
-])
+@pytest.mark.parametrize(
+    "slug, status, message",
+    [
+        ("admin", 400, "choisissez-en une autre. Essayez « admin-2 »"),
+        ("login", 400, "réservée"),
+        ("Avec Espace", 400, "lettres minuscules"),
+        ("Avec Espace", 400, "Essayez « avec-espace »"),
+        ("été", 400, "lettres minuscules"),
+        ("Érables", 400, "Essayez « erables »"),
+        ("deja-pris", 409, "Essayez « deja-pris-2 »"),
+    ],
+)
 def test_bad_or_taken_slugs_are_refused(admin_client, make_space, db, slug, status, message):
     make_space("deja-pris")
     response = post(admin_client, "/admin/spaces/new", {"name": "Nouveau", "slug": slug, "quota_mb": "100"})
@@ -53,7 +63,11 @@ def test_bad_or_taken_slugs_are_refused(admin_client, make_space, db, slug, stat
 
 
 def test_unknown_first_admin_is_refused(admin_client, db):
-    response = post(admin_client, "/admin/spaces/new", {"name": "Nouveau", "slug": "nouveau", "quota_mb": "100", "admin": "personne"})
+    response = post(
+        admin_client,
+        "/admin/spaces/new",
+        {"name": "Nouveau", "slug": "nouveau", "quota_mb": "100", "admin": "personne"},
+    )
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Space)) == 0
 
@@ -112,7 +126,10 @@ def test_admin_cannot_disable_their_own_account(admin_client, db):
     assert "propre compte" in admin_client.get(response.location).get_data(as_text=True)
     db.session.expire_all()
     assert not me.is_disabled and admin_client.get("/admin/").status_code == 200
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "account.disabled")) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "account.disabled"))
+        == 0
+    )
 
 
 def test_admin_reset_link_lets_the_person_choose_a_new_password(app, admin_client, make_user):
@@ -120,9 +137,14 @@ def test_admin_reset_link_lets_the_person_choose_a_new_password(app, admin_clien
 
     user = make_user("oublieux")
     response = post(admin_client, f"/admin/users/{user.id}/reset")
-    link = re.search(r"http://localhost(/setup/[\w-]+)", admin_client.get(response.location).get_data(as_text=True)).group(1)
+    link = re.search(
+        r"http://localhost(/setup/[\w-]+)", admin_client.get(response.location).get_data(as_text=True)
+    ).group(1)
     person = app.test_client()
-    assert post(person, link, {"password": "nouvelle phrase secrete", "confirm": "nouvelle phrase secrete"}).status_code == 302
+    assert (
+        post(person, link, {"password": "nouvelle phrase secrete", "confirm": "nouvelle phrase secrete"}).status_code
+        == 302
+    )
     assert login(app.test_client(), "oublieux", "nouvelle phrase secrete").status_code == 302
 
 

@@ -1,8 +1,9 @@
 """Agenda: events and series, DST-proof recurrence, cancelled dates, views, iCal feeds and tokens."""
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -23,9 +24,19 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 def event_form(**overrides) -> dict:
-    data = {"title": "Plénière du conseil", "start_date": "2026-12-08", "start_time": "18:00",
-            "end_date": "2026-12-08", "end_time": "20:00", "tz": "Europe/Paris", "location": "12 rue des Tilleuls",
-            "category": "0", "repeat": "none", "interval": "1", "ends": "never"}
+    data = {
+        "title": "Plénière du conseil",
+        "start_date": "2026-12-08",
+        "start_time": "18:00",
+        "end_date": "2026-12-08",
+        "end_time": "20:00",
+        "tz": "Europe/Paris",
+        "location": "12 rue des Tilleuls",
+        "category": "0",
+        "repeat": "none",
+        "interval": "1",
+        "ends": "never",
+    }
     data.update(overrides)
     return data
 
@@ -57,21 +68,24 @@ def test_member_adds_an_event_seen_in_list_month_and_home(agenda, db):
     listing = client.get(f"/s/{space.slug}/agenda/?from=2026-12-01").get_data(as_text=True)
     assert "Plénière du conseil" in listing and "18:00" in listing
     month = client.get(f"/s/{space.slug}/agenda/?view=month&month=2026-12").get_data(as_text=True)
-    assert "<table class=\"month\">" in month and "Plénière du conseil" in month
+    assert '<table class="month">' in month and "Plénière du conseil" in month
     event = db.session.scalar(select(Event))
-    assert event.starts_at == datetime(2026, 12, 8, 17, 0, tzinfo=timezone.utc)  # 18:00 in Paris, winter
+    assert event.starts_at == datetime(2026, 12, 8, 17, 0, tzinfo=UTC)  # 18:00 in Paris, winter
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"end_time": "17:00"}, "La fin ne peut pas être avant le début"),
-    ({"title": "  "}, "Donnez un titre"),
-    ({"repeat": "weekly", "ends": "until", "until": "2026-11-01"}, "avant le début"),
-    ({"repeat": "weekly", "ends": "count", "count": "0"}, "Entre 1 et 1000"),
-    ({"repeat": "sometimes"}, "valide"),
-    ({"url": "javascript:alert(1)"}, "https://"),
-    ({"start_time": ""}, "heure de début"),
-    ({"tz": "Mars/Olympus"}, "valide"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"end_time": "17:00"}, "La fin ne peut pas être avant le début"),
+        ({"title": "  "}, "Donnez un titre"),
+        ({"repeat": "weekly", "ends": "until", "until": "2026-11-01"}, "avant le début"),
+        ({"repeat": "weekly", "ends": "count", "count": "0"}, "Entre 1 et 1000"),
+        ({"repeat": "sometimes"}, "valide"),
+        ({"url": "javascript:alert(1)"}, "https://"),
+        ({"start_time": ""}, "heure de début"),
+        ({"tz": "Mars/Olympus"}, "valide"),
+    ],
+)
 def test_bad_events_are_refused_and_nothing_is_written(agenda, db, overrides, message):
     client, space, _user = agenda
     response = create(client, space, **overrides)
@@ -94,17 +108,36 @@ def test_category_of_another_space_is_refused(agenda, make_space, app, db):
 
 def test_weekly_series_keeps_its_wall_clock_time_across_both_dst_changes(agenda, db):
     client, space, _user = agenda
-    create(client, space, title="Atelier numérique", start_date="2026-03-17", end_date="2026-03-17",
-           repeat="weekly", weekdays=["TU"], ends="count", count="4")
-    create(client, space, title="Permanence", start_date="2026-10-20", end_date="2026-10-20",
-           repeat="weekly", ends="count", count="3")
-    found = services.occurrences([space.id], datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
+    create(
+        client,
+        space,
+        title="Atelier numérique",
+        start_date="2026-03-17",
+        end_date="2026-03-17",
+        repeat="weekly",
+        weekdays=["TU"],
+        ends="count",
+        count="4",
+    )
+    create(
+        client,
+        space,
+        title="Permanence",
+        start_date="2026-10-20",
+        end_date="2026-10-20",
+        repeat="weekly",
+        ends="count",
+        count="3",
+    )
+    found = services.occurrences([space.id], datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     local = [(o.event.title, o.start.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")) for o in found]
     assert local == [
-        ("Atelier numérique", "2026-03-17 18:00"), ("Atelier numérique", "2026-03-24 18:00"),
+        ("Atelier numérique", "2026-03-17 18:00"),
+        ("Atelier numérique", "2026-03-24 18:00"),
         ("Atelier numérique", "2026-03-31 18:00"),  # first week of summer time
         ("Atelier numérique", "2026-04-07 18:00"),
-        ("Permanence", "2026-10-20 18:00"), ("Permanence", "2026-10-27 18:00"),  # first week of winter time
+        ("Permanence", "2026-10-20 18:00"),
+        ("Permanence", "2026-10-27 18:00"),  # first week of winter time
         ("Permanence", "2026-11-03 18:00"),
     ]
     utc_hours = [o.start.hour for o in found]
@@ -119,34 +152,67 @@ def feed_for(client, space):
 
 def test_feed_is_read_right_by_an_independent_expander_across_dst(agenda, db):
     client, space, _user = agenda
-    create(client, space, title="Marche exploratoire", start_date="2026-03-10", end_date="2026-03-10",
-           start_time="09:30", end_time="11:00", repeat="weekly", ends="until", until="2026-04-07")
+    create(
+        client,
+        space,
+        title="Marche exploratoire",
+        start_date="2026-03-10",
+        end_date="2026-03-10",
+        start_time="09:30",
+        end_time="11:00",
+        repeat="weekly",
+        ends="until",
+        until="2026-04-07",
+    )
     response = feed_for(client, space)
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     calendar = icalendar.Calendar.from_ical(response.data)
     starts = [e["DTSTART"].dt for e in recurring_ical_events.of(calendar).between(date(2026, 3, 1), date(2026, 5, 1))]
     assert [s.astimezone(PARIS).strftime("%m-%d %H:%M") for s in starts] == [
-        "03-10 09:30", "03-17 09:30", "03-24 09:30", "03-31 09:30", "04-07 09:30"]
-    assert [s.astimezone(timezone.utc).hour for s in starts] == [8, 8, 8, 7, 7]
+        "03-10 09:30",
+        "03-17 09:30",
+        "03-24 09:30",
+        "03-31 09:30",
+        "04-07 09:30",
+    ]
+    assert [s.astimezone(UTC).hour for s in starts] == [8, 8, 8, 7, 7]
 
 
 def test_feed_follows_rfc_5545_and_7986(agenda, db):
     client, space, _user = agenda
-    create(client, space, title="Fête de quartier " + "très longue " * 8, start_date="2026-06-20",
-           end_date="2026-06-21", all_day="y", start_time="", end_time="")
+    create(
+        client,
+        space,
+        title="Fête de quartier " + "très longue " * 8,
+        start_date="2026-06-20",
+        end_date="2026-06-21",
+        all_day="y",
+        start_time="",
+        end_time="",
+    )
     create(client, space, title="Conseil", repeat="monthly_weekday", ends="count", count="6")
     raw = feed_for(client, space).data
     text = raw.decode("utf-8")
     lines = text.split("\r\n")
     assert "\n" not in text.replace("\r\n", "")  # CRLF only
     assert all(len(line.encode("utf-8")) <= 75 for line in lines)
-    for needle in ("VERSION:2.0", "PRODID:", "X-WR-CALNAME:", "NAME:", "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
-                   "X-PUBLISHED-TTL:PT1H", "BEGIN:VTIMEZONE", "TZID:Europe/Paris", "DTSTART;VALUE=DATE:20260620",
-                   "DTEND;VALUE=DATE:20260622", "DTSTART;TZID=Europe/Paris:20261208T180000"):
+    for needle in (
+        "VERSION:2.0",
+        "PRODID:",
+        "X-WR-CALNAME:",
+        "NAME:",
+        "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
+        "X-PUBLISHED-TTL:PT1H",
+        "BEGIN:VTIMEZONE",
+        "TZID:Europe/Paris",
+        "DTSTART;VALUE=DATE:20260620",
+        "DTEND;VALUE=DATE:20260622",
+        "DTSTART;TZID=Europe/Paris:20261208T180000",
+    ):
         assert needle in text.replace("\r\n ", ""), needle
     assert "CLASS:PRIVATE" not in text
     assert text.count("BEGIN:VTIMEZONE") == 1
-    rule = re.search(r"RRULE:(\S+)", text[text.index("BEGIN:VEVENT"):]).group(1)  # not a VTIMEZONE's
+    rule = re.search(r"RRULE:(\S+)", text[text.index("BEGIN:VEVENT") :]).group(1)  # not a VTIMEZONE's
     assert sorted(rule.split(";")) == ["BYDAY=2TU", "COUNT=6", "FREQ=MONTHLY"]
     calendar = icalendar.Calendar.from_ical(raw)
     for component in calendar.walk():
@@ -158,8 +224,18 @@ def test_feed_follows_rfc_5545_and_7986(agenda, db):
 def test_cancelled_date_goes_out_as_exdate_of_the_same_kind(agenda, db):
     client, space, _user = agenda
     # Tuesdays 16, 23 and 30 March 2027; summer time starts on the 28th.
-    event_id = event_id_of(create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
-                                  repeat="weekly", ends="count", count="3"))
+    event_id = event_id_of(
+        create(
+            client,
+            space,
+            title="Atelier",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            repeat="weekly",
+            ends="count",
+            count="3",
+        )
+    )
     page = client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True)
     keys = re.findall(r'name="at" value="(\w+)"', page)
     assert keys == ["20270316T170000Z", "20270323T170000Z", "20270330T160000Z"]
@@ -169,7 +245,10 @@ def test_cancelled_date_goes_out_as_exdate_of_the_same_kind(agenda, db):
     text = feed_for(client, space).data.decode()
     assert "EXDATE;TZID=Europe/Paris:20270330T180000" in text
     calendar = icalendar.Calendar.from_ical(text)
-    starts = [e["DTSTART"].dt.astimezone(PARIS).day for e in recurring_ical_events.of(calendar).between(date(2027, 3, 1), date(2027, 5, 1))]
+    starts = [
+        e["DTSTART"].dt.astimezone(PARIS).day
+        for e in recurring_ical_events.of(calendar).between(date(2027, 3, 1), date(2027, 5, 1))
+    ]
     assert starts == [16, 23]
     assert "20270330T160000Z" not in client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True)
     assert post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": "20270331T160000Z"}).status_code == 404
@@ -181,7 +260,10 @@ def test_editing_moves_sequence_and_last_modified(agenda, db, frozen_clock):
     event_id = event_id_of(create(client, space))
     before = db.session.get(Event, event_id).updated_at
     frozen_clock.advance(minutes=5)
-    assert post(client, f"/s/{space.slug}/agenda/{event_id}/edit", event_form(title="Plénière déplacée")).status_code == 302
+    assert (
+        post(client, f"/s/{space.slug}/agenda/{event_id}/edit", event_form(title="Plénière déplacée")).status_code
+        == 302
+    )
     event = db.session.get(Event, event_id)
     assert event.sequence == 1 and event.updated_at > before and event.title == "Plénière déplacée"
     text = feed_for(client, space).data.decode()
@@ -320,6 +402,7 @@ def test_space_deletion_takes_its_events_and_tokens(app, agenda, db):
 
 def expanded(client, space, start=date(2027, 3, 1), end=date(2027, 5, 1)):
     calendar = icalendar.Calendar.from_ical(feed_for(client, space).data)
+
     def shown(value):
         return (value.astimezone(PARIS) if isinstance(value, datetime) else value).strftime("%m-%d %H:%M")
 
@@ -328,20 +411,43 @@ def expanded(client, space, start=date(2027, 3, 1), end=date(2027, 5, 1)):
 
 def test_one_date_of_a_series_is_changed_with_a_recurrence_id(agenda, db):
     client, space, _user = agenda
-    event_id = event_id_of(create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
-                                  repeat="weekly", ends="count", count="3"))
+    event_id = event_id_of(
+        create(
+            client,
+            space,
+            title="Atelier",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            repeat="weekly",
+            ends="count",
+            count="3",
+        )
+    )
     url = f"/s/{space.slug}/agenda/{event_id}/occurrence"
     form = client.get(f"{url}?at=20270330T160000Z").get_data(as_text=True)
     assert 'value="2027-03-30"' in form and 'value="18:00"' in form
-    response = post(client, url, event_form(at="20270330T160000Z", scope="this", title="Atelier spécial",
-                                            start_date="2027-03-30", end_date="2027-03-30", start_time="19:00",
-                                            end_time="21:00"))
+    response = post(
+        client,
+        url,
+        event_form(
+            at="20270330T160000Z",
+            scope="this",
+            title="Atelier spécial",
+            start_date="2027-03-30",
+            end_date="2027-03-30",
+            start_time="19:00",
+            end_time="21:00",
+        ),
+    )
     assert response.status_code == 302
     text = feed_for(client, space).data.decode()
     assert "RECURRENCE-ID;TZID=Europe/Paris:20270330T180000" in text
-    assert expanded(client, space) == [("Atelier", "03-16 18:00"), ("Atelier", "03-23 18:00"),
-                                       ("Atelier spécial", "03-30 19:00")]
-    found = services.occurrences([space.id], datetime(2027, 3, 1, tzinfo=timezone.utc), datetime(2027, 5, 1, tzinfo=timezone.utc))
+    assert expanded(client, space) == [
+        ("Atelier", "03-16 18:00"),
+        ("Atelier", "03-23 18:00"),
+        ("Atelier spécial", "03-30 19:00"),
+    ]
+    found = services.occurrences([space.id], datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 5, 1, tzinfo=UTC))
     assert [o.event.title for o in found] == ["Atelier", "Atelier", "Atelier spécial"]
     override = db.session.scalar(select(Event).where(Event.parent_id == event_id))
     assert post(client, f"/s/{space.slug}/agenda/{override.id}/delete").status_code == 302  # cancels that date
@@ -351,26 +457,57 @@ def test_one_date_of_a_series_is_changed_with_a_recurrence_id(agenda, db):
 
 def test_this_date_and_the_following_ones(agenda, db):
     client, space, _user = agenda
-    event_id = event_id_of(create(client, space, title="Permanence", start_date="2027-03-16", end_date="2027-03-16",
-                                  repeat="weekly", ends="count", count="4"))
+    event_id = event_id_of(
+        create(
+            client,
+            space,
+            title="Permanence",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            repeat="weekly",
+            ends="count",
+            count="4",
+        )
+    )
     form = client.get(f"/s/{space.slug}/agenda/{event_id}/occurrence?at=20270330T160000Z").get_data(as_text=True)
     assert re.search(r'id="count"[^>]*value="2"', form)  # the dates left in the series
-    response = post(client, f"/s/{space.slug}/agenda/{event_id}/occurrence", event_form(
-        at="20270330T160000Z", scope="following", title="Permanence (soir)", start_date="2027-03-30",
-        end_date="2027-03-30", start_time="20:00", end_time="21:00", repeat="weekly", ends="count", count="2"))
+    response = post(
+        client,
+        f"/s/{space.slug}/agenda/{event_id}/occurrence",
+        event_form(
+            at="20270330T160000Z",
+            scope="following",
+            title="Permanence (soir)",
+            start_date="2027-03-30",
+            end_date="2027-03-30",
+            start_time="20:00",
+            end_time="21:00",
+            repeat="weekly",
+            ends="count",
+            count="2",
+        ),
+    )
     assert response.status_code == 302
-    assert expanded(client, space) == [("Permanence", "03-16 18:00"), ("Permanence", "03-23 18:00"),
-                                       ("Permanence (soir)", "03-30 20:00"), ("Permanence (soir)", "04-06 20:00")]
+    assert expanded(client, space) == [
+        ("Permanence", "03-16 18:00"),
+        ("Permanence", "03-23 18:00"),
+        ("Permanence (soir)", "03-30 20:00"),
+        ("Permanence (soir)", "04-06 20:00"),
+    ]
     assert count(db, Event) == 2
     assert db.session.get(Event, event_id).sequence == 1
 
 
 def test_a_date_outside_the_series_cannot_be_changed(agenda, db):
     client, space, _user = agenda
-    event_id = event_id_of(create(client, space, start_date="2027-03-16", end_date="2027-03-16", repeat="weekly",
-                                  ends="count", count="2"))
-    response = post(client, f"/s/{space.slug}/agenda/{event_id}/occurrence",
-                    event_form(at="20270317T170000Z", scope="this", start_date="2027-03-17", end_date="2027-03-17"))
+    event_id = event_id_of(
+        create(client, space, start_date="2027-03-16", end_date="2027-03-16", repeat="weekly", ends="count", count="2")
+    )
+    response = post(
+        client,
+        f"/s/{space.slug}/agenda/{event_id}/occurrence",
+        event_form(at="20270317T170000Z", scope="this", start_date="2027-03-17", end_date="2027-03-17"),
+    )
     assert response.status_code == 404
     assert count(db, Event) == 1
 
@@ -428,8 +565,12 @@ END:VCALENDAR\r
 def upload_ics(client, space, text: str):
     import io
 
-    return post(client, f"/s/{space.slug}/agenda/import", {"file": (io.BytesIO(text.encode()), "agenda.ics")},
-                content_type="multipart/form-data")
+    return post(
+        client,
+        f"/s/{space.slug}/agenda/import",
+        {"file": (io.BytesIO(text.encode()), "agenda.ics")},
+        content_type="multipart/form-data",
+    )
 
 
 def confirm_ics(client, space, preview_response):
@@ -446,28 +587,40 @@ def test_import_previews_then_imports_once_and_updates_changes(agenda, db):
     assert confirm_ics(client, space, preview).status_code == 302
     assert count(db, Event) == 3
     assert expanded(client, space, date(2027, 3, 1), date(2027, 6, 1)) == [
-        ("Atelier couture", "03-16 14:00"), ("Atelier couture (exceptionnel)", "03-30 15:00"),
-        ("Atelier couture", "04-06 14:00"), ("Brocante du quartier", "05-22 00:00")]
+        ("Atelier couture", "03-16 14:00"),
+        ("Atelier couture (exceptionnel)", "03-30 15:00"),
+        ("Atelier couture", "04-06 14:00"),
+        ("Brocante du quartier", "05-22 00:00"),
+    ]
 
     again = upload_ics(client, space, GOOGLE_EXPORT)
     assert "ajouter 0 événement(s), en mettre à jour 0 ; 3 sont déjà à jour" in again.get_data(as_text=True)
     confirm_ics(client, space, again)
     assert count(db, Event) == 3
 
-    changed = upload_ics(client, space, GOOGLE_EXPORT.replace("SUMMARY:Brocante du quartier", "SUMMARY:Grande brocante"))
+    changed = upload_ics(
+        client, space, GOOGLE_EXPORT.replace("SUMMARY:Brocante du quartier", "SUMMARY:Grande brocante")
+    )
     assert "en mettre à jour 1" in changed.get_data(as_text=True)
     confirm_ics(client, space, changed)
     assert db.session.scalar(select(Event.title).where(Event.all_day.is_(True))) == "Grande brocante"
     assert count(db, Event) == 3
 
 
-@pytest.mark.parametrize("text, status, message", [
-    ("ceci n'est pas un agenda", 400, "pas un agenda iCalendar"),
-    ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n", 400, "aucun événement"),
-    ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART;VALUE=DATE:2027-99-99\r\n"
-     "SUMMARY:Brocante\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 400, "« Brocante » (date illisible) : sa date de début est illisible"),
-    (GOOGLE_EXPORT + "X-PAD:" + "x" * 2000, 413, "2 Mo"),
-])
+@pytest.mark.parametrize(
+    "text, status, message",
+    [
+        ("ceci n'est pas un agenda", 400, "pas un agenda iCalendar"),
+        ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n", 400, "aucun événement"),
+        (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART;VALUE=DATE:2027-99-99\r\n"
+            "SUMMARY:Brocante\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            400,
+            "« Brocante » (date illisible) : sa date de début est illisible",
+        ),
+        (GOOGLE_EXPORT + "X-PAD:" + "x" * 2000, 413, "2 Mo"),
+    ],
+)
 def test_bad_ics_files_are_refused_and_nothing_is_imported(agenda, db, monkeypatch, text, status, message):
     from agora.agenda import importer
 
@@ -482,8 +635,16 @@ def test_bad_ics_files_are_refused_and_nothing_is_imported(agenda, db, monkeypat
 
 def test_our_own_feed_imports_into_another_space_unchanged(agenda, make_space, make_member, db):
     client, space, user = agenda
-    create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16", repeat="weekly",
-           ends="count", count="3")
+    create(
+        client,
+        space,
+        title="Atelier",
+        start_date="2027-03-16",
+        end_date="2027-03-16",
+        repeat="weekly",
+        ends="count",
+        count="3",
+    )
     other = make_space()
     make_member(other, user, "member")
     exported = feed_for(client, space).data.decode()
@@ -496,7 +657,10 @@ def rooms(app, agenda, db):
     client, space, _user = agenda
     from agora.agenda.models import Resource
 
-    room, projector = Resource(space_id=space.id, name="Salle polyvalente"), Resource(space_id=space.id, name="Vidéoprojecteur")
+    room, projector = (
+        Resource(space_id=space.id, name="Salle polyvalente"),
+        Resource(space_id=space.id, name="Vidéoprojecteur"),
+    )
     db.session.add_all([room, projector])
     db.session.commit()
     return room.id, projector.id
@@ -505,39 +669,110 @@ def rooms(app, agenda, db):
 def test_booking_a_taken_room_is_refused_naming_the_other_event(agenda, rooms, db):
     client, space, _user = agenda
     room, projector = rooms
-    assert create(client, space, title="Permanence CAF", start_date="2027-03-16", end_date="2027-03-16",
-                  repeat="weekly", ends="count", count="4", resources=[str(room)]).status_code == 302
-    response = create(client, space, title="Réunion GUP", start_date="2027-03-30", end_date="2027-03-30",
-                      start_time="19:00", end_time="21:00", resources=[str(room), str(projector)])
+    assert (
+        create(
+            client,
+            space,
+            title="Permanence CAF",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            repeat="weekly",
+            ends="count",
+            count="4",
+            resources=[str(room)],
+        ).status_code
+        == 302
+    )
+    response = create(
+        client,
+        space,
+        title="Réunion GUP",
+        start_date="2027-03-30",
+        end_date="2027-03-30",
+        start_time="19:00",
+        end_time="21:00",
+        resources=[str(room), str(projector)],
+    )
     assert response.status_code == 409
     text = response.get_data(as_text=True)
     assert "« Salle polyvalente » est déjà réservé par « Permanence CAF »" in text and "30/03/2027" in text
     assert count(db, Event) == 1
     # Before the series starts, or with only the projector: fine.
-    assert create(client, space, title="Réunion GUP", start_date="2027-03-30", end_date="2027-03-30",
-                  start_time="19:00", end_time="21:00", resources=[str(projector)]).status_code == 302
-    assert create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
-                  start_time="20:00", end_time="21:00", resources=[str(room)]).status_code == 302
+    assert (
+        create(
+            client,
+            space,
+            title="Réunion GUP",
+            start_date="2027-03-30",
+            end_date="2027-03-30",
+            start_time="19:00",
+            end_time="21:00",
+            resources=[str(projector)],
+        ).status_code
+        == 302
+    )
+    assert (
+        create(
+            client,
+            space,
+            title="Atelier",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            start_time="20:00",
+            end_time="21:00",
+            resources=[str(room)],
+        ).status_code
+        == 302
+    )
 
 
 def test_a_cancelled_date_frees_the_room(agenda, rooms, db):
     client, space, _user = agenda
     room, _projector = rooms
-    series = event_id_of(create(client, space, title="Permanence", start_date="2027-03-16", end_date="2027-03-16",
-                                repeat="weekly", ends="count", count="3", resources=[str(room)]))
+    series = event_id_of(
+        create(
+            client,
+            space,
+            title="Permanence",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            repeat="weekly",
+            ends="count",
+            count="3",
+            resources=[str(room)],
+        )
+    )
     post(client, f"/s/{space.slug}/agenda/{series}/cancel", {"at": "20270323T170000Z"})
-    assert create(client, space, title="Réunion", start_date="2027-03-23", end_date="2027-03-23",
-                  resources=[str(room)]).status_code == 302
+    assert (
+        create(
+            client, space, title="Réunion", start_date="2027-03-23", end_date="2027-03-23", resources=[str(room)]
+        ).status_code
+        == 302
+    )
 
 
 def test_moving_one_date_onto_a_booking_is_refused(agenda, rooms, db):
     client, space, _user = agenda
     room, _projector = rooms
     create(client, space, title="Loto", start_date="2027-03-31", end_date="2027-03-31", resources=[str(room)])
-    series = event_id_of(create(client, space, title="Permanence", start_date="2027-03-16", end_date="2027-03-16",
-                                repeat="weekly", ends="count", count="3", resources=[str(room)]))
-    response = post(client, f"/s/{space.slug}/agenda/{series}/occurrence", event_form(
-        at="20270330T160000Z", scope="this", start_date="2027-03-31", end_date="2027-03-31"))
+    series = event_id_of(
+        create(
+            client,
+            space,
+            title="Permanence",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            repeat="weekly",
+            ends="count",
+            count="3",
+            resources=[str(room)],
+        )
+    )
+    response = post(
+        client,
+        f"/s/{space.slug}/agenda/{series}/occurrence",
+        event_form(at="20270330T160000Z", scope="this", start_date="2027-03-31", end_date="2027-03-31"),
+    )
     assert response.status_code == 409 and "Loto" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Event).where(Event.parent_id.is_not(None))) == 0
 
@@ -571,22 +806,64 @@ def test_the_session_feed_sends_a_stranger_to_login(app, agenda):
 
 def test_changing_the_time_of_a_series_forgets_its_one_off_changes(agenda, db):
     client, space, _user = agenda
-    event_id = event_id_of(create(client, space, title="Atelier", start_date="2027-03-16", end_date="2027-03-16",
-                                  repeat="weekly", ends="count", count="3"))
+    event_id = event_id_of(
+        create(
+            client,
+            space,
+            title="Atelier",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            repeat="weekly",
+            ends="count",
+            count="3",
+        )
+    )
     post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": "20270323T170000Z"})
-    post(client, f"/s/{space.slug}/agenda/{event_id}/occurrence", event_form(
-        at="20270330T160000Z", scope="this", title="Atelier déplacé", start_date="2027-03-31", end_date="2027-03-31"))
-    post(client, f"/s/{space.slug}/agenda/{event_id}/edit", event_form(
-        title="Atelier", start_date="2027-03-16", end_date="2027-03-16", start_time="19:00", end_time="21:00",
-        repeat="weekly", ends="count", count="3"))
-    assert expanded(client, space) == [("Atelier", "03-16 19:00"), ("Atelier", "03-23 19:00"), ("Atelier", "03-30 19:00")]
+    post(
+        client,
+        f"/s/{space.slug}/agenda/{event_id}/occurrence",
+        event_form(
+            at="20270330T160000Z", scope="this", title="Atelier déplacé", start_date="2027-03-31", end_date="2027-03-31"
+        ),
+    )
+    post(
+        client,
+        f"/s/{space.slug}/agenda/{event_id}/edit",
+        event_form(
+            title="Atelier",
+            start_date="2027-03-16",
+            end_date="2027-03-16",
+            start_time="19:00",
+            end_time="21:00",
+            repeat="weekly",
+            ends="count",
+            count="3",
+        ),
+    )
+    assert expanded(client, space) == [
+        ("Atelier", "03-16 19:00"),
+        ("Atelier", "03-23 19:00"),
+        ("Atelier", "03-30 19:00"),
+    ]
 
 
 def test_all_day_series_and_one_date_of_it(agenda, db):
     client, space, _user = agenda
-    event_id = event_id_of(create(client, space, title="Vide-grenier", start_date="2027-05-01", end_date="2027-05-02",
-                                  all_day="y", start_time="", end_time="", repeat="monthly_date", ends="until",
-                                  until="2027-08-01"))
+    event_id = event_id_of(
+        create(
+            client,
+            space,
+            title="Vide-grenier",
+            start_date="2027-05-01",
+            end_date="2027-05-02",
+            all_day="y",
+            start_time="",
+            end_time="",
+            repeat="monthly_date",
+            ends="until",
+            until="2027-08-01",
+        )
+    )
     text = feed_for(client, space).data.decode()
     assert re.search(r"RRULE:.*UNTIL=20270801(;|\r)", text)  # a DATE, like DTSTART
     form = client.get(f"/s/{space.slug}/agenda/{event_id}/occurrence?at=20270531T220000Z").get_data(as_text=True)
@@ -611,10 +888,29 @@ def test_renaming_a_space_changes_the_all_spaces_feed_version(app, agenda, db):
 def test_a_date_at_a_time_skipped_by_the_spring_change_can_be_cancelled(agenda, db):
     """02:30 does not exist in Paris on 28 March 2027: the occurrence is shown at 03:30 and stays reachable."""
     client, space, _user = agenda
-    event_id = event_id_of(create(client, space, title="Veille", start_date="2027-03-21", end_date="2027-03-21",
-                                  start_time="02:30", end_time="03:00", repeat="weekly", ends="count", count="3"))
+    event_id = event_id_of(
+        create(
+            client,
+            space,
+            title="Veille",
+            start_date="2027-03-21",
+            end_date="2027-03-21",
+            start_time="02:30",
+            end_time="03:00",
+            repeat="weekly",
+            ends="count",
+            count="3",
+        )
+    )
     page = client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True)
     keys = re.findall(r'name="at" value="(\w+)"', page)
     assert len(keys) == 3
     assert post(client, f"/s/{space.slug}/agenda/{event_id}/cancel", {"at": keys[1]}).status_code == 302
-    assert len(re.findall(r'name="at" value="(\w+)"', client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True))) == 2
+    assert (
+        len(
+            re.findall(
+                r'name="at" value="(\w+)"', client.get(f"/s/{space.slug}/agenda/{event_id}/").get_data(as_text=True)
+            )
+        )
+        == 2
+    )

@@ -1,4 +1,5 @@
 """Login, throttling, sessions, passwords, setup and reset links."""
+
 from __future__ import annotations
 
 import re
@@ -46,11 +47,17 @@ def test_disabled_account_cannot_log_in(client, make_user, db):
 def test_next_only_leads_to_a_path_on_this_server(client, make_user):
     make_user("lucie")
     token = csrf_token(client)
-    for target, expected in [("/profile", "/profile"), ("https://evil.example/", "/"), ("//evil.example", "/"),
-                             ("/\\evil.example", "/")]:
+    for target, expected in [
+        ("/profile", "/profile"),
+        ("https://evil.example/", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+    ]:
         client.post("/logout", data={"csrf_token": token})
         token = csrf_token(client)
-        response = client.post(f"/login?next={target}", data={"username": "lucie", "password": PASSWORD, "csrf_token": token})
+        response = client.post(
+            f"/login?next={target}", data={"username": "lucie", "password": PASSWORD, "csrf_token": token}
+        )
         assert response.location == expected, target
         token = csrf_token(client)
 
@@ -119,8 +126,9 @@ def test_password_change_ends_other_sessions(app, client, make_user):
     login(client, "aicha")
     login(other_device, "aicha")
     new_password = "un autre mot de passe solide"
-    response = post(client, "/profile/password",
-                    {"pw-current": PASSWORD, "pw-password": new_password, "pw-confirm": new_password})
+    response = post(
+        client, "/profile/password", {"pw-current": PASSWORD, "pw-password": new_password, "pw-confirm": new_password}
+    )
     assert response.status_code == 302
     assert client.get("/profile").status_code == 200  # this session continues
     assert other_device.get("/profile").status_code == 302  # the other one is over
@@ -135,7 +143,9 @@ def test_weak_passwords_are_refused(client, make_user, db, password, message):
     user = make_user("nadia")
     login(client, "nadia")
     before = db.session.get(User, user.id).password_hash
-    response = post(client, "/profile/password", {"pw-current": PASSWORD, "pw-password": password, "pw-confirm": password})
+    response = post(
+        client, "/profile/password", {"pw-current": PASSWORD, "pw-password": password, "pw-confirm": password}
+    )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     db.session.expire_all()
@@ -145,7 +155,11 @@ def test_weak_passwords_are_refused(client, make_user, db, password, message):
 def test_wrong_current_password_changes_nothing(client, make_user, db):
     user = make_user("paul")
     login(client, "paul")
-    response = post(client, "/profile/password", {"pw-current": "faux faux faux", "pw-password": "nouveau mot de passe", "pw-confirm": "nouveau mot de passe"})
+    response = post(
+        client,
+        "/profile/password",
+        {"pw-current": "faux faux faux", "pw-password": "nouveau mot de passe", "pw-confirm": "nouveau mot de passe"},
+    )
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user.id)) == 1
     assert client.get("/profile").status_code == 200
@@ -154,18 +168,30 @@ def test_wrong_current_password_changes_nothing(client, make_user, db):
 def test_profile_edit(client, make_user, db):
     user = make_user("habib")
     login(client, "habib")
-    response = post(client, "/profile", {"display_name": "Habib K.", "email": "Habib@Example.ORG", "language": "en",
-                                        "timezone": "Indian/Reunion"})
+    response = post(
+        client,
+        "/profile",
+        {"display_name": "Habib K.", "email": "Habib@Example.ORG", "language": "en", "timezone": "Indian/Reunion"},
+    )
     assert response.status_code == 302
     saved = db.session.get(User, user.id)
-    assert (saved.display_name, saved.email, saved.language, saved.timezone) == ("Habib K.", "habib@example.org", "en", "Indian/Reunion")
+    assert (saved.display_name, saved.email, saved.language, saved.timezone) == (
+        "Habib K.",
+        "habib@example.org",
+        "en",
+        "Indian/Reunion",
+    )
     assert '<html lang="en">' in client.get("/profile").get_data(as_text=True)
 
 
 def test_profile_refuses_a_bad_email(client, make_user, db):
     user = make_user("gaby", email="gaby@example.org")
     login(client, "gaby")
-    response = post(client, "/profile", {"display_name": "Gaby", "email": "pas-une-adresse", "language": "fr", "timezone": "Europe/Paris"})
+    response = post(
+        client,
+        "/profile",
+        {"display_name": "Gaby", "email": "pas-une-adresse", "language": "fr", "timezone": "Europe/Paris"},
+    )
     assert response.status_code == 400
     assert db.session.get(User, user.id).email == "gaby@example.org"
 
@@ -294,8 +320,9 @@ def argon2_calls(monkeypatch):
 
 @pytest.mark.parametrize("account", ["with a password", "waiting for its setup link", "disabled", "unknown"])
 @pytest.mark.parametrize("password", ["the right one", "a wrong one"])
-def test_a_refused_login_costs_one_hash_check_whatever_the_account(app, client, make_user, db, argon2_calls,
-                                                                   account, password):
+def test_a_refused_login_costs_one_hash_check_whatever_the_account(
+    app, client, make_user, db, argon2_calls, account, password
+):
     if account != "unknown":
         user = make_user("compte", password=None if account == "waiting for its setup link" else PASSWORD)
         if account == "disabled":
@@ -334,8 +361,9 @@ def test_asking_for_a_reset_does_the_same_work_for_a_known_and_an_unknown_addres
     token = csrf_token(client)
     answers = {}
     for email in ("odile@example.org", "personne@example.org"):
-        answers[email] = statements_of(db, lambda: client.post(
-            "/password/forgot", data={"email": email, "csrf_token": token}))
+        answers[email] = statements_of(
+            db, lambda email=email: client.post("/password/forgot", data={"email": email, "csrf_token": token})
+        )
     (known, known_sql), (unknown, unknown_sql) = answers.values()
     assert known.get_data(as_text=True) == unknown.get_data(as_text=True)
     assert known_sql == unknown_sql and any("password_reset_requests" in s for s in known_sql)
@@ -359,17 +387,20 @@ def test_reset_mail_is_written_in_the_accounts_language(client, make_user, db):
 OWNER, ATTACKER, OTHER = "10.0.0.1", "10.0.0.66", "10.0.0.9"
 
 
-@pytest.mark.parametrize("failures, attempt, allowed", [
-    # (address, account, failures) before; (address, account, right password?); let in?
-    ([(ATTACKER, "cible", 5)], (OWNER, "cible", True), True),       # the owner elsewhere is not locked out
-    ([(ATTACKER, "cible", 5)], (ATTACKER, "cible", True), False),   # the guesser is, even with the right password
-    ([(ATTACKER, "cible", 5)], (ATTACKER, "autre", True), True),    # for that account only
-    ([(OWNER, "cible", 4)], (OWNER, "cible", True), True),          # typos below the limit
-    ([(ATTACKER, f"nom{n}", 1) for n in range(20)], (ATTACKER, "autre", True), False),  # one address, many names
-    ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], (OWNER, "cible", True), True),   # many addresses, one name...
-    ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], ("10.1.0.3", "cible", True), False),  # ...that failed: out
-    ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], (OTHER, "cible", False), True),  # a new address may try
-])
+@pytest.mark.parametrize(
+    "failures, attempt, allowed",
+    [
+        # (address, account, failures) before; (address, account, right password?); let in?
+        ([(ATTACKER, "cible", 5)], (OWNER, "cible", True), True),  # the owner elsewhere is not locked out
+        ([(ATTACKER, "cible", 5)], (ATTACKER, "cible", True), False),  # the guesser is, even with the right password
+        ([(ATTACKER, "cible", 5)], (ATTACKER, "autre", True), True),  # for that account only
+        ([(OWNER, "cible", 4)], (OWNER, "cible", True), True),  # typos below the limit
+        ([(ATTACKER, f"nom{n}", 1) for n in range(20)], (ATTACKER, "autre", True), False),  # one address, many names
+        ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], (OWNER, "cible", True), True),  # many addresses, one name...
+        ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], ("10.1.0.3", "cible", True), False),  # ...that failed: out
+        ([(f"10.1.0.{n}", "cible", 1) for n in range(20)], (OTHER, "cible", False), True),  # a new address may try
+    ],
+)
 def test_throttle_table(app, make_user, db, failures, attempt, allowed):
     make_user("cible")
     make_user("autre")
@@ -396,4 +427,8 @@ def test_counters_that_ran_out_are_removed(app, db):
         services.record_failure("ancien", "10.0.0.1", now=start)
         services.record_failure("recent", "10.0.0.2", now=start + timedelta(minutes=20))
     db.session.commit()
-    assert sorted(db.session.scalars(select(LoginThrottle.key))) == ["ip:10.0.0.2", "pair:10.0.0.2 recent", "user:recent"]
+    assert sorted(db.session.scalars(select(LoginThrottle.key))) == [
+        "ip:10.0.0.2",
+        "pair:10.0.0.2 recent",
+        "user:recent",
+    ]

@@ -1,4 +1,5 @@
 """agora backup / agora restore: a restored instance holds the same rows and byte-identical files."""
+
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +56,11 @@ def _rows(url: str) -> dict:
 
 def _files(instance: Path) -> dict:
     root = instance / "files"
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file() and "thumbs" not in p.parts}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and "thumbs" not in p.parts
+    }
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """The `agora` command: init, users, spaces, demo, serve; clear errors on bad input."""
+
 from __future__ import annotations
 
 import os
@@ -85,7 +86,9 @@ def test_unknown_option_is_a_usage_error(instance):
 
 def test_users_and_spaces_from_the_command_line(instance):
     run("init")
-    assert run("user", "create", "Nadia", "--email", "nadia@example.org", "--password", "une phrase solide").exit_code == 0
+    assert (
+        run("user", "create", "Nadia", "--email", "nadia@example.org", "--password", "une phrase solide").exit_code == 0
+    )
     result = run("user", "create", "lucie", input="encore une phrase\n")
     assert result.exit_code == 0
     assert run("space", "create", "conseil", "--name", "Conseil citoyen", "--admin", "nadia").exit_code == 0
@@ -101,16 +104,19 @@ def test_users_and_spaces_from_the_command_line(instance):
     assert "archived" in run("space", "list").output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["user", "create", "NADIA", "--password", "une phrase solide"], "déjà pris"),
-    (["user", "create", "x", "--password", "une phrase solide"], "3 à 40 caractères"),
-    (["user", "create", "bob", "--password", "azertyuiop"], "trop courant"),
-    (["space", "create", "admin", "--name", "X"], "réservée"),
-    (["space", "create", "conseil", "--name", "Autre"], "déjà cette adresse"),
-    (["space", "create", "autre", "--name", "Autre", "--admin", "personne"], "No account"),
-    (["space", "add-member", "conseil", "nadia", "--role", "boss"], "Invalid value for '--role'"),
-    (["space", "add-member", "nulle-part", "nadia"], "No space"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["user", "create", "NADIA", "--password", "une phrase solide"], "déjà pris"),
+        (["user", "create", "x", "--password", "une phrase solide"], "3 à 40 caractères"),
+        (["user", "create", "bob", "--password", "azertyuiop"], "trop courant"),
+        (["space", "create", "admin", "--name", "X"], "réservée"),
+        (["space", "create", "conseil", "--name", "Autre"], "déjà cette adresse"),
+        (["space", "create", "autre", "--name", "Autre", "--admin", "personne"], "No account"),
+        (["space", "add-member", "conseil", "nadia", "--role", "boss"], "Invalid value for '--role'"),
+        (["space", "add-member", "nulle-part", "nadia"], "No space"),
+    ],
+)
 def test_bad_cli_input_gets_one_clear_sentence(instance, args, message):
     run("init")
     run("user", "create", "nadia", "--password", "une phrase solide")
@@ -147,8 +153,10 @@ def test_generated_spaces_are_the_same_for_the_same_arguments(instance, tmp_path
 
     def snapshot(folder):
         with sqlite3.connect(folder / "agora.db") as conn:
-            return (conn.execute("SELECT group_concat(display_name) FROM users WHERE username LIKE 'habitant%'").fetchone(),
-                    conn.execute("SELECT group_concat(title) FROM forum_topics").fetchone())
+            return (
+                conn.execute("SELECT group_concat(display_name) FROM users WHERE username LIKE 'habitant%'").fetchone(),
+                conn.execute("SELECT group_concat(title) FROM forum_topics").fetchone(),
+            )
 
     other = tmp_path / "autre"
     monkeypatch.setenv("AGORA_INSTANCE", str(other))
@@ -168,8 +176,13 @@ def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
     env = {**os.environ, "AGORA_INSTANCE": str(instance)}
     subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port), "--workers", "1"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         said = []
         for line in server.stderr:  # blocks until gunicorn says a worker is up
@@ -198,23 +211,38 @@ def _mail_senders(parent: int) -> list[int]:
         children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
     except OSError:
         return []
-    return [int(pid) for pid in children if Path(f"/proc/{pid}/comm").exists()
-            and Path(f"/proc/{pid}/comm").read_text().strip() == "agora-mail"]
+    return [
+        int(pid)
+        for pid in children
+        if Path(f"/proc/{pid}/comm").exists() and Path(f"/proc/{pid}/comm").read_text().strip() == "agora-mail"
+    ]
 
 
 @pytest.mark.slow
 def test_serve_runs_one_mail_sender_beside_its_workers(instance, smtp_server):
     """The sender started by serve delivers, is alone, and stops with the server."""
     controller, handler = smtp_server
-    env = {**os.environ, "AGORA_INSTANCE": str(instance), "AGORA_SMTP_HOST": "127.0.0.1",
-           "AGORA_SMTP_PORT": str(controller.port), "AGORA_SMTP_FROM": "agora@quartier.example"}
+    env = {
+        **os.environ,
+        "AGORA_INSTANCE": str(instance),
+        "AGORA_SMTP_HOST": "127.0.0.1",
+        "AGORA_SMTP_PORT": str(controller.port),
+        "AGORA_SMTP_FROM": "agora@quartier.example",
+    }
     subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
     with sqlite3.connect(instance / "agora.db") as conn:  # a mail left by an earlier run
-        conn.execute("INSERT INTO outbox_messages (recipient, subject, body, status, attempts, created_at, "
-                     "next_attempt_at) VALUES ('odile@example.org', 'Réunion', 'Mardi', 'pending', 0, "
-                     "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')")
-    server = subprocess.Popen([AGORA, "serve", "--port", str(free_port()), "--workers", "2"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        conn.execute(
+            "INSERT INTO outbox_messages (recipient, subject, body, status, attempts, created_at, "
+            "next_attempt_at) VALUES ('odile@example.org', 'Réunion', 'Mardi', 'pending', 0, "
+            "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+        )
+    server = subprocess.Popen(
+        [AGORA, "serve", "--port", str(free_port()), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not handler.messages and time.monotonic() < deadline:
@@ -232,8 +260,12 @@ def test_serve_runs_one_mail_sender_beside_its_workers(instance, smtp_server):
 
 @pytest.mark.slow
 def test_serve_refuses_a_database_that_is_not_migrated(instance, tmp_path):
-    env = {**os.environ, "AGORA_INSTANCE": str(instance), "AGORA_SECRET_KEY": "x",
-           "AGORA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    env = {
+        **os.environ,
+        "AGORA_INSTANCE": str(instance),
+        "AGORA_SECRET_KEY": "x",
+        "AGORA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+    }
     result = subprocess.run([AGORA, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True)
     assert result.returncode == 1 and "agora db upgrade" in result.stderr
 
@@ -275,10 +307,16 @@ def test_search_reindex_rebuilds_the_index_of_the_demo(instance):
     assert unknown.exit_code == 1
 
 
-@pytest.mark.parametrize(("base_url", "port", "warned"), [
-    ("http://localhost:8000", 8000, False), ("http://localhost:8000", 8001, True), ("http://127.0.0.1", 8000, True),
-    ("http://127.0.0.1", 80, False), ("https://agora.quartier.example", 8000, False),
-])
+@pytest.mark.parametrize(
+    ("base_url", "port", "warned"),
+    [
+        ("http://localhost:8000", 8000, False),
+        ("http://localhost:8000", 8001, True),
+        ("http://127.0.0.1", 8000, True),
+        ("http://127.0.0.1", 80, False),
+        ("https://agora.quartier.example", 8000, False),
+    ],
+)
 def test_serve_warns_when_links_name_this_machine_on_another_port(base_url, port, warned):
     from agora.cli import base_url_mismatch
 

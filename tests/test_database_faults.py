@@ -1,4 +1,5 @@
 """The database locked too long or unreachable: a clear 503 page, nothing written, recovery without restart."""
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,10 @@ def test_an_unreachable_database_gives_a_503_page_and_the_next_request_works(app
     _fresh_connections(db)
     event.listen(db.engine, "do_connect", refuse)
     try:
-        for response in (client.get(f"/s/{space.slug}/forum/{topic_id}/"),
-                         post(client, f"/s/{space.slug}/forum/{topic_id}/reply", {"body": "Perdue ?"})):
+        for response in (
+            client.get(f"/s/{space.slug}/forum/{topic_id}/"),
+            post(client, f"/s/{space.slug}/forum/{topic_id}/reply", {"body": "Perdue ?"}),
+        ):
             assert response.status_code == 503 and response.headers["Retry-After"] == "30"
             page = response.get_data(as_text=True)
             assert "Service momentanément indisponible" in page and "réessayez dans une minute" in page
@@ -80,6 +83,7 @@ def test_a_lock_held_too_long_gives_a_503_page_and_nothing_half_written(app, db,
             holder.rollback()
             holder.close()
             engine.dispose()
+
     try:
         started = time.monotonic()
         response = post(client, f"/s/{space.slug}/forum/{topic_id}/reply", {"body": "Pendant le verrou"})

@@ -1,9 +1,10 @@
 """Documents: folders, uploads and versions, roles, trash, quota, downloads, ZIP, previews, safety."""
+
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
-import errno
 import os
 import re
 import struct
@@ -34,18 +35,26 @@ def post_multipart(client, url, data: dict, files: list[tuple[str, str, bytes]],
 
     Encoded here, in memory: the test client would spool a large body to a file it never closes.
     """
-    fields = MultiDict([("csrf_token", csrf_token(client)), *data.items()]
-                       + [(field, FileStorage(io.BytesIO(content), filename=name)) for field, name, content in files])
+    fields = MultiDict(
+        [("csrf_token", csrf_token(client)), *data.items()]
+        + [(field, FileStorage(io.BytesIO(content), filename=name)) for field, name, content in files]
+    )
     boundary, body = encode_multipart(fields)
-    return client.post(url, input_stream=io.BytesIO(body), content_type=f'multipart/form-data; boundary="{boundary}"',
-                       **kwargs)
+    return client.post(
+        url, input_stream=io.BytesIO(body), content_type=f'multipart/form-data; boundary="{boundary}"', **kwargs
+    )
 
 
 def upload(client, slug, files, folder_id=None, on_conflict="version", note="", **kwargs):
     """POST the upload form; files is a list of (name, bytes)."""
     url = f"/s/{slug}/documents/folders/{folder_id}/upload" if folder_id else f"/s/{slug}/documents/upload"
-    return post_multipart(client, url, {"on_conflict": on_conflict, "note": note},
-                          [("files", name, content) for name, content in files], **kwargs)
+    return post_multipart(
+        client,
+        url,
+        {"on_conflict": on_conflict, "note": note},
+        [("files", name, content) for name, content in files],
+        **kwargs,
+    )
 
 
 def documents_dir(app, space_id):
@@ -133,8 +142,9 @@ def test_same_name_becomes_a_new_version_or_is_kept_beside_it(app, db, member_cl
     upload(client, space.slug, [("Budget.txt", b"version un")])
     upload(client, space.slug, [("budget.TXT", b"version deux")], note="chiffres de mars")
     budget = doc_named(db, space.id, "Budget.txt")
-    versions = db.session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == budget.id)
-                                  .order_by(DocumentVersion.number)).all()
+    versions = db.session.scalars(
+        select(DocumentVersion).where(DocumentVersion.document_id == budget.id).order_by(DocumentVersion.number)
+    ).all()
     assert [v.number for v in versions] == [1, 2] and versions[1].note == "chiffres de mars"
     assert client.get(f"/s/{space.slug}/documents/{budget.id}/download").data == b"version deux"
     old = client.get(f"/s/{space.slug}/documents/{budget.id}/versions/{versions[0].id}/download")
@@ -149,7 +159,9 @@ def test_an_old_version_is_restored_as_the_current_one(app, db, member_client):
     upload(client, space.slug, [("Plan.txt", b"ancien plan")])
     upload(client, space.slug, [("Plan.txt", b"nouveau plan, plus long")])
     plan = doc_named(db, space.id, "Plan.txt")
-    first = db.session.scalar(select(DocumentVersion).where(DocumentVersion.document_id == plan.id, DocumentVersion.number == 1))
+    first = db.session.scalar(
+        select(DocumentVersion).where(DocumentVersion.document_id == plan.id, DocumentVersion.number == 1)
+    )
     page = client.get(f"/s/{space.slug}/documents/{plan.id}").get_data(as_text=True)
     assert "En faire la version actuelle" in page
     response = post(client, f"/s/{space.slug}/documents/{plan.id}/versions/{first.id}/restore")
@@ -164,9 +176,12 @@ def test_new_version_from_the_document_page_whatever_its_file_name(app, db, memb
     client, space, _user = member_client("member")
     upload(client, space.slug, [("Charte.txt", b"v1")])
     charte = doc_named(db, space.id, "Charte.txt")
-    response = post(client, f"/s/{space.slug}/documents/{charte.id}/versions",
-                    {"file": (io.BytesIO(b"v2 relue"), "charte-relue-final.txt"), "note": "relue"},
-                    content_type="multipart/form-data")
+    response = post(
+        client,
+        f"/s/{space.slug}/documents/{charte.id}/versions",
+        {"file": (io.BytesIO(b"v2 relue"), "charte-relue-final.txt"), "note": "relue"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     assert client.get(f"/s/{space.slug}/documents/{charte.id}/download").data == b"v2 relue"
     page = client.get(f"/s/{space.slug}/documents/{charte.id}").get_data(as_text=True)
@@ -248,8 +263,11 @@ def test_folder_listing_sorts_by_name_date_and_size(app, db, member_client):
     assert order("size") == ["a-gros.txt", "b-moyen.txt", "c-petit.txt"][::1] and order("size")[0] == "a-gros.txt"
     assert order("size")[-1] == "c-petit.txt"
     with app.app_context():
-        _db.session.execute(Document.__table__.update().where(Document.name == "c-petit.txt")
-                            .values(updated_at=utcnow() + timedelta(hours=1)))
+        _db.session.execute(
+            Document.__table__.update()
+            .where(Document.name == "c-petit.txt")
+            .values(updated_at=utcnow() + timedelta(hours=1))
+        )
         _db.session.commit()
     assert order("date")[0] == "c-petit.txt"
 
@@ -266,7 +284,9 @@ def test_a_long_folder_shows_its_files_page_by_page_in_the_chosen_order(app, db,
 
     def shown(**args):
         page = client.get(base, query_string=args).get_data(as_text=True)
-        return sorted((name for name in names if f">{name}</a>" in page), key=lambda name: page.index(f">{name}</a>")), page
+        return sorted(
+            (name for name in names if f">{name}</a>" in page), key=lambda name: page.index(f">{name}</a>")
+        ), page
 
     first, page = shown()
     assert first == ["Affiches.txt", "budget.txt"] and ">Archives</a>" in page
@@ -430,7 +450,9 @@ def test_download_answers_ranges_etags_and_utf8_names(app, db, member_client):
     assert full.status_code == 200 and full.data == body
     assert full.headers["Accept-Ranges"] == "bytes"
     disposition = full.headers["Content-Disposition"]
-    assert disposition.startswith("attachment;") and "filename*=UTF-8''R%C3%A9union%20d%27%C3%A9t%C3%A9.bin" in disposition
+    assert (
+        disposition.startswith("attachment;") and "filename*=UTF-8''R%C3%A9union%20d%27%C3%A9t%C3%A9.bin" in disposition
+    )
     assert 'filename="Reunion d\'ete.bin"' in disposition
     assert "sandbox" in full.headers["Content-Security-Policy"] and full.headers["X-Content-Type-Options"] == "nosniff"
     assert "private" in full.headers["Cache-Control"]
@@ -561,12 +583,15 @@ def test_pdf_shows_inline_and_other_files_only_download(app, db, member_client):
 # Hostile uploads -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, content", [
-    ("photo.jpg", b"<html><body><script>alert(1)</script></body></html>"),
-    ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'),
-    ("flux.xml", b'<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>'),
-    ("page.pdf", b"<!DOCTYPE html><html><script>alert(1)</script>"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("photo.jpg", b"<html><body><script>alert(1)</script></body></html>"),
+        ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'),
+        ("flux.xml", b'<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>'),
+        ("page.pdf", b"<!DOCTYPE html><html><script>alert(1)</script>"),
+    ],
+)
 def test_active_content_is_never_served_inline(app, db, member_client, name, content):
     client, space, _user = member_client("member")
     assert upload(client, space.slug, [(name, content)]).status_code == 302
@@ -580,13 +605,16 @@ def test_active_content_is_never_served_inline(app, db, member_client, name, con
     assert client.get(f"/s/{space.slug}/documents/{doc.id}/thumbnail").status_code == 404
 
 
-@pytest.mark.parametrize("raw, stored", [
-    ("../../etc/passwd", "passwd"),
-    ("Mes documents/2026/Bilan.docx", "Bilan.docx"),
-    ("bilan\x01\x7f.txt", "bilan .txt"),
-    ("facture\u202efdp.exe", "facturefdp.exe"),  # the right-to-left override would show it as "exe.pdf"
-    ("<img src=x onerror=alert(1)>.txt", "<img src=x onerror=alert(1)>.txt"),
-])
+@pytest.mark.parametrize(
+    "raw, stored",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("Mes documents/2026/Bilan.docx", "Bilan.docx"),
+        ("bilan\x01\x7f.txt", "bilan .txt"),
+        ("facture\u202efdp.exe", "facturefdp.exe"),  # the right-to-left override would show it as "exe.pdf"
+        ("<img src=x onerror=alert(1)>.txt", "<img src=x onerror=alert(1)>.txt"),
+    ],
+)
 def test_file_names_are_cleaned_and_shown_escaped(app, db, member_client, raw, stored):
     client, space, _user = member_client("member")
     assert upload(client, space.slug, [(raw, b"contenu")]).status_code == 302
@@ -610,7 +638,9 @@ def test_empty_file_and_missing_file_are_refused(app, db, member_client):
     client, space, _user = member_client("member")
     empty = upload(client, space.slug, [("vide.txt", b"")])
     assert empty.status_code == 400 and "est vide" in empty.get_data(as_text=True)
-    missing = post(client, f"/s/{space.slug}/documents/upload", {"on_conflict": "version"}, content_type="multipart/form-data")
+    missing = post(
+        client, f"/s/{space.slug}/documents/upload", {"on_conflict": "version"}, content_type="multipart/form-data"
+    )
     assert missing.status_code == 400 and "Choisissez au moins un fichier" in missing.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Document)) == 0
 
@@ -667,7 +697,9 @@ def test_a_failing_commit_removes_the_placed_file(app, db, member_client, monkey
     assert stored_files(app, space.id) == [] and tmp_files(app) == []
 
 
-@pytest.mark.parametrize("failing_sync", [1, 2, 3], ids=["receiving the first file", "placing it", "receiving the second"])
+@pytest.mark.parametrize(
+    "failing_sync", [1, 2, 3], ids=["receiving the first file", "placing it", "receiving the second"]
+)
 def test_a_full_disk_during_an_upload_says_so_and_keeps_nothing(app, db, member_client, monkeypatch, failing_sync):
     client, space, _user = member_client("member")
     upload(client, space.slug, [("avant.txt", b"avant")])
@@ -784,8 +816,12 @@ def test_the_attachments_folder_belongs_to_no_one(app, db, member_client):
     client, space, _user = member_client("member")
     from tests.test_attachments import post_multipart as send
 
-    send(client, f"/s/{space.slug}/forum/new", {"title": "Fête", "body": "Affiche", "category": "0"},
-         [("attachments", "affiche.pdf", PDF)])
+    send(
+        client,
+        f"/s/{space.slug}/forum/new",
+        {"title": "Fête", "body": "Affiche", "category": "0"},
+        [("attachments", "affiche.pdf", PDF)],
+    )
     folder = db.session.scalar(select(Folder).where(Folder.space_id == space.id))
     assert folder.created_by_id is None
     assert post(client, f"/s/{space.slug}/documents/folders/{folder.id}/delete").status_code == 403
@@ -837,8 +873,11 @@ def test_two_versions_sent_at_the_same_moment_are_both_kept(app, db, member_clie
 
     def send(browser, content):
         barrier.wait()
-        statuses.append(post_multipart(browser, f"/s/{space.slug}/documents/{plan_id}/versions", {"note": ""},
-                                       [("file", "plan.txt", content)]).status_code)
+        statuses.append(
+            post_multipart(
+                browser, f"/s/{space.slug}/documents/{plan_id}/versions", {"note": ""}, [("file", "plan.txt", content)]
+            ).status_code
+        )
 
     threads = [threading.Thread(target=send, args=(b, c)) for b, c in ((client, b"v2"), (second, b"v3"))]
     for thread in threads:

@@ -1,4 +1,5 @@
 """Forum: topics, replies, roles, bad input, sanitising, unread tracking, reactions, follows."""
+
 from __future__ import annotations
 
 import re
@@ -9,9 +10,9 @@ from sqlalchemy import func, insert, select
 
 from agora.auth.models import User
 from agora.core.mail import OutboxMessage
-from agora.notifications.models import Notification
 from agora.forum import services
 from agora.forum.models import BODY_MAX, ForumCategory, Post, Reaction, Topic, TopicFollow
+from agora.notifications.models import Notification
 from agora.spaces.models import Activity, Space
 from tests.conftest import deliver_notifications, login, post
 from tests.test_queries import count_queries
@@ -110,13 +111,16 @@ def test_forum_role_matrix(app, forum, db, role, action):
         assert not db.session.get(Topic, other_topic).is_pinned
 
 
-@pytest.mark.parametrize("title, body, message", [
-    ("", "Texte", "Donnez un titre"),
-    ("   ", "Texte", "Donnez un titre"),
-    ("x" * 201, "Texte", "200"),
-    ("Titre", "   \n  ", "Le message est vide"),
-    ("Titre", "x" * (BODY_MAX + 1), "50000"),
-])
+@pytest.mark.parametrize(
+    "title, body, message",
+    [
+        ("", "Texte", "Donnez un titre"),
+        ("   ", "Texte", "Donnez un titre"),
+        ("x" * 201, "Texte", "200"),
+        ("Titre", "   \n  ", "Le message est vide"),
+        ("Titre", "x" * (BODY_MAX + 1), "50000"),
+    ],
+)
 def test_bad_topics_are_refused_and_nothing_is_written(forum, db, title, body, message):
     space, clients = forum
     response = new_topic(clients["member"][0], space, title=title, body=body)
@@ -129,7 +133,9 @@ def test_category_of_another_space_is_refused(forum, make_space, app, db):
     space, clients = forum
     other = make_space()
     with app.test_request_context():
-        foreign = services.save_category(db.session.get(Space, other.id), None, name="Ailleurs", colour="#000000", position=0)
+        foreign = services.save_category(
+            db.session.get(Space, other.id), None, name="Ailleurs", colour="#000000", position=0
+        )
         db.session.commit()
         foreign_id = foreign.id
     response = new_topic(clients["member"][0], space, category=str(foreign_id))
@@ -158,8 +164,8 @@ XSS_PAYLOADS = [
     '<a href="javascript:alert(1)">x</a>',
     "<svg onload=alert(1)>",
     '<iframe src="https://evil.example"></iframe>',
-    "[x](https://ok.example \"title\" onmouseover=alert(1))",
-    "<div style=\"background:url(javascript:alert(1))\">x</div>",
+    '[x](https://ok.example "title" onmouseover=alert(1))',
+    '<div style="background:url(javascript:alert(1))">x</div>',
     "`<script>` est du code, <b onclick=alert(1)>gras</b>",
 ]
 
@@ -196,7 +202,9 @@ def test_script_in_a_post_never_runs(forum, db, payload):
 
 def test_links_get_rel_and_autolinks_work(forum, db):
     space, clients = forum
-    new_topic(clients["member"][0], space, body="Voir https://www.service-public.fr et [la mairie](https://mairie.example)")
+    new_topic(
+        clients["member"][0], space, body="Voir https://www.service-public.fr et [la mairie](https://mairie.example)"
+    )
     html = db.session.scalar(select(Post.body_html))
     assert html.count('rel="nofollow noopener ugc"') == 2
     assert 'href="https://www.service-public.fr"' in html
@@ -204,8 +212,11 @@ def test_links_get_rel_and_autolinks_work(forum, db):
 
 def test_preview_shows_the_rendering_and_saves_nothing(forum, db):
     space, clients = forum
-    response = post(clients["member"][0], f"/s/{space.slug}/forum/new",
-                    {"title": "Essai", "body": "**important**", "category": "0", "preview": "1"})
+    response = post(
+        clients["member"][0],
+        f"/s/{space.slug}/forum/new",
+        {"title": "Essai", "body": "**important**", "category": "0", "preview": "1"},
+    )
     assert response.status_code == 200
     assert "<strong>important</strong>" in response.get_data(as_text=True)
     assert count(db, Topic) == 0
@@ -269,14 +280,21 @@ def test_author_edits_with_a_marker_and_cannot_edit_others(forum, db):
     space, clients = forum
     topic_id = topic_id_of(new_topic(clients["member"][0], space))
     first = db.session.scalar(select(Post.id))
-    response = post(clients["member"][0], f"/s/{space.slug}/forum/posts/{first}/edit", {"title": "Jardin des Tilleuls", "body": "Corrigé"})
+    response = post(
+        clients["member"][0],
+        f"/s/{space.slug}/forum/posts/{first}/edit",
+        {"title": "Jardin des Tilleuls", "body": "Corrigé"},
+    )
     assert response.status_code == 302
     page = clients["member"][0].get(f"/s/{space.slug}/forum/{topic_id}/").get_data(as_text=True)
     assert "Jardin des Tilleuls" in page and "modifié le" in page
     reply = post(clients["admin"][0], f"/s/{space.slug}/forum/{topic_id}/reply", {"body": "Réponse de l'admin"})
     assert reply.status_code == 302
     admin_post = db.session.scalar(select(Post.id).where(Post.is_first.is_(False)))
-    assert post(clients["member"][0], f"/s/{space.slug}/forum/posts/{admin_post}/edit", {"body": "piraté"}).status_code == 403
+    assert (
+        post(clients["member"][0], f"/s/{space.slug}/forum/posts/{admin_post}/edit", {"body": "piraté"}).status_code
+        == 403
+    )
     assert db.session.get(Post, admin_post).body == "Réponse de l'admin"
 
 
@@ -339,8 +357,18 @@ def test_followers_mentions_and_members_are_notified_and_mailed(forum, db):
 def test_admin_manages_themes_and_moves_a_topic(forum, db):
     space, clients = forum
     admin = clients["admin"][0]
-    assert post(admin, f"/s/{space.slug}/forum/categories/", {"name": "Cadre de vie", "colour": "#2255aa", "position": "1"}).status_code == 302
-    assert post(admin, f"/s/{space.slug}/forum/categories/", {"name": "cadre de vie", "colour": "#2255aa", "position": "2"}).status_code == 409
+    assert (
+        post(
+            admin, f"/s/{space.slug}/forum/categories/", {"name": "Cadre de vie", "colour": "#2255aa", "position": "1"}
+        ).status_code
+        == 302
+    )
+    assert (
+        post(
+            admin, f"/s/{space.slug}/forum/categories/", {"name": "cadre de vie", "colour": "#2255aa", "position": "2"}
+        ).status_code
+        == 409
+    )
     category_id = db.session.scalar(select(ForumCategory.id))
     topic_id = topic_id_of(new_topic(clients["member"][0], space))
     post(admin, f"/s/{space.slug}/forum/{topic_id}/moderate", {"mod-is_pinned": "y", "mod-category": str(category_id)})
@@ -368,14 +396,40 @@ def seed_topics(app, db, space_id, author_id, n):
         from agora.extensions import db as flask_db
 
         start = flask_db.session.scalar(select(func.coalesce(func.max(Topic.id), 0)))
-        flask_db.session.execute(insert(Topic), [
-            {"id": start + k + 1, "space_id": space_id, "author_id": author_id, "title": f"Sujet {k}", "created_at": now,
-             "last_post_at": now, "last_poster_id": author_id, "reply_count": 1, "is_pinned": False, "is_locked": False}
-            for k in range(n)])
-        flask_db.session.execute(insert(Post), [
-            {"space_id": space_id, "topic_id": start + k + 1, "author_id": author_id, "body": "x", "body_html": "<p>x</p>",
-             "is_first": first, "created_at": now}
-            for k in range(n) for first in (True, False)])
+        flask_db.session.execute(
+            insert(Topic),
+            [
+                {
+                    "id": start + k + 1,
+                    "space_id": space_id,
+                    "author_id": author_id,
+                    "title": f"Sujet {k}",
+                    "created_at": now,
+                    "last_post_at": now,
+                    "last_poster_id": author_id,
+                    "reply_count": 1,
+                    "is_pinned": False,
+                    "is_locked": False,
+                }
+                for k in range(n)
+            ],
+        )
+        flask_db.session.execute(
+            insert(Post),
+            [
+                {
+                    "space_id": space_id,
+                    "topic_id": start + k + 1,
+                    "author_id": author_id,
+                    "body": "x",
+                    "body_html": "<p>x</p>",
+                    "is_first": first,
+                    "created_at": now,
+                }
+                for k in range(n)
+                for first in (True, False)
+            ],
+        )
         flask_db.session.commit()
 
 
@@ -443,24 +497,44 @@ def test_stored_html_is_rendered_again_when_the_renderer_changes(forum, db, app,
     # What the next renderer would write, and posts from before versions were kept (version 0).
     monkeypatch.setattr(services, "RENDERER_VERSION", richtext.RENDERER_VERSION + 1)
     monkeypatch.setattr(services, "render_markdown", lambda source: f"<p>v2: {source}</p>")
-    db.session.execute(insert(Post), [{"space_id": space.id, "topic_id": stored.topic_id, "author_id": stored.author_id,
-                                       "body": "ancien", "body_html": "<p>périmé</p>", "body_html_version": 0}])
+    db.session.execute(
+        insert(Post),
+        [
+            {
+                "space_id": space.id,
+                "topic_id": stored.topic_id,
+                "author_id": stored.author_id,
+                "body": "ancien",
+                "body_html": "<p>périmé</p>",
+                "body_html_version": 0,
+            }
+        ],
+    )
     db.session.commit()
     with app.app_context():
         assert _rerender_stale_html() == 2
         assert _rerender_stale_html() == 0
     db.session.expire_all()
     rows = db.session.execute(select(Post.body_html, Post.body_html_version).order_by(Post.id)).all()
-    assert rows == [("<p>v2: Un **jardin** partagé</p>", richtext.RENDERER_VERSION + 1),
-                    ("<p>v2: ancien</p>", richtext.RENDERER_VERSION + 1)]
+    assert rows == [
+        ("<p>v2: Un **jardin** partagé</p>", richtext.RENDERER_VERSION + 1),
+        ("<p>v2: ancien</p>", richtext.RENDERER_VERSION + 1),
+    ]
     page = client.get(location).get_data(as_text=True)
     assert "v2: ancien" in page and "périmé" not in page
+
+
 def test_a_mention_links_to_the_persons_page_and_a_stranger_stays_text(forum, make_user, db):
     space, clients = forum
     reader_user = clients["reader"][1]
     make_user("hors.espace", display_name="Hors Espace")
-    topic_id = topic_id_of(new_topic(clients["member"][0], space,
-                                     body="Avis à @Reader.Forum et @hors.espace, voir `@reader.forum` ou [@reader.forum](https://exemple.fr)"))
+    topic_id = topic_id_of(
+        new_topic(
+            clients["member"][0],
+            space,
+            body="Avis à @Reader.Forum et @hors.espace, voir `@reader.forum` ou [@reader.forum](https://exemple.fr)",
+        )
+    )
     page = clients["admin"][0].get(f"/s/{space.slug}/forum/{topic_id}/").get_data(as_text=True)
     profile = f"/s/{space.slug}/members/{reader_user.id}"
     assert f'<a href="{profile}" rel="nofollow noopener ugc">@Reader.Forum</a>' in page

@@ -1,7 +1,8 @@
 """The foundation: configuration layers, database settings, health, headers, errors, languages."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
@@ -76,7 +77,7 @@ def test_timestamps_refuse_naive_values_and_come_back_in_utc(db):
             paris = timezone(timedelta(hours=1))
             conn.execute(table.insert().values(id=1, at=datetime(2026, 3, 1, 18, 30, tzinfo=paris)))
             stored = conn.execute(select(table.c.at)).scalar_one()
-            assert stored == datetime(2026, 3, 1, 17, 30, tzinfo=timezone.utc)
+            assert stored == datetime(2026, 3, 1, 17, 30, tzinfo=UTC)
             assert stored.utcoffset() == timedelta(0)
             with pytest.raises(Exception, match="naive datetime refused"):
                 conn.execute(table.insert().values(id=2, at=datetime(2026, 3, 1, 18, 30)))

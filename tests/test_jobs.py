@@ -1,4 +1,5 @@
 """Durable jobs: written with the change, run after it by the background process, retried, never lost."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,8 +28,10 @@ def found(client, q) -> str:
 
 def rows(app):
     with app.app_context():
-        return [(job.kind, job.status, job.attempts, job.payload, job.last_error)
-                for job in _db.session.scalars(select(jobs.Job).order_by(jobs.Job.id))]
+        return [
+            (job.kind, job.status, job.attempts, job.payload, job.last_error)
+            for job in _db.session.scalars(select(jobs.Job).order_by(jobs.Job.id))
+        ]
 
 
 def test_the_writing_request_leaves_the_index_to_the_background_process(app, db, member_client, background_jobs):

@@ -4,6 +4,7 @@ Every `import` of the package is read with `ast`, at module level and inside fun
 function-level import is still a dependency, only a later one). CONTRIBUTING.md ("Layers") says
 what each layer may use and where the signals go.
 """
+
 from __future__ import annotations
 
 import ast
@@ -108,7 +109,9 @@ def _edges() -> list[tuple[str, str, str, int]]:
 
 def _is_module(name: str) -> bool:
     relative = Path(*name.split("."))
-    return (PACKAGE.parent / relative).with_suffix(".py").is_file() or (PACKAGE.parent / relative / "__init__.py").is_file()
+    return (PACKAGE.parent / relative).with_suffix(".py").is_file() or (
+        PACKAGE.parent / relative / "__init__.py"
+    ).is_file()
 
 
 def _rank(package: str) -> int:
@@ -129,30 +132,38 @@ def test_every_package_has_a_layer():
 
 
 def test_nothing_imports_upward():
-    upward = [f"{file}:{line}: {module} imports {target}"
-              for module, target, file, line in _checked_edges()
-              if _rank(_package_of(target)) > _rank(_package_of(module))]
+    upward = [
+        f"{file}:{line}: {module} imports {target}"
+        for module, target, file, line in _checked_edges()
+        if _rank(_package_of(target)) > _rank(_package_of(module))
+    ]
     assert not upward, "imports from a higher layer:\n" + "\n".join(upward)
 
 
 def test_features_do_not_import_one_another():
-    crossing = [f"{file}:{line}: {module} imports {target}"
-                for module, target, file, line in _checked_edges()
-                if _package_of(module) in FEATURES and _package_of(target) in FEATURES]
+    crossing = [
+        f"{file}:{line}: {module} imports {target}"
+        for module, target, file, line in _checked_edges()
+        if _package_of(module) in FEATURES and _package_of(target) in FEATURES
+    ]
     assert not crossing, "features reach into each other:\n" + "\n".join(crossing)
 
 
 def test_views_do_not_import_other_views():
-    crossing = [f"{file}:{line}: {module} imports {target}"
-                for module, target, file, line in _edges()
-                if module.endswith(".views") and target.endswith(".views")]
+    crossing = [
+        f"{file}:{line}: {module} imports {target}"
+        for module, target, file, line in _edges()
+        if module.endswith(".views") and target.endswith(".views")
+    ]
     assert not crossing, "a view module imports another's views:\n" + "\n".join(crossing)
 
 
 def test_core_knows_no_feature():
-    reaching = [f"{file}:{line}: {module} imports {target}"
-                for module, target, file, line in _edges()
-                if _package_of(module) == "agora.core" and _rank(_package_of(target)) > _rank("agora.core")]
+    reaching = [
+        f"{file}:{line}: {module} imports {target}"
+        for module, target, file, line in _edges()
+        if _package_of(module) == "agora.core" and _rank(_package_of(target)) > _rank("agora.core")
+    ]
     assert not reaching, "\n".join(reaching)
 
 
@@ -182,12 +193,15 @@ def test_every_allowed_exception_is_still_needed():
     assert not stale, f"no longer imported, remove from ALLOWED: {stale}"
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("import agora.forum.models\n", {"agora.forum.models"}),
-    ("def f():\n    from agora.agenda import services\n", {"agora.agenda.services"}),
-    ("from . import storage\n", {"agora.documents.storage"}),
-    ("from .models import Document\n", {"agora.documents.models.Document"}),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("import agora.forum.models\n", {"agora.forum.models"}),
+        ("def f():\n    from agora.agenda import services\n", {"agora.agenda.services"}),
+        ("from . import storage\n", {"agora.documents.storage"}),
+        ("from .models import Document\n", {"agora.documents.models.Document"}),
+    ],
+)
 def test_imports_are_read_inside_functions_and_relative(tmp_path, source, expected):
     """The walker itself: function-level and relative imports count."""
     path = tmp_path / "views.py"

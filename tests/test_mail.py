@@ -1,4 +1,5 @@
 """The outbox sender against a real SMTP server: delivery, retries, nothing lost, nothing twice."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """Member directory: privacy per field and audience everywhere, organisations, exports, import, avatars."""
+
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,13 @@ from agora.spaces.models import Membership, Space
 from tests.conftest import login, post
 from tests.test_queries import count_queries
 
-VALUES = {"phone": "06 12 34 56 78", "email": "fatou@example.org", "organisation": "Régie de quartier",
-          "function": "Encadrante", "presentation": "Je m'occupe du jardin."}
+VALUES = {
+    "phone": "06 12 34 56 78",
+    "email": "fatou@example.org",
+    "organisation": "Régie de quartier",
+    "function": "Encadrante",
+    "presentation": "Je m'occupe du jardin.",
+}
 
 
 @pytest.fixture
@@ -128,7 +134,9 @@ def test_vcard_parses_back_with_an_independent_parser(directory):
     assert card.email.value == VALUES["email"]
     assert card.title.value == "Encadrante"
     assert card.note.value == "Je m'occupe du jardin."
-    everyone = list(vobject.readComponents(clients["admin"].get(f"/s/{space.slug}/members/directory.vcf").data.decode()))
+    everyone = list(
+        vobject.readComponents(clients["admin"].get(f"/s/{space.slug}/members/directory.vcf").data.decode())
+    )
     assert len(everyone) == 4
 
 
@@ -165,15 +173,26 @@ def test_member_picks_an_organisation_of_this_space_only(directory, make_space, 
     response = post(clients["self"], f"/s/{space.slug}/members/me", {"organisation": str(foreign_id), "function": "x"})
     assert response.status_code == 400
     own = db.session.scalar(select(Organisation.id).where(Organisation.space_id == space.id))
-    assert post(clients["self"], f"/s/{space.slug}/members/me", {"organisation": str(own), "function": "Bénévole"}).status_code == 302
+    assert (
+        post(
+            clients["self"], f"/s/{space.slug}/members/me", {"organisation": str(own), "function": "Bénévole"}
+        ).status_code
+        == 302
+    )
     assert db.session.scalar(select(Membership.function).where(Membership.user_id == fatou.id)) == "Bénévole"
 
 
 def test_organisations_page_and_filter(directory, db):
     space, fatou, clients = directory
-    assert post(clients["member"], f"/s/{space.slug}/members/organisations/", {"name": "Centre social"}).status_code == 403
-    assert post(clients["admin"], f"/s/{space.slug}/members/organisations/", {"name": "Centre social"}).status_code == 302
-    assert post(clients["admin"], f"/s/{space.slug}/members/organisations/", {"name": "centre SOCIAL"}).status_code == 409
+    assert (
+        post(clients["member"], f"/s/{space.slug}/members/organisations/", {"name": "Centre social"}).status_code == 403
+    )
+    assert (
+        post(clients["admin"], f"/s/{space.slug}/members/organisations/", {"name": "Centre social"}).status_code == 302
+    )
+    assert (
+        post(clients["admin"], f"/s/{space.slug}/members/organisations/", {"name": "centre SOCIAL"}).status_code == 409
+    )
     org = db.session.scalar(select(Organisation).where(Organisation.name == "Régie de quartier"))
     page = shown_in(clients["member"], f"/s/{space.slug}/members/?organisation={org.id}")
     assert "Fatou Diallo-Sané" in page and "Member X" not in page
@@ -189,17 +208,34 @@ def test_search_box_finds_people_by_name(directory):
 
 def test_privacy_choices_from_the_profile(directory, db):
     space, fatou, clients = directory
-    response = post(clients["self"], "/profile/directory", {
-        "dir-phone": "07 00 00 00 00", "dir-presentation": "Bonjour",
-        "dir-privacy_phone": "members", "dir-privacy_email": "nobody", "dir-privacy_organisation": "admins",
-        "dir-privacy_function": "members", "dir-privacy_presentation": "nobody"})
+    response = post(
+        clients["self"],
+        "/profile/directory",
+        {
+            "dir-phone": "07 00 00 00 00",
+            "dir-presentation": "Bonjour",
+            "dir-privacy_phone": "members",
+            "dir-privacy_email": "nobody",
+            "dir-privacy_organisation": "admins",
+            "dir-privacy_function": "members",
+            "dir-privacy_presentation": "nobody",
+        },
+    )
     assert response.status_code == 302
     user = db.session.get(User, fatou.id)
     assert user.phone == "07 00 00 00 00"
     assert user.privacy["email"] == "nobody" and user.privacy["organisation"] == "admins"
-    bad = post(clients["self"], "/profile/directory", {"dir-privacy_phone": "everyone", "dir-privacy_email": "nobody",
-                                                       "dir-privacy_organisation": "admins", "dir-privacy_function": "members",
-                                                       "dir-privacy_presentation": "nobody"})
+    bad = post(
+        clients["self"],
+        "/profile/directory",
+        {
+            "dir-privacy_phone": "everyone",
+            "dir-privacy_email": "nobody",
+            "dir-privacy_organisation": "admins",
+            "dir-privacy_function": "members",
+            "dir-privacy_presentation": "nobody",
+        },
+    )
     assert bad.status_code == 400
     assert db.session.get(User, fatou.id).privacy["phone"] == "members"
 
@@ -217,10 +253,19 @@ def image_bytes(fmt="JPEG", size=(600, 400), exif_rotate=False) -> bytes:
 
 
 def upload_avatar(client, data: bytes, name="photo.jpg"):
-    return post(client, "/profile/directory", {
-        "dir-privacy_phone": "admins", "dir-privacy_email": "admins", "dir-privacy_organisation": "members",
-        "dir-privacy_function": "members", "dir-privacy_presentation": "members",
-        "dir-avatar": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+    return post(
+        client,
+        "/profile/directory",
+        {
+            "dir-privacy_phone": "admins",
+            "dir-privacy_email": "admins",
+            "dir-privacy_organisation": "members",
+            "dir-privacy_function": "members",
+            "dir-privacy_presentation": "members",
+            "dir-avatar": (io.BytesIO(data), name),
+        },
+        content_type="multipart/form-data",
+    )
 
 
 def test_avatar_upload_is_reencoded_square_and_served_to_the_space_only(app, directory, db, make_user):
@@ -237,11 +282,14 @@ def test_avatar_upload_is_reencoded_square_and_served_to_the_space_only(app, dir
     assert outsider.get(f"/s/{space.slug}/members/{fatou.id}/avatar").status_code == 404
 
 
-@pytest.mark.parametrize("data, status", [
-    (b"<html><script>alert(1)</script></html>", 415),
-    (b"GIF89a" + b"\x00" * 20, 415),
-    (b"\xff\xd8\xff" + b"x" * 2000, 413),
-])
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (b"<html><script>alert(1)</script></html>", 415),
+        (b"GIF89a" + b"\x00" * 20, 415),
+        (b"\xff\xd8\xff" + b"x" * 2000, 413),
+    ],
+)
 def test_bad_avatars_are_refused(directory, db, monkeypatch, data, status):
     from agora.members import services
 
@@ -268,14 +316,20 @@ def csv_file(text: str, encoding="utf-8"):
 
 
 def preview(client, space, text, encoding="utf-8"):
-    return post(client, f"/s/{space.slug}/members/import", {"file": csv_file(text, encoding)},
-                content_type="multipart/form-data")
+    return post(
+        client,
+        f"/s/{space.slug}/members/import",
+        {"file": csv_file(text, encoding)},
+        content_type="multipart/form-data",
+    )
 
 
-IMPORT = ("display_name,email,organisation,function,role\n"
-          "Aïcha Traoré,,Centre social,Habitante,reader\n"
-          "Marc Durand,marc@example.org,Régie de quartier,Encadrant,member\n"
-          "Fatou Diallo-Sané,fatou@example.org,,,member\n")
+IMPORT = (
+    "display_name,email,organisation,function,role\n"
+    "Aïcha Traoré,,Centre social,Habitante,reader\n"
+    "Marc Durand,marc@example.org,Régie de quartier,Encadrant,member\n"
+    "Fatou Diallo-Sané,fatou@example.org,,,member\n"
+)
 
 
 def test_import_preview_then_all_or_nothing_with_setup_sheets_and_invitations(directory, db):
@@ -285,7 +339,9 @@ def test_import_preview_then_all_or_nothing_with_setup_sheets_and_invitations(di
     response = preview(admin, space, IMPORT)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert page.count("créer le compte (fiche à remettre)") == 1 and page.count("envoyer une invitation par e-mail") == 2
+    assert (
+        page.count("créer le compte (fiche à remettre)") == 1 and page.count("envoyer une invitation par e-mail") == 2
+    )
     assert "existant" not in page
     assert db.session.scalar(select(func.count()).select_from(User)) == before  # nothing yet
     data = re.search(r'name="data" value="([^"]+)"', page).group(1)
@@ -296,7 +352,11 @@ def test_import_preview_then_all_or_nothing_with_setup_sheets_and_invitations(di
     aicha = db.session.scalar(select(User).where(User.display_name == "Aïcha Traoré"))
     assert aicha.username == "aicha.traore" and aicha.email is None
     membership = db.session.scalar(select(Membership).where(Membership.user_id == aicha.id))
-    assert membership.role == "reader" and membership.organisation.name == "Centre social" and membership.function == "Habitante"
+    assert (
+        membership.role == "reader"
+        and membership.organisation.name == "Centre social"
+        and membership.function == "Habitante"
+    )
     assert db.session.scalar(select(func.count()).select_from(User)) == before + 1  # Marc makes his own, if he wants
     assert sorted(db.session.scalars(select(OutboxMessage.recipient))) == ["fatou@example.org", "marc@example.org"]
 
@@ -309,7 +369,7 @@ def import_rows(client, space, text):
 
 
 def _table(page: str) -> str:
-    return page[page.index("<table"):page.index("</table>")]
+    return page[page.index("<table") : page.index("</table>")]
 
 
 @pytest.fixture
@@ -332,15 +392,16 @@ def test_the_import_preview_and_result_say_nothing_of_who_has_an_account(app, db
     unknown_preview, unknown_done = import_rows(ines, own, "display_name,email\nBob,nobody@example.org\n")
     assert "Robert Martin" not in known_preview + known_done
     assert _table(known_preview).replace("bob@", "nobody@") == _table(unknown_preview)
-    main = lambda page: page[page.index("<main"):page.index("</main>")]  # noqa: E731
+    main = lambda page: page[page.index("<main") : page.index("</main>")]  # noqa: E731
     assert main(known_done).replace("bob@", "nobody@") == main(unknown_done)
     members = ines.get(f"/s/{own.slug}/members/manage/").get_data(as_text=True)
     assert "Bob, invitation envoyée à bob@example.org" in members and "Robert Martin" not in members
 
 
 def invitation_link(db, address: str) -> str:
-    body = db.session.scalar(select(OutboxMessage.body).where(OutboxMessage.recipient == address)
-                             .order_by(OutboxMessage.id.desc()))
+    body = db.session.scalar(
+        select(OutboxMessage.body).where(OutboxMessage.recipient == address).order_by(OutboxMessage.id.desc())
+    )
     return re.search(r"https?://[^/\s]+(/join/\S+)", body).group(1)
 
 
@@ -351,7 +412,9 @@ def membership_of(db, space, user):
 
 def test_an_imported_account_joins_only_when_its_owner_accepts(app, db, bob_elsewhere):
     bob, own, ines = bob_elsewhere
-    import_rows(ines, own, "display_name,email,organisation,function,role\nBob,bob@example.org,Régie,Jardinier,reader\n")
+    import_rows(
+        ines, own, "display_name,email,organisation,function,role\nBob,bob@example.org,Régie,Jardinier,reader\n"
+    )
     assert membership_of(db, own, bob) is None
     assert ines.get(f"/s/{own.slug}/members/").get_data(as_text=True).count("Robert Martin") == 0
     link = invitation_link(db, "bob@example.org")
@@ -376,7 +439,9 @@ def test_declining_an_imported_invitation_leaves_the_person_out(app, db, bob_els
     assert declined.status_code == 200 and "Vous avez refusé l'invitation" in declined.get_data(as_text=True)
     assert membership_of(db, own, bob) is None
     assert post(bob_client, link).status_code == 410 and membership_of(db, own, bob) is None
-    assert "invitation envoyée à bob@example.org" not in ines.get(f"/s/{own.slug}/members/manage/").get_data(as_text=True)
+    assert "invitation envoyée à bob@example.org" not in ines.get(f"/s/{own.slug}/members/manage/").get_data(
+        as_text=True
+    )
 
 
 def test_someone_without_an_account_makes_one_from_the_mailed_invitation(app, db, bob_elsewhere):
@@ -386,22 +451,34 @@ def test_someone_without_an_account_makes_one_from_the_mailed_invitation(app, db
     visitor = app.test_client()
     form = visitor.get(link).get_data(as_text=True)
     assert 'value="Nadia Benali"' in form and 'value="nadia@example.org"' in form
-    response = post(visitor, link, {"username": "nadia.b", "display_name": "Nadia Benali", "email": "nadia@example.org",
-                                    "password": "un jardin sur le toit", "confirm": "un jardin sur le toit"})
+    response = post(
+        visitor,
+        link,
+        {
+            "username": "nadia.b",
+            "display_name": "Nadia Benali",
+            "email": "nadia@example.org",
+            "password": "un jardin sur le toit",
+            "confirm": "un jardin sur le toit",
+        },
+    )
     assert response.status_code == 302
     nadia = db.session.scalar(select(User).where(User.username_key == "nadia.b"))
     assert membership_of(db, own, nadia).role == "member"
 
 
-@pytest.mark.parametrize("text, encoding, message", [
-    ("display_name,role\nÉlodie,member\n", "latin-1", "UTF-8"),
-    ("nom,courriel\nÉlodie,e@example.org\n", "utf-8", "Colonnes attendues"),
-    ("display_name\n", "utf-8", "aucune personne"),
-    ("display_name,role\nÉlodie,member\nÉlodie,member\n", "utf-8", "ligne en double"),
-    ("display_name,role\nÉlodie,owner\n", "utf-8", "rôle inconnu"),
-    ("display_name,email\nÉlodie,pas-une-adresse\n", "utf-8", "pas valide"),
-    ("display_name\n" + "".join(f"Personne {n}\n" for n in range(501)), "utf-8", "plus de 500 lignes"),
-])
+@pytest.mark.parametrize(
+    "text, encoding, message",
+    [
+        ("display_name,role\nÉlodie,member\n", "latin-1", "UTF-8"),
+        ("nom,courriel\nÉlodie,e@example.org\n", "utf-8", "Colonnes attendues"),
+        ("display_name\n", "utf-8", "aucune personne"),
+        ("display_name,role\nÉlodie,member\nÉlodie,member\n", "utf-8", "ligne en double"),
+        ("display_name,role\nÉlodie,owner\n", "utf-8", "rôle inconnu"),
+        ("display_name,email\nÉlodie,pas-une-adresse\n", "utf-8", "pas valide"),
+        ("display_name\n" + "".join(f"Personne {n}\n" for n in range(501)), "utf-8", "plus de 500 lignes"),
+    ],
+)
 def test_bad_import_files_say_why_and_write_nothing(directory, db, text, encoding, message):
     space, fatou, clients = directory
     before = db.session.scalar(select(func.count()).select_from(User))
@@ -415,7 +492,7 @@ def test_confirming_a_file_with_errors_writes_nothing(directory, db):
     space, fatou, clients = directory
     import base64
 
-    data = base64.b64encode("display_name,role\nBon,member\nMauvais,owner\n".encode()).decode()
+    data = base64.b64encode(b"display_name,role\nBon,member\nMauvais,owner\n").decode()
     before = db.session.scalar(select(func.count()).select_from(User))
     response = post(clients["admin"], f"/s/{space.slug}/members/import/confirm", {"data": data})
     assert response.status_code == 400
@@ -434,13 +511,15 @@ def test_directory_query_count_does_not_grow_with_members(app, directory, db, ma
     small = queries()
     with app.app_context():
         from agora.auth.services import create_user
-        from agora.spaces.services import add_member
         from agora.extensions import db as flask_db
+        from agora.spaces.services import add_member
 
         space_obj = flask_db.session.get(Space, space.id)
         org = flask_db.session.scalar(select(Organisation))
         for n in range(60):
-            member = add_member(space_obj, create_user(f"habitant{n}", None, display_name=f"Habitant {n}"), "member", actor=None)
+            member = add_member(
+                space_obj, create_user(f"habitant{n}", None, display_name=f"Habitant {n}"), "member", actor=None
+            )
             member.organisation_id = org.id
         flask_db.session.commit()
     assert queries() == small and small <= 8
@@ -450,8 +529,20 @@ def test_directory_query_count_does_not_grow_with_members(app, directory, db, ma
 def test_line_breaks_in_any_field_cannot_forge_a_card(app, directory, db, breaker):
     """Every form of line break stays inside its property: as many cards as members, values round-trip."""
     space, fatou, clients = directory
-    forged = breaker.join(["Bonjour", "END:VCARD", "BEGIN:VCARD", "VERSION:4.0", "FN:Faux contact",
-                           "TEL:+33600000000", "END:VCARD", "BEGIN:VCARD", "VERSION:4.0", "FN:suite"])
+    forged = breaker.join(
+        [
+            "Bonjour",
+            "END:VCARD",
+            "BEGIN:VCARD",
+            "VERSION:4.0",
+            "FN:Faux contact",
+            "TEL:+33600000000",
+            "END:VCARD",
+            "BEGIN:VCARD",
+            "VERSION:4.0",
+            "FN:suite",
+        ]
+    )
     user = db.session.get(User, fatou.id)
     user.presentation = forged
     user.display_name = f"Fatou{breaker}END:VCARD"

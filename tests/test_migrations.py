@@ -1,4 +1,5 @@
 """Migrating an empty database to head gives exactly the models' schema, on every backend."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -41,18 +42,35 @@ def test_upgrading_an_instance_that_has_data(tmp_path):
         directory = app.extensions["migrate"].directory
         upgrade(directory=directory, revision="0002")
         with db_engine(app).begin() as conn:
-            conn.execute(text("INSERT INTO users (id, username, username_key, display_name, is_site_admin, is_disabled,"
-                              " session_version, created_at) VALUES (1, 'ancien', 'ancien', 'Ancien', 0, 0, 1, '2026-01-01')"))
-            conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
-                              " created_at) VALUES (1, 'vieux', 'Vieux', '', '#000000', '[]', 10, 0, '2026-01-01')"))
-            conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
-                              " created_at) VALUES (2, 'forum', 'Forum', '', '#000000', '[\"forum\"]', 10, 0, '2026-01-01')"))
-            conn.execute(text("INSERT INTO memberships (id, space_id, user_id, role, created_at)"
-                              " VALUES (1, 1, 1, 'member', '2026-01-01')"))
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, username_key, display_name, is_site_admin, is_disabled,"
+                    " session_version, created_at) VALUES (1, 'ancien', 'ancien', 'Ancien', 0, 0, 1, '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
+                    " created_at) VALUES (1, 'vieux', 'Vieux', '', '#000000', '[]', 10, 0, '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
+                    " created_at) VALUES (2, 'forum', 'Forum', '', '#000000', '[\"forum\"]', 10, 0, '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO memberships (id, space_id, user_id, role, created_at)"
+                    " VALUES (1, 1, 1, 'member', '2026-01-01')"
+                )
+            )
         upgrade(directory=directory)
         with db_engine(app).connect() as conn:
-            row = conn.execute(text("SELECT u.presentation, u.privacy, m.function FROM users u"
-                                    " JOIN memberships m ON m.user_id = u.id")).one()
+            row = conn.execute(
+                text("SELECT u.presentation, u.privacy, m.function FROM users u JOIN memberships m ON m.user_id = u.id")
+            ).one()
         assert tuple(row) == ("", "{}", "")
         with db_engine(app).connect() as conn:
             modules = dict(conn.execute(text("SELECT slug, modules FROM spaces")).all())
@@ -105,23 +123,51 @@ def test_upgrading_an_old_sqlite_instance_keeps_rows_and_indexes_and_stops_reusi
         engine = db_engine(app)
         with engine.begin() as conn:
             # Tables as releases before 0010 made them: a named key, no AUTOINCREMENT.
-            assert "AUTOINCREMENT" not in conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'news_items'")).scalar()
-            conn.execute(text("INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
-                              " created_at) VALUES (1, 'vieux', 'Vieux', '', '#000000', '[]', 10, 0, '2026-01-01')"))
+            assert (
+                "AUTOINCREMENT"
+                not in conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'news_items'")).scalar()
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO spaces (id, slug, name, description, colour, modules, quota_mb, storage_used,"
+                    " created_at) VALUES (1, 'vieux', 'Vieux', '', '#000000', '[]', 10, 0, '2026-01-01')"
+                )
+            )
             for number in (1, 2):
-                conn.execute(text("INSERT INTO news_items (id, space_id, title, body, is_pinned, created_at,"
-                                  " updated_at) VALUES (:i, 1, :t, '', 0, '2026-01-01', '2026-01-01')"),
-                             {"i": number, "t": f"Nouvelle {number}"})
+                conn.execute(
+                    text(
+                        "INSERT INTO news_items (id, space_id, title, body, is_pinned, created_at,"
+                        " updated_at) VALUES (:i, 1, :t, '', 0, '2026-01-01', '2026-01-01')"
+                    ),
+                    {"i": number, "t": f"Nouvelle {number}"},
+                )
         upgrade(directory=directory)
         with engine.begin() as conn:
-            schema = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE name IN ('spaces', 'news_items')")).all())
+            schema = dict(
+                conn.execute(text("SELECT name, sql FROM sqlite_master WHERE name IN ('spaces', 'news_items')")).all()
+            )
             assert all("AUTOINCREMENT" in sql for sql in schema.values())
-            assert conn.execute(text("SELECT title FROM news_items ORDER BY id")).scalars().all() == ["Nouvelle 1", "Nouvelle 2"]
-            indexes = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'news_items'"
-                                        " AND sql IS NOT NULL")).scalars().all()
+            assert conn.execute(text("SELECT title FROM news_items ORDER BY id")).scalars().all() == [
+                "Nouvelle 1",
+                "Nouvelle 2",
+            ]
+            indexes = (
+                conn.execute(
+                    text(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'news_items'"
+                        " AND sql IS NOT NULL"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             assert "ix_news_items_space_id" in indexes
             assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
             conn.execute(text("DELETE FROM news_items WHERE id = 2"))
-            conn.execute(text("INSERT INTO news_items (space_id, title, body, is_pinned, created_at, updated_at)"
-                              " VALUES (1, 'Nouvelle 3', '', 0, '2026-01-02', '2026-01-02')"))
+            conn.execute(
+                text(
+                    "INSERT INTO news_items (space_id, title, body, is_pinned, created_at, updated_at)"
+                    " VALUES (1, 'Nouvelle 3', '', 0, '2026-01-02', '2026-01-02')"
+                )
+            )
             assert conn.execute(text("SELECT id FROM news_items WHERE title = 'Nouvelle 3'")).scalar() == 3

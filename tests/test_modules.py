@@ -1,4 +1,5 @@
 """The module registry is whole and consistent, and the references it declares never dangle."""
+
 from __future__ import annotations
 
 import re
@@ -19,12 +20,19 @@ ALL_REFERENCES = [r for m in MODULES for r in m.references]
 NOT_WALKED = {
     "agenda.space_feed": "an iCalendar file, checked by the agenda feed tests",
     "agenda.edit_occurrence": "needs the date of a series (?at=), checked by the agenda tests",
-    "documents.download": "a file, not a page", "documents.thumbnail": "an image", "documents.view": "a file shown inline",
-    "documents.download_version": "a file", "documents.download_zip": "a zip archive",
-    "forum.first_unread": "a redirection to a message", "forum.show_post": "a redirection to its topic page",
+    "documents.download": "a file, not a page",
+    "documents.thumbnail": "an image",
+    "documents.view": "a file shown inline",
+    "documents.download_version": "a file",
+    "documents.download_zip": "a zip archive",
+    "forum.first_unread": "a redirection to a message",
+    "forum.show_post": "a redirection to its topic page",
     "forum.delete_post": "a confirmation asked before deleting",
-    "members.member_vcard": "a vCard", "members.directory_vcard": "a vCard", "members.directory_csv": "a CSV file",
-    "members.avatar": "an image", "polls.export_results": "a CSV file",
+    "members.member_vcard": "a vCard",
+    "members.directory_vcard": "a vCard",
+    "members.directory_csv": "a CSV file",
+    "members.avatar": "an image",
+    "polls.export_results": "a CSV file",
     "spaces.show_setup_link": "a one-time secret link, shown once to an admin",
     "spaces.show_invitation": "a one-time secret link, shown once to an admin",
 }
@@ -101,7 +109,9 @@ def test_every_space_page_is_walked_or_said_why_not(app):
     for _module, page in registry_pages(site_admin=True):
         path = page.path.format(**{name: 1 for name in page_fields(page)}).split("?")[0]
         walked.add(adapter.match(f"/s/x{path}" if page.in_space else path, method="GET")[0])
-    space_pages = {r.endpoint for r in app.url_map.iter_rules() if r.rule.startswith("/s/<slug>") and "GET" in r.methods}
+    space_pages = {
+        r.endpoint for r in app.url_map.iter_rules() if r.rule.startswith("/s/<slug>") and "GET" in r.methods
+    }
     assert space_pages - walked - NOT_WALKED.keys() == set()
     assert NOT_WALKED.keys() & walked == set()  # an exception that is walked after all is out of date
     assert NOT_WALKED.keys() <= space_pages
@@ -144,7 +154,11 @@ def test_deleting_a_target_through_its_service_leaves_no_reference_to_it(app, db
     a, b, admin = two_spaces_with_admins
     make, remove = targets()[ref.target]
     with app.test_request_context():
-        space_a, space_b, user = db.session.get(Space, a.id), db.session.get(Space, b.id), db.session.get(User, admin.id)
+        space_a, space_b, user = (
+            db.session.get(Space, a.id),
+            db.session.get(Space, b.id),
+            db.session.get(User, admin.id),
+        )
         kept_target = make(db, space_a, user)
         kept = make_holder(db, ref, space_a, user, kept_target)
         gone_target = make(db, space_b, user)
@@ -218,6 +232,14 @@ def test_registry_pages_are_served_to_a_space_admin(app, db, member_client):
 def test_the_search_filter_lists_the_searchable_modules_by_their_menu_names(app, db, member_client):
     client, _space, _user = member_client()
     html = client.get("/search").get_data(as_text=True)
-    options = re.findall(r'<option value="(\w+)"[^>]*>([^<]+)</option>', html.split('id="search-module"')[1].split("</select>")[0])
-    assert options == [("forum", "Forum"), ("agenda", "Agenda"), ("documents", "Documents"), ("tasks", "Tâches"),
-                       ("polls", "Sondages"), ("members", "Annuaire")]
+    options = re.findall(
+        r'<option value="(\w+)"[^>]*>([^<]+)</option>', html.split('id="search-module"')[1].split("</select>")[0]
+    )
+    assert options == [
+        ("forum", "Forum"),
+        ("agenda", "Agenda"),
+        ("documents", "Documents"),
+        ("tasks", "Tâches"),
+        ("polls", "Sondages"),
+        ("members", "Annuaire"),
+    ]

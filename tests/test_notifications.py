@@ -1,10 +1,11 @@
 """Notifications: the bell, preferences and space defaults, grouped mails and digests over real SMTP."""
+
 from __future__ import annotations
 
 import re
 import threading
 import time
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -56,11 +57,14 @@ def reply(client, space, topic_id, body):
 
 
 def outbox_for(db, address) -> list[OutboxMessage]:
-    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == address).order_by(OutboxMessage.id)).all()
+    return db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient == address).order_by(OutboxMessage.id)
+    ).all()
 
 
 def test_reply_mail_arrives_over_smtp_in_the_readers_language_with_text_html_and_unsubscribe_headers(
-        app, db, council, clock, smtp_server, smtp_config):
+    app, db, council, clock, smtp_server, smtp_config
+):
     controller, handler = smtp_server
     smtp_config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port, SMTP_FROM="agora@quartier.example")
     space, people, clients = council
@@ -73,7 +77,9 @@ def test_reply_mail_arrives_over_smtp_in_the_readers_language_with_text_html_and
     assert mail.send_pending().sent == 1
     [received] = [m for m in handler.messages if m["To"] == "marc@example.org"]
     # As sent (compat32 keeps the raw header): the plain <https://…> form, not RFC 2047 encoded words.
-    assert re.fullmatch(r"<http://localhost/unsubscribe/[\w.-]+>", received["List-Unsubscribe"]), received["List-Unsubscribe"]
+    assert re.fullmatch(r"<http://localhost/unsubscribe/[\w.-]+>", received["List-Unsubscribe"]), received[
+        "List-Unsubscribe"
+    ]
     message = message_from_bytes(received.as_bytes(), policy=policy.default)
     assert message["Subject"] == "[Conseil citoyen] Odile replied in “Fête de quartier”"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -104,8 +110,11 @@ def test_ten_replies_within_the_hour_make_one_mail(app, db, council, clock):
     assert all(f"Réponse {n}" in message.body for n in range(10))
     # René and Odile follow the topic too: each hears of the other's replies, never of their own (and
     # as each replies only every ten minutes, their mails are not held back by the other's burst).
-    rene = db.session.scalars(select(Notification.actor_name).where(Notification.user_id == people["rene"].id,
-                                                                     Notification.verb == "forum.reply")).all()
+    rene = db.session.scalars(
+        select(Notification.actor_name).where(
+            Notification.user_id == people["rene"].id, Notification.verb == "forum.reply"
+        )
+    ).all()
     assert rene == ["Odile"] * 5
     clock.advance(minutes=30)
     mails.compose_due()
@@ -139,13 +148,17 @@ def test_daily_and_weekly_digests_leave_at_seven_in_the_persons_zone(app, db, co
     db.session.commit()
     topic(clients["odile"], space, "Budget participatif")
     topic(clients["odile"], other, "Propreté des halls")
-    assert post(clients["odile"], f"/s/{space.slug}/news/new", {"title": "Permanence samedi", "body": "De 10 h à 12 h"}
-                ).status_code == 302
+    assert (
+        post(
+            clients["odile"], f"/s/{space.slug}/news/new", {"title": "Permanence samedi", "body": "De 10 h à 12 h"}
+        ).status_code
+        == 302
+    )
     # Created Monday 10:00 in Paris. The daily digest is due Tuesday 07:00 in Paris.
     monday = clock.now.astimezone(PARIS)
 
     def paris(days: int, hour: int, minute: int):
-        return (monday + timedelta(days=days)).replace(hour=hour, minute=minute).astimezone(timezone.utc)
+        return (monday + timedelta(days=days)).replace(hour=hour, minute=minute).astimezone(UTC)
 
     clock.now = paris(1, 6, 59)
     mails.compose_due()
@@ -177,14 +190,18 @@ def test_space_defaults_personal_choices_and_space_overrides(app, db, council, c
     assert db.session.scalar(select(func.count()).select_from(NotificationPreference)) == 0
     assert post(clients["odile"], url, {"scope": "space", "event": "none"}).status_code == 302
     # Marc chose for himself everywhere; René chose weekly for this space only; "sans" has no address.
-    assert post(clients["marc"], "/notifications/preferences",
-                {**{k: "now" for k in everyone_none}}).status_code == 302
+    assert post(clients["marc"], "/notifications/preferences", {**{k: "now" for k in everyone_none}}).status_code == 302
     assert post(clients["rene"], url, {"scope": "mine", "event": "weekly"}).status_code == 302
     assert post(clients["odile"], f"/s/{space.slug}/agenda/new", event_form()).status_code == 302
-    rows = {n.user_id: (n.delivery, n.mail_due_at is not None)
-            for n in db.session.scalars(select(Notification).where(Notification.kind == "event"))}
-    assert rows == {people["marc"].id: ("now", True), people["rene"].id: ("weekly", True),
-                    people["sans"].id: ("none", False)}
+    rows = {
+        n.user_id: (n.delivery, n.mail_due_at is not None)
+        for n in db.session.scalars(select(Notification).where(Notification.kind == "event"))
+    }
+    assert rows == {
+        people["marc"].id: ("now", True),
+        people["rene"].id: ("weekly", True),
+        people["sans"].id: ("none", False),
+    }
     page = clients["rene"].get(url).get_data(as_text=True)
     assert 'value="weekly" selected' in page and "Par défaut pour les membres" not in page
     assert "Par défaut pour les membres" in clients["odile"].get(url).get_data(as_text=True)
@@ -206,13 +223,20 @@ def test_one_click_unsubscribe_needs_no_login_and_a_forged_link_changes_nothing(
     reply(clients["odile"], space, topic_id, "Encore")  # waiting for its mail when René unsubscribes
     response = stranger.post(link, data={"List-Unsubscribe": "One-Click"})  # RFC 8058, no cookie, no token
     assert response.status_code == 200 and "C'est fait" in response.get_data(as_text=True)
-    prefs = db.session.execute(select(NotificationPreference.user_id, NotificationPreference.kind,
-                                      NotificationPreference.delivery)).all()
+    prefs = db.session.execute(
+        select(NotificationPreference.user_id, NotificationPreference.kind, NotificationPreference.delivery)
+    ).all()
     assert prefs == [(people["rene"].id, "reply", "none")]
     clock.advance(hours=2)
     assert mails.compose_due() == 0  # the waiting one is not sent
-    assert db.session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == people["rene"].id, Notification.read_at.is_(None))) == 2
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == people["rene"].id, Notification.read_at.is_(None))
+        )
+        == 2
+    )
 
 
 def test_bell_counts_unread_opens_marks_read_and_hides_other_peoples(app, db, council, clock):
@@ -224,8 +248,9 @@ def test_bell_counts_unread_opens_marks_read_and_hides_other_peoples(app, db, co
     assert re.search(r'class="bell".*class="badge badge-new">2<span class="visually-hidden"> non lues</span>', home)
     page = clients["rene"].get("/notifications").get_data(as_text=True)
     assert "Marc a répondu dans « Jardin partagé »" in page and "2 notifications non lues." in page
-    first = db.session.scalar(select(Notification).where(Notification.user_id == people["rene"].id)
-                              .order_by(Notification.id))
+    first = db.session.scalar(
+        select(Notification).where(Notification.user_id == people["rene"].id).order_by(Notification.id)
+    )
     assert clients["marc"].get(f"/notifications/{first.id}/open").status_code == 404  # not his
     assert post(clients["marc"], f"/notifications/{first.id}/read").status_code == 404
     opened = clients["rene"].get(f"/notifications/{first.id}/open")
@@ -244,8 +269,7 @@ def test_people_without_address_get_the_bell_only_and_nothing_fails(app, db, cou
     mails.compose_due()
     notice = db.session.scalar(select(Notification).where(Notification.user_id == people["sans"].id))
     assert notice.delivery == "none" and notice.mail_due_at is None
-    assert {m.recipient for m in db.session.scalars(select(OutboxMessage))} == {
-        "marc@example.org", "rene@example.org"}
+    assert {m.recipient for m in db.session.scalars(select(OutboxMessage))} == {"marc@example.org", "rene@example.org"}
     assert "Odile a ouvert la discussion" in clients["sans"].get("/notifications").get_data(as_text=True)
 
 
@@ -255,8 +279,12 @@ def test_someone_who_leaves_hears_no_more(app, db, council, clock):
     reply(clients["odile"], space, topic_id, "Oui")
     membership = db.session.scalar(select(Membership).where(Membership.user_id == people["rene"].id))
     assert post(clients["odile"], f"/s/{space.slug}/members/manage/{membership.id}/remove").status_code == 302
-    assert db.session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == people["rene"].id)) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.user_id == people["rene"].id)
+        )
+        == 0
+    )
     clock.advance(hours=2)
     mails.compose_due()
     assert outbox_for(db, "rene@example.org") == []
@@ -280,14 +308,22 @@ def test_a_crash_while_composing_writes_nothing_and_the_next_round_sends_once(ap
         mails.compose_due()
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
-    assert db.session.scalar(select(func.count()).select_from(Notification).where(Notification.mail_due_at.is_not(None))) == 2
+    assert (
+        db.session.scalar(select(func.count()).select_from(Notification).where(Notification.mail_due_at.is_not(None)))
+        == 2
+    )
     monkeypatch.setattr(mails, "queue_mail", real)
     assert mails.compose_due() == 2
     assert mails.compose_due() == 0
-    assert sorted(m.recipient for m in db.session.scalars(select(OutboxMessage))) == ["marc@example.org", "rene@example.org"]
+    assert sorted(m.recipient for m in db.session.scalars(select(OutboxMessage))) == [
+        "marc@example.org",
+        "rene@example.org",
+    ]
 
 
-def test_dead_smtp_server_then_recovery_every_notification_mail_sent_once(app, db, council, clock, smtp_server, smtp_config):
+def test_dead_smtp_server_then_recovery_every_notification_mail_sent_once(
+    app, db, council, clock, smtp_server, smtp_config
+):
     controller, handler = smtp_server
     smtp_config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())  # refused: nobody listens
     space, people, clients = council
@@ -306,22 +342,42 @@ def test_dead_smtp_server_then_recovery_every_notification_mail_sent_once(app, d
     clock.advance(hours=1)
     assert mail.send_pending().sent == 0
     assert sorted(m["To"] for m in handler.messages) == sorted(
-        ["marc@example.org", "rene@example.org"] + ["odile@example.org"] * 3)
+        ["marc@example.org", "rene@example.org"] + ["odile@example.org"] * 3
+    )
 
 
 def test_following_a_folder_tells_of_new_files_below_it_but_not_of_attachments(app, db, council, clock):
     space, people, clients = council
-    assert post(clients["rene"], f"/s/{space.slug}/documents/new-folder", {"new-name": "Comptes rendus"}).status_code == 302
+    assert (
+        post(clients["rene"], f"/s/{space.slug}/documents/new-folder", {"new-name": "Comptes rendus"}).status_code
+        == 302
+    )
     folder = db.session.scalar(select(Folder).where(Folder.name == "Comptes rendus"))
-    assert post(clients["rene"], f"/s/{space.slug}/documents/folders/{folder.id}/follow", {"on": "1"}).status_code == 302
-    assert upload(clients["odile"], space.slug, [("CR mars.txt", b"Compte rendu")], folder_id=folder.id).status_code == 302
-    assert post(clients["odile"], f"/s/{space.slug}/forum/new", {"title": "PJ", "body": "voir", "category": "0"},
-                ).status_code == 302
-    told = db.session.scalars(select(Notification.title).where(Notification.user_id == people["rene"].id,
-                                                               Notification.kind == "document")).all()
+    assert (
+        post(clients["rene"], f"/s/{space.slug}/documents/folders/{folder.id}/follow", {"on": "1"}).status_code == 302
+    )
+    assert (
+        upload(clients["odile"], space.slug, [("CR mars.txt", b"Compte rendu")], folder_id=folder.id).status_code == 302
+    )
+    assert (
+        post(
+            clients["odile"],
+            f"/s/{space.slug}/forum/new",
+            {"title": "PJ", "body": "voir", "category": "0"},
+        ).status_code
+        == 302
+    )
+    told = db.session.scalars(
+        select(Notification.title).where(Notification.user_id == people["rene"].id, Notification.kind == "document")
+    ).all()
     assert told == ["CR mars.txt"]
-    assert post(clients["rene"], f"/s/{space.slug}/documents/folders/{folder.id}/follow", {"on": "0"}).status_code == 302
-    assert upload(clients["odile"], space.slug, [("CR avril.txt", b"Compte rendu")], folder_id=folder.id).status_code == 302
+    assert (
+        post(clients["rene"], f"/s/{space.slug}/documents/folders/{folder.id}/follow", {"on": "0"}).status_code == 302
+    )
+    assert (
+        upload(clients["odile"], space.slug, [("CR avril.txt", b"Compte rendu")], folder_id=folder.id).status_code
+        == 302
+    )
     assert db.session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "document")) == 1
 
 
@@ -357,8 +413,9 @@ def test_the_sender_sends_a_thousand_mails_while_the_site_keeps_writing(app, db,
     print(f"\n1000 mails sent while {writes} replies were posted; slowest reply {slowest * 1000:.0f} ms")
 
 
-def test_a_deleted_event_never_brings_another_spaces_event_into_a_mail(app, db, council, make_user, make_space,
-                                                                         make_member, clock):
+def test_a_deleted_event_never_brings_another_spaces_event_into_a_mail(
+    app, db, council, make_user, make_space, make_member, clock
+):
     """Space A adds then deletes an event; space B's next event must not ride in A's members' mails,
     neither by a reused id nor by an id read without its space."""
     space, people, clients = council
@@ -369,7 +426,9 @@ def test_a_deleted_event_never_brings_another_spaces_event_into_a_mail(app, db, 
     make_member(other, make_user("gaelle", display_name="Gaëlle"), "admin")
     gaelle = app.test_client()
     login(gaelle, "gaelle")
-    response = post(gaelle, f"/s/{other.slug}/agenda/new", event_form(title="Visite privée", location="3 impasse Secrète"))
+    response = post(
+        gaelle, f"/s/{other.slug}/agenda/new", event_form(title="Visite privée", location="3 impasse Secrète")
+    )
     assert int(re.search(r"/agenda/(\d+)/", response.location).group(1)) != deleted_id  # ids are never handed out again
     clock.advance(minutes=11)
     mails.compose_due()
@@ -380,15 +439,25 @@ def test_a_deleted_event_never_brings_another_spaces_event_into_a_mail(app, db, 
         assert message.calendar is None or "Secrète" not in message.calendar
 
 
-def test_a_stale_event_id_is_read_inside_its_own_space_only(app, db, council, make_user, make_space, make_member, clock):
+def test_a_stale_event_id_is_read_inside_its_own_space_only(
+    app, db, council, make_user, make_space, make_member, clock
+):
     space, people, clients = council
-    assert post(clients["odile"], f"/s/{space.slug}/forum/new",
-                {"title": "Point propreté", "body": "Bilan", "category": "0"}).status_code == 302
+    assert (
+        post(
+            clients["odile"],
+            f"/s/{space.slug}/forum/new",
+            {"title": "Point propreté", "body": "Bilan", "category": "0"},
+        ).status_code
+        == 302
+    )
     other = make_space("gup", "GUP Sud")
     make_member(other, make_user("gaelle", display_name="Gaëlle"), "admin")
     gaelle = app.test_client()
     login(gaelle, "gaelle")
-    response = post(gaelle, f"/s/{other.slug}/agenda/new", event_form(title="Visite privée", location="3 impasse Secrète"))
+    response = post(
+        gaelle, f"/s/{other.slug}/agenda/new", event_form(title="Visite privée", location="3 impasse Secrète")
+    )
     foreign_id = int(re.search(r"/agenda/(\d+)/", response.location).group(1))
     # A row naming an id of another space (as one written before that id was reused would).
     for row in db.session.scalars(select(Notification).where(Notification.space_id == space.id)):
@@ -404,9 +473,13 @@ def test_a_stale_event_id_is_read_inside_its_own_space_only(app, db, council, ma
 def test_previews_show_the_words_without_markdown_or_escaped_html(app, db, council, clock):
     space, people, clients = council
     topic_id = topic(clients["rene"], space, "Encombrants")
-    reply(clients["odile"], space, topic_id,
-          "Les **encombrants** passent lundi : [signalement en ligne](https://exemple.fr/signaler?rue=1&n=2)\n\n"
-          "> Et les <b>gros</b> cartons ?")
+    reply(
+        clients["odile"],
+        space,
+        topic_id,
+        "Les **encombrants** passent lundi : [signalement en ligne](https://exemple.fr/signaler?rue=1&n=2)\n\n"
+        "> Et les <b>gros</b> cartons ?",
+    )
     notice = db.session.scalar(select(Notification).where(Notification.user_id == people["rene"].id))
     assert notice.excerpt == "Les encombrants passent lundi : signalement en ligne Et les <b>gros</b> cartons ?"
     page = clients["rene"].get("/notifications").get_data(as_text=True)

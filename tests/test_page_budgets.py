@@ -1,4 +1,5 @@
 """Every page of the registry runs as many queries for a small space as for one ten times fuller."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -37,11 +38,19 @@ def spaces(app):
         small = scale.seed(1, 0.05, prefix="petit")
         big = scale.seed(1, 0.5, prefix="grand")
         db.session.flush()
-        admin = db.session.scalar(select(User).join(Membership, Membership.user_id == User.id)
-                                  .join(Space, Space.id == Membership.space_id)
-                                  .where(Space.slug == "petit-01", Membership.role == "admin"))
-        db.session.add(Membership(space_id=db.session.scalar(select(Space.id).where(Space.slug == "grand-01")),
-                                  user_id=admin.id, role="admin"))
+        admin = db.session.scalar(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .join(Space, Space.id == Membership.space_id)
+            .where(Space.slug == "petit-01", Membership.role == "admin")
+        )
+        db.session.add(
+            Membership(
+                space_id=db.session.scalar(select(Space.id).where(Space.slug == "grand-01")),
+                user_id=admin.id,
+                role="admin",
+            )
+        )
         db.session.commit()
         reindex()
         return admin.username, small, big
@@ -55,8 +64,9 @@ def _urls(db, slug: str, user_id: int) -> dict[str, str]:
     month = (utcnow() + timedelta(days=7)).strftime("%Y-%m")
     values = {"base": f"/s/{slug}", "document": document, "month": month}
     # A task with someone assigned, in both spaces alike (the page loads them only when there are some).
-    task = db.session.scalar(select(TaskAssignee.task_id).where(TaskAssignee.space_id == space_id)
-                             .order_by(TaskAssignee.task_id))
+    task = db.session.scalar(
+        select(TaskAssignee.task_id).where(TaskAssignee.space_id == space_id).order_by(TaskAssignee.task_id)
+    )
     pages = named_page_urls(db, slug, user_id=user_id, values={"topic_id": topic, "task_id": task})
     # The week of those events too: an empty week skips the queries a week with events runs.
     pages["/s/<slug>/agenda/?view=week"] += f"&date={(utcnow() + timedelta(days=7)).date().isoformat()}"
@@ -111,8 +121,9 @@ def test_a_page_seen_again_writes_nothing(app, db, spaces):
     assert wrote == {}
 
 
-def test_space_home_records_the_visit_only_when_something_is_new(app, db, member_client, make_user, make_member,
-                                                                 frozen_clock):
+def test_space_home_records_the_visit_only_when_something_is_new(
+    app, db, member_client, make_user, make_member, frozen_clock
+):
     from agora.spaces.models import Activity
 
     admin_client, space, _admin = member_client("admin")

@@ -1,4 +1,5 @@
 """Polls: kinds, settings, ballots, anonymity, concurrency, roles, results, date poll to event."""
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,9 @@ def new_poll(client, slug, **kwargs):
 
 
 def option_ids(db, poll_id) -> list[int]:
-    return list(db.session.scalars(select(PollOption.id).where(PollOption.poll_id == poll_id).order_by(PollOption.position)))
+    return list(
+        db.session.scalars(select(PollOption.id).where(PollOption.poll_id == poll_id).order_by(PollOption.position))
+    )
 
 
 def vote(client, slug, poll_id, choices=(), **answers):
@@ -80,8 +83,9 @@ def test_named_ballot_can_be_changed_until_closing_when_allowed(app, db, council
 
 def test_multiple_choice_respects_its_maximum(app, db, council):
     space, clients, _users = council
-    poll_id = new_poll(clients["member"], space.slug, kind="multiple", max_choices="2",
-                       options=("Lundi", "Mardi", "Jeudi", "Samedi"))
+    poll_id = new_poll(
+        clients["member"], space.slug, kind="multiple", max_choices="2", options=("Lundi", "Mardi", "Jeudi", "Samedi")
+    )
     ids = option_ids(db, poll_id)
     too_many = vote(clients["member"], space.slug, poll_id, ids[:3])
     assert too_many.status_code == 400 and "Pas plus de 2 choix" in too_many.get_data(as_text=True)
@@ -95,9 +99,23 @@ def _results(app, poll_id):
     with app.app_context():
         poll = _db.session.get(Poll, poll_id)
         results, voters = services.results(poll)
-        return [(type("R", (), {"yes": r.yes, "maybe": r.maybe, "no": r.no, "percent": r.percent,
-                                "is_winner": r.is_winner, "voters": [(u.display_name if u else None, a) for u, a in r.voters]})())
-                for r in results], voters
+        return [
+            (
+                type(
+                    "R",
+                    (),
+                    {
+                        "yes": r.yes,
+                        "maybe": r.maybe,
+                        "no": r.no,
+                        "percent": r.percent,
+                        "is_winner": r.is_winner,
+                        "voters": [(u.display_name if u else None, a) for u, a in r.voters],
+                    },
+                )()
+            )
+            for r in results
+        ], voters
 
 
 def test_anonymous_poll_keeps_no_link_between_a_person_and_a_choice(app, db, council):
@@ -110,7 +128,9 @@ def test_anonymous_poll_keeps_no_link_between_a_person_and_a_choice(app, db, cou
     assert db.session.scalar(select(func.count()).select_from(Vote)) == 0
     counts = db.session.execute(select(PollOption.id, PollOption.yes_count).where(PollOption.poll_id == poll_id)).all()
     assert sorted(counts) == sorted([(ids[0], 1), (ids[1], 0), (ids[2], 1)])
-    participants = db.session.execute(select(Participation.user_id).where(Participation.poll_id == poll_id)).scalars().all()
+    participants = (
+        db.session.execute(select(Participation.user_id).where(Participation.poll_id == poll_id)).scalars().all()
+    )
     assert sorted(participants) == sorted([users["member"].id, users["reader"].id])
     with app.app_context():
         columns = {c["name"] for c in inspect(_db.engine).get_columns("poll_participations")}
@@ -206,7 +226,9 @@ def test_options_cannot_change_after_the_first_vote_but_the_question_can(app, db
     vote(clients["admin"], space.slug, poll_id, [ids[0]])
     refused = post(clients["member"], url, choice_form(options=("A", "B", "C")))
     assert refused.status_code == 409 and "ont déjà voté" in refused.get_data(as_text=True)
-    assert post(clients["member"], url, choice_form(question="Nouvelle question ?", options=("A", "B"))).status_code == 302
+    assert (
+        post(clients["member"], url, choice_form(question="Nouvelle question ?", options=("A", "B"))).status_code == 302
+    )
     db.session.expire_all()
     assert db.session.get(Poll, poll_id).question == "Nouvelle question ?" and option_ids(db, poll_id) == ids
     assert post(clients["member"], f"/s/{space.slug}/polls/{poll_id}/delete").status_code == 409
@@ -250,15 +272,31 @@ def test_two_ballots_of_one_person_at_the_same_moment_count_once(app, db, counci
 
 def test_date_poll_answers_yes_maybe_no_and_the_winner_becomes_an_event(app, db, council):
     space, clients, users = council
-    response = post(clients["admin"], f"/s/{space.slug}/polls/new-date", {
-        "question": "Quelle soirée pour la plénière ?", "slot_minutes": "90", "results_live": "y", "allow_change": "y",
-        "readers_vote": "y", "slots-0-day": "2031-03-03", "slots-0-time": "18:00",
-        "slots-1-day": "2031-03-05", "slots-1-time": "18:30"})
+    response = post(
+        clients["admin"],
+        f"/s/{space.slug}/polls/new-date",
+        {
+            "question": "Quelle soirée pour la plénière ?",
+            "slot_minutes": "90",
+            "results_live": "y",
+            "allow_change": "y",
+            "readers_vote": "y",
+            "slots-0-day": "2031-03-03",
+            "slots-0-time": "18:00",
+            "slots-1-day": "2031-03-05",
+            "slots-1-time": "18:30",
+        },
+    )
     assert response.status_code == 302
     poll_id = int(re.search(r"/polls/(\d+)", response.location).group(1))
     tuesday, thursday = option_ids(db, poll_id)
-    assert vote(clients["member"], space.slug, poll_id, **{f"o{tuesday}": "no", f"o{thursday}": "yes"}).status_code == 302
-    assert vote(clients["reader"], space.slug, poll_id, **{f"o{tuesday}": "maybe", f"o{thursday}": "yes"}).status_code == 302
+    assert (
+        vote(clients["member"], space.slug, poll_id, **{f"o{tuesday}": "no", f"o{thursday}": "yes"}).status_code == 302
+    )
+    assert (
+        vote(clients["reader"], space.slug, poll_id, **{f"o{tuesday}": "maybe", f"o{thursday}": "yes"}).status_code
+        == 302
+    )
     assert vote(clients["reader"], space.slug, poll_id, **{f"o{tuesday}": "perhaps"}).status_code == 400
     results, voters = _results(app, poll_id)
     assert voters == 2 and [(r.yes, r.maybe, r.no) for r in results] == [(0, 1, 1), (2, 0, 0)]
@@ -271,7 +309,9 @@ def test_date_poll_answers_yes_maybe_no_and_the_winner_becomes_an_event(app, db,
 
     event = db.session.scalar(select(Event))
     assert event.title == "Quelle soirée pour la plénière ?"
-    assert event.starts_at == event.starts_at.replace(year=2031, month=3, day=5) and (event.ends_at - event.starts_at) == timedelta(minutes=90)
+    assert event.starts_at == event.starts_at.replace(year=2031, month=3, day=5) and (
+        event.ends_at - event.starts_at
+    ) == timedelta(minutes=90)
     poll = db.session.get(Poll, poll_id)
     assert poll.event_id == event.id and poll.closed_at is not None
     assert post(clients["admin"], f"/s/{space.slug}/polls/{poll_id}/options/{tuesday}/event").status_code == 409
@@ -302,12 +342,16 @@ def test_an_option_can_carry_an_image_kept_in_the_documents(app, db, council):
 
     space, clients, _users = council
     data = choice_form(options=("Banc en bois", "Banc en pierre"))
-    response = post_multipart(clients["member"], f"/s/{space.slug}/polls/new", data,
-                              [("options-0-image", "bois.jpg", jpeg(40, 30))])
+    response = post_multipart(
+        clients["member"], f"/s/{space.slug}/polls/new", data, [("options-0-image", "bois.jpg", jpeg(40, 30))]
+    )
     assert response.status_code == 302
     first = option_ids(db, int(re.search(r"/polls/(\d+)", response.location).group(1)))[0]
-    image = db.session.scalar(select(Document).join(Attachment, Attachment.document_id == Document.id)
-                              .where(Attachment.kind == "polls.option", Attachment.target_id == first))
+    image = db.session.scalar(
+        select(Document)
+        .join(Attachment, Attachment.document_id == Document.id)
+        .where(Attachment.kind == "polls.option", Attachment.target_id == first)
+    )
     assert image.name == "bois.jpg"
     page = clients["reader"].get(response.location).get_data(as_text=True)
     assert f"/documents/{image.id}/thumbnail" in page
@@ -326,13 +370,23 @@ def test_a_deleted_polls_option_images_never_show_on_a_new_poll(app, db, council
     from tests.test_documents import jpeg, post_multipart
 
     space, clients, _users = council
-    response = post_multipart(clients["member"], f"/s/{space.slug}/polls/new", choice_form(options=("Banc", "Chaise")),
-                              [("options-0-image", "banc.jpg", jpeg(40, 30)), ("options-1-image", "chaise.jpg", jpeg(40, 30))])
+    response = post_multipart(
+        clients["member"],
+        f"/s/{space.slug}/polls/new",
+        choice_form(options=("Banc", "Chaise")),
+        [("options-0-image", "banc.jpg", jpeg(40, 30)), ("options-1-image", "chaise.jpg", jpeg(40, 30))],
+    )
     gone = int(re.search(r"/polls/(\d+)", response.location).group(1))
     gone_options = option_ids(db, gone)
     assert post(clients["member"], f"/s/{space.slug}/polls/{gone}/delete", {}).status_code == 302
-    assert db.session.scalar(select(func.count()).select_from(Attachment).where(
-        Attachment.kind == "polls.option", Attachment.target_id.in_(gone_options))) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .where(Attachment.kind == "polls.option", Attachment.target_id.in_(gone_options))
+        )
+        == 0
+    )
     fresh = new_poll(clients["member"], space.slug, options=("Table", "Tabouret"))
     page = clients["member"].get(f"/s/{space.slug}/polls/{fresh}").get_data(as_text=True)
     assert "Table" in page and "/thumbnail" not in page
@@ -347,8 +401,13 @@ def test_an_anonymous_ballot_leaves_no_trace_pairing_the_voter_with_the_choice(a
     rewritten by each ballot, so the counters' xmin names no choice.
     """
     space, clients, _users = council
-    poll_id = new_poll(clients["admin"], space.slug, question="Budget participatif", is_anonymous="y",
-                       options=("Jardin", "Bancs", "Fresque", "Boîte à livres"))
+    poll_id = new_poll(
+        clients["admin"],
+        space.slug,
+        question="Budget participatif",
+        is_anonymous="y",
+        options=("Jardin", "Bancs", "Fresque", "Boîte à livres"),
+    )
     ids = option_ids(db, poll_id)
     voters = [clients["member"], clients["admin"]] + [member_client("member", space=space)[0] for _ in range(2)]
     dialect = db.engine.dialect.name
@@ -360,10 +419,18 @@ def test_an_anonymous_ballot_leaves_no_trace_pairing_the_voter_with_the_choice(a
             assert not os.path.exists(wal) or os.path.getsize(wal) == 0
             assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 1
         else:
-            stamps = set(db.session.scalars(text("SELECT xmin::text FROM poll_options WHERE poll_id = :p"), {"p": poll_id}))
-            voted = set(db.session.scalars(text("SELECT xmin::text FROM poll_participations WHERE poll_id = :p"), {"p": poll_id}))
+            stamps = set(
+                db.session.scalars(text("SELECT xmin::text FROM poll_options WHERE poll_id = :p"), {"p": poll_id})
+            )
+            voted = set(
+                db.session.scalars(
+                    text("SELECT xmin::text FROM poll_participations WHERE poll_id = :p"), {"p": poll_id}
+                )
+            )
             assert len(stamps) == 1 and not stamps & voted
-    counts = dict(db.session.execute(select(PollOption.id, PollOption.yes_count).where(PollOption.poll_id == poll_id)).all())
+    counts = dict(
+        db.session.execute(select(PollOption.id, PollOption.yes_count).where(PollOption.poll_id == poll_id)).all()
+    )
     assert counts == {ids[0]: 1, ids[1]: 0, ids[2]: 2, ids[3]: 1}
     page = clients["member"].get(f"/s/{space.slug}/polls/{poll_id}").get_data(as_text=True)
     assert "4 personnes ont voté." in page and "2 voix" in page
@@ -397,7 +464,9 @@ def test_anonymous_ballots_at_the_same_moment_all_count_and_leave_an_empty_log(a
     for thread in threads:
         thread.join()
     assert statuses == [302] * 4
-    counts = db.session.execute(select(PollOption.yes_count).where(PollOption.poll_id == poll_id).order_by(PollOption.position))
+    counts = db.session.execute(
+        select(PollOption.yes_count).where(PollOption.poll_id == poll_id).order_by(PollOption.position)
+    )
     assert counts.scalars().all() == [2, 2, 0]
     if db.engine.dialect.name == "sqlite":
         wal = db.engine.url.database + "-wal"

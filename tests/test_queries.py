@@ -1,4 +1,5 @@
 """Pages run a bounded number of queries whatever the number of spaces, members and activity rows."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -1,4 +1,5 @@
 """Search: French matching, phrases and prefixes, permissions and counts, freshness, extraction, reindex."""
+
 from __future__ import annotations
 
 import io
@@ -21,10 +22,13 @@ BASE_PDF = b"%PDF-1.4\n"
 def text_pdf(text: str) -> bytes:
     """A one-page PDF whose page draws `text` (what pypdf reads back)."""
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = bytearray(BASE_PDF), []
     for n, body in enumerate(objects, start=1):
         offsets.append(len(out))
@@ -81,15 +85,20 @@ def background_step(app) -> int:
 
 def docx_bomb(megabytes: int) -> bytes:
     """A DOCX of a few kilobytes whose document.xml inflates to `megabytes` MB of text runs."""
-    run = b'<w:p><w:r><w:t>lampadaire bombe </w:t></w:r></w:p>'
+    run = b"<w:p><w:r><w:t>lampadaire bombe </w:t></w:r></w:p>"
     body = run * (megabytes * 1024 * 1024 // len(run))
-    xml = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w='
-           b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>' + body + b"</w:body></w:document>")
+    xml = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w='
+        b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>' + body + b"</w:body></w:document>"
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr("[Content_Types].xml", b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                         b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
-                         b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        archive.writestr(
+            "[Content_Types].xml",
+            b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+            b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
+            b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
         archive.writestr("word/document.xml", xml)
     return out.getvalue()
 
@@ -178,13 +187,16 @@ def test_trashed_documents_leave_the_results_and_come_back(app, db, member_clien
     assert "Charte.txt" in titles(client, "charte")
 
 
-@pytest.mark.parametrize("name, content", [
-    ("notes.txt", "Le lampadaire du passage est cassé".encode()),
-    ("tract.pdf", text_pdf("Le lampadaire du passage est casse")),
-    ("courrier.docx", docx("Le lampadaire du passage est cassé")),
-    ("rapport.odt", odt("Le lampadaire du passage est cassé")),
-    ("tableau.ods", ods("Le lampadaire du passage est cassé")),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("notes.txt", "Le lampadaire du passage est cassé".encode()),
+        ("tract.pdf", text_pdf("Le lampadaire du passage est casse")),
+        ("courrier.docx", docx("Le lampadaire du passage est cassé")),
+        ("rapport.odt", odt("Le lampadaire du passage est cassé")),
+        ("tableau.ods", ods("Le lampadaire du passage est cassé")),
+    ],
+)
 def test_the_text_inside_files_is_found(app, db, member_client, name, content):
     client, space, _user = member_client("member")
     assert upload(client, space.slug, [(name, content)]).status_code == 302
@@ -213,7 +225,9 @@ def test_a_docx_bomb_is_not_read_in_the_upload_and_its_reading_is_bounded(app, d
 
     read = []
     real_read = zipfile.ZipExtFile.read
-    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(len(chunk := real_read(self, n))) or chunk)
+    monkeypatch.setattr(
+        zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(len(chunk := real_read(self, n))) or chunk
+    )
     assert background_step(app) == 1
     info = zipfile.ZipFile(io.BytesIO(bomb)).getinfo("word/document.xml")
     assert info.file_size > 24_000_000
@@ -229,7 +243,7 @@ def test_a_crash_before_the_text_is_indexed_loses_nothing(app, db, member_client
     from agora.documents.models import DocumentVersion
 
     client, space, _user = member_client("member")
-    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
+    upload(client, space.slug, [("notes.txt", b"Le lampadaire du passage")])
 
     def crash(_changes):
         raise RuntimeError("killed while writing the index")
@@ -249,7 +263,7 @@ def test_renaming_keeps_the_text_found_without_reading_the_file_again(app, db, m
     from agora.search import extract
 
     client, space, _user = member_client("member")
-    upload(client, space.slug, [("notes.txt", "Le lampadaire du passage".encode())])
+    upload(client, space.slug, [("notes.txt", b"Le lampadaire du passage")])
     background_step(app)
     monkeypatch.setattr(extract, "text_of", lambda *args: pytest.fail("the file was read again"))
     notes = doc_named(db, space.id, "notes.txt")
@@ -280,8 +294,9 @@ def test_office_files_with_a_dtd_give_no_text(tmp_path, maker):
     path = tmp_path / "piege"
     with zipfile.ZipFile(path, "w") as archive:
         for info in source.infolist():
-            archive.writestr(info, xml[:declaration] + laughs + xml[declaration:] if info.filename == member
-                             else source.read(info))
+            archive.writestr(
+                info, xml[:declaration] + laughs + xml[declaration:] if info.filename == member else source.read(info)
+            )
     content_type = extract.DOCX if maker is docx else extract.ODF[0]
     assert extract.text_of(path, content_type) == ""
     clean = tmp_path / "propre"
@@ -308,20 +323,27 @@ def test_member_details_are_found_only_when_every_member_may_see_them(app, db, m
         from agora.members import services as members
 
         stored = _db.session.get(User, person.id)
-        members.update_profile_details(stored, phone="06 12 34 56 78", presentation="Jardinier amateur",
-                                       privacy={"phone": "admins", "presentation": "members"})
+        members.update_profile_details(
+            stored,
+            phone="06 12 34 56 78",
+            presentation="Jardinier amateur",
+            privacy={"phone": "admins", "presentation": "members"},
+        )
         _db.session.commit()
     assert "Rachid Benamar" in titles(client, "jardinier")
     assert "0 résultat" in titles(client, "0612345678") and "0 résultat" in titles(client, "06")
 
 
-@pytest.mark.parametrize("query, message", [
-    ("", "Tapez un ou plusieurs mots"),
-    ("les des du", "trop courants"),
-    ("*", "deux lettres"),
-    ("a*", "deux lettres"),
-    ("x" * 10_000, "trop longue"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("", "Tapez un ou plusieurs mots"),
+        ("les des du", "trop courants"),
+        ("*", "deux lettres"),
+        ("a*", "deux lettres"),
+        ("x" * 10_000, "trop longue"),
+    ],
+)
 def test_queries_that_cannot_be_searched_get_a_clear_message(app, db, member_client, query, message):
     client, _space, _user = member_client("member")
     response = client.get("/search", query_string={"q": query})
@@ -428,7 +450,9 @@ def test_a_deleted_space_leaves_the_index(app, db, member_client, make_user):
             assert searcher.doc_count() == 0
 
 
-def test_renaming_or_removing_an_organisation_updates_its_members_entries(app, db, member_client, make_user, make_member):
+def test_renaming_or_removing_an_organisation_updates_its_members_entries(
+    app, db, member_client, make_user, make_member
+):
     client, space, _admin = member_client("admin")
     person = make_user("nadia.k", display_name="Nadia Kaci")
     make_member(space, person, "member")
@@ -444,8 +468,14 @@ def test_renaming_or_removing_an_organisation_updates_its_members_entries(app, d
         _db.session.commit()
         organisation_id = organisation.id
     assert "Nadia Kaci" in titles(client, "regie")
-    assert post(client, f"/s/{space.slug}/members/organisations/{organisation_id}/edit",
-                {"name": "Centre social Sud", "description": ""}).status_code == 302
+    assert (
+        post(
+            client,
+            f"/s/{space.slug}/members/organisations/{organisation_id}/edit",
+            {"name": "Centre social Sud", "description": ""},
+        ).status_code
+        == 302
+    )
     assert "0 résultat" in titles(client, "regie")
     assert "Nadia Kaci" in titles(client, "centre social")
     assert post(client, f"/s/{space.slug}/members/organisations/{organisation_id}/delete", {}).status_code == 302
@@ -455,27 +485,64 @@ def test_renaming_or_removing_an_organisation_updates_its_members_entries(app, d
 
 # What habitants type: accents, capitals, plurals --------------------------------------------------
 
-FRENCH_TEXT = ("Point sécurité : la première tournée",
-               "Compte rendu de la plénière. Les réunions du conseil, l'élection des délégués, la fête de l'école, "
-               "un événement au cœur du quartier, le marché de Noël, l'égalité des chances, la chaîne de bénévoles.")
+FRENCH_TEXT = (
+    "Point sécurité : la première tournée",
+    "Compte rendu de la plénière. Les réunions du conseil, l'élection des délégués, la fête de l'école, "
+    "un événement au cœur du quartier, le marché de Noël, l'égalité des chances, la chaîne de bénévoles.",
+)
 
 
-@pytest.mark.parametrize("query", [
-    "securite", "sécurité", "SECURITE", "Sécurités", "SÉCURITÉ",
-    "premiere", "première", "PREMIERES",
-    "pleniere", "plénière", "Plénières", "PLENIERE",
-    "reunion", "réunion", "reunions", "Réunions", "RÉUNION",
-    "election", "élections", "ELECTION",
-    "fete", "fêtes", "FÊTE",
-    "ecole", "écoles", "Ecoles",
-    "evenement", "événements", "EVENEMENTS",
-    "coeur", "cœur", "COEUR",
-    "noel", "Noël", "NOËL",
-    "egalite", "égalités", "EGALITE",
-    "chaine", "chaînes", "CHAINE",
-    "benevole", "bénévoles", "BENEVOLES",
-    "securite reunion", "pleniere premiere",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "securite",
+        "sécurité",
+        "SECURITE",
+        "Sécurités",
+        "SÉCURITÉ",
+        "premiere",
+        "première",
+        "PREMIERES",
+        "pleniere",
+        "plénière",
+        "Plénières",
+        "PLENIERE",
+        "reunion",
+        "réunion",
+        "reunions",
+        "Réunions",
+        "RÉUNION",
+        "election",
+        "élections",
+        "ELECTION",
+        "fete",
+        "fêtes",
+        "FÊTE",
+        "ecole",
+        "écoles",
+        "Ecoles",
+        "evenement",
+        "événements",
+        "EVENEMENTS",
+        "coeur",
+        "cœur",
+        "COEUR",
+        "noel",
+        "Noël",
+        "NOËL",
+        "egalite",
+        "égalités",
+        "EGALITE",
+        "chaine",
+        "chaînes",
+        "CHAINE",
+        "benevole",
+        "bénévoles",
+        "BENEVOLES",
+        "securite reunion",
+        "pleniere premiere",
+    ],
+)
 def test_any_mix_of_accents_capitals_and_plurals_finds_the_word(app, db, member_client, query):
     client, space, _user = member_client("member")
     topic(client, space.slug, *FRENCH_TEXT)
@@ -500,8 +567,15 @@ def test_an_index_built_by_an_older_analyzer_is_rebuilt_when_opened(app, db, mem
         ix = index.create()
         (folder / index.STAMP).unlink()
         with ix.writer() as w:
-            w.add_document(key="forum.topic:999", kind="forum.topic", module="forum", space_id=str(space.id),
-                           object_id=999, title="Ancienne entrée", body="")
+            w.add_document(
+                key="forum.topic:999",
+                kind="forum.topic",
+                module="forum",
+                space_id=str(space.id),
+                object_id=999,
+                title="Ancienne entrée",
+                body="",
+            )
     with caplog.at_level("WARNING"):
         page = titles(client, "securite")
     assert "Point sécurité : la première tournée" in page and "1 résultat" in page

@@ -1,4 +1,5 @@
 """Spaces: roles, members, invitations, accounts made for someone, news, settings, dashboard."""
+
 from __future__ import annotations
 
 import re
@@ -31,10 +32,25 @@ ACTIONS = {
     "edit news": ("POST", "/s/{slug}/news/{news}/edit", {"title": "Nouveau titre"}, 302),
     "delete news": ("POST", "/s/{slug}/news/{news}/delete", {}, 302),
     "open settings": ("GET", "/s/{slug}/settings/", {}, 200),
-    "change settings": ("POST", "/s/{slug}/settings/", {"name": "Nouveau nom", "colour": "#112233", "modules": ["forum"]}, 302),
+    "change settings": (
+        "POST",
+        "/s/{slug}/settings/",
+        {"name": "Nouveau nom", "colour": "#112233", "modules": ["forum"]},
+        302,
+    ),
     "manage members": ("GET", "/s/{slug}/members/manage/", {}, 200),
-    "invite": ("POST", "/s/{slug}/members/manage/invitations/", {"inv-role": "member", "inv-max_uses": "3", "inv-days": "7"}, 302),
-    "create account": ("POST", "/s/{slug}/members/manage/accounts/", {"acc-username": "nouveau.venu", "acc-display_name": "Nouveau", "acc-role": "reader"}, 302),
+    "invite": (
+        "POST",
+        "/s/{slug}/members/manage/invitations/",
+        {"inv-role": "member", "inv-max_uses": "3", "inv-days": "7"},
+        302,
+    ),
+    "create account": (
+        "POST",
+        "/s/{slug}/members/manage/accounts/",
+        {"acc-username": "nouveau.venu", "acc-display_name": "Nouveau", "acc-role": "reader"},
+        302,
+    ),
 }
 ALLOWED = {
     "admin": set(ACTIONS),
@@ -183,9 +199,11 @@ def test_logged_in_person_joins_with_the_invitations_role(member_client, make_us
 
 def test_bad_invitation_settings_are_refused(member_client, db):
     client, space, _admin = member_client("admin")
-    for data in ({"inv-role": "boss", "inv-max_uses": "1", "inv-days": "7"},
-                 {"inv-role": "member", "inv-max_uses": "0", "inv-days": "7"},
-                 {"inv-role": "member", "inv-max_uses": "1", "inv-days": "9999"}):
+    for data in (
+        {"inv-role": "boss", "inv-max_uses": "1", "inv-days": "7"},
+        {"inv-role": "member", "inv-max_uses": "0", "inv-days": "7"},
+        {"inv-role": "member", "inv-max_uses": "1", "inv-days": "9999"},
+    ):
         assert post(client, f"/s/{space.slug}/members/manage/invitations/", data).status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
 
@@ -201,8 +219,11 @@ def test_duplicate_username_at_signup_is_refused_whatever_the_case(app, member_c
 
 def test_mediator_creates_an_account_and_hands_over_a_setup_link(app, member_client, db):
     client, space, _admin = member_client("admin")
-    response = post(client, f"/s/{space.slug}/members/manage/accounts/",
-                    {"acc-username": "jeanne.p", "acc-display_name": "Jeanne", "acc-role": "reader"})
+    response = post(
+        client,
+        f"/s/{space.slug}/members/manage/accounts/",
+        {"acc-username": "jeanne.p", "acc-display_name": "Jeanne", "acc-role": "reader"},
+    )
     assert response.status_code == 302
     page = client.get(response.location).get_data(as_text=True)
     link = re.search(r"http://localhost(/setup/[\w-]+)", page).group(1)
@@ -221,8 +242,11 @@ def test_mediator_creates_an_account_and_hands_over_a_setup_link(app, member_cli
 
 def test_new_setup_link_replaces_the_old_one(member_client, db):
     client, space, _admin = member_client("admin")
-    response = post(client, f"/s/{space.slug}/members/manage/accounts/",
-                    {"acc-username": "omar", "acc-display_name": "Omar", "acc-role": "member"})
+    response = post(
+        client,
+        f"/s/{space.slug}/members/manage/accounts/",
+        {"acc-username": "omar", "acc-display_name": "Omar", "acc-role": "member"},
+    )
     first = re.search(r"/setup/[\w-]+", client.get(response.location).get_data(as_text=True)).group(0)
     membership = db.session.scalar(select(Membership).join(User).where(User.username == "omar"))
     response = post(client, f"/s/{space.slug}/members/manage/{membership.id}/setup-link")
@@ -234,8 +258,11 @@ def test_new_setup_link_replaces_the_old_one(member_client, db):
 
 def test_settings_change_name_colour_and_modules(member_client, db):
     client, space, _admin = member_client("admin")
-    response = post(client, f"/s/{space.slug}/settings/",
-                    {"name": "Conseil citoyen", "description": "Le conseil", "colour": "#AA3300", "modules": ["forum", "agenda"]})
+    response = post(
+        client,
+        f"/s/{space.slug}/settings/",
+        {"name": "Conseil citoyen", "description": "Le conseil", "colour": "#AA3300", "modules": ["forum", "agenda"]},
+    )
     assert response.status_code == 302
     saved = db.session.get(Space, space.id)
     assert (saved.name, saved.colour, saved.modules) == ("Conseil citoyen", "#aa3300", ["forum", "agenda"])
@@ -243,8 +270,16 @@ def test_settings_change_name_colour_and_modules(member_client, db):
 
 def test_settings_refuse_bad_colour_and_unknown_module(member_client, db):
     client, space, _admin = member_client("admin")
-    assert post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "red", "modules": ["forum"]}).status_code == 400
-    assert post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "#112233", "modules": ["casino"]}).status_code == 400
+    assert (
+        post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "red", "modules": ["forum"]}).status_code
+        == 400
+    )
+    assert (
+        post(
+            client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "#112233", "modules": ["casino"]}
+        ).status_code
+        == 400
+    )
     assert db.session.get(Space, space.id).name == space.name
 
 
@@ -264,7 +299,9 @@ def test_empty_news_title_is_refused(member_client, db):
     assert db.session.scalar(select(func.count()).select_from(NewsItem)) == 0
 
 
-def test_dashboard_counts_what_is_new_since_the_last_visit(app, member_client, make_user, make_member, db, frozen_clock):
+def test_dashboard_counts_what_is_new_since_the_last_visit(
+    app, member_client, make_user, make_member, db, frozen_clock
+):
     admin_client, space, _admin = member_client("admin")
     reader = make_user("lectrice", display_name="Lectrice")
     make_member(space, reader, "reader")
@@ -291,18 +328,25 @@ def test_archived_space_disappears_for_its_members(member_client, db):
 
 def test_zero_uses_is_told_the_allowed_range(member_client, db):
     client, space, _admin = member_client("admin")
-    response = post(client, f"/s/{space.slug}/members/manage/invitations/",
-                    {"inv-role": "member", "inv-max_uses": "0", "inv-days": "7"})
+    response = post(
+        client,
+        f"/s/{space.slug}/members/manage/invitations/",
+        {"inv-role": "member", "inv-max_uses": "0", "inv-days": "7"},
+    )
     assert response.status_code == 400 and "Entre 1 et 1000." in response.get_data(as_text=True)
 
 
 def test_a_habitant_without_email_who_forgot_their_password_gets_a_new_link_from_the_space_admin(
-        app, member_client, make_user, make_member, make_space, db):
+    app, member_client, make_user, make_member, make_space, db
+):
     client, space, admin = member_client("admin")
     habitant = make_user("awa.k", display_name="Awa K.")
     make_member(space, habitant, "member")
-    kept_away = {"with an address": make_user("marie", email="marie@example.org"),
-                 "admin elsewhere": make_user("paul"), "site admin": make_user("root2", is_site_admin=True)}
+    kept_away = {
+        "with an address": make_user("marie", email="marie@example.org"),
+        "admin elsewhere": make_user("paul"),
+        "site admin": make_user("root2", is_site_admin=True),
+    }
     make_member(make_space(), kept_away["admin elsewhere"], "admin")
     for person in kept_away.values():
         make_member(space, person, "member")
@@ -315,14 +359,29 @@ def test_a_habitant_without_email_who_forgot_their_password_gets_a_new_link_from
     assert response.status_code == 302
     link = re.search(r"http://localhost(/setup/[\w-]+)", client.get(response.location).get_data(as_text=True)).group(1)
     entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
-    assert (entry.action, entry.actor_id, entry.space_slug, entry.target) == ("account.password_link", admin.id, space.slug, "awa.k")
-    assert post(app.test_client(), link, {"password": "le marché du samedi", "confirm": "le marché du samedi"}).status_code == 302
+    assert (entry.action, entry.actor_id, entry.space_slug, entry.target) == (
+        "account.password_link",
+        admin.id,
+        space.slug,
+        "awa.k",
+    )
+    assert (
+        post(app.test_client(), link, {"password": "le marché du samedi", "confirm": "le marché du samedi"}).status_code
+        == 302
+    )
     assert login(app.test_client(), "awa.k", "le marché du samedi").status_code == 302
     assert awa_session.get(f"/s/{space.slug}/").status_code != 200  # her old login ended with the new password
     for why, person in kept_away.items():
-        target = db.session.scalar(select(Membership).where(Membership.user_id == person.id, Membership.space_id == space.id))
+        target = db.session.scalar(
+            select(Membership).where(Membership.user_id == person.id, Membership.space_id == space.id)
+        )
         assert post(client, f"/s/{space.slug}/members/manage/{target.id}/setup-link").status_code == 403, why
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "account.password_link")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "account.password_link")
+        )
+        == 1
+    )
 
 
 def test_the_join_form_shows_every_error_at_once_and_suggests_an_identifier(app, member_client, make_user, db):
@@ -344,7 +403,9 @@ def test_the_join_form_shows_every_error_at_once_and_suggests_an_identifier(app,
     assert signup(newcomer, link, "moussa.kone2").status_code == 302
 
 
-def test_a_new_member_is_welcomed_with_the_first_things_to_do_until_they_open_the_space(app, member_client, make_user, make_member, db):
+def test_a_new_member_is_welcomed_with_the_first_things_to_do_until_they_open_the_space(
+    app, member_client, make_user, make_member, db
+):
     _admin_client, space, _admin = member_client("admin")
     newcomer = make_user("nouvelle", display_name="Nouvelle")
     make_member(space, newcomer, "member")

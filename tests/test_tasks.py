@@ -1,4 +1,5 @@
 """Tasks: roles, bad input, filters, board moves, late tasks on a frozen clock, timeline, my tasks, feed."""
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,15 @@ def team(app, member_client, make_user, make_member, db):
 
 
 def task_form(list_id, **overrides):
-    data = {"title": "Réserver la sono", "task_list": str(list_id), "status": "0", "priority": "normal",
-            "progress": "0", "start_on": "2027-03-10", "due_on": "2027-03-20"}
+    data = {
+        "title": "Réserver la sono",
+        "task_list": str(list_id),
+        "status": "0",
+        "priority": "normal",
+        "progress": "0",
+        "start_on": "2027-03-10",
+        "due_on": "2027-03-20",
+    }
     data.update(overrides)
     return data
 
@@ -90,10 +98,18 @@ def test_task_role_matrix(app, team, db, role, action):
         from agora.spaces.models import Space
 
         s = db.session.get(Space, space.id)
-        own = services.save_task(s, None, services.TaskData(title="À moi", list_id=list_id), actor=db.session.get(User, user.id))
-        assigned = services.save_task(s, None, services.TaskData(title="Confiée", list_id=list_id, assignee_ids=(user.id,)),
-                                      actor=db.session.get(User, other.id))
-        foreign = services.save_task(s, None, services.TaskData(title="Autre", list_id=list_id), actor=db.session.get(User, other.id))
+        own = services.save_task(
+            s, None, services.TaskData(title="À moi", list_id=list_id), actor=db.session.get(User, user.id)
+        )
+        assigned = services.save_task(
+            s,
+            None,
+            services.TaskData(title="Confiée", list_id=list_id, assignee_ids=(user.id,)),
+            actor=db.session.get(User, other.id),
+        )
+        foreign = services.save_task(
+            s, None, services.TaskData(title="Autre", list_id=list_id), actor=db.session.get(User, other.id)
+        )
         done = services.statuses(s)[-1].id
         db.session.commit()
         ids = own.id, assigned.id, foreign.id
@@ -120,12 +136,15 @@ def test_task_role_matrix(app, team, db, role, action):
         assert db.session.get(Task, ids[2]).status_id != done
 
 
-@pytest.mark.parametrize("overrides, status, message", [
-    ({"due_on": "2027-03-01"}, 400, "après le début"),
-    ({"progress": "150"}, 400, "de 0 à 100"),
-    ({"title": "  "}, 400, "Donnez un titre"),
-    ({"priority": "urgente"}, 400, "valide"),
-])
+@pytest.mark.parametrize(
+    "overrides, status, message",
+    [
+        ({"due_on": "2027-03-01"}, 400, "après le début"),
+        ({"progress": "150"}, 400, "de 0 à 100"),
+        ({"title": "  "}, 400, "Donnez un titre"),
+        ({"priority": "urgente"}, 400, "valide"),
+    ],
+)
 def test_bad_tasks_are_refused(team, db, overrides, status, message):
     space, clients, list_id = team
     response = new_task(clients["member"][0], space, list_id, **overrides)
@@ -206,7 +225,9 @@ def test_board_moves_a_task_with_a_plain_form(team, db):
     assert response.status_code == 302 and response.location.endswith(f"#task-{soon}")
     assert db.session.get(Task, soon).status_id == in_progress
     refused = post(admin, f"/s/{space.slug}/tasks/{soon}/move", {"status": "999999"})
-    assert refused.status_code == 400 and "Ce statut n&#39;existe pas dans cet espace." in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Ce statut n&#39;existe pas dans cet espace." in refused.get_data(
+        as_text=True
+    )
     db.session.expire_all()
     assert db.session.get(Task, soon).status_id == in_progress
 
@@ -229,7 +250,9 @@ def test_checklist_and_comments(team, db):
     admin, _ = clients["admin"]
     member_client, member_user = clients["member"]
     task = task_id_of(new_task(admin, space, list_id, assignees=[str(member_user.id)]))
-    assert post(member_client, f"/s/{space.slug}/tasks/{task}/checklist", {"text": "Appeler la mairie"}).status_code == 302
+    assert (
+        post(member_client, f"/s/{space.slug}/tasks/{task}/checklist", {"text": "Appeler la mairie"}).status_code == 302
+    )
     item = db.session.scalar(select(ChecklistItem))
     post(member_client, f"/s/{space.slug}/tasks/{task}/checklist/{item.id}/toggle")
     assert db.session.get(ChecklistItem, item.id).is_done
@@ -256,7 +279,9 @@ def test_due_dates_in_my_feed_when_i_ask_for_it(app, team, db):
     member_client, member_user = clients["member"]
     make_tasks(admin, space, list_id, [member_user.id])
     post(member_client, "/agenda/subscribe")
-    address = re.search(r"http://localhost(/ical/[\w-]+\.ics)", member_client.get("/agenda/").get_data(as_text=True)).group(1)
+    address = re.search(
+        r"http://localhost(/ical/[\w-]+\.ics)", member_client.get("/agenda/").get_data(as_text=True)
+    ).group(1)
     phone = app.test_client()
     assert b"Sono" not in phone.get(address).data
     db.session.get(User, member_user.id).tasks_in_feed = True
@@ -280,7 +305,9 @@ def test_list_and_board_query_counts_do_not_grow(app, team, db):
     make_tasks(admin, space, list_id, [member_user.id])
     small = queries()
     for n in range(20):
-        new_task(admin, space, list_id, title=f"Tâche {n}", assignees=[str(member_user.id), str(clients["reader"][1].id)])
+        new_task(
+            admin, space, list_id, title=f"Tâche {n}", assignees=[str(member_user.id), str(clients["reader"][1].id)]
+        )
     assert queries() == small
 
 
@@ -291,8 +318,9 @@ def test_admins_rename_add_and_remove_statuses(team, db):
     assert post(admin, base + "/", {"name": "En attente"}).status_code == 302
     names = db.session.scalars(select(TaskStatus.name).order_by(TaskStatus.position)).all()
     assert names == ["À faire", "En cours", "En attente", "Fait"]  # the last stays "done"
-    first, waiting, done = (db.session.scalar(select(TaskStatus.id).where(TaskStatus.name == n))
-                            for n in ("À faire", "En attente", "Fait"))
+    first, waiting, done = (
+        db.session.scalar(select(TaskStatus.id).where(TaskStatus.name == n)) for n in ("À faire", "En attente", "Fait")
+    )
     assert post(admin, f"{base}/{done}/rename", {"name": "Terminé"}).status_code == 302
     assert post(admin, f"{base}/{done}/rename", {"name": "à faire"}).status_code == 409
     task = task_id_of(new_task(admin, space, list_id))
@@ -301,7 +329,11 @@ def test_admins_rename_add_and_remove_statuses(team, db):
     assert post(admin, f"{base}/{first}/delete").status_code == 409  # the first stays
     post(admin, f"/s/{space.slug}/tasks/{task}/move", {"status": str(first)})
     assert post(admin, f"{base}/{waiting}/delete").status_code == 302
-    assert db.session.scalars(select(TaskStatus.name).order_by(TaskStatus.position)).all() == ["À faire", "En cours", "Terminé"]
+    assert db.session.scalars(select(TaskStatus.name).order_by(TaskStatus.position)).all() == [
+        "À faire",
+        "En cours",
+        "Terminé",
+    ]
     assert post(clients["member"][0], f"{base}/{done}/rename", {"name": "x"}).status_code == 403
 
 
@@ -352,11 +384,15 @@ def test_a_space_without_a_list_still_offers_new_task_and_opens_its_first_list(m
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "la tâche ouvrira la liste « Tâches »" in html and 'name="task_list"' not in html
-    response = post(client, f"/s/{space.slug}/tasks/new", {"title": "Sortir les bacs", "priority": "normal", "progress": "0"})
+    response = post(
+        client, f"/s/{space.slug}/tasks/new", {"title": "Sortir les bacs", "priority": "normal", "progress": "0"}
+    )
     assert response.status_code == 302
     task = db.session.scalar(select(Task).where(Task.space_id == space.id))
     assert task.title == "Sortir les bacs"
-    assert [(tl.id, tl.name) for tl in db.session.scalars(select(TaskList).where(TaskList.space_id == space.id))] == [(task.list_id, "Tâches")]
+    assert [(tl.id, tl.name) for tl in db.session.scalars(select(TaskList).where(TaskList.space_id == space.id))] == [
+        (task.list_id, "Tâches")
+    ]
     # A refused task opens no list either: the request changed nothing.
     assert post(client, f"/s/{space.slug}/tasks/new", {"title": ""}).status_code == 400
     assert db.session.scalar(select(func.count()).select_from(TaskList).where(TaskList.space_id == space.id)) == 1

@@ -3,6 +3,7 @@
 A rule with a parameter tests/factories.py does not know how to fill fails the test: a new
 feature adds its parameter to FILLERS there (one object of space B) instead of going unchecked.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -90,19 +91,50 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
     _a, b, _member_a, reader_b, admin_b = two_spaces
     client = app.test_client()
     login(client, reader_b.username)
-    read_only = {"spaces.home", "forum.list_topics", "forum.show_topic", "forum.first_unread", "forum.show_post",
-                 "members.directory", "members.profile", "members.member_vcard", "members.directory_vcard",
-                 "members.organisations", "members.my_details",
-                 "agenda.show_agenda", "agenda.show_event", "agenda.categories", "agenda.space_feed", "agenda.subscribe",
-                 "agenda.resources", "tasks.list_tasks", "tasks.board", "tasks.timeline", "tasks.show_task",
-                 "tasks.manage_lists", "tasks.manage_statuses",
-                 "documents.show_folder", "documents.show_document", "documents.download", "documents.view",
-                 "documents.download_version", "documents.thumbnail", "documents.download_zip",
-                 "polls.list_polls", "polls.show_poll", "polls.export_results"}
+    read_only = {
+        "spaces.home",
+        "forum.list_topics",
+        "forum.show_topic",
+        "forum.first_unread",
+        "forum.show_post",
+        "members.directory",
+        "members.profile",
+        "members.member_vcard",
+        "members.directory_vcard",
+        "members.organisations",
+        "members.my_details",
+        "agenda.show_agenda",
+        "agenda.show_event",
+        "agenda.categories",
+        "agenda.space_feed",
+        "agenda.subscribe",
+        "agenda.resources",
+        "tasks.list_tasks",
+        "tasks.board",
+        "tasks.timeline",
+        "tasks.show_task",
+        "tasks.manage_lists",
+        "tasks.manage_statuses",
+        "documents.show_folder",
+        "documents.show_document",
+        "documents.download",
+        "documents.view",
+        "documents.download_version",
+        "documents.thumbnail",
+        "documents.download_zip",
+        "polls.list_polls",
+        "polls.show_poll",
+        "polls.export_results",
+    }
     #: Personal, not shared: a reader may follow a topic or a folder, say which organisation they belong
     #: to and choose their notifications (the space's defaults stay admin-only: tests/test_notifications.py).
-    personal = {"forum.follow", "members.my_details", "agenda.subscribe", "documents.follow_folder",
-                "space_notifications.space_preferences"}
+    personal = {
+        "forum.follow",
+        "members.my_details",
+        "agenda.subscribe",
+        "documents.follow_folder",
+        "space_notifications.space_preferences",
+    }
     for rule in space_rules(app):
         url = url_for_rule(app, db, rule, b, admin_b)
         for method in methods(rule):
@@ -111,7 +143,11 @@ def test_reader_of_b_cannot_write_anything(app, db, two_spaces):
                 continue
             if rule.endpoint in personal:
                 continue
-            response = client.get(url) if method == "GET" else post(client, url, {"title": "lecteur", "role": "admin", "body": "lecteur"})
+            response = (
+                client.get(url)
+                if method == "GET"
+                else post(client, url, {"title": "lecteur", "role": "admin", "body": "lecteur"})
+            )
             assert response.status_code in (403, 404), f"{method} {url} gave {response.status_code}"
     assert db.session.scalar(select(NewsItem).where(NewsItem.title == "lecteur")) is None
     role = db.session.scalar(select(Membership.role).where(Membership.user_id == reader_b.id))

@@ -1,4 +1,5 @@
 """The English catalog covers every French string of the code and templates, and its .mo is current."""
+
 from __future__ import annotations
 
 import gettext
@@ -18,8 +19,13 @@ KEYWORDS = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngett
 def source_messages() -> set[str]:
     found = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(ROOT), METHODS, keywords=KEYWORDS, options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"},
-                                                     "templates/**.txt": {"extensions": "jinja2.ext.i18n"}}
+        str(ROOT),
+        METHODS,
+        keywords=KEYWORDS,
+        options_map={
+            "templates/**.html": {"extensions": "jinja2.ext.i18n"},
+            "templates/**.txt": {"extensions": "jinja2.ext.i18n"},
+        },
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return found

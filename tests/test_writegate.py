@@ -1,4 +1,5 @@
 """SQLite writers of one process queue in arrival order and hold their turn until their transaction ends."""
+
 from __future__ import annotations
 
 import threading
@@ -16,10 +17,12 @@ def test_waiters_get_the_gate_in_the_order_they_asked():
     assert turns.acquire(timeout=1)
     order, threads = [], []
     for name in "BCD":
+
         def wait(name=name):
             assert turns.acquire(timeout=5)
             order.append(name)
             turns.release()
+
         threads.append(threading.Thread(target=wait))
         threads[-1].start()
         _wait_until(lambda: len(turns._queue) == len(threads))  # B is queued before C asks, and so on

@@ -1,4 +1,5 @@
 """Hosting admin forms."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
@@ -9,21 +10,34 @@ from agora.spaces.forms import ROLE_CHOICES
 
 class SpaceCreateForm(FlaskForm):
     name = StringField(_l("Nom de l'espace"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=120)])
-    slug = StringField(_l("Adresse courte (dans /s/…)"), validators=[DataRequired(_l("Choisissez une adresse courte.")), Length(max=40)])
+    slug = StringField(
+        _l("Adresse courte (dans /s/…)"),
+        validators=[DataRequired(_l("Choisissez une adresse courte.")), Length(max=40)],
+    )
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
-    quota_mb = IntegerField(_l("Quota de stockage (Mo)"), default=1024, validators=[InputRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)])
+    quota_mb = IntegerField(
+        _l("Quota de stockage (Mo)"),
+        default=1024,
+        validators=[InputRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)],
+    )
     admin = StringField(_l("Identifiant du premier administrateur"), validators=[Optional(), Length(max=40)])
 
 
 class SpaceEditForm(FlaskForm):
     name = StringField(_l("Nom de l'espace"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=120)])
-    quota_mb = IntegerField(_l("Quota de stockage (Mo)"), validators=[InputRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)])
+    quota_mb = IntegerField(
+        _l("Quota de stockage (Mo)"), validators=[InputRequired(_l("Indiquez un quota.")), NumberRange(1, 10_000_000)]
+    )
 
 
 class AppointForm(FlaskForm):
-    username = StringField(_l("Identifiant"), validators=[DataRequired(_l("Saisissez un identifiant.")), Length(max=40)])
+    username = StringField(
+        _l("Identifiant"), validators=[DataRequired(_l("Saisissez un identifiant.")), Length(max=40)]
+    )
     role = SelectField(_l("Rôle"), choices=ROLE_CHOICES, default="admin")
 
 
 class DeleteSpaceForm(FlaskForm):
-    confirmation = StringField(_l("Recopiez l'adresse courte de l'espace"), validators=[DataRequired(_l("Recopiez l'adresse courte."))])
+    confirmation = StringField(
+        _l("Recopiez l'adresse courte de l'espace"), validators=[DataRequired(_l("Recopiez l'adresse courte."))]
+    )

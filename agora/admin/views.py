@@ -1,4 +1,5 @@
 """The hosting admin console: every space with its usage, every account, the audit log."""
+
 from __future__ import annotations
 
 import shutil
@@ -43,9 +44,7 @@ def _space(space_id: int) -> Space:
 @bp.get("/")
 def index():
     """Every space with its members, storage and last activity."""
-    members = (
-        select(Membership.space_id, func.count().label("n")).group_by(Membership.space_id).subquery()
-    )
+    members = select(Membership.space_id, func.count().label("n")).group_by(Membership.space_id).subquery()
     rows = db.session.execute(
         select(Space, func.coalesce(members.c.n, 0))
         .outerjoin(members, members.c.space_id == Space.id)
@@ -67,8 +66,12 @@ def new_space():
                 if admin is None:
                     raise ServiceError(_("Aucun compte n'a cet identifiant."), field="admin", status=400)
             space = space_services.create_space(
-                form.slug.data, form.name.data, actor=current_user, admin=admin,
-                quota_mb=form.quota_mb.data, description=form.description.data or "",
+                form.slug.data,
+                form.name.data,
+                actor=current_user,
+                admin=admin,
+                quota_mb=form.quota_mb.data,
+                description=form.description.data or "",
             )
         except ServiceError as exc:
             db.session.rollback()
@@ -99,12 +102,17 @@ def edit_space(space_id: int):
 
 def _space_page(space: Space, form=None, appoint_form=None, delete_form=None, status=200):
     admins = db.session.scalars(
-        select(User).join(Membership).where(Membership.space_id == space.id, Membership.role == "admin")
+        select(User)
+        .join(Membership)
+        .where(Membership.space_id == space.id, Membership.role == "admin")
         .order_by(User.display_name)
     ).all()
     return render_template(
-        "admin/space_edit.html", space=space, admins=admins,
-        form=form or SpaceEditForm(obj=space), appoint_form=appoint_form or AppointForm(prefix="appoint"),
+        "admin/space_edit.html",
+        space=space,
+        admins=admins,
+        form=form or SpaceEditForm(obj=space),
+        appoint_form=appoint_form or AppointForm(prefix="appoint"),
         delete_form=delete_form or DeleteSpaceForm(prefix="delete"),
         my_role=space.role_of(current_user),
     ), status
@@ -204,8 +212,13 @@ def users():
     stmt = select(User).order_by(User.username_key)
     if q:
         like = contains_pattern(q)
-        stmt = stmt.where(or_(User.username_key.like(like, escape="\\"), func.lower(User.display_name).like(like, escape="\\"),
-                              User.email.like(like, escape="\\")))
+        stmt = stmt.where(
+            or_(
+                User.username_key.like(like, escape="\\"),
+                func.lower(User.display_name).like(like, escape="\\"),
+                User.email.like(like, escape="\\"),
+            )
+        )
     page = paginate(stmt, USERS_PER_PAGE)
     return render_template("admin/users.html", page=page, q=q)
 
@@ -264,7 +277,8 @@ def show_reset(user_id: int):
 def audit_log():
     """The audit log, newest first."""
     page = paginate(
-        select(AuditEntry).options(db.joinedload(AuditEntry.actor))
+        select(AuditEntry)
+        .options(db.joinedload(AuditEntry.actor))
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
         AUDIT_PER_PAGE,
     )

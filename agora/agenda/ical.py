@@ -4,22 +4,24 @@ Series go out as one VEVENT with RRULE and EXDATE in the event's own zone (TZID)
 client expands them itself; each TZID used gets a VTIMEZONE of yearly rules (see vtimezone.py),
 right in every engine for every date of the feed, series without end included.
 """
+
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event as VEvent, vRecur
+from icalendar import Calendar, vRecur
+from icalendar import Event as VEvent
 from sqlalchemy import func, select
 
 from agora.agenda.models import Event
 from agora.agenda.recurrence import shape_problem
-from agora.agenda.vtimezone import vtimezone
-from agora.spaces.models import Space
 from agora.agenda.services import overrides_of, window_events
+from agora.agenda.vtimezone import vtimezone
 from agora.core.time import utcnow
 from agora.extensions import db
+from agora.spaces.models import Space
 
 #: What a feed carries: one year back, two years ahead.
 PAST = timedelta(days=365)
@@ -39,8 +41,9 @@ def feed_version(space_ids: list[int], name: str, now: datetime | None = None) -
     if not space_ids:
         return hashlib.sha256(f"empty:{name}".encode()).hexdigest()[:32], None
     latest, count, ids, top = db.session.execute(
-        select(func.max(Event.updated_at), func.count(), func.coalesce(func.sum(Event.id), 0), func.max(Event.id))
-        .where(Event.space_id.in_(space_ids))
+        select(
+            func.max(Event.updated_at), func.count(), func.coalesce(func.sum(Event.id), 0), func.max(Event.id)
+        ).where(Event.space_id.in_(space_ids))
     ).one()
     # Space names appear in the all-spaces feed: a rename must change the version too.
     names = db.session.scalars(select(Space.name).where(Space.id.in_(space_ids)).order_by(Space.id)).all()
@@ -125,8 +128,14 @@ def task_vevent(task) -> VEvent:
     return item
 
 
-def build_feed(space_ids: list[int], name: str, *, prefix_space_names: bool = False, now: datetime | None = None,
-               tasks: list | None = None) -> bytes:
+def build_feed(
+    space_ids: list[int],
+    name: str,
+    *,
+    prefix_space_names: bool = False,
+    now: datetime | None = None,
+    tasks: list | None = None,
+) -> bytes:
     """Return the iCalendar text of the spaces' events in the feed window.
 
     `prefix_space_names` makes the all-spaces feed: each title names its space, each UID too.

@@ -7,12 +7,13 @@ resolved here from each file alone (IANA names, Windows names, the file's own VT
 from what earlier files taught the icalendar library. The importer applies the rights the forms
 apply: to each event it writes and to the series whose dates it changes or cancels.
 """
+
 from __future__ import annotations
 
 import hashlib
 import warnings
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -83,7 +84,9 @@ class Plan:
 
 @lru_cache(maxsize=1)
 def _iana_names() -> tuple[str, ...]:
-    return tuple(sorted(n for n in available_timezones() if "/" in n and not n.startswith(("Etc/", "posix/", "right/"))))
+    return tuple(
+        sorted(n for n in available_timezones() if "/" in n and not n.startswith(("Etc/", "posix/", "right/")))
+    )
 
 
 def _offsets(zone_: tzinfo, instants: list[datetime]) -> list:
@@ -148,8 +151,8 @@ def _iana(name: str | None) -> ZoneInfo | None:
 def _matching_zone(own: tzinfo, year: int, hints: list[str]) -> str | None:
     """The IANA zone giving the same UTC offset as `own` every day of the years around `year`."""
     year = max(MIN_YEAR, min(year, MAX_YEAR - 2))
-    coarse = [datetime(year, m, 15, 12, tzinfo=timezone.utc) for m in (1, 4, 7, 10)]
-    fine = [datetime(year - 1, 1, 1, 12, tzinfo=timezone.utc) + timedelta(hours=12 * n) for n in range(2 * 366 * 3)]
+    coarse = [datetime(year, m, 15, 12, tzinfo=UTC) for m in (1, 4, 7, 10)]
+    fine = [datetime(year - 1, 1, 1, 12, tzinfo=UTC) + timedelta(hours=12 * n) for n in range(2 * 366 * 3)]
     want_coarse, want_fine = _offsets(own, coarse), None
     for name in dict.fromkeys([h for h in hints if h] + list(_iana_names())):
         candidate = _iana(name)
@@ -191,15 +194,15 @@ class Reader:
             name, zone_ = self.zones.resolve(str(tzid), value.year)
             return value.replace(tzinfo=None), zone_, name
         if value.tzinfo is not None:  # a UTC time ("Z")
-            return value.replace(tzinfo=None) + (value.utcoffset() or timedelta(0)), timezone.utc, "UTC"
+            return value.replace(tzinfo=None) + (value.utcoffset() or timedelta(0)), UTC, "UTC"
         return value, ZoneInfo(self.default_tz), self.default_tz
 
     def instant(self, prop, tz_for_dates: str) -> tuple[datetime, bool, str | None]:
         """(UTC instant, is a DATE, zone name) of a DTSTART-like property."""
         value, zone_, name = self.wall(prop.dt, prop.params.get("TZID"))
         if zone_ is None:
-            return datetime.combine(value, time(0), tzinfo=ZoneInfo(tz_for_dates)).astimezone(timezone.utc), True, None
-        return value.replace(tzinfo=zone_).astimezone(timezone.utc), False, name
+            return datetime.combine(value, time(0), tzinfo=ZoneInfo(tz_for_dates)).astimezone(UTC), True, None
+        return value.replace(tzinfo=zone_).astimezone(UTC), False, name
 
     def instants(self, component, name: str, tz: str) -> list[tuple[datetime, bool]]:
         """The UTC instants of every EXDATE or RDATE line, each with whether it was a DATE."""
@@ -208,9 +211,9 @@ class Reader:
             for item in getattr(prop, "dts", []):
                 value, zone_, _name = self.wall(item.dt, prop.params.get("TZID") or item.params.get("TZID"))
                 if zone_ is None:
-                    found.append((datetime.combine(value, time(0), tzinfo=ZoneInfo(tz)).astimezone(timezone.utc), True))
+                    found.append((datetime.combine(value, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC), True))
                 else:
-                    found.append((value.replace(tzinfo=zone_).astimezone(timezone.utc), False))
+                    found.append((value.replace(tzinfo=zone_).astimezone(UTC), False))
         return found
 
     def values(self, component) -> dict:
@@ -254,7 +257,7 @@ class Reader:
             if "COUNT" not in text and "UNTIL" not in text:
                 raise Unreadable(_l("il a plusieurs répétitions dont une sans fin"))
             zone_ = ZoneInfo(tz)
-            rdates.update(n.replace(tzinfo=zone_).astimezone(timezone.utc) for n in local_starts(text, starts_at, tz))
+            rdates.update(n.replace(tzinfo=zone_).astimezone(UTC) for n in local_starts(text, starts_at, tz))
         rdates -= {starts_at}
         if len(rdates) > 1000:
             raise Unreadable(_l("il a plus de 1000 dates en plus"))
@@ -266,8 +269,13 @@ class Reader:
             "description": str(component.get("DESCRIPTION", "")).replace("\x00", "")[:20000],
             "location": one_line(str(component.get("LOCATION", "")))[:300],
             "url": url if url.startswith(("http://", "https://")) else "",
-            "tz": tz, "all_day": all_day, "starts_at": starts_at, "ends_at": ends_at, "rrule": rrule_text,
-            "exdates": sorted(x.isoformat() for x in exdates), "rdates": sorted(x.isoformat() for x in rdates),
+            "tz": tz,
+            "all_day": all_day,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "rrule": rrule_text,
+            "exdates": sorted(x.isoformat() for x in exdates),
+            "rdates": sorted(x.isoformat() for x in rdates),
         }
 
     def rule(self, prop, starts_at: datetime, tz: str, all_day: bool) -> str:
@@ -277,16 +285,20 @@ class Reader:
             raw = parts["UNTIL"]
             try:
                 if "T" not in raw:
-                    until = datetime.combine(datetime.strptime(raw[:8], "%Y%m%d").date(), time(23, 59, 59), tzinfo=ZoneInfo(tz))
+                    until = datetime.combine(
+                        datetime.strptime(raw[:8], "%Y%m%d").date(), time(23, 59, 59), tzinfo=ZoneInfo(tz)
+                    )
                 elif raw.endswith("Z"):
-                    until = datetime.strptime(raw, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+                    until = datetime.strptime(raw, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
                 else:
                     until = datetime.strptime(raw, "%Y%m%dT%H%M%S").replace(tzinfo=ZoneInfo(tz))
             except ValueError:
                 raise Unreadable(_l("sa répétition est illisible")) from None
-            until = until.astimezone(timezone.utc)
+            until = until.astimezone(UTC)
             # Stored as the value type of DTSTART (RFC 5545): a DATE for all-day series, else UTC.
-            parts["UNTIL"] = until.astimezone(ZoneInfo(tz)).strftime("%Y%m%d") if all_day else until.strftime("%Y%m%dT%H%M%SZ")
+            parts["UNTIL"] = (
+                until.astimezone(ZoneInfo(tz)).strftime("%Y%m%d") if all_day else until.strftime("%Y%m%dT%H%M%SZ")
+            )
         text = ";".join(f"{k}={v}" for k, v in parts.items())
         problem = rule_problem(text, starts_at, tz)
         if problem is not None:
@@ -302,8 +314,12 @@ def _lower_first(text: str) -> str:
 
 def _property_words(name: str):
     return {
-        "DTSTART": _l("sa date de début"), "DTEND": _l("sa date de fin"), "DURATION": _l("sa durée"),
-        "RRULE": _l("sa répétition"), "RDATE": _l("une de ses dates en plus"), "EXDATE": _l("une de ses dates annulées"),
+        "DTSTART": _l("sa date de début"),
+        "DTEND": _l("sa date de fin"),
+        "DURATION": _l("sa durée"),
+        "RRULE": _l("sa répétition"),
+        "RDATE": _l("une de ses dates en plus"),
+        "EXDATE": _l("une de ses dates annulées"),
         "RECURRENCE-ID": _l("la date qu'il remplace"),
     }[name]
 
@@ -312,13 +328,15 @@ def _shifted(start: datetime, delta: timedelta, tz: str, all_day: bool) -> datet
     if not all_day:
         return start + delta
     local = start.astimezone(ZoneInfo(tz)).replace(tzinfo=None) + delta
-    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def _starts_on(rule: str, starts_at: datetime, tz: str, day: date) -> list[datetime]:
     zone_ = ZoneInfo(tz)
-    naive = local_starts(rule, starts_at, tz, after=datetime.combine(day, time(0)), before=datetime.combine(day, time(23, 59, 59)))
-    return [n.replace(tzinfo=zone_).astimezone(timezone.utc) for n in naive]
+    naive = local_starts(
+        rule, starts_at, tz, after=datetime.combine(day, time(0)), before=datetime.combine(day, time(23, 59, 59))
+    )
+    return [n.replace(tzinfo=zone_).astimezone(UTC) for n in naive]
 
 
 def _label(component) -> tuple[str, str]:
@@ -326,8 +344,11 @@ def _label(component) -> tuple[str, str]:
     title = one_line(str(component.get("SUMMARY", "")))[:80] or str(_l("Sans titre"))
     try:
         value = component.get("DTSTART").dt
-        when = format_date(value, "long") if not isinstance(value, datetime) else \
-            format_datetime(value if value.tzinfo else value.replace(tzinfo=timezone.utc), "d MMMM y HH:mm")
+        when = (
+            format_date(value, "long")
+            if not isinstance(value, datetime)
+            else format_datetime(value if value.tzinfo else value.replace(tzinfo=UTC), "d MMMM y HH:mm")
+        )
     except Exception:  # a date too broken to show: the title alone names the event
         when = str(_l("date illisible"))
     return title, when
@@ -355,8 +376,8 @@ def _rank(component) -> tuple:
     for name in ("LAST-MODIFIED", "DTSTAMP"):
         value = getattr(component.get(name), "dt", None)
         if isinstance(value, datetime):
-            stamps.append(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
-    newest = max(stamps, default=datetime(1, 1, 2, tzinfo=timezone.utc))
+            stamps.append(value if value.tzinfo else value.replace(tzinfo=UTC))
+    newest = max(stamps, default=datetime(1, 1, 2, tzinfo=UTC))
     return sequence, newest, hashlib.sha256(component.to_ical()).hexdigest()
 
 
@@ -397,7 +418,10 @@ def plan_import(space: Space, raw: bytes, default_tz: str, user: User) -> Plan:
 
     newest: dict[tuple[str, datetime | None], _Read] = {}
     for component in components:
-        uid = one_line(str(component.get("UID", "")))[:200] or hashlib.sha256(component.to_ical()).hexdigest()[:32] + "@import"
+        uid = (
+            one_line(str(component.get("UID", "")))[:200]
+            or hashlib.sha256(component.to_ical()).hexdigest()[:32] + "@import"
+        )
         cancelled = str(component.get("STATUS", "")).upper() == "CANCELLED"
         try:
             values = reader.values(component)
@@ -428,7 +452,9 @@ def plan_import(space: Space, raw: bytes, default_tz: str, user: User) -> Plan:
     stored = _stored_masters(space, {r.uid for r in newest.values()})
     for read in masters.values():
         _plan_item(plan, space, read, None)
-    for read in sorted((r for r in newest.values() if r.recurrence_id is not None), key=lambda r: (r.uid, r.recurrence_id)):
+    for read in sorted(
+        (r for r in newest.values() if r.recurrence_id is not None), key=lambda r: (r.uid, r.recurrence_id)
+    ):
         master_read = masters.get(read.uid)
         master_event = stored.get(read.uid)
         master_values = master_read.values if master_read else (_event_values(master_event) if master_event else None)
@@ -452,23 +478,39 @@ def plan_import(space: Space, raw: bytes, default_tz: str, user: User) -> Plan:
     check_rights(plan, user)
     if not plan.items and not plan.cancellations:
         if plan.skipped:
-            raise ServiceError(_l("Aucun événement de ce fichier ne peut être importé : %(why)s",
-                                  why=" ; ".join(f"« {s.title} » ({s.when}) : {s.reason}" for s in plan.skipped[:3])),
-                               field="file")
+            raise ServiceError(
+                _l(
+                    "Aucun événement de ce fichier ne peut être importé : %(why)s",
+                    why=" ; ".join(f"« {s.title} » ({s.when}) : {s.reason}" for s in plan.skipped[:3]),
+                ),
+                field="file",
+            )
         raise ServiceError(_l("Le fichier ne contient aucun événement."), field="file")
     return plan
 
 
 def _forbidden(event: Event) -> None:
-    raise ServiceError(_l("Le fichier modifierait « %(title)s », que vous ne pouvez pas modifier.", title=event.title),
-                       field="file", status=403)
+    raise ServiceError(
+        _l("Le fichier modifierait « %(title)s », que vous ne pouvez pas modifier.", title=event.title),
+        field="file",
+        status=403,
+    )
 
 
 def _stored_masters(space: Space, uids: set[str]) -> dict[str, Event]:
     if not uids:
         return {}
-    return {e.uid: e for e in db.session.scalars(select(Event).where(
-        Event.space_id == space.id, Event.uid.in_(uids), Event.recurrence_id.is_(None), Event.parent_id.is_(None)))}
+    return {
+        e.uid: e
+        for e in db.session.scalars(
+            select(Event).where(
+                Event.space_id == space.id,
+                Event.uid.in_(uids),
+                Event.recurrence_id.is_(None),
+                Event.parent_id.is_(None),
+            )
+        )
+    }
 
 
 def _event_values(event: Event) -> dict:
@@ -477,8 +519,11 @@ def _event_values(event: Event) -> dict:
 
 def _probe(values: dict) -> Event:
     """An unsaved Event holding the values, to expand them the way the agenda does."""
-    return Event(**{k: values[k] for k in ("tz", "all_day", "starts_at", "ends_at", "rrule")},
-                 exdates=list(values.get("exdates") or []), rdates=list(values.get("rdates") or []))
+    return Event(
+        **{k: values[k] for k in ("tz", "all_day", "starts_at", "ends_at", "rrule")},
+        exdates=list(values.get("exdates") or []),
+        rdates=list(values.get("rdates") or []),
+    )
 
 
 def _original_start(read: _Read, master: dict) -> datetime:
@@ -487,7 +532,7 @@ def _original_start(read: _Read, master: dict) -> datetime:
     if master["all_day"]:
         value = read.component["RECURRENCE-ID"].dt
         day = value if not isinstance(value, datetime) else value.replace(tzinfo=None).date()
-        return datetime.combine(day, time(0), tzinfo=ZoneInfo(master["tz"])).astimezone(timezone.utc)
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(master["tz"])).astimezone(UTC)
     return read.recurrence_id
 
 
@@ -502,8 +547,10 @@ def _is_date_of(master: dict, rid: datetime) -> bool:
 def _split_following(newest: dict, masters: dict, plan: Plan) -> None:
     """RANGE=THISANDFUTURE: the series in the file ends before that date, and a new series (the
     override's values, the same repeat) takes over from it, with the later changed dates."""
-    for read in sorted((r for r in list(newest.values()) if r.rid_range == "THISANDFUTURE" and not r.cancelled),
-                       key=lambda r: r.recurrence_id):
+    for read in sorted(
+        (r for r in list(newest.values()) if r.rid_range == "THISANDFUTURE" and not r.cancelled),
+        key=lambda r: r.recurrence_id,
+    ):
         master = masters.get(read.uid)
         if master is None or not master.values["rrule"] or read.recurrence_id <= master.values["starts_at"]:
             continue
@@ -512,17 +559,25 @@ def _split_following(newest: dict, masters: dict, plan: Plan) -> None:
         parts = parts_of(master.values["rrule"])
         left = None
         if "COUNT" in parts:
-            before = len([s for s in local_starts(master.values["rrule"], master.values["starts_at"], master.values["tz"])
-                          if s.replace(tzinfo=ZoneInfo(master.values["tz"])).astimezone(timezone.utc) < cut])
+            before = len(
+                [
+                    s
+                    for s in local_starts(master.values["rrule"], master.values["starts_at"], master.values["tz"])
+                    if s.replace(tzinfo=ZoneInfo(master.values["tz"])).astimezone(UTC) < cut
+                ]
+            )
             left = max(1, int(parts.pop("COUNT")) - before)
         head = dict(parts)
-        head["UNTIL"] = (cut - timedelta(seconds=1)).astimezone(ZoneInfo(master.values["tz"])).strftime("%Y%m%d") \
-            if master.values["all_day"] else (cut - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
+        head["UNTIL"] = (
+            (cut - timedelta(seconds=1)).astimezone(ZoneInfo(master.values["tz"])).strftime("%Y%m%d")
+            if master.values["all_day"]
+            else (cut - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
+        )
         tail = dict(parts)
         if left is not None:
             tail["COUNT"] = str(left)
         elif "UNTIL" in tail and not master.values["all_day"] and tail["UNTIL"].endswith("Z"):
-            until = datetime.strptime(tail["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc) + shift
+            until = datetime.strptime(tail["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) + shift
             tail["UNTIL"] = until.strftime("%Y%m%dT%H%M%SZ")
         new_uid = f"{read.uid}/{cut.strftime('%Y%m%dT%H%M%SZ')}"[:255]
         later = [x for x in master.values["exdates"] if datetime.fromisoformat(x) >= cut]
@@ -530,8 +585,9 @@ def _split_following(newest: dict, masters: dict, plan: Plan) -> None:
         master.values["rdates"] = [x for x in master.values["rdates"] if datetime.fromisoformat(x) < cut]
         master.values["rrule"] = ";".join(f"{k}={v}" for k, v in head.items())
         read.values["rrule"] = ";".join(f"{k}={v}" for k, v in tail.items())
-        read.values["exdates"] = sorted({*read.values["exdates"],
-                                         *((datetime.fromisoformat(x) + shift).isoformat() for x in later)})
+        read.values["exdates"] = sorted(
+            {*read.values["exdates"], *((datetime.fromisoformat(x) + shift).isoformat() for x in later)}
+        )
         del newest[(read.uid, read.recurrence_id)]
         read.uid, read.recurrence_id, read.rid_range = new_uid, None, ""
         newest[(new_uid, None)] = read
@@ -544,9 +600,13 @@ def _split_following(newest: dict, masters: dict, plan: Plan) -> None:
 
 
 def _plan_item(plan: Plan, space: Space, read: _Read, parent: Event | None) -> None:
-    existing = db.session.scalar(select(Event).where(
-        Event.space_id == space.id, Event.uid == read.uid,
-        Event.recurrence_id.is_(None) if read.recurrence_id is None else Event.recurrence_id == read.recurrence_id))
+    existing = db.session.scalar(
+        select(Event).where(
+            Event.space_id == space.id,
+            Event.uid == read.uid,
+            Event.recurrence_id.is_(None) if read.recurrence_id is None else Event.recurrence_id == read.recurrence_id,
+        )
+    )
     item = Incoming(read.uid, read.recurrence_id, read.values, existing=existing, parent=parent)
     read.item = item
     if existing is not None:
@@ -561,8 +621,11 @@ def _refresh(plan: Plan, read: _Read) -> None:
 
 
 def _same(existing: Event, values: dict) -> bool:
-    return all(getattr(existing, k) == values[k] for k in COMPARED) and \
-        sorted(existing.exdates or []) == values["exdates"] and sorted(existing.rdates or []) == values["rdates"]
+    return (
+        all(getattr(existing, k) == values[k] for k in COMPARED)
+        and sorted(existing.exdates or []) == values["exdates"]
+        and sorted(existing.rdates or []) == values["rdates"]
+    )
 
 
 def check_rights(plan: Plan, user: User) -> None:
@@ -588,7 +651,9 @@ def apply_import(space: Space, plan: Plan, author: User) -> None:
             if item.recurrence_id is None:
                 masters[item.uid] = item.existing
             continue
-        event = item.existing or Event(space_id=space.id, uid=item.uid, author_id=author.id, recurrence_id=item.recurrence_id)
+        event = item.existing or Event(
+            space_id=space.id, uid=item.uid, author_id=author.id, recurrence_id=item.recurrence_id
+        )
         if item.recurrence_id is not None:
             parent = masters.get(item.uid) or item.parent
             event.parent_id = parent.id
@@ -620,5 +685,6 @@ def apply_import(space: Space, plan: Plan, author: User) -> None:
     db.session.flush()
     created = plan.count("create")
     if created:
-        record_activity(space, author, "agenda.import", str(_l("%(n)s événements importés", n=created)),
-                        f"/s/{space.slug}/agenda/")
+        record_activity(
+            space, author, "agenda.import", str(_l("%(n)s événements importés", n=created)), f"/s/{space.slug}/agenda/"
+        )

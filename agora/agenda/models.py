@@ -1,4 +1,5 @@
 """Agenda: events (with RFC 5545 recurrence and per-occurrence overrides), categories, feed tokens."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,10 +8,10 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
-from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 from agora.spaces.models import Space
+from agora.spaces.tenancy import SpaceScoped
 
 
 class EventCategory(SpaceScoped, db.Model):
@@ -116,5 +117,3 @@ class IcalToken(db.Model):
 
     user: Mapped[User] = relationship()
     space: Mapped[Space | None] = relationship()
-
-

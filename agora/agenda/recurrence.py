@@ -5,10 +5,11 @@ The check keeps what a neighbourhood agenda needs (a few dates a day at most, te
 the expansion stays bounded in count and time whatever a row holds (rows written before the
 check existed, or by hand): a rule the check refuses expands to its first date only.
 """
+
 from __future__ import annotations
 
 import time as clock
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -31,15 +32,28 @@ EXPANSION_SECONDS = 0.25
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 #: BYYEARDAY and BYWEEKNO are left out: no agenda app writes them for a meeting, and with other
 #: parts they easily describe no date at all, which dateutil searches for until the year 9999.
-KNOWN_PARTS = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST", "BYHOUR",
-               "BYMINUTE"}
+KNOWN_PARTS = {
+    "FREQ",
+    "INTERVAL",
+    "COUNT",
+    "UNTIL",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYMONTH",
+    "BYSETPOS",
+    "WKST",
+    "BYHOUR",
+    "BYMINUTE",
+}
 MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
 def parts_of(text: str) -> dict[str, str]:
     """The rule's NAME=VALUE parts, names upper-cased."""
-    return {k.strip().upper(): v.strip() for k, _sep, v in (p.partition("=") for p in (text or "").split(";")) if k.strip()}
+    return {
+        k.strip().upper(): v.strip() for k, _sep, v in (p.partition("=") for p in (text or "").split(";")) if k.strip()
+    }
 
 
 def _numbers(value: str, low: int, high: int) -> list[int] | None:
@@ -80,8 +94,11 @@ def shape_problem(text: str):
                 return _l("Cette règle de répétition n'est pas lisible.")
             per_day *= len(set(values))
     if per_day > MAX_PER_DAY:
-        return _l("Cette répétition donnerait %(n)s dates par jour : l'agenda en accepte %(max)s au plus.",
-                  n=per_day, max=MAX_PER_DAY)
+        return _l(
+            "Cette répétition donnerait %(n)s dates par jour : l'agenda en accepte %(max)s au plus.",
+            n=per_day,
+            max=MAX_PER_DAY,
+        )
     if _never_happens(parts):
         return _l("Cette répétition ne donne aucune date : vérifiez les jours et la fin.")
     return None
@@ -114,8 +131,12 @@ def _never_reached(parts: dict[str, str], first: datetime) -> bool:
     """True for a daily rule stepping whole weeks onto weekdays it never lands on."""
     interval = int(parts.get("INTERVAL", "1"))
     codes = [c.strip().upper()[-2:] for c in parts.get("BYDAY", "").split(",") if c.strip()]
-    return parts["FREQ"].upper() == "DAILY" and interval % 7 == 0 and bool(codes) and \
-        WEEKDAY_CODES[first.weekday()] not in codes
+    return (
+        parts["FREQ"].upper() == "DAILY"
+        and interval % 7 == 0
+        and bool(codes)
+        and WEEKDAY_CODES[first.weekday()] not in codes
+    )
 
 
 def _until_local(value: str, tz: ZoneInfo) -> datetime:
@@ -123,12 +144,13 @@ def _until_local(value: str, tz: ZoneInfo) -> datetime:
     if "T" not in value:
         return datetime.strptime(value[:8], "%Y%m%d").replace(hour=23, minute=59, second=59)
     if value.endswith("Z"):
-        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).astimezone(tz).replace(tzinfo=None)
+        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
     return datetime.strptime(value, "%Y%m%dT%H%M%S")
 
 
-def local_starts(text: str, starts_at: datetime, tz_name: str, *, after: datetime | None = None,
-                 before: datetime | None = None) -> list[datetime]:
+def local_starts(
+    text: str, starts_at: datetime, tz_name: str, *, after: datetime | None = None, before: datetime | None = None
+) -> list[datetime]:
     """The series' starts as naive wall-clock times in its zone, within [after, before] when given.
 
     Never more than EXPANSION_RESULTS dates, EXPANSION_STEPS dates walked or EXPANSION_SECONDS
@@ -191,8 +213,10 @@ def rule_problem(text: str, starts_at: datetime, tz_name: str):
         if until > first + MAX_SERIES_SPAN:
             return _l("Une répétition ne peut pas durer plus de dix ans.")
     try:
-        rrulestr(text if "UNTIL" not in parts else ";".join(f"{k}={v}" for k, v in parts.items() if k != "UNTIL"),
-                 dtstart=first)
+        rrulestr(
+            text if "UNTIL" not in parts else ";".join(f"{k}={v}" for k, v in parts.items() if k != "UNTIL"),
+            dtstart=first,
+        )
     except (ValueError, TypeError, OverflowError):
         return _l("Cette règle de répétition n'est pas lisible.")
     starts = local_starts(text, starts_at, tz_name)

@@ -1,4 +1,5 @@
 """Generated events for `agora demo --spaces N --scale K` (see agora/scale.py)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,12 +21,26 @@ def seed_scale(ctx: ScaleContext) -> None:
         repeating = n % 5 == 0
         weeks = rng.randint(4, 30)
         description = ctx.sentence()
-        rows.append({
-            "space_id": space.id, "uid": f"bench-{space.id}-{n}@agora", "author_id": rng.choice(writers),
-            "title": ctx.sentence()[:80], "description": description, "description_html": ctx.html(description),
-            "location": rng.choice(ctx.places), "url": "", "tz": "Europe/Paris", "all_day": False,
-            "starts_at": day, "ends_at": day + timedelta(hours=2),
-            "rrule": f"FREQ=WEEKLY;COUNT={weeks}" if repeating else None, "exdates": [],
-            "series_until": day + timedelta(weeks=weeks - 1) if repeating else None,
-            "sequence": 0, "created_at": now, "updated_at": now})
+        rows.append(
+            {
+                "space_id": space.id,
+                "uid": f"bench-{space.id}-{n}@agora",
+                "author_id": rng.choice(writers),
+                "title": ctx.sentence()[:80],
+                "description": description,
+                "description_html": ctx.html(description),
+                "location": rng.choice(ctx.places),
+                "url": "",
+                "tz": "Europe/Paris",
+                "all_day": False,
+                "starts_at": day,
+                "ends_at": day + timedelta(hours=2),
+                "rrule": f"FREQ=WEEKLY;COUNT={weeks}" if repeating else None,
+                "exdates": [],
+                "series_until": day + timedelta(weeks=weeks - 1) if repeating else None,
+                "sequence": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     ctx.bulk(Event, rows)

@@ -3,12 +3,13 @@
 Recurrence is RFC 5545 RRULE evaluated on wall-clock time in the event's zone (python-dateutil),
 so "every Tuesday at 18:00" stays at 18:00 across daylight-saving changes.
 """
+
 from __future__ import annotations
 
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -79,24 +80,24 @@ def parse_until(value: str) -> date:
     """The last day of an RRULE's UNTIL (a DATE, or a UTC DATE-TIME), as a date."""
     if "T" not in value:
         return datetime.strptime(value, "%Y%m%d").date()
-    return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).date()
+    return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).date()
 
 
-def local_day(occurrence: "Occurrence", viewer_zone: ZoneInfo) -> date:
+def local_day(occurrence: Occurrence, viewer_zone: ZoneInfo) -> date:
     """The day an occurrence shows on: an all-day event's own date, a timed one in the reader's zone."""
     if occurrence.event.all_day:
         return occurrence.start.astimezone(ZoneInfo(occurrence.event.tz)).date()
     return occurrence.start.astimezone(viewer_zone).date()
 
 
-def last_local_day(occurrence: "Occurrence", viewer_zone: ZoneInfo) -> date:
+def last_local_day(occurrence: Occurrence, viewer_zone: ZoneInfo) -> date:
     zone_ = ZoneInfo(occurrence.event.tz) if occurrence.event.all_day else viewer_zone
     return (occurrence.end - timedelta(seconds=1)).astimezone(zone_).date()
 
 
 def parse_key(key: str) -> datetime | None:
     try:
-        return datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 
@@ -117,8 +118,11 @@ def build_rrule(data: EventData, local_start: datetime) -> str | None:
     if not 1 <= data.interval <= 99:
         raise ServiceError(_l("L'intervalle doit aller de 1 à 99."), field="interval")
     parts = {
-        "daily": ["FREQ=DAILY"], "weekly": ["FREQ=WEEKLY"], "monthly_date": ["FREQ=MONTHLY"],
-        "monthly_weekday": ["FREQ=MONTHLY"], "yearly": ["FREQ=YEARLY"],
+        "daily": ["FREQ=DAILY"],
+        "weekly": ["FREQ=WEEKLY"],
+        "monthly_date": ["FREQ=MONTHLY"],
+        "monthly_weekday": ["FREQ=MONTHLY"],
+        "yearly": ["FREQ=YEARLY"],
     }[data.repeat]
     if data.interval > 1:
         parts.append(f"INTERVAL={data.interval}")
@@ -144,7 +148,7 @@ def build_rrule(data: EventData, local_start: datetime) -> str | None:
             parts.append("UNTIL=" + data.until.strftime("%Y%m%d"))
         else:
             until_local = datetime.combine(data.until, time(23, 59, 59), tzinfo=local_start.tzinfo)
-            parts.append("UNTIL=" + until_local.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+            parts.append("UNTIL=" + until_local.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     return ";".join(parts)
 
 
@@ -159,7 +163,7 @@ def _series_until(event: Event) -> datetime | None:
     if event.rrule and ("COUNT=" in event.rrule or "UNTIL=" in event.rrule):
         tz = ZoneInfo(event.tz)
         starts = _local_starts(event)
-        extra += [starts[-1].replace(tzinfo=tz).astimezone(timezone.utc)] if starts else []
+        extra += [starts[-1].replace(tzinfo=tz).astimezone(UTC)] if starts else []
     elif event.rrule:
         return None
     return max(extra, default=None)
@@ -175,11 +179,15 @@ def check_rule(text: str, starts_at: datetime, tz: str) -> None:
 def get_category(space: Space, category_id: int | None) -> EventCategory | None:
     if not category_id:
         return None
-    return db.session.scalar(select(EventCategory).where(EventCategory.id == category_id, EventCategory.space_id == space.id))
+    return db.session.scalar(
+        select(EventCategory).where(EventCategory.id == category_id, EventCategory.space_id == space.id)
+    )
 
 
 def list_categories(space: Space) -> list[EventCategory]:
-    return list(db.session.scalars(select(EventCategory).where(EventCategory.space_id == space.id).order_by(EventCategory.name)))
+    return list(
+        db.session.scalars(select(EventCategory).where(EventCategory.space_id == space.id).order_by(EventCategory.name))
+    )
 
 
 def save_category(space: Space, *, name: str, colour: str) -> EventCategory:
@@ -188,7 +196,9 @@ def save_category(space: Space, *, name: str, colour: str) -> EventCategory:
         raise ServiceError(_l("Donnez un nom à la catégorie."), field="name")
     if not COLOUR_RE.match(colour):
         raise ServiceError(_l("La couleur doit être au format #RRVVBB."), field="colour")
-    if db.session.scalar(select(EventCategory.id).where(EventCategory.space_id == space.id, EventCategory.name == name)):
+    if db.session.scalar(
+        select(EventCategory.id).where(EventCategory.space_id == space.id, EventCategory.name == name)
+    ):
         raise ServiceError(_l("Une catégorie porte déjà ce nom."), field="name", status=409)
     category = EventCategory(space_id=space.id, name=name, colour=colour.lower())
     db.session.add(category)
@@ -203,13 +213,17 @@ def _apply(space: Space, event: Event, data: EventData) -> None:
     tz = zone(data.tz)
     for day in (data.start_date, data.end_date):
         if not MIN_YEAR <= day.year <= MAX_YEAR:
-            raise ServiceError(_l("Choisissez une date entre %(a)s et %(b)s.", a=MIN_YEAR, b=MAX_YEAR), field="start_date")
+            raise ServiceError(
+                _l("Choisissez une date entre %(a)s et %(b)s.", a=MIN_YEAR, b=MAX_YEAR), field="start_date"
+            )
     if data.all_day:
         start_local = datetime.combine(data.start_date, time(0), tzinfo=tz)
         end_local = datetime.combine(data.end_date + timedelta(days=1), time(0), tzinfo=tz)
     else:
         if data.start_time is None or data.end_time is None:
-            raise ServiceError(_l("Indiquez l'heure de début et de fin, ou cochez « toute la journée »."), field="start_time")
+            raise ServiceError(
+                _l("Indiquez l'heure de début et de fin, ou cochez « toute la journée »."), field="start_time"
+            )
         start_local = datetime.combine(data.start_date, data.start_time, tzinfo=tz)
         end_local = datetime.combine(data.end_date, data.end_time, tzinfo=tz)
     if end_local < start_local:  # equal is a moment (a reminder, a deadline), as calendar files have them
@@ -227,7 +241,7 @@ def _apply(space: Space, event: Event, data: EventData) -> None:
     event.description_html = str(render_markdown(event.description))
     event.location, event.url = one_line(data.location)[:300], url
     event.category_id = category.id if category else None
-    event.starts_at, event.ends_at = start_local.astimezone(timezone.utc), end_local.astimezone(timezone.utc)
+    event.starts_at, event.ends_at = start_local.astimezone(UTC), end_local.astimezone(UTC)
     event.rrule = build_rrule(data, start_local)
     if event.rrule:
         check_rule(event.rrule, event.starts_at, data.tz)
@@ -264,14 +278,18 @@ def save_resource(space: Space, *, name: str, description: str) -> Resource:
 def _book(space: Space, event: Event, resource_ids: tuple[int, ...]) -> None:
     """Give the event exactly these resources of the space, refusing a clash with another booking."""
     wanted = set(resource_ids)
-    resources = list(db.session.scalars(select(Resource).where(Resource.space_id == space.id, Resource.id.in_(wanted)))) \
-        if wanted else []
+    resources = (
+        list(db.session.scalars(select(Resource).where(Resource.space_id == space.id, Resource.id.in_(wanted))))
+        if wanted
+        else []
+    )
     if len(resources) != len(wanted):
         raise ServiceError(_l("Cette ressource n'existe pas dans cet espace."), field="resources")
     _check_clashes(space, event, resources)
     kept = {b.resource_id for b in event.bookings if b.resource_id in wanted}
     event.bookings = [b for b in event.bookings if b.resource_id in wanted] + [
-        Booking(space_id=space.id, resource_id=r.id) for r in resources if r.id not in kept]
+        Booking(space_id=space.id, resource_id=r.id) for r in resources if r.id not in kept
+    ]
 
 
 def _check_clashes(space: Space, event: Event, resources: list[Resource]) -> None:
@@ -285,9 +303,14 @@ def _check_clashes(space: Space, event: Event, resources: list[Resource]) -> Non
         return
     by_id = {r.id: r for r in resources}
     rows = db.session.execute(
-        select(Booking.resource_id, Event).join(Event, Event.id == Booking.event_id)
-        .where(Booking.resource_id.in_(by_id), Event.space_id == space.id, Event.starts_at < end,
-               Event.id.not_in({event.id or 0, event.parent_id or 0}))
+        select(Booking.resource_id, Event)
+        .join(Event, Event.id == Booking.event_id)
+        .where(
+            Booking.resource_id.in_(by_id),
+            Event.space_id == space.id,
+            Event.starts_at < end,
+            Event.id.not_in({event.id or 0, event.parent_id or 0}),
+        )
     ).all()
     others = [(rid, other) for rid, other in rows]
     if not others:
@@ -298,17 +321,26 @@ def _check_clashes(space: Space, event: Event, resources: list[Resource]) -> Non
         replaced.setdefault(child.parent_id, set()).add(child.recurrence_id)
     for resource_id, other in others:
         taken = expand(other, start, end, frozenset(replaced.get(other.id, ())))
-        taken += [Occurrence(c, c.starts_at, c.ends_at) for c in overrides
-                  if c.parent_id == other.id and c.starts_at < end and c.ends_at > start]
+        taken += [
+            Occurrence(c, c.starts_at, c.ends_at)
+            for c in overrides
+            if c.parent_id == other.id and c.starts_at < end and c.ends_at > start
+        ]
         for busy in taken:
             for wanted in mine:
                 if wanted.start < busy.end and busy.start < wanted.end:
                     from flask_babel import format_datetime
 
-                    raise ServiceError(_l(
-                        "« %(resource)s » est déjà réservé par « %(title)s » le %(when)s.",
-                        resource=by_id[resource_id].name, title=busy.event.title,
-                        when=format_datetime(busy.start, "short")), field="resources", status=409)
+                    raise ServiceError(
+                        _l(
+                            "« %(resource)s » est déjà réservé par « %(title)s » le %(when)s.",
+                            resource=by_id[resource_id].name,
+                            title=busy.event.title,
+                            when=format_datetime(busy.start, "short"),
+                        ),
+                        field="resources",
+                        status=409,
+                    )
 
 
 def notify_event(space: Space, event: Event, actor: User, verb: str) -> None:
@@ -317,10 +349,18 @@ def notify_event(space: Space, event: Event, actor: User, verb: str) -> None:
 
     master_id = event.parent_id or event.id
     gone = verb == "agenda.cancelled"
-    notifications.notify(space, "event", verb, notifications.space_members(space, except_user=actor), actor=actor,
-                         title=event.title, url=f"/s/{space.slug}/agenda/" + ("" if gone else f"{master_id}/"),
-                         group_key=f"events:{space.id}", excerpt=event.location or event.description,
-                         event_id=None if gone else master_id)
+    notifications.notify(
+        space,
+        "event",
+        verb,
+        notifications.space_members(space, except_user=actor),
+        actor=actor,
+        title=event.title,
+        url=f"/s/{space.slug}/agenda/" + ("" if gone else f"{master_id}/"),
+        group_key=f"events:{space.id}",
+        excerpt=event.location or event.description,
+        event_id=None if gone else master_id,
+    )
 
 
 def create_event(space: Space, author: User, data: EventData, *, verb: str = "agenda.event") -> Event:
@@ -378,15 +418,19 @@ def cancel_occurrence(space: Space, event: Event, original_start: datetime) -> N
 
 
 def get_event(space: Space, event_id: int) -> Event | None:
-    return db.session.scalar(select(Event).where(Event.id == event_id, Event.space_id == space.id)
-                             .options(selectinload(Event.bookings).selectinload(Booking.resource)))
+    return db.session.scalar(
+        select(Event)
+        .where(Event.id == event_id, Event.space_id == space.id)
+        .options(selectinload(Event.bookings).selectinload(Booking.resource))
+    )
 
 
 # Occurrences ------------------------------------------------------------------------------
 
 
-def expand(event: Event, window_start: datetime, window_end: datetime,
-           overridden: frozenset[datetime] = frozenset()) -> list[Occurrence]:
+def expand(
+    event: Event, window_start: datetime, window_end: datetime, overridden: frozenset[datetime] = frozenset()
+) -> list[Occurrence]:
     """Return the event's occurrences that overlap [window_start, window_end).
 
     For a series, occurrences cancelled (EXDATE) or replaced by an override (in `overridden`)
@@ -408,10 +452,14 @@ def expand(event: Event, window_start: datetime, window_end: datetime,
     cancelled = set(event.exdates or [])
     found, seen = [], set()
     for naive in sorted(starts):
-        start = naive.replace(tzinfo=tz).astimezone(timezone.utc)
-        end = (naive + wall_duration).replace(tzinfo=tz).astimezone(timezone.utc)
-        if start in seen or start.isoformat() in cancelled or start in overridden \
-                or not overlaps(start, end, window_start, window_end):
+        start = naive.replace(tzinfo=tz).astimezone(UTC)
+        end = (naive + wall_duration).replace(tzinfo=tz).astimezone(UTC)
+        if (
+            start in seen
+            or start.isoformat() in cancelled
+            or start in overridden
+            or not overlaps(start, end, window_start, window_end)
+        ):
             continue
         seen.add(start)
         found.append(Occurrence(event, start, end, recurrence_id=start if event.rrule or event.rdates else None))
@@ -429,17 +477,26 @@ def window_events(space_ids: list[int], window_start: datetime, window_end: date
         return []
     # A series' last occurrence starts at series_until and lasts at most a year (see _apply).
     longest = timedelta(days=366)
-    return list(db.session.scalars(
-        select(Event).where(
-            Event.space_id.in_(space_ids), Event.parent_id.is_(None), Event.starts_at < window_end,
-            or_(
-                and_(Event.rrule.is_(None), Event.series_until.is_(None),
-                     or_(Event.ends_at > window_start, Event.starts_at >= window_start)),
-                and_(Event.rrule.is_not(None), Event.series_until.is_(None)),
-                Event.series_until > window_start - longest,  # a bounded series, or a date with extra dates
-            ),
-        ).options(selectinload(Event.category), selectinload(Event.space))
-    ))
+    return list(
+        db.session.scalars(
+            select(Event)
+            .where(
+                Event.space_id.in_(space_ids),
+                Event.parent_id.is_(None),
+                Event.starts_at < window_end,
+                or_(
+                    and_(
+                        Event.rrule.is_(None),
+                        Event.series_until.is_(None),
+                        or_(Event.ends_at > window_start, Event.starts_at >= window_start),
+                    ),
+                    and_(Event.rrule.is_not(None), Event.series_until.is_(None)),
+                    Event.series_until > window_start - longest,  # a bounded series, or a date with extra dates
+                ),
+            )
+            .options(selectinload(Event.category), selectinload(Event.space))
+        )
+    )
 
 
 def overrides_of(masters: list[Event]) -> list[Event]:
@@ -447,9 +504,13 @@ def overrides_of(masters: list[Event]) -> list[Event]:
     ids = [e.id for e in masters if e.rrule]
     if not ids:
         return []
-    return list(db.session.scalars(
-        select(Event).where(Event.parent_id.in_(ids)).options(selectinload(Event.category), selectinload(Event.space))
-    ))
+    return list(
+        db.session.scalars(
+            select(Event)
+            .where(Event.parent_id.in_(ids))
+            .options(selectinload(Event.category), selectinload(Event.space))
+        )
+    )
 
 
 def occurrences(space_ids: list[int], window_start: datetime, window_end: datetime) -> list[Occurrence]:
@@ -479,8 +540,10 @@ def _is_occurrence(event: Event, original_start: datetime) -> bool:
         return False
     tz = ZoneInfo(event.tz)
     around = original_start.astimezone(tz).replace(tzinfo=None)
-    return any(naive.replace(tzinfo=tz).astimezone(timezone.utc) == original_start
-               for naive in _local_starts(event, around - timedelta(days=1), around + timedelta(days=1)))
+    return any(
+        naive.replace(tzinfo=tz).astimezone(UTC) == original_start
+        for naive in _local_starts(event, around - timedelta(days=1), around + timedelta(days=1))
+    )
 
 
 def coming_dates(event: Event, now: datetime, limit: int = 8) -> list[Occurrence]:
@@ -501,8 +564,14 @@ def edit_occurrence(space: Space, event: Event, original_start: datetime, data: 
         raise ServiceError(_l("Cette date ne fait pas partie de la série."), status=404)
     child = get_override(event, original_start)
     if child is None:
-        child = Event(space_id=space.id, uid=event.uid, parent_id=event.id, recurrence_id=original_start,
-                      author_id=event.author_id, exdates=[])
+        child = Event(
+            space_id=space.id,
+            uid=event.uid,
+            parent_id=event.id,
+            recurrence_id=original_start,
+            author_id=event.author_id,
+            exdates=[],
+        )
     else:
         child.sequence += 1
     data.repeat, data.count, data.until = "none", None, None
@@ -526,7 +595,7 @@ def remaining_count(event: Event, original_start: datetime) -> int | None:
 
 
 def split_series(space: Space, event: Event, original_start: datetime, data: EventData, author: User) -> Event:
-    """"This date and the following ones": end the series before original_start, start a new one there.
+    """ "This date and the following ones": end the series before original_start, start a new one there.
 
     The new series repeats as `data` says (the form offers the old series' remaining dates).
     Changed dates after the split are dropped. Raises ServiceError.
@@ -544,7 +613,9 @@ def split_series(space: Space, event: Event, original_start: datetime, data: Eve
     event.series_until = _series_until(event)
     event.sequence += 1
     event.updated_at = utcnow()
-    for child in db.session.scalars(select(Event).where(Event.parent_id == event.id, Event.recurrence_id >= original_start)):
+    for child in db.session.scalars(
+        select(Event).where(Event.parent_id == event.id, Event.recurrence_id >= original_start)
+    ):
         db.session.delete(child)
     after_commit("agenda.event", event.id, space.id, "updated")
     return create_event(space, author, data, verb="agenda.changed")
@@ -555,10 +626,12 @@ def split_series(space: Space, event: Event, original_start: datetime, data: Eve
 
 def new_token(user: User, space: Space | None) -> str:
     """Make (or remake) the person's subscription address for a space or all spaces; return its secret."""
-    existing = db.session.scalar(select(IcalToken).where(
-        IcalToken.user_id == user.id,
-        IcalToken.space_id.is_(None) if space is None else IcalToken.space_id == space.id,
-    ))
+    existing = db.session.scalar(
+        select(IcalToken).where(
+            IcalToken.user_id == user.id,
+            IcalToken.space_id.is_(None) if space is None else IcalToken.space_id == space.id,
+        )
+    )
     if existing is not None:
         db.session.delete(existing)
         db.session.flush()
@@ -585,7 +658,8 @@ def find_token(raw: str) -> IcalToken | None:
 def agenda_space_ids(user: User) -> list[int]:
     """The spaces whose agenda the person sees: member, not archived, agenda switched on."""
     spaces = db.session.scalars(
-        select(Space).join(Membership, Membership.space_id == Space.id)
+        select(Space)
+        .join(Membership, Membership.space_id == Space.id)
         .where(Membership.user_id == user.id, Space.archived_at.is_(None))
     ).all()
     return [s.id for s in spaces if s.has_module("agenda")]
@@ -602,6 +676,11 @@ def revoke_token(user: User, token_id: int) -> bool:
 
 
 def user_tokens(user: User) -> list[IcalToken]:
-    return list(db.session.scalars(
-        select(IcalToken).where(IcalToken.user_id == user.id).options(selectinload(IcalToken.space)).order_by(IcalToken.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(IcalToken)
+            .where(IcalToken.user_id == user.id)
+            .options(selectinload(IcalToken.space))
+            .order_by(IcalToken.id)
+        )
+    )

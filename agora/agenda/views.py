@@ -1,4 +1,5 @@
 """Agenda pages: list and month views, events and series, subscriptions, and the iCal feeds."""
+
 from __future__ import annotations
 
 import calendar as pycalendar
@@ -37,12 +38,12 @@ from agora.core.forms import (
 )
 from agora.core.security import keep_secret, kept_secret
 from agora.core.services import ServiceError
-from agora.spaces.tenancy import require, space_blueprint
 from agora.core.time import utcnow
 from agora.core.urls import date_arg, secret_url
 from agora.documents import services as documents
 from agora.extensions import csrf, db
 from agora.spaces.models import Space
+from agora.spaces.tenancy import require, space_blueprint
 
 bp = space_blueprint("agenda", __name__)
 mine_bp = Blueprint("my_agenda", __name__)
@@ -74,8 +75,13 @@ def rrule_label(text: str) -> str:
         for code in rule["BYDAY"].split(","):
             nth, day = code[:-2], code[-2:]
             name = days[WEEKDAY_NAMES.get(day, 0)]
-            labels.append(_("le dernier %(day)s", day=name) if nth == "-1" else
-                          _("le %(n)se %(day)s", n=nth, day=name) if nth else name)
+            labels.append(
+                _("le dernier %(day)s", day=name)
+                if nth == "-1"
+                else _("le %(n)se %(day)s", n=nth, day=name)
+                if nth
+                else name
+            )
         parts.append(", ".join(labels))
     if "BYMONTHDAY" in rule:
         parts.append(_("le %(n)s du mois", n=rule["BYMONTHDAY"]))
@@ -102,9 +108,15 @@ def _list_page(space_ids: list[int], template: str, **context):
     days: dict[date, list] = {}
     for occurrence in found:
         days.setdefault(services.local_day(occurrence, _viewer_zone()), []).append(occurrence)
-    return render_template(template, days=sorted(days.items()), first=first, today=today,
-                           previous=first - timedelta(days=LIST_DAYS), following=first + timedelta(days=LIST_DAYS),
-                           **context)
+    return render_template(
+        template,
+        days=sorted(days.items()),
+        first=first,
+        today=today,
+        previous=first - timedelta(days=LIST_DAYS),
+        following=first + timedelta(days=LIST_DAYS),
+        **context,
+    )
 
 
 @bp.get("/agenda/")
@@ -127,8 +139,16 @@ def _week_page(space: Space):
     for occurrence in services.occurrences([space.id], start, end):
         local = services.local_day(occurrence, _viewer_zone())
         by_day.setdefault(max(local, monday), []).append(occurrence)
-    return render_template("agenda/week.html", space=space, view="week", days=sorted(by_day.items()), today=today,
-                           monday=monday, previous=monday - timedelta(days=7), following=monday + timedelta(days=7))
+    return render_template(
+        "agenda/week.html",
+        space=space,
+        view="week",
+        days=sorted(by_day.items()),
+        today=today,
+        monday=monday,
+        previous=monday - timedelta(days=7),
+        following=monday + timedelta(days=7),
+    )
 
 
 def _month_page(space: Space):
@@ -145,16 +165,34 @@ def _month_page(space: Space):
             day += timedelta(days=1)
     previous = (month - timedelta(days=1)).replace(day=1)
     following = (month + timedelta(days=32)).replace(day=1)
-    return render_template("agenda/month.html", space=space, view="month", month=month, weeks=weeks, by_day=by_day,
-                           today=today, previous=previous, following=following)
+    return render_template(
+        "agenda/month.html",
+        space=space,
+        view="month",
+        month=month,
+        weeks=weeks,
+        by_day=by_day,
+        today=today,
+        previous=previous,
+        following=following,
+    )
 
 
 def _form_to_data(form: EventForm) -> services.EventData:
     return services.EventData(
-        title=form.title.data or "", start_date=form.start_date.data, end_date=form.end_date.data,
-        start_time=form.start_time.data, end_time=form.end_time.data, all_day=form.all_day.data, tz=form.tz.data,
-        description=form.description.data or "", location=form.location.data or "", url=form.url.data or "",
-        category_id=form.category.data or None, repeat=form.repeat.data, interval=form.interval.data or 1,
+        title=form.title.data or "",
+        start_date=form.start_date.data,
+        end_date=form.end_date.data,
+        start_time=form.start_time.data,
+        end_time=form.end_time.data,
+        all_day=form.all_day.data,
+        tz=form.tz.data,
+        description=form.description.data or "",
+        location=form.location.data or "",
+        url=form.url.data or "",
+        category_id=form.category.data or None,
+        repeat=form.repeat.data,
+        interval=form.interval.data or 1,
         weekdays=tuple(form.weekdays.data or ()),
         until=form.until.data if form.ends.data == "until" else None,
         count=form.count.data if form.ends.data == "count" else None,
@@ -164,7 +202,8 @@ def _form_to_data(form: EventForm) -> services.EventData:
 
 def _choices(form) -> None:
     form.category.choices = [SelectChoice(0, _("Sans catégorie"))] + [
-        SelectChoice(c.id, c.name) for c in services.list_categories(g.space)]
+        SelectChoice(c.id, c.name) for c in services.list_categories(g.space)
+    ]
     form.resources.choices = [SelectChoice(r.id, r.name) for r in services.list_resources(g.space)]
 
 
@@ -184,7 +223,11 @@ def _fill(form: EventForm, event) -> None:
     if event.all_day:
         end -= timedelta(days=1)
     form.title.data, form.description.data, form.location.data, form.url.data = (
-        event.title, event.description, event.location, event.url)
+        event.title,
+        event.description,
+        event.location,
+        event.url,
+    )
     form.start_date.data, form.end_date.data, form.all_day.data = start.date(), end.date(), event.all_day
     form.start_time.data, form.end_time.data = (None, None) if event.all_day else (start.time(), end.time())
     form.category.data = event.category_id or 0
@@ -218,7 +261,8 @@ def new_event():
     if request.method == "GET" and (day := date_arg("date")):
         form.start_date.data = form.end_date.data = day
     return save_form(
-        form, lambda: _with_attachments(services.create_event(g.space, current_user, _form_to_data(form)), form),
+        form,
+        lambda: _with_attachments(services.create_event(g.space, current_user, _form_to_data(form)), form),
         message=_("L'événement est ajouté à l'agenda."),
         done=lambda event: url_for("agenda.show_event", event_id=event.id),
         render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=None),
@@ -226,7 +270,9 @@ def new_event():
 
 
 def _with_attachments(event, form):
-    documents.attach_form_files(g.space, "agenda.event", event.id, form.attachments.data, field="attachments", actor=current_user)
+    documents.attach_form_files(
+        g.space, "agenda.event", event.id, form.attachments.data, field="attachments", actor=current_user
+    )
     return event
 
 
@@ -243,9 +289,15 @@ def show_event(event_id: int):
     zone = ZoneInfo(event.tz)
     first_day = event.starts_at.astimezone(zone).date()
     last_day = (event.ends_at - timedelta(seconds=1)).astimezone(zone).date()
-    return render_template("agenda/event.html", space=g.space, event=event, coming=coming,
-                           attachments=documents.attachments_for(g.space, "agenda.event", [event.id]).get(event.id),
-                           first_day=first_day, last_day=last_day)
+    return render_template(
+        "agenda/event.html",
+        space=g.space,
+        event=event,
+        coming=coming,
+        attachments=documents.attachments_for(g.space, "agenda.event", [event.id]).get(event.id),
+        first_day=first_day,
+        last_day=last_day,
+    )
 
 
 @bp.route("/agenda/<int:event_id>/edit", methods=["GET", "POST"])
@@ -255,8 +307,12 @@ def edit_event(event_id: int):
     require(event.can_edit(current_user))
     form = _event_form(event)
     return save_form(
-        form, lambda: (services.update_event(g.space, event, _form_to_data(form)), _with_attachments(event, form),
-                       services.notify_event(g.space, event, current_user, "agenda.changed")),
+        form,
+        lambda: (
+            services.update_event(g.space, event, _form_to_data(form)),
+            _with_attachments(event, form),
+            services.notify_event(g.space, event, current_user, "agenda.changed"),
+        ),
         message=_("L'événement est modifié."),
         done=lambda _none: url_for("agenda.show_event", event_id=event.id),
         render=lambda: render_template("agenda/form.html", space=g.space, form=form, event=event),
@@ -297,10 +353,18 @@ def edit_occurrence(event_id: int):
         return changed
 
     return save_form(
-        form, save, message=_("La date est modifiée."),
+        form,
+        save,
+        message=_("La date est modifiée."),
         done=lambda saved: url_for("agenda.show_event", event_id=saved.id),
-        render=lambda: render_template("agenda/occurrence.html", space=g.space, form=form, event=event,
-                                       original=original, key=request.values.get("at", "")),
+        render=lambda: render_template(
+            "agenda/occurrence.html",
+            space=g.space,
+            form=form,
+            event=event,
+            original=original,
+            key=request.values.get("at", ""),
+        ),
     )
 
 
@@ -338,11 +402,13 @@ def resources():
     if request.method == "POST":
         require(g.space.can_manage(current_user))
     return save_form(
-        form, lambda: services.save_resource(g.space, name=form.name.data, description=form.description.data or ""),
+        form,
+        lambda: services.save_resource(g.space, name=form.name.data, description=form.description.data or ""),
         message=_("La ressource est ajoutée."),
         done=lambda _r: url_for("agenda.resources"),
-        render=lambda: render_template("agenda/resources.html", space=g.space, form=form,
-                                       resources=services.list_resources(g.space)),
+        render=lambda: render_template(
+            "agenda/resources.html", space=g.space, form=form, resources=services.list_resources(g.space)
+        ),
     )
 
 
@@ -353,11 +419,13 @@ def categories():
     if request.method == "POST":
         require(g.space.can_manage(current_user))
     return save_form(
-        form, lambda: services.save_category(g.space, name=form.name.data, colour=form.colour.data),
+        form,
+        lambda: services.save_category(g.space, name=form.name.data, colour=form.colour.data),
         message=_("La catégorie est ajoutée."),
         done=lambda _c: url_for("agenda.categories"),
-        render=lambda: render_template("agenda/categories.html", space=g.space, form=form,
-                                       categories=services.list_categories(g.space)),
+        render=lambda: render_template(
+            "agenda/categories.html", space=g.space, form=form, categories=services.list_categories(g.space)
+        ),
     )
 
 
@@ -376,8 +444,7 @@ def import_calendar():
     except ServiceError as exc:
         apply_service_error(form, exc)
         return render_template("agenda/import.html", space=g.space, form=form, plan=None), exc.status
-    return render_template("agenda/import.html", space=g.space, form=form, plan=plan,
-                           encoded=preview_token(raw))
+    return render_template("agenda/import.html", space=g.space, form=form, plan=plan, encoded=preview_token(raw))
 
 
 @bp.post("/agenda/import/confirm")
@@ -394,12 +461,24 @@ def confirm_import():
         apply_service_error(form, exc)
         return render_template("agenda/import.html", space=g.space, form=form, plan=None), exc.status
     db.session.commit()
-    flash(_("Import terminé : %(created)s ajoutés, %(updated)s mis à jour, %(same)s déjà à jour.",
-            created=plan.count("create"), updated=plan.count("update"), same=plan.count("unchanged")), "success")
+    flash(
+        _(
+            "Import terminé : %(created)s ajoutés, %(updated)s mis à jour, %(same)s déjà à jour.",
+            created=plan.count("create"),
+            updated=plan.count("update"),
+            same=plan.count("unchanged"),
+        ),
+        "success",
+    )
     if plan.skipped:
-        flash(ngettext("%(num)s événement du fichier n'a pas été importé (l'aperçu disait pourquoi).",
-                       "%(num)s événements du fichier n'ont pas été importés (l'aperçu disait pourquoi).",
-                       len(plan.skipped)), "error")
+        flash(
+            ngettext(
+                "%(num)s événement du fichier n'a pas été importé (l'aperçu disait pourquoi).",
+                "%(num)s événements du fichier n'ont pas été importés (l'aperçu disait pourquoi).",
+                len(plan.skipped),
+            ),
+            "error",
+        )
     return redirect(url_for("agenda.show_agenda"))
 
 
@@ -454,9 +533,15 @@ def _feed_response(space_ids: list[int], name: str, prefix: bool, tasks: list | 
     if body is None:
         body = ical.build_feed(space_ids, name, prefix_space_names=prefix, tasks=tasks)
         FEEDS.put(etag, body)
-    return Response(body, mimetype="text/calendar", headers={
-        **headers, "Content-Type": "text/calendar; charset=utf-8",
-        "Content-Disposition": 'inline; filename="agenda.ics"'})
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={
+            **headers,
+            "Content-Type": "text/calendar; charset=utf-8",
+            "Content-Disposition": 'inline; filename="agenda.ics"',
+        },
+    )
 
 
 @bp.get("/agenda.ics")
@@ -474,8 +559,9 @@ def subscribe():
         keep_secret(f"ical-{g.space.id}", raw)
         return redirect(url_for("agenda.subscribe"))
     raw = kept_secret(f"ical-{g.space.id}")
-    existing = db.session.scalar(select(IcalToken).where(IcalToken.user_id == current_user.id,
-                                                         IcalToken.space_id == g.space.id))
+    existing = db.session.scalar(
+        select(IcalToken).where(IcalToken.user_id == current_user.id, IcalToken.space_id == g.space.id)
+    )
     return render_template("agenda/subscribe.html", space=g.space, existing=existing, **_addresses(raw))
 
 
@@ -503,8 +589,9 @@ def feed(token: str):
         if user.tasks_in_feed:
             from agora.tasks.services import my_open_tasks
 
-            task_spaces = [s.space_id for s in user.memberships
-                           if not s.space.is_archived and s.space.has_module("tasks")]
+            task_spaces = [
+                s.space_id for s in user.memberships if not s.space.is_archived and s.space.has_module("tasks")
+            ]
             tasks = [t for t in my_open_tasks(user, task_spaces) if t.due_on]
     now = utcnow()
     if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=10):
@@ -541,4 +628,3 @@ def revoke_token(token_id: int):
     db.session.commit()
     flash(_("Cette adresse d'abonnement ne fonctionne plus."), "success")
     return redirect(url_for("auth.profile") + "#subscriptions-heading")
-

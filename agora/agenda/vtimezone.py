@@ -7,11 +7,12 @@ time are read from zoneinfo year by year, and each run of them that follows one 
 the zone changed its rule, open-ended for the rule in force. Every engine then finds the right
 offset for any date from `since` on, series without end included.
 """
+
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -63,8 +64,11 @@ def _reader(name: str, first_year: int, last_year: int):
     zone = ZoneInfo(name)
     # Ireland and Morocco count their winter (or Ramadan) time as a negative DST: there the other
     # time is the daylight one, as calendar apps write it.
-    negative = any(datetime(year, month, 1, tzinfo=timezone.utc).astimezone(zone).dst() < timedelta(0)
-                   for year in range(first_year, last_year + 1) for month in range(1, 13))
+    negative = any(
+        datetime(year, month, 1, tzinfo=UTC).astimezone(zone).dst() < timedelta(0)
+        for year in range(first_year, last_year + 1)
+        for month in range(1, 13)
+    )
 
     def state(at: datetime) -> tuple:
         local = at.astimezone(zone)
@@ -78,8 +82,8 @@ def changes(name: str, first_year: int, last_year: int) -> list[Change]:
     """Every change of time of the zone within these years, found by day steps then halving."""
     state_at = _reader(name, first_year, last_year)
     day = timedelta(days=1)
-    at = datetime(first_year, 1, 1, tzinfo=timezone.utc)
-    end = datetime(last_year + 1, 1, 1, tzinfo=timezone.utc)
+    at = datetime(first_year, 1, 1, tzinfo=UTC)
+    end = datetime(last_year + 1, 1, 1, tzinfo=UTC)
     state = state_at(at)
     found = []
     while at < end:
@@ -136,7 +140,7 @@ def observances(name: str, first_year: int) -> tuple[Observance, ...]:
     continues stands alone; the run that lasts to the end of the search is the rule in force.
     """
     last_year = max(first_year, LAST_LISTED_YEAR) + SETTLE_YEARS
-    start = datetime(first_year, 1, 1, tzinfo=timezone.utc)
+    start = datetime(first_year, 1, 1, tzinfo=UTC)
     offset, is_dst, tzname = _reader(name, first_year, last_year)(start)
     found = [Observance(Change(start, offset, offset, is_dst, tzname))]
     runs: dict[tuple, list] = {}  # kind -> [first change, last change, patterns still fitting]

@@ -1,4 +1,5 @@
 """Accounts, logins, one-time tokens, login throttling, reset requests and the audit log."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -39,7 +40,7 @@ class User(UserMixin, db.Model):
     #: Show the due dates of my tasks in my "all my spaces" calendar feed.
     tasks_in_feed: Mapped[bool] = mapped_column(default=False)
 
-    memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
+    memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 

@@ -2,6 +2,7 @@
 
 Services flush and never commit: the view (or CLI command) that called them commits once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,7 +83,8 @@ def check_password_rules(password: str, username: str | None = None) -> None:
 @lru_cache(maxsize=4)
 def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
     return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism).hash(
-        secrets.token_urlsafe(16))
+        secrets.token_urlsafe(16)
+    )
 
 
 def verify_password(user: User | None, password: str) -> bool:
@@ -142,10 +144,15 @@ def account_problems(username: str, email: str | None, password: str | None) -> 
     if username:
         suggestion = suggest_username(username)
         if not USERNAME_RE.match(username):
-            message = _l("L'identifiant doit faire de 3 à 40 caractères : lettres, chiffres, point, tiret ou tiret bas.")
+            message = _l(
+                "L'identifiant doit faire de 3 à 40 caractères : lettres, chiffres, point, tiret ou tiret bas."
+            )
             if suggestion:
-                message = _l("L'identifiant doit faire de 3 à 40 caractères : lettres, chiffres, point, tiret ou tiret bas. "
-                             "Essayez « %(suggestion)s ».", suggestion=suggestion)
+                message = _l(
+                    "L'identifiant doit faire de 3 à 40 caractères : lettres, chiffres, point, tiret ou tiret bas. "
+                    "Essayez « %(suggestion)s ».",
+                    suggestion=suggestion,
+                )
             problems.append(ServiceError(message, field="username"))
         elif get_user_by_username(username) is not None:
             message = _l("Cet identifiant est déjà pris : choisissez-en un autre.")
@@ -200,7 +207,9 @@ def create_user(
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError:
-        raise ServiceError(_l("Cet identifiant est déjà pris : choisissez-en un autre."), field="username", status=409) from None
+        raise ServiceError(
+            _l("Cet identifiant est déjà pris : choisissez-en un autre."), field="username", status=409
+        ) from None
     return user
 
 
@@ -233,10 +242,23 @@ def ensure_first_admin() -> tuple[User, str] | None:
 #: A login's "last used" is written at most this often (reading pages must not write each time).
 TOUCH_EVERY = timedelta(hours=1)
 
-_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("SamsungBrowser", "Samsung Internet"), ("Firefox", "Firefox"),
-             ("Chrome", "Chrome"), ("Safari", "Safari"))
-_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
-            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("SamsungBrowser", "Samsung Internet"),
+    ("Firefox", "Firefox"),
+    ("Chrome", "Chrome"),
+    ("Safari", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
 
 
 def device_summary(user_agent: str | None) -> str:
@@ -252,10 +274,17 @@ def open_login(user: User, *, remember: bool = False, user_agent: str | None = N
     now = utcnow()
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at <= now))
     raw = secrets.token_urlsafe(32)
-    db.session.add(LoginSession(
-        user_id=user.id, secret_hash=hash_token(raw), created_at=now, last_used_at=now, remember=remember,
-        expires_at=now + timedelta(days=int(current_app.config["SESSION_DAYS"])), device=device_summary(user_agent)[:80],
-    ))
+    db.session.add(
+        LoginSession(
+            user_id=user.id,
+            secret_hash=hash_token(raw),
+            created_at=now,
+            last_used_at=now,
+            remember=remember,
+            expires_at=now + timedelta(days=int(current_app.config["SESSION_DAYS"])),
+            device=device_summary(user_agent)[:80],
+        )
+    )
     db.session.flush()
     user.__dict__["_login_secret"] = raw
     return raw
@@ -267,7 +296,8 @@ def load_login(raw: str, now: datetime | None = None) -> tuple[User, LoginSessio
         return None
     now = now or utcnow()
     found = db.session.execute(
-        select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
+        select(User, LoginSession)
+        .join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.secret_hash == hash_token(raw), LoginSession.expires_at > now)
     ).first()
     if found is None or found[0].is_disabled:
@@ -295,16 +325,22 @@ def current_login(user: User) -> LoginSession | None:
 
 def user_logins(user: User) -> list[LoginSession]:
     """Return the live logins of user, the most recently used first."""
-    return list(db.session.scalars(
-        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at > utcnow())
-        .order_by(LoginSession.last_used_at.desc(), LoginSession.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(LoginSession)
+            .where(LoginSession.user_id == user.id, LoginSession.expires_at > utcnow())
+            .order_by(LoginSession.last_used_at.desc(), LoginSession.id.desc())
+        )
+    )
 
 
 def end_login(user: User, login_id: int) -> bool:
     """End one login of user (by id); return False when user has no such login."""
-    return bool(db.session.execute(
-        delete(LoginSession).where(LoginSession.id == login_id, LoginSession.user_id == user.id)).rowcount)
+    return bool(
+        db.session.execute(
+            delete(LoginSession).where(LoginSession.id == login_id, LoginSession.user_id == user.id)
+        ).rowcount
+    )
 
 
 def end_logins(user: User, *, keep_id: int | None = None) -> int:
@@ -356,15 +392,20 @@ def _throttle_keys(username: str, ip: str | None) -> dict[str, str]:
 
 def _limits() -> dict[str, int]:
     cfg = current_app.config
-    return {"pair": cfg["LOGIN_MAX_FAILURES"], "ip": cfg["LOGIN_MAX_ADDRESS_FAILURES"],
-            "user": cfg["LOGIN_MAX_ACCOUNT_FAILURES"]}
+    return {
+        "pair": cfg["LOGIN_MAX_FAILURES"],
+        "ip": cfg["LOGIN_MAX_ADDRESS_FAILURES"],
+        "user": cfg["LOGIN_MAX_ACCOUNT_FAILURES"],
+    }
 
 
 def throttle_wait(username: str, ip: str | None, now: datetime | None = None) -> int:
     """Return the minutes (rounded up) before this address may try this account again; 0 when free."""
     now = now or utcnow()
     keys = _throttle_keys(username, ip)
-    rows = {row.key: row for row in db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys.values())))}
+    rows = {
+        row.key: row for row in db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys.values())))
+    }
     window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
     pair, address, account = (rows.get(keys[k]) for k in ("pair", "ip", "user"))
 
@@ -386,9 +427,12 @@ def record_failure(username: str, ip: str | None, now: datetime | None = None) -
     window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
     limits = _limits()
     # Counters that have run out go: one per (address, name) tried would otherwise pile up for ever.
-    db.session.execute(delete(LoginThrottle).where(
-        LoginThrottle.first_failure_at <= now - window,
-        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now)))
+    db.session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.first_failure_at <= now - window,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+        )
+    )
     for kind, key in _throttle_keys(username, ip).items():
         # Row lock (PostgreSQL) so that failures from several workers at once all count.
         row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
@@ -512,9 +556,11 @@ def send_reset_mails(limit: int = 100) -> int:
         return 0
     # Deleting is claiming: a second sender running at the same time gets nothing twice.
     claimed = db.session.execute(
-        delete(PasswordResetRequest).where(PasswordResetRequest.id.in_(ids))
-        .returning(PasswordResetRequest.id, PasswordResetRequest.email, PasswordResetRequest.ip,
-                   PasswordResetRequest.language)
+        delete(PasswordResetRequest)
+        .where(PasswordResetRequest.id.in_(ids))
+        .returning(
+            PasswordResetRequest.id, PasswordResetRequest.email, PasswordResetRequest.ip, PasswordResetRequest.language
+        )
     ).all()
     written = 0
     for _id, email, ip, language in sorted(claimed):
@@ -522,8 +568,12 @@ def send_reset_mails(limit: int = 100) -> int:
         recent = utcnow() - timedelta(minutes=5)
         for user in users:
             pending = db.session.scalar(
-                select(UserToken.id).where(UserToken.user_id == user.id, UserToken.purpose == "reset",
-                                           UserToken.used_at.is_(None), UserToken.created_at > recent)
+                select(UserToken.id).where(
+                    UserToken.user_id == user.id,
+                    UserToken.purpose == "reset",
+                    UserToken.used_at.is_(None),
+                    UserToken.created_at > recent,
+                )
             )
             if pending is not None:
                 continue

@@ -1,4 +1,5 @@
 """Starting a logged-in session: shared by the login form, password links and joining a space."""
+
 from __future__ import annotations
 
 from flask import request, session

@@ -1,4 +1,5 @@
 """Login, logout, profile and logins, password change, setup and reset links."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -136,9 +137,15 @@ def _profile_page(form, password_form, directory_form=None, status: int = 200):
     from agora.agenda.services import user_tokens
 
     current = services.current_login(user)
-    return render_template("auth/profile.html", form=form, password_form=password_form,
-                           directory_form=directory_form or _directory_form(user), tokens=user_tokens(user),
-                           logins=services.user_logins(user), current_login_id=current.id if current else None), status
+    return render_template(
+        "auth/profile.html",
+        form=form,
+        password_form=password_form,
+        directory_form=directory_form or _directory_form(user),
+        tokens=user_tokens(user),
+        logins=services.user_logins(user),
+        current_login_id=current.id if current else None,
+    ), status
 
 
 @bp.post("/profile/logins/<int:login_id>/end")
@@ -182,12 +189,15 @@ def directory_profile():
     directory_form = _directory_form(user)
     if not directory_form.validate_on_submit():
         db.session.rollback()
-        return _profile_page(ProfileForm(obj=user, formdata=None), ChangePasswordForm(prefix="pw", formdata=None),
-                             directory_form, 400)
+        return _profile_page(
+            ProfileForm(obj=user, formdata=None), ChangePasswordForm(prefix="pw", formdata=None), directory_form, 400
+        )
     old_photo = None
     try:
         members.update_profile_details(
-            user, phone=directory_form.phone.data or "", presentation=directory_form.presentation.data or "",
+            user,
+            phone=directory_form.phone.data or "",
+            presentation=directory_form.presentation.data or "",
             privacy={name: getattr(directory_form, f"privacy_{name}").data for name in members.PRIVATE_FIELDS},
         )
         upload = directory_form.avatar.data
@@ -200,8 +210,12 @@ def directory_profile():
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(directory_form, exc)
-        return _profile_page(ProfileForm(obj=user, formdata=None), ChangePasswordForm(prefix="pw", formdata=None),
-                             directory_form, exc.status)
+        return _profile_page(
+            ProfileForm(obj=user, formdata=None),
+            ChangePasswordForm(prefix="pw", formdata=None),
+            directory_form,
+            exc.status,
+        )
     db.session.commit()
     if old_photo is not None:
         old_photo.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
 """Error pages in the reader's language, each with a way back; a service's refusal ends the request here."""
+
 from __future__ import annotations
 
 import logging
@@ -16,15 +17,31 @@ from agora.extensions import db, login_manager
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: (_l("Requête invalide"), _l("La demande n'a pas pu être comprise. Vérifiez ce que vous avez saisi puis réessayez.")),
+    400: (
+        _l("Requête invalide"),
+        _l("La demande n'a pas pu être comprise. Vérifiez ce que vous avez saisi puis réessayez."),
+    ),
     403: (_l("Accès refusé"), _l("Vous n'avez pas le droit de faire cette action.")),
     404: (_l("Page introuvable"), _l("Cette page n'existe pas ou vous n'y avez pas accès.")),
     405: (_l("Action impossible"), _l("Cette adresse ne permet pas cette action.")),
-    413: (_l("Fichier trop volumineux"), _l("Ce que vous avez envoyé dépasse la taille autorisée de %(limit)s Mo. Essayez avec un fichier plus petit.")),
-    429: (_l("Trop de tentatives"), _l("Trop de tentatives en peu de temps. Patientez quelques minutes puis réessayez.")),
-    500: (_l("Erreur du serveur"), _l("Une erreur inattendue s'est produite. Rien n'a été enregistré ; réessayez dans un moment.")),
-    503: (_l("Service momentanément indisponible"),
-          _l("Le serveur est très occupé ou sa base de données ne répond pas. Rien n'a été enregistré ; réessayez dans une minute.")),
+    413: (
+        _l("Fichier trop volumineux"),
+        _l("Ce que vous avez envoyé dépasse la taille autorisée de %(limit)s Mo. Essayez avec un fichier plus petit."),
+    ),
+    429: (
+        _l("Trop de tentatives"),
+        _l("Trop de tentatives en peu de temps. Patientez quelques minutes puis réessayez."),
+    ),
+    500: (
+        _l("Erreur du serveur"),
+        _l("Une erreur inattendue s'est produite. Rien n'a été enregistré ; réessayez dans un moment."),
+    ),
+    503: (
+        _l("Service momentanément indisponible"),
+        _l(
+            "Le serveur est très occupé ou sa base de données ne répond pas. Rien n'a été enregistré ; réessayez dans une minute."
+        ),
+    ),
 }
 
 

@@ -9,6 +9,7 @@ them: nothing is announced for a change that did not happen.
 The other signals here let a lower layer (spaces) reach a higher one (notifications) without
 importing it; they are sent inside the transaction, so what their receivers write commits with it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

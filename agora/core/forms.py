@@ -1,4 +1,5 @@
 """Form helpers shared by the features."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Language and time zone: the person's choice, then the browser's, then the server's default."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session

@@ -6,6 +6,7 @@ the header. JPEG can be decoded at 1/2, 1/4 or 1/8 scale (`draft`), so a big pho
 the other formats are decoded whole, hence their lower limit. Pillow is imported here, lazily:
 the web workers only load it when an image is actually handled.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -89,6 +90,12 @@ def reduced(image, size: tuple[int, int]):
 
 def too_large_error(exc: ImageTooLarge, field: str) -> ServiceError:
     """The refusal of an image with too many pixels, in words (413)."""
-    return ServiceError(_l("Cette image est trop grande : %(n)s millions de pixels au plus. Réduisez-la "
-                           "(par exemple en l'enregistrant plus petite) puis réessayez.", n=exc.limit // 1_000_000),
-                        field=field, status=413)
+    return ServiceError(
+        _l(
+            "Cette image est trop grande : %(n)s millions de pixels au plus. Réduisez-la "
+            "(par exemple en l'enregistrant plus petite) puis réessayez.",
+            n=exc.limit // 1_000_000,
+        ),
+        field=field,
+        status=413,
+    )

@@ -27,6 +27,7 @@ same job; on SQLite a claim is a conditional update, which gives the same guaran
 Tests and a development server without the background process set `JOBS_RUN_INLINE`: the jobs a
 request enqueued are run once its app context ends (after the response, outside its transaction).
 """
+
 from __future__ import annotations
 
 import logging
@@ -89,17 +90,22 @@ def enqueue(kind: str, payload: dict, session: Session | None = None) -> Job:
 
 def _claim(limit: int, now: datetime) -> list[Job]:
     """Mark due jobs as running by this runner (committed) and return them."""
-    db.session.execute(update(Job).where(Job.status == "running", Job.run_after < now - STALE_CLAIM)
-                       .values(status="pending"))
-    due = (select(Job.id).where(Job.status == "pending", Job.run_after <= now).order_by(Job.id).limit(limit))
+    db.session.execute(
+        update(Job).where(Job.status == "running", Job.run_after < now - STALE_CLAIM).values(status="pending")
+    )
+    due = select(Job.id).where(Job.status == "pending", Job.run_after <= now).order_by(Job.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
         if ids:
             db.session.execute(update(Job).where(Job.id.in_(ids)).values(status="running", run_after=now))
     else:
-        ids = [job_id for job_id in db.session.scalars(due)
-               if db.session.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
-                                     .values(status="running", run_after=now)).rowcount]
+        ids = [
+            job_id
+            for job_id in db.session.scalars(due)
+            if db.session.execute(
+                update(Job).where(Job.id == job_id, Job.status == "pending").values(status="running", run_after=now)
+            ).rowcount
+        ]
     db.session.commit()
     if not ids:
         return []
@@ -141,7 +147,7 @@ def _reschedule(ids: list[int], error: str, now: datetime) -> None:
             job.status = "failed"
         else:
             job.status = "pending"
-            job.run_after = now + min(timedelta(seconds=2 ** job.attempts), BACKOFF_CAP)
+            job.run_after = now + min(timedelta(seconds=2**job.attempts), BACKOFF_CAP)
 
 
 def run_all(limit: int = 200) -> int:

@@ -3,6 +3,7 @@
 A dead or refusing SMTP server loses nothing: the row stays pending and is retried later with a
 growing delay. A row is claimed before it is sent, so two senders never send it twice.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -53,15 +54,28 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def queue_mail(recipient: str, subject: str, body: str, *, html: str | None = None, headers: dict | None = None,
-               calendar: str | None = None) -> OutboxMessage:
+def queue_mail(
+    recipient: str,
+    subject: str,
+    body: str,
+    *,
+    html: str | None = None,
+    headers: dict | None = None,
+    calendar: str | None = None,
+) -> OutboxMessage:
     """Write an e-mail to the outbox; it leaves only if the surrounding transaction commits.
 
     The subject is made one line (user text ends up in it) and cut to the column's size.
     """
     subject = one_line(subject)[:200]
-    message = OutboxMessage(recipient=recipient.strip()[:254], subject=subject, body=body, html=html,
-                            headers=headers or None, calendar=calendar)
+    message = OutboxMessage(
+        recipient=recipient.strip()[:254],
+        subject=subject,
+        body=body,
+        html=html,
+        headers=headers or None,
+        calendar=calendar,
+    )
     db.session.add(message)
     return message
 
@@ -104,8 +118,13 @@ def _as_email(row: OutboxMessage) -> EmailMessage:
     if row.html:
         message.add_alternative(row.html, subtype="html")
     if row.calendar:
-        message.add_attachment(row.calendar.encode("utf-8"), maintype="text", subtype="calendar",
-                               filename="invitation.ics", params={"method": "PUBLISH"})
+        message.add_attachment(
+            row.calendar.encode("utf-8"),
+            maintype="text",
+            subtype="calendar",
+            filename="invitation.ics",
+            params={"method": "PUBLISH"},
+        )
     return message
 
 
@@ -119,7 +138,8 @@ def _claim(limit: int, now: datetime) -> list[int]:
     due = db.session.scalars(
         select(OutboxMessage.id)
         .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.id).limit(limit)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
     ).all()
     claimed = []
     for message_id in due:
@@ -150,7 +170,11 @@ def send_pending(limit: int = 100, now: datetime | None = None) -> SendReport:
         try:
             email = _as_email(row)
         except (ValueError, TypeError) as exc:  # a message that can never be built: give it up alone
-            row.status, row.attempts, row.last_error = "failed", row.attempts + 1, f"{exc.__class__.__name__}: {exc}"[:500]
+            row.status, row.attempts, row.last_error = (
+                "failed",
+                row.attempts + 1,
+                f"{exc.__class__.__name__}: {exc}"[:500],
+            )
             report.failed += 1
             db.session.commit()
             continue

@@ -1,4 +1,5 @@
 """Keyset-free, count-free pagination: one query per page, whatever the table size."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

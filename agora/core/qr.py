@@ -1,4 +1,5 @@
 """QR codes drawn as inline SVG, for links printed and pinned on a wall."""
+
 from __future__ import annotations
 
 from markupsafe import Markup

@@ -7,6 +7,7 @@ spaces concerned that no longer find their target in the same space are deleted,
 those declared `nullify`. The ORM's deletes and bulk `delete()` statements are both seen; a
 whole space going takes its references with it through their own `space_id`.
 """
+
 from __future__ import annotations
 
 from functools import cache

@@ -4,10 +4,12 @@
 `app.extensions["agora.modules"]`. Search, notifications and templates read it from there through
 the functions below, so no feature and no lower layer ever imports `agora.modules`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app
 
@@ -29,8 +31,16 @@ class Entry:
     parent: str = ""
 
     def fields(self) -> dict:
-        return {"key": self.key, "kind": self.kind, "module": self.module, "space_id": str(self.space_id),
-                "object_id": self.object_id, "title": self.title, "body": self.body, "date": self.date}
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "module": self.module,
+            "space_id": str(self.space_id),
+            "object_id": self.object_id,
+            "title": self.title,
+            "body": self.body,
+            "date": self.date,
+        }
 
 
 def entry_key(kind: str, object_id: int) -> str:
@@ -117,7 +127,7 @@ class Module:
     demo: Callable | None = None
     #: `agora demo --spaces N --scale K`: seed_scale(ScaleContext) writes the module's share of a
     #: generated space in bulk (agora/scale.py makes the people and spaces, and calls them in order).
-    scale: Callable[["ScaleContext"], None] | None = None
+    scale: Callable[[ScaleContext], None] | None = None
 
 
 @dataclass

@@ -3,6 +3,7 @@
 Images are not allowed: until attachments exist, an image would be fetched from another site
 (blocked by our Content-Security-Policy, and a way to track readers).
 """
+
 from __future__ import annotations
 
 import re
@@ -15,9 +16,32 @@ from markdown_it.token import Token
 from markupsafe import Markup
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
-    "ul", "ol", "li", "a", "h1", "h2", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "hr",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -53,7 +77,7 @@ def _link_names(tokens: list[Token], pattern: re.Pattern, link: Callable[[str], 
                 if not href:
                     continue
                 if match.start() > position:
-                    children.append(Token("text", "", 0, content=child.content[position:match.start()]))
+                    children.append(Token("text", "", 0, content=child.content[position : match.start()]))
                 children.append(Token("link_open", "a", 1, attrs={"href": href}))
                 children.append(Token("text", "", 0, content=match.group(0)))
                 children.append(Token("link_close", "a", -1))
@@ -102,8 +126,10 @@ def markdown_text(source: str) -> str:
     parts = []
     for token in _markdown().parse(source or ""):
         if token.type == "inline":
-            words = "".join(child.content if child.type in _TEXT_TOKENS else " " if child.type in _BREAK_TOKENS else ""
-                            for child in token.children or ())
+            words = "".join(
+                child.content if child.type in _TEXT_TOKENS else " " if child.type in _BREAK_TOKENS else ""
+                for child in token.children or ()
+            )
             parts.append(words)
         elif token.type in ("code_block", "fence"):
             parts.append(token.content)

@@ -1,4 +1,5 @@
 """Where the database schema stands against the shipped migrations."""
+
 from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext

@@ -1,4 +1,5 @@
 """Security headers, host and proxy handling, and secrets shown once, applied to every request."""
+
 from __future__ import annotations
 
 import base64
@@ -107,8 +108,13 @@ def init_app(app: Flask) -> None:
         count = int(app.config["PROXY_COUNT"])
         # The client's own X-Forwarded-Host and X-Forwarded-Prefix pass through a proxy that does not
         # overwrite them (the README's nginx example does not): trusted only when asked for.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,
-                                x_host=count if app.config["PROXY_FORWARDED_HOST"] else 0, x_prefix=0)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=count,
+            x_proto=count,
+            x_host=count if app.config["PROXY_FORWARDED_HOST"] else 0,
+            x_prefix=0,
+        )
 
     @app.before_request
     def refuse_other_hosts():
@@ -118,8 +124,12 @@ def init_app(app: Flask) -> None:
         if not host_allowed(request.host, app.config["ALLOWED_HOSTS"]):
             if not app.extensions.get("agora.host_refusal_logged"):  # once: scanners send any host
                 app.extensions["agora.host_refusal_logged"] = True
-                log.warning("refused a request for host %r: this server answers for %s (set AGORA_BASE_URL, "
-                            "or AGORA_ALLOWED_HOSTS)", request.host[:100], ", ".join(app.config["ALLOWED_HOSTS"]))
+                log.warning(
+                    "refused a request for host %r: this server answers for %s (set AGORA_BASE_URL, "
+                    "or AGORA_ALLOWED_HOSTS)",
+                    request.host[:100],
+                    ", ".join(app.config["ALLOWED_HOSTS"]),
+                )
             abort(400)
 
     @app.before_request

@@ -1,4 +1,5 @@
 """The production server: gunicorn serving the already-built app."""
+
 from __future__ import annotations
 
 import gc
@@ -41,8 +42,16 @@ def warm_up(app: Flask) -> None:
     instead of each building its own copy on its first requests."""
     import importlib
 
-    for name in ("agora.search.services", "agora.search.extract", "agora.agenda.ical", "agora.agenda.importer",
-                 "agora.notifications.mails", "agora.documents.storage", "PIL.Image", "zipstream"):
+    for name in (
+        "agora.search.services",
+        "agora.search.extract",
+        "agora.agenda.ical",
+        "agora.agenda.importer",
+        "agora.notifications.mails",
+        "agora.documents.storage",
+        "PIL.Image",
+        "zipstream",
+    ):
         try:
             importlib.import_module(name)
         except ImportError:

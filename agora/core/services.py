@@ -1,4 +1,5 @@
 """What every service shares: the error it raises for refused input, the cleaning of one-line text."""
+
 from __future__ import annotations
 
 import re

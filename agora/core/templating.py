@@ -1,4 +1,5 @@
 """Template filters and helpers every page may use."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,16 @@ from pathlib import Path
 
 from babel import Locale, dates
 from flask import Flask, current_app, request, url_for
-from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale, to_user_timezone
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_time,
+    get_locale,
+    ngettext,
+    to_user_timezone,
+)
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
@@ -71,7 +79,9 @@ def when(value: datetime | None, style: str = "short") -> str:
             pass
         else:
             joiner, date_pattern, time_pattern = patterns
-            return joiner.replace("{0}", time_pattern.apply(local, locale)).replace("{1}", date_pattern.apply(local, locale))
+            return joiner.replace("{0}", time_pattern.apply(local, locale)).replace(
+                "{1}", date_pattern.apply(local, locale)
+            )
     rebase = _fits_reader_zone(value)
     return format_datetime(value, style, rebase=rebase) + ("" if rebase else " UTC")
 
@@ -85,7 +95,9 @@ def when_time(value: datetime) -> str:
 def when_long(value: datetime) -> str:
     """Day and time, spelt out: « mardi 8 décembre 2026, 18:00 »."""
     rebase = _fits_reader_zone(value)
-    return f"{format_date(value, 'full', rebase=rebase)}, {format_time(value, 'short', rebase=rebase)}" + ("" if rebase else " UTC")
+    return f"{format_date(value, 'full', rebase=rebase)}, {format_time(value, 'short', rebase=rebase)}" + (
+        "" if rebase else " UTC"
+    )
 
 
 @cache
@@ -104,7 +116,8 @@ def icon(name: str, class_: str = "") -> Markup:
         raise KeyError(f"no icon {name!r} in static/icons.svg")
     href = url_for("static", filename="icons.svg") + "#" + name
     return Markup('<svg class="icon{}" aria-hidden="true" focusable="false"><use href="{}"></use></svg>').format(
-        Markup(" ") + escape(class_) if class_ else "", href)
+        Markup(" ") + escape(class_) if class_ else "", href
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -131,7 +144,9 @@ def init_app(app: Flask) -> None:
     def email(address: str) -> Markup:
         """An e-mail address that wraps after its « @ » if it must, not at a hyphen of its domain."""
         local, at, domain = address.partition("@")
-        return Markup('<span class="email-part">{}{}</span><wbr><span class="email-part">{}</span>').format(local, at, domain)
+        return Markup('<span class="email-part">{}{}</span><wbr><span class="email-part">{}</span>').format(
+            local, at, domain
+        )
 
     @app.template_filter("month_label")
     def month_label(value) -> str:

@@ -1,8 +1,9 @@
 """Time: everything is stored as timezone-aware UTC and shown in the reader's zone."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timezone, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime
@@ -26,7 +27,7 @@ _clock: Callable[[], datetime] | None = None
 
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime: the one place the code asks for "now"."""
-    return datetime.now(timezone.utc) if _clock is None else _clock()
+    return datetime.now(UTC) if _clock is None else _clock()
 
 
 def set_clock(clock: Callable[[], datetime] | None) -> None:
@@ -40,7 +41,7 @@ def in_zone(value: datetime, zone: tzinfo) -> datetime:
     try:
         return value.astimezone(zone)
     except OverflowError:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -60,7 +61,7 @@ class UTCDateTime(TypeDecorator):
             raise TypeError(f"expected a datetime, got {type(value).__name__}")
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("naive datetime refused: give a timezone-aware value")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -69,5 +70,5 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

@@ -1,4 +1,5 @@
 """URL helpers."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Server-wide pages: health check, accessibility statement and language choice."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, session

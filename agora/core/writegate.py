@@ -8,6 +8,7 @@ first flush or ORM write statement) and keep it until their transaction ends, so
 process writers go in turn and the next one starts as soon as the previous commits. Between
 processes SQLite's own wait still applies. PostgreSQL, which locks rows, is left alone.
 """
+
 from __future__ import annotations
 
 import threading

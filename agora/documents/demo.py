@@ -1,4 +1,5 @@
 """Demo content of the documents: folders, minutes, photos and versions of each demo space."""
+
 from __future__ import annotations
 
 from agora.auth.models import User
@@ -6,28 +7,66 @@ from agora.auth.models import User
 #: Per space: (folder or None, file name, author, content builder, version notes after the first).
 DOCUMENTS = {
     "conseil-tilleuls": [
-        ("Comptes rendus", "CR plénière du 15 septembre 2026.pdf", "nadia.benali",
-         ("Compte rendu de la plénière", "15 septembre 2026 — 14 présents", "Jardin partagé : projet à préparer"), []),
-        ("Comptes rendus", "Ordre du jour plénière 8 décembre.txt", "nadia.benali",
-         "1. Bilan de la fête de quartier\n2. Jardin partagé\n", ["Ajout : horaires du city-stade"]),
+        (
+            "Comptes rendus",
+            "CR plénière du 15 septembre 2026.pdf",
+            "nadia.benali",
+            ("Compte rendu de la plénière", "15 septembre 2026 — 14 présents", "Jardin partagé : projet à préparer"),
+            [],
+        ),
+        (
+            "Comptes rendus",
+            "Ordre du jour plénière 8 décembre.txt",
+            "nadia.benali",
+            "1. Bilan de la fête de quartier\n2. Jardin partagé\n",
+            ["Ajout : horaires du city-stade"],
+        ),
         ("Photos de la marche exploratoire", "Passage Jean-Moulin.jpg", "karim.haddad", "#34495e", []),
         ("Photos de la marche exploratoire", "Square Colette.jpg", "fatou.diallo", "#2e7d32", []),
         ("Photos de la marche exploratoire", "Bâtiment C.jpg", "karim.haddad", "#8d6e63", []),
-        (None, "Charte du conseil citoyen.pdf", "nadia.benali",
-         ("Charte du conseil citoyen des Tilleuls", "Adoptée le 2 février 2026", "Indépendance, pluralité, parité"), []),
+        (
+            None,
+            "Charte du conseil citoyen.pdf",
+            "nadia.benali",
+            ("Charte du conseil citoyen des Tilleuls", "Adoptée le 2 février 2026", "Indépendance, pluralité, parité"),
+            [],
+        ),
     ],
     "gup-tilleuls": [
-        (None, "Plan d'intervention GUP 2026.pdf", "sophie.martin",
-         ("Plan d'intervention GUP 2026", "Éclairage, propreté, encombrants", "Points relevés en marchant"), []),
-        ("Diagnostics en marchant", "Relevé du 4 novembre.txt", "ahmed.saidi",
-         "Passage Jean-Moulin : 3 lampadaires en panne\nSquare Colette : 2 bancs cassés\n", []),
+        (
+            None,
+            "Plan d'intervention GUP 2026.pdf",
+            "sophie.martin",
+            ("Plan d'intervention GUP 2026", "Éclairage, propreté, encombrants", "Points relevés en marchant"),
+            [],
+        ),
+        (
+            "Diagnostics en marchant",
+            "Relevé du 4 novembre.txt",
+            "ahmed.saidi",
+            "Passage Jean-Moulin : 3 lampadaires en panne\nSquare Colette : 2 bancs cassés\n",
+            [],
+        ),
     ],
     "partenaires-tilleuls": [
-        (None, "Permanences d'accès aux droits.csv", "lucie.moreau",
-         "structure;jour;lieu\nCAF;mardi matin;centre social\nÉcrivain public;jeudi;régie\nAide numérique;mercredi;EPN\n",
-         ["Ajout de la mission locale"]),
-        ("Fête de quartier", "Fiche d'inscription des stands.pdf", "nadia.benali",
-         ("Fête de quartier — inscription des stands", "Structure : ..........", "Besoins (tables, électricité) : ........"), []),
+        (
+            None,
+            "Permanences d'accès aux droits.csv",
+            "lucie.moreau",
+            "structure;jour;lieu\nCAF;mardi matin;centre social\nÉcrivain public;jeudi;régie\nAide numérique;mercredi;EPN\n",
+            ["Ajout de la mission locale"],
+        ),
+        (
+            "Fête de quartier",
+            "Fiche d'inscription des stands.pdf",
+            "nadia.benali",
+            (
+                "Fête de quartier — inscription des stands",
+                "Structure : ..........",
+                "Besoins (tables, électricité) : ........",
+            ),
+            [],
+        ),
     ],
 }
 
@@ -77,9 +116,16 @@ def seed_demo(space, people: dict[str, User], admin: User | None) -> None:
         documents.store_file(space, tree, folder, FileStorage(io.BytesIO(data), filename=name), actor=people[username])
         for note in notes:
             data += f"\n{note}\n".encode()
-            documents.store_file(space, tree, folder, FileStorage(io.BytesIO(data), filename=name),
-                                 actor=people[username], note=note)
+            documents.store_file(
+                space, tree, folder, FileStorage(io.BytesIO(data), filename=name), actor=people[username], note=note
+            )
     if space.slug == "conseil-tilleuls":
-        draft, _new = documents.store_file(space, tree, None, FileStorage(io.BytesIO(b"Brouillon"), filename="Brouillon affiche.txt"),
-                                           actor=people["nadia.benali"], record=False)
+        draft, _new = documents.store_file(
+            space,
+            tree,
+            None,
+            FileStorage(io.BytesIO(b"Brouillon"), filename="Brouillon affiche.txt"),
+            actor=people["nadia.benali"],
+            record=False,
+        )
         documents.trash(space, draft, actor=people["nadia.benali"])

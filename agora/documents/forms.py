@@ -1,4 +1,5 @@
 """Document forms."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
@@ -14,12 +15,17 @@ def attachments_field():
 
 
 class UploadForm(FlaskForm):
-    files = MultipleFileField(_l("Fichiers à ajouter"), validators=[FileRequired(_l("Choisissez au moins un fichier."))])
+    files = MultipleFileField(
+        _l("Fichiers à ajouter"), validators=[FileRequired(_l("Choisissez au moins un fichier."))]
+    )
     on_conflict = RadioField(
         _l("Si un fichier du même nom existe déjà ici"),
-        choices=[SelectChoice("version", _l("en faire une nouvelle version")),
-                 SelectChoice("rename", _l("garder les deux (le nouveau est renommé)"))],
-        default="version")
+        choices=[
+            SelectChoice("version", _l("en faire une nouvelle version")),
+            SelectChoice("rename", _l("garder les deux (le nouveau est renommé)")),
+        ],
+        default="version",
+    )
     note = StringField(_l("Note (facultative)"), validators=[Optional(), Length(max=300)])
 
 

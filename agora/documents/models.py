@@ -4,6 +4,7 @@ A document's bytes live in its versions; the document row repeats the current ve
 and type so a folder page needs no join. Trash is a `deleted_at` on the item the person deleted:
 what lies inside a deleted folder goes with it and comes back with it.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -12,10 +13,10 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
-from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 from agora.spaces.models import Space
+from agora.spaces.tenancy import SpaceScoped
 
 #: How long a deleted item waits in the trash before it is removed for good.
 TRASH_DAYS = 30

@@ -1,4 +1,5 @@
 """Generated documents for `agora demo --spaces N --scale K` (see agora/scale.py)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,12 +28,22 @@ def seed_scale(ctx: ScaleContext) -> None:
     for n in range(count):
         name = f"{rng.choice(ctx.subjects).capitalize()} {n + 1}.txt"
         names.add(name)
-        documents.append({"space_id": space.id, "folder_id": rng.choice(folders).id if n % 4 else None, "name": name,
-                          "size": 0, "content_type": "text/plain", "created_by_id": rng.choice(writers),
-                          "created_at": now, "updated_at": now})
+        documents.append(
+            {
+                "space_id": space.id,
+                "folder_id": rng.choice(folders).id if n % 4 else None,
+                "name": name,
+                "size": 0,
+                "content_type": "text/plain",
+                "created_by_id": rng.choice(writers),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     ctx.bulk(Document, documents)
-    rows = db.session.execute(select(Document.id, Document.created_by_id).where(Document.space_id == space.id)
-                              .order_by(Document.id)).all()
+    rows = db.session.execute(
+        select(Document.id, Document.created_by_id).where(Document.space_id == space.id).order_by(Document.id)
+    ).all()
     versions, used = [], 0
     for document_id, author in rows:
         data = (" ".join(ctx.sentence() for _ in range(3)) + "\n").encode()
@@ -41,14 +52,28 @@ def seed_scale(ctx: ScaleContext) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         used += len(data)
-        versions.append({"space_id": space.id, "document_id": document_id, "number": 1, "storage_name": storage_name,
-                         "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "content_type": "text/plain",
-                         "note": "", "created_by_id": author, "created_at": now})
+        versions.append(
+            {
+                "space_id": space.id,
+                "document_id": document_id,
+                "number": 1,
+                "storage_name": storage_name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "content_type": "text/plain",
+                "note": "",
+                "created_by_id": author,
+                "created_at": now,
+            }
+        )
     ctx.bulk(DocumentVersion, versions)
     db.session.flush()
     for version_id, document_id, size in db.session.execute(
-            select(DocumentVersion.id, DocumentVersion.document_id, DocumentVersion.size)
-            .where(DocumentVersion.space_id == space.id)):
-        db.session.execute(update(Document).where(Document.id == document_id)
-                           .values(current_version_id=version_id, size=size))
+        select(DocumentVersion.id, DocumentVersion.document_id, DocumentVersion.size).where(
+            DocumentVersion.space_id == space.id
+        )
+    ):
+        db.session.execute(
+            update(Document).where(Document.id == document_id).values(current_version_id=version_id, size=size)
+        )
     db.session.execute(update(Space).where(Space.id == space.id).values(storage_used=used))

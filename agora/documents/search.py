@@ -1,4 +1,5 @@
 """What the documents module gives the search index: live documents, their notes and their text."""
+
 from __future__ import annotations
 
 from flask import url_for
@@ -27,13 +28,29 @@ def document_entry(document_id: int, full: bool = True, trees: dict | None = Non
         return None
     key = entry_key("documents.document", document.id)
     if not full:  # to show a hit, its name and place are enough
-        return Entry(key, "documents.document", "documents", document.space_id, document.id, document.name, "",
-                     document.updated_at)
+        return Entry(
+            key,
+            "documents.document",
+            "documents",
+            document.space_id,
+            document.id,
+            document.name,
+            "",
+            document.updated_at,
+        )
     version = db.session.get(DocumentVersion, document.current_version_id)
     notes = " ".join(db.session.scalars(select(DocumentVersion.note).where(DocumentVersion.document_id == document.id)))
     text = (version.extracted_text or "") if version else ""
-    return Entry(key, "documents.document", "documents", document.space_id, document.id, document.name,
-                 f"{notes}\n{text}", document.updated_at)
+    return Entry(
+        key,
+        "documents.document",
+        "documents",
+        document.space_id,
+        document.id,
+        document.name,
+        f"{notes}\n{text}",
+        document.updated_at,
+    )
 
 
 def document_url(slug: str, object_id: int, _entry: Entry) -> str:

@@ -3,6 +3,7 @@
 Each takes the space first, looks objects up inside it only, flushes and never commits: the
 caller commits; the commit (or a rollback) settles the files on disk (see storage.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -51,9 +52,15 @@ def clean_name(raw: str | None, *, field_name: str = "name", limit: int = 200) -
     name = " ".join(_UNSAFE.sub("-", one_line(raw)).split()).strip("-").strip()
     if not name or set(name) <= {".", " "}:
         if field_name == "files":
-            raise ServiceError(_l("Le nom du fichier « %(name)s » n’est pas valable : renommez-le avant de l’envoyer.",
-                                  name=raw or ""), field=field_name)
-        raise ServiceError(_l("Ce nom n’est pas valable : il faut au moins une lettre ou un chiffre."), field=field_name)
+            raise ServiceError(
+                _l(
+                    "Le nom du fichier « %(name)s » n’est pas valable : renommez-le avant de l’envoyer.", name=raw or ""
+                ),
+                field=field_name,
+            )
+        raise ServiceError(
+            _l("Ce nom n’est pas valable : il faut au moins une lettre ou un chiffre."), field=field_name
+        )
     return shorten(name, limit)
 
 
@@ -100,8 +107,12 @@ class Tree:
 
     @classmethod
     def load(cls, space: Space) -> Tree:
-        found = db.session.scalars(select(Folder).options(selectinload(Folder.created_by))
-                                   .where(Folder.space_id == space.id).order_by(Folder.name)).all()
+        found = db.session.scalars(
+            select(Folder)
+            .options(selectinload(Folder.created_by))
+            .where(Folder.space_id == space.id)
+            .order_by(Folder.name)
+        ).all()
         tree = cls({f.id: f for f in found})
         for folder in found:
             tree.children.setdefault(folder.parent_id, []).append(folder)
@@ -139,9 +150,15 @@ class Tree:
         ids = self.subtree(folder.id)
         if any(self.by_id[i].created_by_id != user_id for i in ids):
             return False
-        others = db.session.scalar(select(Document.id).where(
-            Document.space_id == folder.space_id, Document.folder_id.in_(ids),
-            Document.created_by_id.is_distinct_from(user_id)).limit(1))
+        others = db.session.scalar(
+            select(Document.id)
+            .where(
+                Document.space_id == folder.space_id,
+                Document.folder_id.in_(ids),
+                Document.created_by_id.is_distinct_from(user_id),
+            )
+            .limit(1)
+        )
         return others is None
 
     def live_folders(self) -> list[tuple[Folder, int]]:
@@ -177,8 +194,13 @@ def get_document(space: Space, tree: Tree, document_id: int | None) -> Document 
 def get_version(space: Space, document: Document, version_id: int | None) -> DocumentVersion | None:
     if not version_id:
         return None
-    return db.session.scalar(select(DocumentVersion).where(
-        DocumentVersion.id == version_id, DocumentVersion.document_id == document.id, DocumentVersion.space_id == space.id))
+    return db.session.scalar(
+        select(DocumentVersion).where(
+            DocumentVersion.id == version_id,
+            DocumentVersion.document_id == document.id,
+            DocumentVersion.space_id == space.id,
+        )
+    )
 
 
 def current_version(document: Document) -> DocumentVersion:
@@ -186,9 +208,14 @@ def current_version(document: Document) -> DocumentVersion:
 
 
 def versions(document: Document) -> list[DocumentVersion]:
-    return list(db.session.scalars(select(DocumentVersion).options(selectinload(DocumentVersion.created_by))
-                                   .where(DocumentVersion.document_id == document.id)
-                                   .order_by(DocumentVersion.number.desc())))
+    return list(
+        db.session.scalars(
+            select(DocumentVersion)
+            .options(selectinload(DocumentVersion.created_by))
+            .where(DocumentVersion.document_id == document.id)
+            .order_by(DocumentVersion.number.desc())
+        )
+    )
 
 
 def name_key(name: str) -> tuple[str, str]:
@@ -198,8 +225,11 @@ def name_key(name: str) -> tuple[str, str]:
 
 
 def _in_folder(space: Space, parent_id: int | None):
-    return (Document.space_id == space.id, Document.deleted_at.is_(None),
-            Document.folder_id.is_(None) if parent_id is None else Document.folder_id == parent_id)
+    return (
+        Document.space_id == space.id,
+        Document.deleted_at.is_(None),
+        Document.folder_id.is_(None) if parent_id is None else Document.folder_id == parent_id,
+    )
 
 
 def _subfolders(tree: Tree, parent_id: int | None, sort: str) -> list[Folder]:
@@ -235,14 +265,21 @@ def contents(space: Space, folder: Folder | None, tree: Tree) -> tuple[list[Fold
     return _subfolders(tree, parent_id, "name"), sorted(documents, key=lambda d: (name_key(d.name), d.id))
 
 
-def contents_page(space: Space, folder: Folder | None, tree: Tree, sort: str, number: int,
-                  per_page: int) -> tuple[list[Folder], Page]:
+def contents_page(
+    space: Space, folder: Folder | None, tree: Tree, sort: str, number: int, per_page: int
+) -> tuple[list[Folder], Page]:
     """The subfolders (all of them) and one page of the documents right inside `folder`, with their authors."""
     parent_id = folder.id if folder else None
-    ids = [row.id for row in ordered(space, parent_id, sort)[(number - 1) * per_page:number * per_page + 1]]
+    ids = [row.id for row in ordered(space, parent_id, sort)[(number - 1) * per_page : number * per_page + 1]]
     shown = ids[:per_page]
-    found = {d.id: d for d in db.session.scalars(select(Document).options(selectinload(Document.created_by))
-                                                  .where(Document.space_id == space.id, Document.id.in_(shown)))}
+    found = {
+        d.id: d
+        for d in db.session.scalars(
+            select(Document)
+            .options(selectinload(Document.created_by))
+            .where(Document.space_id == space.id, Document.id.in_(shown))
+        )
+    }
     documents = [found[i] for i in shown if i in found]
     return _subfolders(tree, parent_id, sort), Page(items=documents, number=number, has_next=len(ids) > per_page)
 
@@ -280,8 +317,12 @@ def rename_folder(space: Space, tree: Tree, folder: Folder, name: str) -> None:
 
 def lock_space(space: Space) -> None:
     """Serialise changes to the space's tree: a row lock (PostgreSQL), the write lock (SQLite)."""
-    db.session.execute(update(Space).where(Space.id == space.id).values(storage_used=Space.storage_used)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Space)
+        .where(Space.id == space.id)
+        .values(storage_used=Space.storage_used)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def move_folder(space: Space, tree: Tree, folder: Folder, target: Folder | None) -> None:
@@ -292,11 +333,15 @@ def move_folder(space: Space, tree: Tree, folder: Folder, target: Folder | None)
     lock_space(space)
     tree = Tree.load(space)
     if target is not None and target.id in tree.subtree(folder.id):
-        raise ServiceError(_l("Un dossier ne peut pas aller dans lui-même ni dans un de ses sous-dossiers."),
-                           field="target", status=409)
+        raise ServiceError(
+            _l("Un dossier ne peut pas aller dans lui-même ni dans un de ses sous-dossiers."),
+            field="target",
+            status=409,
+        )
     target_id = target.id if target else None
     if folder.name.casefold() in _taken_names(space, tree, target_id, folders=True) - (
-            {folder.name.casefold()} if folder.parent_id == target_id else set()):
+        {folder.name.casefold()} if folder.parent_id == target_id else set()
+    ):
         raise ServiceError(_l("Un dossier porte déjà ce nom à cet endroit."), field="target", status=409)
     folder.parent_id, folder.updated_at = target_id, utcnow()
 
@@ -315,7 +360,9 @@ def rename_document(space: Space, tree: Tree, document: Document, name: str) -> 
 
 def move_document(space: Space, tree: Tree, document: Document, target: Folder | None) -> None:
     target_id = target.id if target else None
-    if target_id != document.folder_id and document.name.casefold() in _taken_names(space, tree, target_id, folders=False):
+    if target_id != document.folder_id and document.name.casefold() in _taken_names(
+        space, tree, target_id, folders=False
+    ):
         raise ServiceError(_l("Un fichier porte déjà ce nom à cet endroit."), field="target", status=409)
     document.folder_id, document.updated_at = target_id, utcnow()
 
@@ -338,30 +385,46 @@ def reserve(space: Space, size: int, name: str) -> None:
     squeeze into the last megabytes.
     """
     result = db.session.execute(
-        update(Space).where(Space.id == space.id, Space.storage_used + size <= cast(Space.quota_mb, BigInteger) * MB)
-        .values(storage_used=Space.storage_used + size).execution_options(synchronize_session=False))
+        update(Space)
+        .where(Space.id == space.id, Space.storage_used + size <= cast(Space.quota_mb, BigInteger) * MB)
+        .values(storage_used=Space.storage_used + size)
+        .execution_options(synchronize_session=False)
+    )
     db.session.expire(space, ["storage_used"])
     if result.rowcount != 1:
         from agora.core.templating import human_size
 
-        raise ServiceError(_l("Plus assez de place : « %(name)s » pèse %(size)s et il ne reste que %(left)s dans cet espace. "
-                              "Un administrateur de l’espace peut vider la corbeille ou demander plus de place à l’hébergeur.",
-                              name=name, size=human_size(size), left=human_size(room_left(space))),
-                           field="files", status=413)
+        raise ServiceError(
+            _l(
+                "Plus assez de place : « %(name)s » pèse %(size)s et il ne reste que %(left)s dans cet espace. "
+                "Un administrateur de l’espace peut vider la corbeille ou demander plus de place à l’hébergeur.",
+                name=name,
+                size=human_size(size),
+                left=human_size(room_left(space)),
+            ),
+            field="files",
+            status=413,
+        )
 
 
 def release(space: Space, size: int) -> None:
     db.session.execute(
-        update(Space).where(Space.id == space.id)
+        update(Space)
+        .where(Space.id == space.id)
         .values(storage_used=case((Space.storage_used > size, Space.storage_used - size), else_=0))
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     db.session.expire(space, ["storage_used"])
 
 
 def used_bytes(space_id: int) -> int:
     """What the space's versions weigh, counted from the rows (trash included)."""
-    return db.session.scalar(select(func.coalesce(func.sum(DocumentVersion.size), 0))
-                             .where(DocumentVersion.space_id == space_id)) or 0
+    return (
+        db.session.scalar(
+            select(func.coalesce(func.sum(DocumentVersion.size), 0)).where(DocumentVersion.space_id == space_id)
+        )
+        or 0
+    )
 
 
 # Uploads and versions ---------------------------------------------------------------------
@@ -371,16 +434,32 @@ def upload_limit() -> int:
     return int(current_app.config["MAX_UPLOAD_MB"]) * MB
 
 
-def _new_version(space: Space, document: Document, received: storage.Received, actor: User | None, note: str) -> DocumentVersion:
+def _new_version(
+    space: Space, document: Document, received: storage.Received, actor: User | None, note: str
+) -> DocumentVersion:
     reserve(space, received.size, document.name)
     # Lock the document's row before numbering, so two versions sent at once get 2 and 3.
-    db.session.execute(update(Document).where(Document.id == document.id).values(updated_at=utcnow())
-                       .execution_options(synchronize_session=False))
-    number = (db.session.scalar(select(func.max(DocumentVersion.number)).where(DocumentVersion.document_id == document.id)) or 0) + 1
-    version = DocumentVersion(space_id=space.id, document_id=document.id, number=number,
-                              storage_name=storage.place(received, space.id), size=received.size,
-                              sha256=received.sha256, content_type=received.content_type,
-                              note=one_line(note)[:300], created_by_id=actor.id if actor else None)
+    db.session.execute(
+        update(Document)
+        .where(Document.id == document.id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    number = (
+        db.session.scalar(select(func.max(DocumentVersion.number)).where(DocumentVersion.document_id == document.id))
+        or 0
+    ) + 1
+    version = DocumentVersion(
+        space_id=space.id,
+        document_id=document.id,
+        number=number,
+        storage_name=storage.place(received, space.id),
+        size=received.size,
+        sha256=received.sha256,
+        content_type=received.content_type,
+        note=one_line(note)[:300],
+        created_by_id=actor.id if actor else None,
+    )
     db.session.add(version)
     db.session.flush()
     _make_current(document, version)
@@ -392,9 +471,18 @@ def _make_current(document: Document, version: DocumentVersion) -> None:
     document.size, document.content_type, document.updated_at = version.size, version.content_type, utcnow()
 
 
-def store_file(space: Space, tree: Tree, folder: Folder | None, upload, *, actor: User | None,
-               on_conflict: str = "version", note: str = "", record: bool = True,
-               shown_as_image: bool = False) -> tuple[Document, bool]:
+def store_file(
+    space: Space,
+    tree: Tree,
+    folder: Folder | None,
+    upload,
+    *,
+    actor: User | None,
+    on_conflict: str = "version",
+    note: str = "",
+    record: bool = True,
+    shown_as_image: bool = False,
+) -> tuple[Document, bool]:
     """Store one uploaded file (a werkzeug FileStorage) in `folder`.
 
     A live file of the same name (compared without case) gets a new version, or with
@@ -412,8 +500,11 @@ def store_file(space: Space, tree: Tree, folder: Folder | None, upload, *, actor
     folder_id = folder.id if folder else None
     existing = None
     if on_conflict == "version":
-        stmt = select(Document).where(Document.space_id == space.id, Document.deleted_at.is_(None),
-                                      Document.folder_id.is_(None) if folder_id is None else Document.folder_id == folder_id)
+        stmt = select(Document).where(
+            Document.space_id == space.id,
+            Document.deleted_at.is_(None),
+            Document.folder_id.is_(None) if folder_id is None else Document.folder_id == folder_id,
+        )
         existing = next((d for d in db.session.scalars(stmt) if d.name.casefold() == name.casefold()), None)
     if existing is not None:
         _new_version(space, existing, received, actor, note)
@@ -466,16 +557,27 @@ def followers(space: Space, tree: Tree, folder_id: int | None) -> list[User]:
 
 
 def is_following(space: Space, folder: Folder | None, user: User) -> bool:
-    return db.session.scalar(select(FolderFollow.id).where(
-        FolderFollow.space_id == space.id, FolderFollow.user_id == user.id,
-        FolderFollow.folder_id.is_(None) if folder is None else FolderFollow.folder_id == folder.id)) is not None
+    return (
+        db.session.scalar(
+            select(FolderFollow.id).where(
+                FolderFollow.space_id == space.id,
+                FolderFollow.user_id == user.id,
+                FolderFollow.folder_id.is_(None) if folder is None else FolderFollow.folder_id == folder.id,
+            )
+        )
+        is not None
+    )
 
 
 def follow_folder(space: Space, folder: Folder | None, user: User, on: bool) -> None:
     """Start or stop hearing of new files in this folder (None: everywhere in the space)."""
-    existing = db.session.scalar(select(FolderFollow).where(
-        FolderFollow.space_id == space.id, FolderFollow.user_id == user.id,
-        FolderFollow.folder_id.is_(None) if folder is None else FolderFollow.folder_id == folder.id))
+    existing = db.session.scalar(
+        select(FolderFollow).where(
+            FolderFollow.space_id == space.id,
+            FolderFollow.user_id == user.id,
+            FolderFollow.folder_id.is_(None) if folder is None else FolderFollow.folder_id == folder.id,
+        )
+    )
     if on and existing is None:
         db.session.add(FolderFollow(space_id=space.id, folder_id=folder.id if folder else None, user_id=user.id))
     elif not on and existing is not None:
@@ -485,9 +587,17 @@ def follow_folder(space: Space, folder: Folder | None, user: User, on: bool) -> 
 def _notify_followers(space: Space, tree: Tree, document: Document, actor: User | None, verb: str, note: str) -> None:
     from agora.notifications import services as notifications
 
-    notifications.notify(space, "document", verb, followers(space, tree, document.folder_id), actor=actor,
-                         title=document.name, url=_document_url(space, document), group_key=f"documents:{space.id}",
-                         excerpt=note)
+    notifications.notify(
+        space,
+        "document",
+        verb,
+        followers(space, tree, document.folder_id),
+        actor=actor,
+        title=document.name,
+        url=_document_url(space, document),
+        group_key=f"documents:{space.id}",
+        excerpt=note,
+    )
 
 
 def _document_url(space: Space, document: Document) -> str:
@@ -510,12 +620,21 @@ def trash_cutoff(now: datetime | None = None) -> datetime:
 def trashed(space: Space, tree: Tree, now: datetime | None = None) -> tuple[list[Folder], list[Document]]:
     """What the trash shows: items deleted in the last 30 days, not inside another trashed folder."""
     cutoff = trash_cutoff(now)
-    folders = [f for f in tree.by_id.values()
-               if f.deleted_at is not None and f.deleted_at > cutoff and tree.is_live(f.parent_id)]
-    documents = [d for d in db.session.scalars(
-        select(Document).options(selectinload(Document.created_by))
-        .where(Document.space_id == space.id, Document.deleted_at > cutoff).order_by(Document.deleted_at.desc()))
-        if tree.is_live(d.folder_id)]
+    folders = [
+        f
+        for f in tree.by_id.values()
+        if f.deleted_at is not None and f.deleted_at > cutoff and tree.is_live(f.parent_id)
+    ]
+    documents = [
+        d
+        for d in db.session.scalars(
+            select(Document)
+            .options(selectinload(Document.created_by))
+            .where(Document.space_id == space.id, Document.deleted_at > cutoff)
+            .order_by(Document.deleted_at.desc())
+        )
+        if tree.is_live(d.folder_id)
+    ]
     folders.sort(key=lambda f: f.deleted_at, reverse=True)
     return folders, documents
 
@@ -552,16 +671,23 @@ def purge(space: Space, tree: Tree, folders: list[Folder] = (), documents: list[
     folder_ids = sorted({i for f in folders for i in tree.subtree(f.id)})
     document_ids = {d.id for d in documents}
     if folder_ids:
-        document_ids |= set(db.session.scalars(select(Document.id).where(Document.space_id == space.id,
-                                                                          Document.folder_id.in_(folder_ids))))
+        document_ids |= set(
+            db.session.scalars(
+                select(Document.id).where(Document.space_id == space.id, Document.folder_id.in_(folder_ids))
+            )
+        )
     freed = 0
     if document_ids:
-        db.session.execute(delete(Attachment).where(Attachment.space_id == space.id, Attachment.document_id.in_(document_ids)))
+        db.session.execute(
+            delete(Attachment).where(Attachment.space_id == space.id, Attachment.document_id.in_(document_ids))
+        )
         # Count only the versions this transaction removed: a purge running at the same moment
         # (two uploads clearing the same expired trash) must not give the bytes back twice.
         removed = db.session.execute(
-            delete(DocumentVersion).where(DocumentVersion.space_id == space.id, DocumentVersion.document_id.in_(document_ids))
-            .returning(DocumentVersion.storage_name, DocumentVersion.size)).all()
+            delete(DocumentVersion)
+            .where(DocumentVersion.space_id == space.id, DocumentVersion.document_id.in_(document_ids))
+            .returning(DocumentVersion.storage_name, DocumentVersion.size)
+        ).all()
         for storage_name, size in removed:
             storage.forget(space.id, storage_name)
             freed += size
@@ -583,15 +709,17 @@ def purge_expired(space: Space, tree: Tree, now: datetime | None = None) -> int:
     """Remove for good what has waited more than 30 days in the trash; return the bytes freed."""
     cutoff = trash_cutoff(now)
     folders = [f for f in tree.by_id.values() if f.deleted_at is not None and f.deleted_at <= cutoff]
-    documents = list(db.session.scalars(select(Document).where(Document.space_id == space.id,
-                                                                Document.deleted_at <= cutoff)))
+    documents = list(
+        db.session.scalars(select(Document).where(Document.space_id == space.id, Document.deleted_at <= cutoff))
+    )
     return purge(space, tree, folders, documents) if folders or documents else 0
 
 
 def empty_trash(space: Space, tree: Tree) -> int:
     folders = [f for f in tree.by_id.values() if f.deleted_at is not None]
-    documents = list(db.session.scalars(select(Document).where(Document.space_id == space.id,
-                                                                Document.deleted_at.is_not(None))))
+    documents = list(
+        db.session.scalars(select(Document).where(Document.space_id == space.id, Document.deleted_at.is_not(None)))
+    )
     return purge(space, tree, folders, documents)
 
 
@@ -620,16 +748,18 @@ def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User, ima
     folder = attachments_folder(space, tree, actor)
     documents = []
     for upload in uploads:
-        document, _created = store_file(space, tree, folder, upload, actor=actor, on_conflict="rename", record=False,
-                                        shown_as_image=images)
+        document, _created = store_file(
+            space, tree, folder, upload, actor=actor, on_conflict="rename", record=False, shown_as_image=images
+        )
         db.session.add(Attachment(space_id=space.id, document_id=document.id, kind=kind, target_id=target_id))
         documents.append(document)
     db.session.flush()
     return documents
 
 
-def attach_form_files(space: Space, kind: str, target_id: int, uploads, *, field: str, actor: User,
-                      images: bool = False) -> list[Document]:
+def attach_form_files(
+    space: Space, kind: str, target_id: int, uploads, *, field: str, actor: User, images: bool = False
+) -> list[Document]:
     """Attach files sent with a form (see `attach`); a refusal names the form's field."""
     if not space.has_module("documents"):
         return []
@@ -645,9 +775,16 @@ def attachments_for(space: Space, kind: str, target_ids) -> dict[int, list[Docum
     if not ids:
         return {}
     rows = db.session.execute(
-        select(Attachment.target_id, Document).join(Document, Document.id == Attachment.document_id)
-        .where(Attachment.space_id == space.id, Attachment.kind == kind, Attachment.target_id.in_(ids),
-               Document.deleted_at.is_(None)).order_by(Document.name)).all()
+        select(Attachment.target_id, Document)
+        .join(Document, Document.id == Attachment.document_id)
+        .where(
+            Attachment.space_id == space.id,
+            Attachment.kind == kind,
+            Attachment.target_id.in_(ids),
+            Document.deleted_at.is_(None),
+        )
+        .order_by(Document.name)
+    ).all()
     tree = Tree.load(space) if rows else None
     found: dict[int, list[Document]] = {}
     for target_id, document in rows:
@@ -680,8 +817,10 @@ def check(*, fix: bool = False, grace_seconds: int = 3600) -> CheckReport:
     """
     report = CheckReport()
     root = storage.files_root()
-    known = {(space_id, name) for space_id, name in db.session.execute(
-        select(DocumentVersion.space_id, DocumentVersion.storage_name))}
+    known = {
+        (space_id, name)
+        for space_id, name in db.session.execute(select(DocumentVersion.space_id, DocumentVersion.storage_name))
+    }
     on_disk = set()
     young = time.time() - grace_seconds
     if root.is_dir():
@@ -697,7 +836,8 @@ def check(*, fix: bool = False, grace_seconds: int = 3600) -> CheckReport:
         if tmp.is_dir():
             report.temporary = [p for p in tmp.iterdir() if p.stat().st_mtime < young]
     for space_id, version_id, name in db.session.execute(
-            select(DocumentVersion.space_id, DocumentVersion.id, DocumentVersion.storage_name)):
+        select(DocumentVersion.space_id, DocumentVersion.id, DocumentVersion.storage_name)
+    ):
         if (space_id, name) not in on_disk and not storage.path_for(space_id, name).is_file():
             report.missing.append((space_id, version_id, name))
     if fix:
@@ -720,12 +860,15 @@ def _drop_missing(version_ids: list[int]) -> None:
     affected = set(db.session.scalars(select(DocumentVersion.document_id).where(DocumentVersion.id.in_(version_ids))))
     db.session.execute(delete(DocumentVersion).where(DocumentVersion.id.in_(version_ids)))
     for document in db.session.scalars(select(Document).where(Document.id.in_(affected))):
-        latest = db.session.scalar(select(DocumentVersion).where(DocumentVersion.document_id == document.id)
-                                   .order_by(DocumentVersion.number.desc()).limit(1))
+        latest = db.session.scalar(
+            select(DocumentVersion)
+            .where(DocumentVersion.document_id == document.id)
+            .order_by(DocumentVersion.number.desc())
+            .limit(1)
+        )
         if latest is None:
             db.session.execute(delete(Attachment).where(Attachment.document_id == document.id))
             db.session.delete(document)
         elif document.current_version_id in version_ids:
             _make_current(document, latest)
     db.session.flush()
-

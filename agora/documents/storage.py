@@ -8,6 +8,7 @@ events, so any `db.session.commit()` or rollback does it); files of deleted rows
 after the deletion commits. A crash between the two leaves at worst an
 orphan file on disk, which `agora documents check --fix` removes: never a row without its file.
 """
+
 from __future__ import annotations
 
 import errno
@@ -104,8 +105,14 @@ def is_disk_full(exc: OSError) -> bool:
 def disk_full() -> ServiceError:
     """The refusal of an upload that found the disk (or the user's disk quota) full."""
     log.error("no space left on the device holding %s", files_root())
-    return ServiceError(_l("Le serveur n'a plus de place pour enregistrer ce fichier : rien n'a été gardé. "
-                           "Prévenez la personne qui s'occupe de l'hébergement."), field="files", status=507)
+    return ServiceError(
+        _l(
+            "Le serveur n'a plus de place pour enregistrer ce fichier : rien n'a été gardé. "
+            "Prévenez la personne qui s'occupe de l'hébergement."
+        ),
+        field="files",
+        status=507,
+    )
 
 
 def receive(stream, limit: int) -> Received:
@@ -119,8 +126,11 @@ def receive(stream, limit: int) -> Received:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise ServiceError(_l("Ce fichier dépasse la taille autorisée de %(limit)s Mo.",
-                                          limit=limit // (1024 * 1024)), field="files", status=413)
+                    raise ServiceError(
+                        _l("Ce fichier dépasse la taille autorisée de %(limit)s Mo.", limit=limit // (1024 * 1024)),
+                        field="files",
+                        status=413,
+                    )
                 digest.update(chunk)
                 handle.write(chunk)
             handle.flush()

@@ -1,4 +1,5 @@
 """Document pages: folders, upload, a document with its versions, downloads, ZIP, thumbnails, trash."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -25,12 +26,12 @@ from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import page_number
 from agora.core.services import ServiceError
 from agora.core.templating import human_size
-from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import to_id
 from agora.documents import services, storage
 from agora.documents.forms import MoveForm, NameForm, UploadForm, VersionForm
 from agora.documents.models import Document, DocumentVersion, Folder
 from agora.extensions import db
+from agora.spaces.tenancy import require, space_blueprint
 
 bp = space_blueprint("documents", __name__, "/documents")
 
@@ -51,9 +52,12 @@ def refuse_upload_that_cannot_fit():
     room = services.room_left(space)
     if request.content_length <= room + FORM_OVERHEAD:
         return None
-    message = _("Plus assez de place : l’envoi pèse %(size)s et il ne reste que %(left)s dans cet espace. "
-                "Un administrateur de l’espace peut vider la corbeille ou demander plus de place à l’hébergeur.",
-                size=human_size(request.content_length), left=human_size(room))
+    message = _(
+        "Plus assez de place : l’envoi pèse %(size)s et il ne reste que %(left)s dans cet espace. "
+        "Un administrateur de l’espace peut vider la corbeille ou demander plus de place à l’hébergeur.",
+        size=human_size(request.content_length),
+        left=human_size(room),
+    )
     if _wants_json():
         return jsonify(errors=[message]), 413
     from agora.core.errors import render_error
@@ -65,11 +69,14 @@ def refuse_upload_that_cannot_fit():
 def _first_check(state):
     state.app.before_request_funcs.setdefault(None, []).insert(0, refuse_upload_that_cannot_fit)
 
+
 SORTS = ("name", "date", "size")
 #: Files shown per page of a folder; its subfolders are all shown on every page.
 PER_PAGE = 100
 #: File responses may show an image or a PDF, never run anything.
-FILE_POLICY = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+FILE_POLICY = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+)
 PDF_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 #: What a multipart body adds around the files themselves, for the early quota check.
 FORM_OVERHEAD = 64 * 1024
@@ -98,14 +105,17 @@ def _move_choices(exclude: Folder | None = None) -> list[tuple[int, str]]:
     tree = _tree()
     banned = set(tree.subtree(exclude.id)) if exclude else set()
     choices = [(0, _("Documents (tout en haut)"))]
-    choices += [(f.id, " › ".join(a.name for a in tree.ancestors(f))) for f, _depth in tree.live_folders() if f.id not in banned]
+    choices += [
+        (f.id, " › ".join(a.name for a in tree.ancestors(f))) for f, _depth in tree.live_folders() if f.id not in banned
+    ]
     return choices
 
 
 def _may_remove(folder: Folder) -> bool:
     """Trash or purge a folder: space admins, or its creator when everything inside is theirs too."""
     return g.space.can_manage(current_user) or (
-        folder.can_change(current_user) and _tree().owned_only_by(folder, current_user.id))
+        folder.can_change(current_user) and _tree().owned_only_by(folder, current_user.id)
+    )
 
 
 def _folder_page(folder: Folder | None, *, upload_form=None, folder_form=None, rename_form=None, move_form=None) -> str:
@@ -116,11 +126,21 @@ def _folder_page(folder: Folder | None, *, upload_form=None, folder_form=None, r
     move_form.target.choices = _move_choices(folder)
     rename_form = rename_form or NameForm(formdata=None, name=folder.name if folder else "")
     return render_template(
-        "documents/folder.html", space=g.space, folder=folder, breadcrumb=_tree().ancestors(folder),
-        subfolders=subfolders, documents=documents, sort=sort,
-        upload_form=upload_form or UploadForm(formdata=None), folder_form=folder_form or NameForm(formdata=None, prefix="new"),
-        rename_form=rename_form, move_form=move_form, quota=services.quota_bytes(g.space), room=services.room_left(g.space),
-        may_remove=folder is not None and _may_remove(folder), following=services.is_following(g.space, folder, current_user),
+        "documents/folder.html",
+        space=g.space,
+        folder=folder,
+        breadcrumb=_tree().ancestors(folder),
+        subfolders=subfolders,
+        documents=documents,
+        sort=sort,
+        upload_form=upload_form or UploadForm(formdata=None),
+        folder_form=folder_form or NameForm(formdata=None, prefix="new"),
+        rename_form=rename_form,
+        move_form=move_form,
+        quota=services.quota_bytes(g.space),
+        room=services.room_left(g.space),
+        may_remove=folder is not None and _may_remove(folder),
+        following=services.is_following(g.space, folder, current_user),
     )
 
 
@@ -132,8 +152,12 @@ def follow_folder(folder_id: int | None):
     on = request.form.get("on") == "1"
     services.follow_folder(g.space, folder, current_user, on)
     db.session.commit()
-    flash(_("Vous serez prévenu des nouveaux fichiers de ce dossier.") if on
-          else _("Vous ne serez plus prévenu des nouveaux fichiers de ce dossier."), "success")
+    flash(
+        _("Vous serez prévenu des nouveaux fichiers de ce dossier.")
+        if on
+        else _("Vous ne serez plus prévenu des nouveaux fichiers de ce dossier."),
+        "success",
+    )
     return redirect(url_for("documents.show_folder", folder_id=folder_id))
 
 
@@ -161,9 +185,18 @@ def upload(folder_id: int | None):
         folder = _folder(folder_id)
     if form.validate_on_submit():
         try:
-            stored = [services.store_file(g.space, _tree(), folder, upload, actor=current_user,
-                                          on_conflict=form.on_conflict.data, note=form.note.data or "")
-                      for upload in form.files.data]
+            stored = [
+                services.store_file(
+                    g.space,
+                    _tree(),
+                    folder,
+                    upload,
+                    actor=current_user,
+                    on_conflict=form.on_conflict.data,
+                    note=form.note.data or "",
+                )
+                for upload in form.files.data
+            ]
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
@@ -179,8 +212,14 @@ def upload(folder_id: int | None):
             if new:
                 flash(ngettext("%(num)s fichier ajouté.", "%(num)s fichiers ajoutés.", new), "success")
             if len(stored) - new:
-                flash(ngettext("%(num)s nouvelle version enregistrée.", "%(num)s nouvelles versions enregistrées.",
-                               len(stored) - new), "success")
+                flash(
+                    ngettext(
+                        "%(num)s nouvelle version enregistrée.",
+                        "%(num)s nouvelles versions enregistrées.",
+                        len(stored) - new,
+                    ),
+                    "success",
+                )
             target = url_for("documents.show_folder", folder_id=folder.id if folder else None)
             return jsonify(redirect=target) if _wants_json() else redirect(target)
     if error:
@@ -219,24 +258,36 @@ def _folder_change(folder_id: int, form, action, message: str):
     """Rename or move a folder (its creator, space admins), through the shared form flow."""
     folder = _folder(folder_id)
     require(folder.can_change(current_user))
-    return save_form(form, lambda: action(folder), message=message,
-                     done=lambda _r: url_for("documents.show_folder", folder_id=folder.id),
-                     render=lambda: _folder_page(_folder(folder_id), **{_forms_kind(form): form}))
+    return save_form(
+        form,
+        lambda: action(folder),
+        message=message,
+        done=lambda _r: url_for("documents.show_folder", folder_id=folder.id),
+        render=lambda: _folder_page(_folder(folder_id), **{_forms_kind(form): form}),
+    )
 
 
 @bp.post("/folders/<int:folder_id>/rename")
 def rename_folder(folder_id: int):
     form = NameForm()
-    return _folder_change(folder_id, form, lambda f: services.rename_folder(g.space, _tree(), f, form.name.data),
-                          _("Le dossier est renommé."))
+    return _folder_change(
+        folder_id,
+        form,
+        lambda f: services.rename_folder(g.space, _tree(), f, form.name.data),
+        _("Le dossier est renommé."),
+    )
 
 
 @bp.post("/folders/<int:folder_id>/move")
 def move_folder(folder_id: int):
     form = MoveForm()
     form.target.choices = _move_choices()
-    return _folder_change(folder_id, form, lambda f: services.move_folder(g.space, _tree(), f, _target(form)),
-                          _("Le dossier est déplacé."))
+    return _folder_change(
+        folder_id,
+        form,
+        lambda f: services.move_folder(g.space, _tree(), f, _target(form)),
+        _("Le dossier est déplacé."),
+    )
 
 
 def _target(form: MoveForm) -> Folder | None:
@@ -268,10 +319,16 @@ def _document_page(document: Document, *, version_form=None, rename_form=None, m
         index = [row.id for row in images].index(document.id)
         neighbours = (images[index - 1] if index > 0 else None, images[index + 1] if index + 1 < len(images) else None)
     return render_template(
-        "documents/document.html", space=g.space, document=document, versions=services.versions(document),
-        breadcrumb=tree.ancestors(tree.by_id.get(document.folder_id)), previous=neighbours[0], following=neighbours[1],
+        "documents/document.html",
+        space=g.space,
+        document=document,
+        versions=services.versions(document),
+        breadcrumb=tree.ancestors(tree.by_id.get(document.folder_id)),
+        previous=neighbours[0],
+        following=neighbours[1],
         version_form=version_form or VersionForm(formdata=None),
-        rename_form=rename_form or NameForm(formdata=None, name=document.name), move_form=move_form,
+        rename_form=rename_form or NameForm(formdata=None, name=document.name),
+        move_form=move_form,
     )
 
 
@@ -318,24 +375,36 @@ def _document_change(document_id: int, form, action, message: str):
     """Rename or move a file (its creator, space admins), through the shared form flow."""
     document = _document(document_id)
     require(document.can_change(current_user))
-    return save_form(form, lambda: action(document), message=message,
-                     done=lambda _r: url_for("documents.show_document", document_id=document.id),
-                     render=lambda: _document_page(_document(document_id), **{_forms_kind(form): form}))
+    return save_form(
+        form,
+        lambda: action(document),
+        message=message,
+        done=lambda _r: url_for("documents.show_document", document_id=document.id),
+        render=lambda: _document_page(_document(document_id), **{_forms_kind(form): form}),
+    )
 
 
 @bp.post("/<int:document_id>/rename")
 def rename_document(document_id: int):
     form = NameForm()
-    return _document_change(document_id, form, lambda d: services.rename_document(g.space, _tree(), d, form.name.data),
-                            _("Le fichier est renommé."))
+    return _document_change(
+        document_id,
+        form,
+        lambda d: services.rename_document(g.space, _tree(), d, form.name.data),
+        _("Le fichier est renommé."),
+    )
 
 
 @bp.post("/<int:document_id>/move")
 def move_document(document_id: int):
     form = MoveForm()
     form.target.choices = _move_choices()
-    return _document_change(document_id, form, lambda d: services.move_document(g.space, _tree(), d, _target(form)),
-                            _("Le fichier est déplacé."))
+    return _document_change(
+        document_id,
+        form,
+        lambda d: services.move_document(g.space, _tree(), d, _target(form)),
+        _("Le fichier est déplacé."),
+    )
 
 
 @bp.post("/<int:document_id>/delete")
@@ -364,10 +433,18 @@ def _send_version(document: Document, version: DocumentVersion, *, inline: bool)
     if not path.is_file():
         abort(404)
     inline = inline and version.content_type in storage.INLINE_TYPES
-    response = send_file(path, mimetype=storage.served_type(version.content_type), conditional=True,
-                         etag=version.sha256, last_modified=version.created_at, max_age=0)
+    response = send_file(
+        path,
+        mimetype=storage.served_type(version.content_type),
+        conditional=True,
+        etag=version.sha256,
+        last_modified=version.created_at,
+        max_age=0,
+    )
     response.headers["Content-Disposition"] = content_disposition(document.name, inline)
-    response.headers["Content-Security-Policy"] = PDF_POLICY if inline and version.content_type == "application/pdf" else FILE_POLICY
+    response.headers["Content-Security-Policy"] = (
+        PDF_POLICY if inline and version.content_type == "application/pdf" else FILE_POLICY
+    )
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.cache_control.private = True
     return response
@@ -422,7 +499,9 @@ def download_zip(folder_id: int | None):
     tree = _tree()
     picked_docs = request.args.getlist("doc", type=to_id)
     picked_folders = request.args.getlist("folder", type=to_id)
-    if len(picked_docs) != len(request.args.getlist("doc")) or len(picked_folders) != len(request.args.getlist("folder")):
+    if len(picked_docs) != len(request.args.getlist("doc")) or len(picked_folders) != len(
+        request.args.getlist("folder")
+    ):
         abort(400)
     if picked_docs or picked_folders:
         roots = [_folder(i) for i in picked_folders]
@@ -435,8 +514,15 @@ def download_zip(folder_id: int | None):
         entries += _zip_entries(root, tree)
     archive = ZipStream(sized=True)
     used = set()
-    versions = {v.id: v for v in db.session.scalars(select(DocumentVersion).where(
-        DocumentVersion.space_id == g.space.id, DocumentVersion.id.in_([d.current_version_id for d, _n in entries])))}
+    versions = {
+        v.id: v
+        for v in db.session.scalars(
+            select(DocumentVersion).where(
+                DocumentVersion.space_id == g.space.id,
+                DocumentVersion.id.in_([d.current_version_id for d, _n in entries]),
+            )
+        )
+    }
     for document, arcname in entries:
         version = versions.get(document.current_version_id)
         path = storage.path_for(g.space.id, version.storage_name) if version else None
@@ -463,12 +549,15 @@ def _zip_entries(root: Folder, tree: services.Tree) -> list[tuple[Document, str]
         if folder.deleted_at is not None and folder_id != root.id:
             continue
         chain = tree.ancestors(folder)
-        chain = chain[[f.id for f in chain].index(root.id):]
+        chain = chain[[f.id for f in chain].index(root.id) :]
         if any(f.deleted_at is not None for f in chain[1:]):
             continue
         prefix_of[folder_id] = "/".join(f.name for f in chain)
-    documents = db.session.scalars(select(Document).where(
-        Document.space_id == g.space.id, Document.deleted_at.is_(None), Document.folder_id.in_(list(prefix_of))))
+    documents = db.session.scalars(
+        select(Document).where(
+            Document.space_id == g.space.id, Document.deleted_at.is_(None), Document.folder_id.in_(list(prefix_of))
+        )
+    )
     return [(d, f"{prefix_of[d.folder_id]}/{d.name}") for d in documents]
 
 
@@ -480,8 +569,9 @@ def show_trash():
     """What was deleted in the last 30 days; its owner or a space admin brings it back."""
     require(g.space.can_write(current_user))
     folders, documents = services.trashed(g.space, _tree())
-    return render_template("documents/trash.html", space=g.space, folders=folders, documents=documents,
-                           quota=services.quota_bytes(g.space))
+    return render_template(
+        "documents/trash.html", space=g.space, folders=folders, documents=documents, quota=services.quota_bytes(g.space)
+    )
 
 
 def _trashed(kind: str, item_id: int):

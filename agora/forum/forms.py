@@ -1,4 +1,5 @@
 """Forum forms."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -13,26 +14,50 @@ BODY_TOO_LONG = _l("Le message ne doit pas dépasser %(max)d caractères.")
 
 
 class TopicForm(FlaskForm):
-    title = StringField(_l("Titre du sujet"), validators=[DataRequired(_l("Donnez un titre au sujet.")), Length(max=TITLE_MAX, message=TITLE_TOO_LONG)])
+    title = StringField(
+        _l("Titre du sujet"),
+        validators=[DataRequired(_l("Donnez un titre au sujet.")), Length(max=TITLE_MAX, message=TITLE_TOO_LONG)],
+    )
     category = SelectField(_l("Thème"), coerce=to_id, validate_choice=False, default=0)
-    body = TextAreaField(_l("Votre message"), validators=[DataRequired(_l("Le message est vide : écrivez quelque chose.")), Length(max=BODY_MAX, message=BODY_TOO_LONG)])
+    body = TextAreaField(
+        _l("Votre message"),
+        validators=[
+            DataRequired(_l("Le message est vide : écrivez quelque chose.")),
+            Length(max=BODY_MAX, message=BODY_TOO_LONG),
+        ],
+    )
     attachments = attachments_field()
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField(_l("Votre réponse"), validators=[DataRequired(_l("Le message est vide : écrivez quelque chose.")), Length(max=BODY_MAX, message=BODY_TOO_LONG)])
+    body = TextAreaField(
+        _l("Votre réponse"),
+        validators=[
+            DataRequired(_l("Le message est vide : écrivez quelque chose.")),
+            Length(max=BODY_MAX, message=BODY_TOO_LONG),
+        ],
+    )
     attachments = attachments_field()
 
 
 class EditPostForm(FlaskForm):
     title = StringField(_l("Titre du sujet"), validators=[Optional(), Length(max=TITLE_MAX, message=TITLE_TOO_LONG)])
-    body = TextAreaField(_l("Message"), validators=[DataRequired(_l("Le message est vide : écrivez quelque chose.")), Length(max=BODY_MAX, message=BODY_TOO_LONG)])
+    body = TextAreaField(
+        _l("Message"),
+        validators=[
+            DataRequired(_l("Le message est vide : écrivez quelque chose.")),
+            Length(max=BODY_MAX, message=BODY_TOO_LONG),
+        ],
+    )
 
 
 class CategoryForm(FlaskForm):
     name = StringField(_l("Nom du thème"), validators=[DataRequired(_l("Donnez un nom au thème.")), Length(max=80)])
-    colour = StringField(_l("Couleur"), default="#0b5cad",
-                         validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("La couleur doit être au format #RRVVBB."))])
+    colour = StringField(
+        _l("Couleur"),
+        default="#0b5cad",
+        validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("La couleur doit être au format #RRVVBB."))],
+    )
     position = IntegerField(_l("Ordre d'affichage"), default=0, validators=[Optional(), NumberRange(-1000, 1000)])
 
 

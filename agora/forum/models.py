@@ -1,4 +1,5 @@
 """Forum: categories, topics, posts, read positions, reactions and follows."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
 from agora.core.richtext import RENDERER_VERSION
-from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 from agora.spaces.models import Space
+from agora.spaces.tenancy import SpaceScoped
 
 TITLE_MAX = 200
 BODY_MAX = 50_000
@@ -31,7 +32,9 @@ class ForumCategory(SpaceScoped, db.Model):
 
 class Topic(SpaceScoped, db.Model):
     __tablename__ = "forum_topics"
-    __table_args__ = (Index("ix_forum_topics_space_id_is_pinned_last_post_at", "space_id", "is_pinned", "last_post_at"),)
+    __table_args__ = (
+        Index("ix_forum_topics_space_id_is_pinned_last_post_at", "space_id", "is_pinned", "last_post_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("forum_categories.id", ondelete="SET NULL"), index=True)
@@ -62,8 +65,10 @@ class Topic(SpaceScoped, db.Model):
 
 class Post(SpaceScoped, db.Model):
     __tablename__ = "forum_posts"
-    __table_args__ = (Index("ix_forum_posts_topic_id_id", "topic_id", "id"),
-                      Index("ix_forum_posts_body_html_version", "body_html_version"))
+    __table_args__ = (
+        Index("ix_forum_posts_topic_id_id", "topic_id", "id"),
+        Index("ix_forum_posts_body_html_version", "body_html_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("forum_topics.id", ondelete="CASCADE"))

@@ -1,4 +1,5 @@
 """What the forum gives the search index: topics (with their first message) and replies."""
+
 from __future__ import annotations
 
 from flask import url_for
@@ -15,16 +16,32 @@ def topic_entry(topic_id: int, **_options) -> Entry | None:
     if topic is None:
         return None
     first = db.session.scalar(select(Post).where(Post.topic_id == topic.id, Post.is_first.is_(True)))
-    return Entry(entry_key("forum.topic", topic.id), "forum.topic", "forum", topic.space_id, topic.id, topic.title,
-                 first.body if first else "", topic.created_at)
+    return Entry(
+        entry_key("forum.topic", topic.id),
+        "forum.topic",
+        "forum",
+        topic.space_id,
+        topic.id,
+        topic.title,
+        first.body if first else "",
+        topic.created_at,
+    )
 
 
 def post_entry(post_id: int, **_options) -> Entry | None:
     post = db.session.get(Post, post_id)
     if post is None or post.is_first:  # a topic's first post is indexed with its topic
         return None
-    return Entry(entry_key("forum.post", post.id), "forum.post", "forum", post.space_id, post.id, post.topic.title,
-                 post.body, post.created_at)
+    return Entry(
+        entry_key("forum.post", post.id),
+        "forum.post",
+        "forum",
+        post.space_id,
+        post.id,
+        post.topic.title,
+        post.body,
+        post.created_at,
+    )
 
 
 def post_related(post_id: int) -> list[tuple[str, int]]:

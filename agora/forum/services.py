@@ -2,6 +2,7 @@
 
 Each takes the space first, looks objects up inside it only, flushes and never commits.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,8 @@ from agora.core.richtext import RENDERER_VERSION, render_markdown
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
-from agora.notifications import services as notifications
 from agora.forum.models import BODY_MAX, TITLE_MAX, ForumCategory, Post, Reaction, Topic, TopicFollow, TopicRead
+from agora.notifications import services as notifications
 from agora.spaces.models import Membership, Space
 from agora.spaces.services import COLOUR_RE, record_activity
 
@@ -30,9 +31,13 @@ MENTION_RE = re.compile(r"(?<![\w@])@([\w.\-]{3,40})")
 
 
 def list_categories(space: Space) -> list[ForumCategory]:
-    return list(db.session.scalars(
-        select(ForumCategory).where(ForumCategory.space_id == space.id).order_by(ForumCategory.position, ForumCategory.name)
-    ))
+    return list(
+        db.session.scalars(
+            select(ForumCategory)
+            .where(ForumCategory.space_id == space.id)
+            .order_by(ForumCategory.position, ForumCategory.name)
+        )
+    )
 
 
 def get_category(space: Space, category_id: int | None) -> ForumCategory | None:
@@ -44,7 +49,9 @@ def get_category(space: Space, category_id: int | None) -> ForumCategory | None:
     )
 
 
-def save_category(space: Space, category: ForumCategory | None, *, name: str, colour: str, position: int) -> ForumCategory:
+def save_category(
+    space: Space, category: ForumCategory | None, *, name: str, colour: str, position: int
+) -> ForumCategory:
     """Create (category None) or change a category. Raises ServiceError for a bad or taken name."""
     name = one_line(name)
     if not name:
@@ -52,7 +59,9 @@ def save_category(space: Space, category: ForumCategory | None, *, name: str, co
     if not COLOUR_RE.match(colour):
         raise ServiceError(_l("La couleur doit être au format #RRVVBB."), field="colour")
     taken = db.session.scalar(
-        select(ForumCategory.id).where(ForumCategory.space_id == space.id, func.lower(ForumCategory.name) == name.lower())
+        select(ForumCategory.id).where(
+            ForumCategory.space_id == space.id, func.lower(ForumCategory.name) == name.lower()
+        )
     )
     if taken and (category is None or taken != category.id):
         raise ServiceError(_l("Un thème porte déjà ce nom."), field="name", status=409)
@@ -130,12 +139,26 @@ def create_topic(space: Space, author: User, *, title: str, body: str, category_
         if category is None:
             raise ServiceError(_l("Ce thème n'existe pas dans cet espace."), field="category", status=400)
     now = utcnow()
-    topic = Topic(space_id=space.id, category_id=category.id if category else None, author_id=author.id,
-                  title=title, created_at=now, last_post_at=now, last_poster_id=author.id)
+    topic = Topic(
+        space_id=space.id,
+        category_id=category.id if category else None,
+        author_id=author.id,
+        title=title,
+        created_at=now,
+        last_post_at=now,
+        last_poster_id=author.id,
+    )
     db.session.add(topic)
     db.session.flush()
-    post = Post(space_id=space.id, topic_id=topic.id, author_id=author.id, body=body,
-                body_html=render_body(space, body), is_first=True, created_at=now)
+    post = Post(
+        space_id=space.id,
+        topic_id=topic.id,
+        author_id=author.id,
+        body=body,
+        body_html=render_body(space, body),
+        is_first=True,
+        created_at=now,
+    )
     db.session.add(post)
     db.session.flush()
     topic.last_post_id = post.id
@@ -146,10 +169,17 @@ def create_topic(space: Space, author: User, *, title: str, body: str, category_
     after_commit("forum.post", post.id, space.id, "created")
     named = {u.id for u in mentioned_members(space, body)}
     _notify_mentions(space, topic, post, author, already=set())
-    notifications.notify(space, "topic", "forum.topic",
-                         [u for u in notifications.space_members(space, except_user=author) if u.id not in named],
-                         actor=author, title=title, url=_topic_url(space, topic), group_key=f"topics:{space.id}",
-                         excerpt=body)
+    notifications.notify(
+        space,
+        "topic",
+        "forum.topic",
+        [u for u in notifications.space_members(space, except_user=author) if u.id not in named],
+        actor=author,
+        title=title,
+        url=_topic_url(space, topic),
+        group_key=f"topics:{space.id}",
+        excerpt=body,
+    )
     return topic
 
 
@@ -161,8 +191,14 @@ def add_reply(space: Space, topic: Topic, author: User, body: str) -> Post:
         raise ServiceError(_l("Ce sujet est fermé : on ne peut plus y répondre."), status=409)
     body = check_body(body)
     now = utcnow()
-    post = Post(space_id=space.id, topic_id=topic.id, author_id=author.id, body=body,
-                body_html=render_body(space, body), created_at=now)
+    post = Post(
+        space_id=space.id,
+        topic_id=topic.id,
+        author_id=author.id,
+        body=body,
+        body_html=render_body(space, body),
+        created_at=now,
+    )
     db.session.add(post)
     db.session.flush()
     topic.reply_count += 1
@@ -203,9 +239,7 @@ def delete_post(space: Space, post: Post) -> bool:
         return True
     db.session.delete(post)
     db.session.flush()
-    last = db.session.scalars(
-        select(Post).where(Post.topic_id == topic.id).order_by(Post.id.desc()).limit(1)
-    ).first()
+    last = db.session.scalars(select(Post).where(Post.topic_id == topic.id).order_by(Post.id.desc()).limit(1)).first()
     topic.reply_count = max(0, topic.reply_count - 1)
     topic.last_post_id, topic.last_post_at, topic.last_poster_id = last.id, last.created_at, last.author_id
     return False
@@ -235,7 +269,9 @@ def toggle_reaction(space: Space, post: Post, user: User) -> bool:
 
 def follow(space: Space, topic: Topic, user: User, on: bool) -> None:
     """Start or stop following a topic."""
-    existing = db.session.scalar(select(TopicFollow).where(TopicFollow.topic_id == topic.id, TopicFollow.user_id == user.id))
+    existing = db.session.scalar(
+        select(TopicFollow).where(TopicFollow.topic_id == topic.id, TopicFollow.user_id == user.id)
+    )
     if on and existing is None:
         db.session.add(TopicFollow(space_id=space.id, topic_id=topic.id, user_id=user.id))
     elif not on and existing is not None:
@@ -244,16 +280,22 @@ def follow(space: Space, topic: Topic, user: User, on: bool) -> None:
 
 
 def is_following(topic: Topic, user: User) -> bool:
-    return db.session.scalar(
-        select(TopicFollow.id).where(TopicFollow.topic_id == topic.id, TopicFollow.user_id == user.id)
-    ) is not None
+    return (
+        db.session.scalar(
+            select(TopicFollow.id).where(TopicFollow.topic_id == topic.id, TopicFollow.user_id == user.id)
+        )
+        is not None
+    )
 
 
 def last_read(topic: Topic, user: User) -> int:
     """Return the id of the last post this person was shown in the topic (0 for none)."""
-    return db.session.scalar(
-        select(TopicRead.last_read_post_id).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id)
-    ) or 0
+    return (
+        db.session.scalar(
+            select(TopicRead.last_read_post_id).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id)
+        )
+        or 0
+    )
 
 
 def mark_read(space: Space, topic: Topic, user: User, post_id: int) -> None:
@@ -262,9 +304,13 @@ def mark_read(space: Space, topic: Topic, user: User, post_id: int) -> None:
     if row is None:
         try:
             with db.session.begin_nested():
-                db.session.add(TopicRead(space_id=space.id, topic_id=topic.id, user_id=user.id, last_read_post_id=post_id))
+                db.session.add(
+                    TopicRead(space_id=space.id, topic_id=topic.id, user_id=user.id, last_read_post_id=post_id)
+                )
         except IntegrityError:  # another request of the same person got there first
-            row = db.session.scalar(select(TopicRead).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id))
+            row = db.session.scalar(
+                select(TopicRead).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id)
+            )
     if row is not None and row.last_read_post_id < post_id:
         row.last_read_post_id = post_id
 
@@ -289,7 +335,9 @@ def position_of_first_unread(topic: Topic, user: User) -> tuple[int | None, int]
     first = db.session.scalar(select(func.min(Post.id)).where(Post.topic_id == topic.id, Post.id > seen))
     if first is None:
         return None, 0
-    position = db.session.scalar(select(func.count()).select_from(Post).where(Post.topic_id == topic.id, Post.id <= first))
+    position = db.session.scalar(
+        select(func.count()).select_from(Post).where(Post.topic_id == topic.id, Post.id <= first)
+    )
     return first, position
 
 
@@ -299,11 +347,21 @@ def position_of_first_unread(topic: Topic, user: User) -> tuple[int | None, int]
 def _notify_followers(space: Space, topic: Topic, post: Post, author: User) -> set[int]:
     """Tell each follower still in the space of a reply; return who was told."""
     followers = db.session.scalars(
-        select(User).join(TopicFollow, TopicFollow.user_id == User.id)
+        select(User)
+        .join(TopicFollow, TopicFollow.user_id == User.id)
         .where(TopicFollow.topic_id == topic.id, User.id != author.id)
     ).all()
-    made = notifications.notify(space, "reply", "forum.reply", followers, actor=author, title=topic.title,
-                                url=_topic_url(space, topic, post), group_key=f"topic:{topic.id}", excerpt=post.body)
+    made = notifications.notify(
+        space,
+        "reply",
+        "forum.reply",
+        followers,
+        actor=author,
+        title=topic.title,
+        url=_topic_url(space, topic, post),
+        group_key=f"topic:{topic.id}",
+        excerpt=post.body,
+    )
     return {n.user_id for n in made}
 
 
@@ -312,15 +370,25 @@ def mentioned_members(space: Space, body: str) -> list[User]:
     names = {m.lower() for m in MENTION_RE.findall(body)}
     if not names:
         return []
-    return list(db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.space_id == space.id, User.username_key.in_(names), User.is_disabled.is_(False))
-    ))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.space_id == space.id, User.username_key.in_(names), User.is_disabled.is_(False))
+        )
+    )
 
 
 def _notify_mentions(space: Space, topic: Topic, post: Post, author: User, already: set[int]) -> None:
     named = [u for u in mentioned_members(space, post.body) if u.id not in already]
-    notifications.notify(space, "mention", "forum.mention", named, actor=author, title=topic.title,
-                         url=_topic_url(space, topic, post), group_key=f"topic:{topic.id}", excerpt=post.body)
-
-
+    notifications.notify(
+        space,
+        "mention",
+        "forum.mention",
+        named,
+        actor=author,
+        title=topic.title,
+        url=_topic_url(space, topic, post),
+        group_key=f"topic:{topic.id}",
+        excerpt=post.body,
+    )

@@ -1,4 +1,5 @@
 """Forum pages: topic list, a topic with its replies, writing, editing, moderation, themes."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -15,7 +16,6 @@ from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import Page, page_number, paginate
 from agora.core.richtext import quote_markdown
 from agora.core.services import ServiceError
-from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import int_arg
 from agora.documents import services as documents
 from agora.extensions import db
@@ -28,6 +28,7 @@ from agora.forum.forms import (
     TopicForm,
 )
 from agora.forum.models import Post, Reaction, Topic, TopicRead
+from agora.spaces.tenancy import require, space_blueprint
 
 bp = space_blueprint("forum", __name__, "/forum")
 
@@ -64,8 +65,9 @@ def list_topics():
     if unread_only:
         stmt = stmt.where(or_(read.c.last_read_post_id.is_(None), Topic.last_post_id > read.c.last_read_post_id))
     page = paginate(stmt, TOPICS_PER_PAGE, scalars=False)
-    return render_template("forum/list.html", space=space, page=page, categories=categories,
-                           category=category, unread_only=unread_only)
+    return render_template(
+        "forum/list.html", space=space, page=page, categories=categories, category=category, unread_only=unread_only
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -83,10 +85,17 @@ def new_topic():
             preview = Markup(services.render_body(g.space, form.body.data))
         else:
             try:
-                topic = services.create_topic(space, current_user, title=form.title.data, body=form.body.data,
-                                              category_id=form.category.data or None)
+                topic = services.create_topic(
+                    space,
+                    current_user,
+                    title=form.title.data,
+                    body=form.body.data,
+                    category_id=form.category.data or None,
+                )
                 first = db.session.scalar(select(Post.id).where(Post.topic_id == topic.id, Post.is_first.is_(True)))
-                documents.attach_form_files(space, "forum.post", first, form.attachments.data, field="attachments", actor=current_user)
+                documents.attach_form_files(
+                    space, "forum.post", first, form.attachments.data, field="attachments", actor=current_user
+                )
             except ServiceError as exc:
                 db.session.rollback()
                 apply_service_error(form, exc)
@@ -100,7 +109,8 @@ def new_topic():
 def _topic_page(topic: Topic, number: int) -> Page:
     return paginate(
         select(Post).where(Post.topic_id == topic.id).order_by(Post.id).options(selectinload(Post.author)),
-        POSTS_PER_PAGE, number,
+        POSTS_PER_PAGE,
+        number,
     )
 
 
@@ -108,8 +118,10 @@ def _reactions(post_ids: list[int]) -> dict[int, list[User]]:
     found: dict[int, list[User]] = defaultdict(list)
     if post_ids:
         rows = db.session.execute(
-            select(Reaction.post_id, User).join(User, User.id == Reaction.user_id)
-            .where(Reaction.post_id.in_(post_ids)).order_by(Reaction.id)
+            select(Reaction.post_id, User)
+            .join(User, User.id == Reaction.user_id)
+            .where(Reaction.post_id.in_(post_ids))
+            .order_by(Reaction.id)
         ).all()
         for post_id, user in rows:
             found[post_id].append(user)
@@ -130,10 +142,17 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         moderate_form.category.choices = _category_choices(services.list_categories(space))
         moderate_form.category.data = topic.category_id or 0
     html = render_template(
-        "forum/topic.html", space=space, topic=topic, page=page, form=form, preview=preview,
-        reactions=_reactions([p.id for p in page.items]), seen=seen,
+        "forum/topic.html",
+        space=space,
+        topic=topic,
+        page=page,
+        form=form,
+        preview=preview,
+        reactions=_reactions([p.id for p in page.items]),
+        seen=seen,
         attachments=documents.attachments_for(space, "forum.post", [p.id for p in page.items]),
-        following=services.is_following(topic, current_user), moderate_form=moderate_form,
+        following=services.is_following(topic, current_user),
+        moderate_form=moderate_form,
     )
     if page.items and status == 200:
         # After rendering: a commit expires every loaded object and reloading costs a query each.
@@ -153,7 +172,9 @@ def show_topic(topic_id: int):
 def show_post(post_id: int):
     """A post's lasting address: its topic, at the page that holds it."""
     post = services.get_post(g.space, post_id) or abort(404)
-    position = db.session.scalar(select(func.count()).select_from(Post).where(Post.topic_id == post.topic_id, Post.id <= post.id))
+    position = db.session.scalar(
+        select(func.count()).select_from(Post).where(Post.topic_id == post.topic_id, Post.id <= post.id)
+    )
     number = (position - 1) // POSTS_PER_PAGE + 1
     return redirect(url_for("forum.show_topic", topic_id=post.topic_id, page=number, _anchor=f"post-{post.id}"))
 
@@ -182,7 +203,9 @@ def reply(topic_id: int):
         return _render_topic(topic, form, preview=Markup(services.render_body(g.space, form.body.data)), status=200)
     try:
         post = services.add_reply(g.space, topic, current_user, form.body.data)
-        documents.attach_form_files(g.space, "forum.post", post.id, form.attachments.data, field="attachments", actor=current_user)
+        documents.attach_form_files(
+            g.space, "forum.post", post.id, form.attachments.data, field="attachments", actor=current_user
+        )
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)
@@ -203,7 +226,9 @@ def edit_post(post_id: int):
         form.title.data = post.topic.title
     return save_form(
         form,
-        lambda: services.edit_post(g.space, post, body=form.body.data, title=form.title.data if post.is_first else None),
+        lambda: services.edit_post(
+            g.space, post, body=form.body.data, title=form.title.data if post.is_first else None
+        ),
         message=_("Le message est modifié."),
         done=lambda _none: url_for("forum.show_topic", topic_id=post.topic_id, _anchor=f"post-{post.id}"),
         render=lambda: render_template("forum/edit.html", space=g.space, post=post, form=form),
@@ -239,8 +264,9 @@ def react(post_id: int):
     require(g.space.can_write(current_user))
     services.toggle_reaction(g.space, post, current_user)
     db.session.commit()
-    return redirect(url_for("forum.show_topic", topic_id=post.topic_id, page=page_from_form(),
-                            _anchor=f"post-{post.id}"))
+    return redirect(
+        url_for("forum.show_topic", topic_id=post.topic_id, page=page_from_form(), _anchor=f"post-{post.id}")
+    )
 
 
 @bp.post("/<int:topic_id>/follow")
@@ -264,8 +290,13 @@ def moderate(topic_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.moderate(g.space, topic, is_pinned=form.is_pinned.data, is_locked=form.is_locked.data,
-                          category_id=form.category.data or None)
+        services.moderate(
+            g.space,
+            topic,
+            is_pinned=form.is_pinned.data,
+            is_locked=form.is_locked.data,
+            category_id=form.category.data or None,
+        )
     except ServiceError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
@@ -279,12 +310,14 @@ def _category_page(category, template: str, message: str):
     form = CategoryForm(obj=category)
     return save_form(
         form,
-        lambda: services.save_category(g.space, category, name=form.name.data, colour=form.colour.data,
-                                       position=form.position.data or 0),
+        lambda: services.save_category(
+            g.space, category, name=form.name.data, colour=form.colour.data, position=form.position.data or 0
+        ),
         message=message,
         done=lambda _saved: url_for("forum.categories"),
-        render=lambda: render_template(template, space=g.space, form=form, category=category,
-                                       categories=services.list_categories(g.space)),
+        render=lambda: render_template(
+            template, space=g.space, form=form, category=category, categories=services.list_categories(g.space)
+        ),
     )
 
 

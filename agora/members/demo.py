@@ -1,4 +1,5 @@
 """Demo content of the directory: the partners of each demo space, and who belongs to which."""
+
 from __future__ import annotations
 
 from agora.auth.models import User
@@ -25,6 +26,7 @@ def seed_demo(space, people: dict[str, User], admin: User | None) -> None:
             continue
         organisation_name, function = WORKPLACES[username]
         organisation = members.find_organisation(space, organisation_name) or members.save_organisation(
-            space, None, name=organisation_name, description="")
+            space, None, name=organisation_name, description=""
+        )
         membership = membership_in(people[username], space)
         members.set_membership_details(space, membership, organisation_id=organisation.id, function=function)

@@ -1,4 +1,5 @@
 """Member directory forms."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -16,11 +17,15 @@ AUDIENCE_CHOICES = [
 
 class MyDetailsForm(FlaskForm):
     organisation = SelectField(_l("Ma structure dans cet espace"), coerce=to_id, validate_choice=False, default=0)
-    function = StringField(_l("Ma fonction (par exemple : animatrice, président, habitant)"), validators=[Optional(), Length(max=120)])
+    function = StringField(
+        _l("Ma fonction (par exemple : animatrice, président, habitant)"), validators=[Optional(), Length(max=120)]
+    )
 
 
 class OrganisationForm(FlaskForm):
-    name = StringField(_l("Nom de la structure"), validators=[DataRequired(_l("Donnez le nom de la structure.")), Length(max=120)])
+    name = StringField(
+        _l("Nom de la structure"), validators=[DataRequired(_l("Donnez le nom de la structure.")), Length(max=120)]
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
 
 

@@ -1,11 +1,12 @@
 """Organisations: the partners of a space that its members belong to."""
+
 from __future__ import annotations
 
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agora.spaces.tenancy import SpaceScoped
 from agora.extensions import db
+from agora.spaces.tenancy import SpaceScoped
 
 
 class Organisation(SpaceScoped, db.Model):

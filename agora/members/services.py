@@ -3,6 +3,7 @@
 Privacy is decided in one place, `visible_card`: the directory, profile pages and exports all
 build what they show from it, so no page can show a field its owner hid.
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,13 @@ from agora.spaces.models import ROLES, Membership, Space
 PRIVATE_FIELDS = ("phone", "email", "organisation", "function", "presentation")
 AUDIENCES = ("members", "admins", "nobody")
 #: E-mail and phone stay with the space's admins until the person says otherwise.
-DEFAULT_PRIVACY = {"phone": "admins", "email": "admins", "organisation": "members", "function": "members",
-                   "presentation": "members"}
+DEFAULT_PRIVACY = {
+    "phone": "admins",
+    "email": "admins",
+    "organisation": "members",
+    "function": "members",
+    "presentation": "members",
+}
 PHONE_RE = re.compile(r"^[0-9+().\-\s]{6,40}$")
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
 AVATAR_SIZE = 256
@@ -89,7 +95,9 @@ def visible_card(membership: Membership, viewer: User, viewer_role: str | None) 
         "presentation": person.presentation or "",
     }
     shown = {f: v for f, v in values.items() if v and can_see(audiences[f], viewer_role=viewer_role, is_self=is_self)}
-    return Card(membership=membership, user=person, role=membership.role, member_since=membership.created_at, fields=shown)
+    return Card(
+        membership=membership, user=person, role=membership.role, member_since=membership.created_at, fields=shown
+    )
 
 
 def update_profile_details(user: User, *, phone: str, presentation: str, privacy: dict[str, str]) -> None:
@@ -111,14 +119,18 @@ def update_profile_details(user: User, *, phone: str, presentation: str, privacy
 
 
 def list_organisations(space: Space) -> list[Organisation]:
-    return list(db.session.scalars(select(Organisation).where(Organisation.space_id == space.id).order_by(Organisation.name)))
+    return list(
+        db.session.scalars(select(Organisation).where(Organisation.space_id == space.id).order_by(Organisation.name))
+    )
 
 
 def get_organisation(space: Space, organisation_id: int | None) -> Organisation | None:
     """Return the organisation with that id in this space only."""
     if not organisation_id:
         return None
-    return db.session.scalar(select(Organisation).where(Organisation.id == organisation_id, Organisation.space_id == space.id))
+    return db.session.scalar(
+        select(Organisation).where(Organisation.id == organisation_id, Organisation.space_id == space.id)
+    )
 
 
 def find_organisation(space: Space, name: str) -> Organisation | None:
@@ -155,8 +167,9 @@ def delete_organisation(space: Space, organisation: Organisation) -> None:
 
 def _announce_members_of(space: Space, organisation: Organisation) -> None:
     """The organisation's name is part of each of its members' entries in the directory search."""
-    for membership_id in db.session.scalars(select(Membership.id).where(
-            Membership.space_id == space.id, Membership.organisation_id == organisation.id)):
+    for membership_id in db.session.scalars(
+        select(Membership.id).where(Membership.space_id == space.id, Membership.organisation_id == organisation.id)
+    ):
         after_commit("members.member", membership_id, space.id, "updated")
 
 
@@ -205,8 +218,13 @@ def vcard(card: Card) -> str:
     name = card.user.display_name
     parts = name.rsplit(" ", 1)
     family, given = (parts[1], parts[0]) if len(parts) == 2 else (name, "")
-    lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_vcard_escape(name)}",
-             f"N:{_vcard_escape(family)};{_vcard_escape(given)};;;", f"UID:urn:agora:user:{card.user.id}"]
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:4.0",
+        f"FN:{_vcard_escape(name)}",
+        f"N:{_vcard_escape(family)};{_vcard_escape(given)};;;",
+        f"UID:urn:agora:user:{card.user.id}",
+    ]
     f = card.fields
     if "email" in f:
         lines.append(f"EMAIL:{_vcard_escape(f['email'])}")
@@ -231,10 +249,21 @@ def directory_csv(cards: list[Card]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
     for card in cards:
-        writer.writerow([spreadsheet_cell(str(value)) for value in (
-            card.user.display_name, card.user.username, card.role, card.member_since.date().isoformat(),
-            card.fields.get("organisation", ""), card.fields.get("function", ""),
-            card.fields.get("email", ""), card.fields.get("phone", ""))])
+        writer.writerow(
+            [
+                spreadsheet_cell(str(value))
+                for value in (
+                    card.user.display_name,
+                    card.user.username,
+                    card.role,
+                    card.member_since.date().isoformat(),
+                    card.fields.get("organisation", ""),
+                    card.fields.get("function", ""),
+                    card.fields.get("email", ""),
+                    card.fields.get("phone", ""),
+                )
+            ]
+        )
     return "\ufeff" + buffer.getvalue()
 
 
@@ -271,8 +300,9 @@ def parse_import(space: Space, raw: bytes) -> list[ImportRow]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ServiceError(_l("Le fichier n'est pas en UTF-8 : enregistrez-le en « CSV UTF-8 » puis réessayez."),
-                           field="file") from None
+        raise ServiceError(
+            _l("Le fichier n'est pas en UTF-8 : enregistrez-le en « CSV UTF-8 » puis réessayez."), field="file"
+        ) from None
     sample = text[:4096]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
@@ -288,8 +318,9 @@ def parse_import(space: Space, raw: bytes) -> list[ImportRow]:
 def _read_rows(reader: csv.DictReader) -> list[ImportRow]:
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "display_name" not in columns:
-        raise ServiceError(_l("Colonnes attendues : %(cols)s (au moins display_name).", cols=", ".join(IMPORT_COLUMNS)),
-                           field="file")
+        raise ServiceError(
+            _l("Colonnes attendues : %(cols)s (au moins display_name).", cols=", ".join(IMPORT_COLUMNS)), field="file"
+        )
     reader.fieldnames = columns
     rows: list[ImportRow] = []
     seen_names: set[str] = set()
@@ -300,9 +331,14 @@ def _read_rows(reader: csv.DictReader) -> list[ImportRow]:
         values = {k: one_line(v if isinstance(v, str) else "") for k, v in record.items() if k}
         if not any(values.values()):
             continue
-        row = ImportRow(line=number, display_name=values.get("display_name", "")[:80], email=None,
-                        organisation=values.get("organisation", "")[:120], function=values.get("function", "")[:120],
-                        role=(values.get("role") or "member").lower())
+        row = ImportRow(
+            line=number,
+            display_name=values.get("display_name", "")[:80],
+            email=None,
+            organisation=values.get("organisation", "")[:120],
+            function=values.get("function", "")[:120],
+            role=(values.get("role") or "member").lower(),
+        )
         rows.append(row)
         try:
             row.email = auth_services.normalise_email(values.get("email"))
@@ -363,15 +399,31 @@ def apply_import(space: Space, rows: list[ImportRow], *, actor: User, setup_url_
         organisation = _organisation_for(space, row.organisation)
         if row.action == "invite":
             _invitation, raw = space_services.invite_address(
-                space, email=row.email, name=row.display_name, role=row.role,
-                organisation_id=organisation.id if organisation else None, function=row.function, actor=actor)
+                space,
+                email=row.email,
+                name=row.display_name,
+                role=row.role,
+                organisation_id=organisation.id if organisation else None,
+                function=row.function,
+                actor=actor,
+            )
             auth_services.queue_mail(
-                row.email, str(_l("Invitation à rejoindre « %(space)s »", space=space.name)),
-                str(_l("Bonjour %(name)s,\n\n%(actor)s vous invite à rejoindre l'espace « %(space)s » sur %(site)s.\n\n"
-                       "Pour accepter (avec votre compte, ou en créant un compte) ou pour refuser, ouvrez ce lien, "
-                       "valable %(days)s jours :\n\n%(url)s\n\nSans réponse de votre part, vous ne serez pas ajouté à "
-                       "l'espace.", name=row.display_name, actor=actor.display_name, space=space.name, site=site,
-                       days=space_services.ADDRESSED_INVITATION_DAYS, url=join_url_for(raw))),
+                row.email,
+                str(_l("Invitation à rejoindre « %(space)s »", space=space.name)),
+                str(
+                    _l(
+                        "Bonjour %(name)s,\n\n%(actor)s vous invite à rejoindre l'espace « %(space)s » sur %(site)s.\n\n"
+                        "Pour accepter (avec votre compte, ou en créant un compte) ou pour refuser, ouvrez ce lien, "
+                        "valable %(days)s jours :\n\n%(url)s\n\nSans réponse de votre part, vous ne serez pas ajouté à "
+                        "l'espace.",
+                        name=row.display_name,
+                        actor=actor.display_name,
+                        space=space.name,
+                        site=site,
+                        days=space_services.ADDRESSED_INVITATION_DAYS,
+                        url=join_url_for(raw),
+                    )
+                ),
             )
             result.invited.append(row)
             continue
@@ -403,8 +455,11 @@ def set_avatar(user: User, data: bytes) -> Path | None:
 
     if len(data) > AVATAR_MAX_BYTES:
         raise ServiceError(_l("La photo dépasse 5 Mo : choisissez-en une plus légère."), field="avatar", status=413)
-    unreadable = ServiceError(_l("Ce fichier n'est pas une image lisible : choisissez une photo (JPEG, PNG, GIF ou WebP)."),
-                              field="avatar", status=415)
+    unreadable = ServiceError(
+        _l("Ce fichier n'est pas une image lisible : choisissez une photo (JPEG, PNG, GIF ou WebP)."),
+        field="avatar",
+        status=415,
+    )
     try:
         with open_bounded(io.BytesIO(data)) as probe:
             probe.verify()

@@ -1,4 +1,5 @@
 """Member directory pages: the directory, profiles, organisations, exports, import, avatars."""
+
 from __future__ import annotations
 
 from flask import (
@@ -28,13 +29,13 @@ from agora.core.forms import (
 from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.services import ServiceError, contains_pattern
-from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import int_arg, secret_url
 from agora.extensions import db
 from agora.forum.models import Topic
 from agora.members import services
 from agora.members.forms import ImportForm, MyDetailsForm, OrganisationForm
 from agora.spaces.models import Membership
+from agora.spaces.tenancy import require, space_blueprint
 
 bp = space_blueprint("members", __name__, "/members")
 
@@ -47,7 +48,8 @@ def _viewer_role() -> str:
 
 def _memberships():
     return (
-        select(Membership).join(User, User.id == Membership.user_id)
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
         .where(Membership.space_id == g.space.id)
         .options(joinedload(Membership.user), joinedload(Membership.organisation))
         .order_by(func.lower(User.display_name), User.id)
@@ -73,15 +75,30 @@ def directory():
     if organisation is not None and _viewer_role() != "admin":
         # Only people who show their organisation to this viewer are listed under it.
         audience = {"member": ("members",), "reader": ("members",)}[_viewer_role()]
-        stmt = stmt.where(or_(User.id == current_user.id, *[
-            func.coalesce(User.privacy["organisation"].as_string(), "members") == a for a in audience]))
+        stmt = stmt.where(
+            or_(
+                User.id == current_user.id,
+                *[func.coalesce(User.privacy["organisation"].as_string(), "members") == a for a in audience],
+            )
+        )
     elif organisation is not None:
-        stmt = stmt.where(or_(User.id == current_user.id,
-                              func.coalesce(User.privacy["organisation"].as_string(), "members") != "nobody"))
+        stmt = stmt.where(
+            or_(
+                User.id == current_user.id,
+                func.coalesce(User.privacy["organisation"].as_string(), "members") != "nobody",
+            )
+        )
     page = paginate(stmt, PER_PAGE)
     cards = [services.visible_card(m, current_user, _viewer_role()) for m in page.items]
-    return render_template("members/directory.html", space=g.space, page=page, cards=cards, q=q,
-                           organisation=organisation, organisations=services.list_organisations(g.space))
+    return render_template(
+        "members/directory.html",
+        space=g.space,
+        page=page,
+        cards=cards,
+        q=q,
+        organisation=organisation,
+        organisations=services.list_organisations(g.space),
+    )
 
 
 @bp.get("/<int:user_id>")
@@ -89,18 +106,26 @@ def profile(user_id: int):
     """One member as the viewer may see them, with their recent topics in this space."""
     membership = _member(user_id)
     card = services.visible_card(membership, current_user, _viewer_role())
-    topics = db.session.scalars(
-        select(Topic).where(Topic.space_id == g.space.id, Topic.author_id == user_id)
-        .order_by(Topic.created_at.desc()).limit(5)
-    ).all() if g.space.has_module("forum") else []
+    topics = (
+        db.session.scalars(
+            select(Topic)
+            .where(Topic.space_id == g.space.id, Topic.author_id == user_id)
+            .order_by(Topic.created_at.desc())
+            .limit(5)
+        ).all()
+        if g.space.has_module("forum")
+        else []
+    )
     tasks = []
     if g.space.has_module("tasks"):
         from agora.tasks.models import Task, TaskAssignee
 
         tasks = db.session.scalars(
-            select(Task).join(TaskAssignee, TaskAssignee.task_id == Task.id)
+            select(Task)
+            .join(TaskAssignee, TaskAssignee.task_id == Task.id)
             .where(Task.space_id == g.space.id, TaskAssignee.user_id == user_id)
-            .order_by(Task.due_on.is_(None), Task.due_on, Task.id).limit(5)
+            .order_by(Task.due_on.is_(None), Task.due_on, Task.id)
+            .limit(5)
         ).all()
     return render_template("members/profile.html", space=g.space, card=card, topics=topics, tasks=tasks)
 
@@ -120,10 +145,14 @@ def avatar(user_id: int):
 
 
 def _vcard_response(text: str, filename: str) -> Response:
-    return Response(text, mimetype="text/vcard", headers={
-        "Content-Disposition": f"attachment; filename=\"{filename}\"",
-        "Cache-Control": "private, no-store",
-    })
+    return Response(
+        text,
+        mimetype="text/vcard",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @bp.get("/<int:user_id>.vcf")
@@ -147,10 +176,14 @@ def directory_vcard():
 def directory_csv():
     """The directory as CSV for the space's admins, with what the owners let admins see."""
     require(g.space.can_manage(current_user))
-    return Response(services.directory_csv(_all_cards()), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=\"annuaire-{g.space.slug}.csv\"",
-        "Cache-Control": "private, no-store",
-    })
+    return Response(
+        services.directory_csv(_all_cards()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="annuaire-{g.space.slug}.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @bp.route("/me", methods=["GET", "POST"])
@@ -158,13 +191,16 @@ def my_details():
     """My organisation and function in this space."""
     membership = g.membership
     form = MyDetailsForm(obj=membership)
-    form.organisation.choices = [SelectChoice(0, _("Aucune"))] + [SelectChoice(o.id, o.name) for o in services.list_organisations(g.space)]
+    form.organisation.choices = [SelectChoice(0, _("Aucune"))] + [
+        SelectChoice(o.id, o.name) for o in services.list_organisations(g.space)
+    ]
     if request.method == "GET":
         form.organisation.data = membership.organisation_id or 0
     return save_form(
         form,
-        lambda: services.set_membership_details(g.space, membership, organisation_id=form.organisation.data or None,
-                                                function=form.function.data or ""),
+        lambda: services.set_membership_details(
+            g.space, membership, organisation_id=form.organisation.data or None, function=form.function.data or ""
+        ),
         message=_("Vos informations dans cet espace sont enregistrées."),
         done=lambda _none: url_for("members.profile", user_id=current_user.id),
         render=lambda: render_template("members/me.html", space=g.space, form=form),
@@ -175,11 +211,20 @@ def my_details():
 def organisations():
     """The partners of the space; space admins add them."""
     form = OrganisationForm()
-    counts = dict(db.session.execute(
-        select(Membership.organisation_id, func.count()).where(Membership.space_id == g.space.id)
-        .group_by(Membership.organisation_id)).all())
-    page = lambda: render_template("members/organisations.html", space=g.space, form=form,  # noqa: E731
-                                   organisations=services.list_organisations(g.space), counts=counts)
+    counts = dict(
+        db.session.execute(
+            select(Membership.organisation_id, func.count())
+            .where(Membership.space_id == g.space.id)
+            .group_by(Membership.organisation_id)
+        ).all()
+    )
+    page = lambda: render_template(  # noqa: E731
+        "members/organisations.html",
+        space=g.space,
+        form=form,
+        organisations=services.list_organisations(g.space),
+        counts=counts,
+    )
     if request.method == "POST":
         require(g.space.can_manage(current_user))
     return save_form(
@@ -199,12 +244,14 @@ def edit_organisation(organisation_id: int):
     form = OrganisationForm(obj=organisation)
     return save_form(
         form,
-        lambda: services.save_organisation(g.space, organisation, name=form.name.data,
-                                           description=form.description.data or ""),
+        lambda: services.save_organisation(
+            g.space, organisation, name=form.name.data, description=form.description.data or ""
+        ),
         message=_("La structure est enregistrée."),
         done=lambda _org: url_for("members.directory", organisation=organisation.id),
-        render=lambda: render_template("members/organisation_edit.html", space=g.space, form=form,
-                                       organisation=organisation),
+        render=lambda: render_template(
+            "members/organisation_edit.html", space=g.space, form=form, organisation=organisation
+        ),
     )
 
 
@@ -250,7 +297,9 @@ def confirm_import():
     try:
         rows = services.parse_import(g.space, raw)
         result = services.apply_import(
-            g.space, rows, actor=current_user,
+            g.space,
+            rows,
+            actor=current_user,
             setup_url_for=lambda token: secret_url("auth.setup_account", token=token),
             join_url_for=lambda token: secret_url("join.join", token=token),
         )
@@ -259,7 +308,7 @@ def confirm_import():
         apply_service_error(form, exc)
         return render_template("members/import.html", space=g.space, form=form, rows=None), exc.status
     db.session.commit()
-    sheets = [(user, link, qr_svg(link, _("Code QR du lien de création du mot de passe"))) for user, link in result.created]
+    sheets = [
+        (user, link, qr_svg(link, _("Code QR du lien de création du mot de passe"))) for user, link in result.created
+    ]
     return render_template("members/import_done.html", space=g.space, sheets=sheets, invited=result.invited)
-
-

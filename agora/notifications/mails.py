@@ -3,6 +3,7 @@
 Mails are written in the person's language, as text and HTML, with the space in the subject,
 an .ics of the events they mention, and List-Unsubscribe headers for a one-click stop.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -10,9 +11,8 @@ from datetime import datetime
 
 from babel.dates import format_date, format_datetime, format_time
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
@@ -35,20 +35,32 @@ def _absolute(path: str) -> str:
 
 def _claim(now: datetime, limit: int) -> list[Notification]:
     """Take the due rows of up to `limit` people: their mail becomes this transaction's job."""
-    user_ids = db.session.scalars(select(Notification.user_id).where(Notification.mail_due_at <= now)
-                                  .group_by(Notification.user_id).order_by(Notification.user_id).limit(limit)).all()
+    user_ids = db.session.scalars(
+        select(Notification.user_id)
+        .where(Notification.mail_due_at <= now)
+        .group_by(Notification.user_id)
+        .order_by(Notification.user_id)
+        .limit(limit)
+    ).all()
     if not user_ids:
         return []
     # A second composer running at the same time finds these rows already claimed (the UPDATE waits for us).
     claimed = db.session.scalars(
-        update(Notification).where(Notification.user_id.in_(user_ids), Notification.mail_due_at <= now)
-        .values(mail_due_at=None, mailed_at=now).returning(Notification.id)).all()
+        update(Notification)
+        .where(Notification.user_id.in_(user_ids), Notification.mail_due_at <= now)
+        .values(mail_due_at=None, mailed_at=now)
+        .returning(Notification.id)
+    ).all()
     if not claimed:
         return []
-    return list(db.session.scalars(
-        select(Notification).where(Notification.id.in_(claimed))
-        .options(selectinload(Notification.space), selectinload(Notification.user))
-        .order_by(Notification.user_id, Notification.space_id, Notification.id)).all())
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.id.in_(claimed))
+            .options(selectinload(Notification.space), selectinload(Notification.user))
+            .order_by(Notification.user_id, Notification.space_id, Notification.id)
+        ).all()
+    )
 
 
 def _events_of(items: list[Notification]) -> dict[int, object]:
@@ -59,8 +71,11 @@ def _events_of(items: list[Notification]) -> dict[int, object]:
     wanted = {(n.space_id, n.event_id) for n in items if n.event_id}
     if not wanted:
         return {}
-    found = db.session.scalars(select(Event).where(Event.id.in_({event_id for _, event_id in wanted}),
-                                                   Event.space_id.in_({space_id for space_id, _ in wanted})))
+    found = db.session.scalars(
+        select(Event).where(
+            Event.id.in_({event_id for _, event_id in wanted}), Event.space_id.in_({space_id for space_id, _ in wanted})
+        )
+    )
     return {e.id: e for e in found if (e.space_id, e.id) in wanted}
 
 
@@ -86,26 +101,51 @@ def _sections(user: User, items: list[Notification], events: dict[int, object], 
     by_space: dict[int, list[Notification]] = defaultdict(list)
     for item in items:
         by_space[item.space_id].append(item)
-    return [{"space": rows[0].space, "home": _absolute(f"/s/{rows[0].space.slug}/"),
-             "items": [{"text": sentence(n), "excerpt": n.excerpt, "url": _absolute(n.url), "when": when(n),
-                        "at": format_datetime(n.created_at, "short", tzinfo=zone, locale=language)}
-                       for n in rows]}
-            for rows in by_space.values()]
+    return [
+        {
+            "space": rows[0].space,
+            "home": _absolute(f"/s/{rows[0].space.slug}/"),
+            "items": [
+                {
+                    "text": sentence(n),
+                    "excerpt": n.excerpt,
+                    "url": _absolute(n.url),
+                    "when": when(n),
+                    "at": format_datetime(n.created_at, "short", tzinfo=zone, locale=language),
+                }
+                for n in rows
+            ],
+        }
+        for rows in by_space.values()
+    ]
 
 
-def _queue(user: User, items: list[Notification], subject: str, heading: str, digest: str | None, language: str) -> None:
+def _queue(
+    user: User, items: list[Notification], subject: str, heading: str, digest: str | None, language: str
+) -> None:
     kinds = sorted({n.kind for n in items})
     unsubscribe = public_url("notifications.unsubscribe", token=services.unsubscribe_token(user, kinds))
     events = _events_of(items)
-    context = {"user": user, "heading": heading, "sections": _sections(user, items, events, language), "digest": digest,
-               "unsubscribe_url": unsubscribe, "preferences_url": public_url("notifications.preferences"),
-               "bell_url": public_url("notifications.index"), "site_name": current_app.config["SITE_NAME"]}
+    context = {
+        "user": user,
+        "heading": heading,
+        "sections": _sections(user, items, events, language),
+        "digest": digest,
+        "unsubscribe_url": unsubscribe,
+        "preferences_url": public_url("notifications.preferences"),
+        "bell_url": public_url("notifications.index"),
+        "site_name": current_app.config["SITE_NAME"],
+    }
     queue_mail(
-        user.email, subject,
+        user.email,
+        subject,
         render_template("notifications/mail.txt", **context),
         html=render_template("notifications/mail.html", **context),
-        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                 "Auto-Submitted": "auto-generated"},
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+        },
         calendar=_events_calendar(list(events.values())),
     )
 
@@ -135,10 +175,11 @@ def _compose_for(user: User, items: list[Notification]) -> int:
             sent += 1
         for delivery, rows in digests.items():
             spaces = sorted({n.space.name for n in rows})
-            heading = (_("Votre résumé du jour") if delivery == "daily" else _("Votre résumé de la semaine"))
+            heading = _("Votre résumé du jour") if delivery == "daily" else _("Votre résumé de la semaine")
             where = spaces[0] if len(spaces) == 1 else _("%(n)s espaces", n=len(spaces))
-            count = ngettext("%(heading)s : %(num)s nouveauté", "%(heading)s : %(num)s nouveautés", len(rows),
-                             heading=heading)
+            count = ngettext(
+                "%(heading)s : %(num)s nouveauté", "%(heading)s : %(num)s nouveautés", len(rows), heading=heading
+            )
             _queue(user, rows, f"[{where}] {count}", heading, delivery, language)
             sent += 1
     return sent
@@ -156,8 +197,14 @@ def compose_due(now: datetime | None = None, limit: int = USERS_PER_BATCH) -> in
         if not items:
             db.session.commit()
             return written
-        members = {(uid, sid) for uid, sid in db.session.execute(
-            select(Membership.user_id, Membership.space_id).where(Membership.user_id.in_({n.user_id for n in items})))}
+        members = {
+            (uid, sid)
+            for uid, sid in db.session.execute(
+                select(Membership.user_id, Membership.space_id).where(
+                    Membership.user_id.in_({n.user_id for n in items})
+                )
+            )
+        }
         per_user: dict[int, list[Notification]] = defaultdict(list)
         for item in items:
             if (item.user_id, item.space_id) in members and not item.space.is_archived:

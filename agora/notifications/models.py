@@ -1,4 +1,5 @@
 """Notification rows (one per person and thing that happened) and delivery preferences."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
+from agora.spaces.tenancy import SpaceScoped
 
 #: What a person can be told about, in the order the preferences page lists them.
 KINDS = ("topic", "reply", "mention", "event", "task", "document", "news")
@@ -16,8 +17,15 @@ KINDS = ("topic", "reply", "mention", "event", "task", "document", "news")
 DELIVERIES = ("now", "daily", "weekly", "none")
 #: Used when neither the person nor the space chose: what needs action comes at once,
 #: what is merely new waits for the morning digest.
-DEFAULT_DELIVERY = {"topic": "daily", "reply": "now", "mention": "now", "event": "now", "task": "now",
-                    "document": "daily", "news": "now"}
+DEFAULT_DELIVERY = {
+    "topic": "daily",
+    "reply": "now",
+    "mention": "now",
+    "event": "now",
+    "task": "now",
+    "document": "daily",
+    "news": "now",
+}
 
 
 class Notification(SpaceScoped, db.Model):

@@ -8,6 +8,7 @@ it (reading the text inside uploaded documents): work too slow or too heavy for 
 mail rounds it looks at the durable job table (agora.core.jobs) twice a second, so that search
 indexing and the other queued jobs run within a second of the commit that asked for them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,8 +72,9 @@ def run_jobs(app: Flask) -> int:
             return 0
 
 
-def watch(app: Flask, interval: float = 5.0, parent_pid: int | None = None,
-          jobs: Sequence[Callable[[], object]] = ()) -> None:
+def watch(
+    app: Flask, interval: float = 5.0, parent_pid: int | None = None, jobs: Sequence[Callable[[], object]] = ()
+) -> None:
     """Run rounds until SIGTERM/SIGINT, or until the parent process is gone: the mail every `interval`
     seconds, the durable jobs every JOBS_INTERVAL (the first look, at start, runs what a crash left)."""
     import time

@@ -8,6 +8,7 @@ after its first, so a burst of replies makes one mail; for digests, the next mor
 morning) in the person's time zone. `compose_due` turns due rows into outbox messages, claiming
 them in the same transaction, so a crash writes either both or neither.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -22,7 +23,6 @@ from sqlalchemy import delete, func, select, update
 from agora.auth.models import User
 from agora.core.events import member_left, notification_wanted
 from agora.core.richtext import markdown_text
-from agora.core.services import one_line
 from agora.core.time import utcnow
 from agora.extensions import db
 from agora.notifications.models import DEFAULT_DELIVERY, DELIVERIES, KINDS, Notification, NotificationPreference
@@ -43,13 +43,22 @@ EXCERPT_LENGTH = 300
 def deliveries_for(space: Space, kind: str, user_ids: Iterable[int]) -> dict[int, str]:
     """The delivery each person gets for `kind` in `space`, in one query."""
     user_ids = list(user_ids)
-    rows = db.session.execute(
-        select(NotificationPreference.user_id, NotificationPreference.space_id, NotificationPreference.delivery)
-        .where(NotificationPreference.kind == kind,
-               ((NotificationPreference.user_id.in_(user_ids)) & ((NotificationPreference.space_id == space.id)
-                                                                  | NotificationPreference.space_id.is_(None)))
-               | ((NotificationPreference.user_id.is_(None)) & (NotificationPreference.space_id == space.id)))
-    ).all() if user_ids else []
+    rows = (
+        db.session.execute(
+            select(
+                NotificationPreference.user_id, NotificationPreference.space_id, NotificationPreference.delivery
+            ).where(
+                NotificationPreference.kind == kind,
+                (
+                    (NotificationPreference.user_id.in_(user_ids))
+                    & ((NotificationPreference.space_id == space.id) | NotificationPreference.space_id.is_(None))
+                )
+                | ((NotificationPreference.user_id.is_(None)) & (NotificationPreference.space_id == space.id)),
+            )
+        ).all()
+        if user_ids
+        else []
+    )
     space_default = next((d for u, s, d in rows if u is None), DEFAULT_DELIVERY[kind])
     general = {u: d for u, s, d in rows if u is not None and s is None}
     override = {u: d for u, s, d in rows if u is not None and s is not None}
@@ -60,7 +69,9 @@ def preferences_of(user: User | None, space: Space | None) -> dict[str, str | No
     """The stored choices of one scope (user everywhere, user in a space, a space's defaults); None: not chosen."""
     stmt = select(NotificationPreference.kind, NotificationPreference.delivery)
     stmt = stmt.where(NotificationPreference.user_id == user.id if user else NotificationPreference.user_id.is_(None))
-    stmt = stmt.where(NotificationPreference.space_id == space.id if space else NotificationPreference.space_id.is_(None))
+    stmt = stmt.where(
+        NotificationPreference.space_id == space.id if space else NotificationPreference.space_id.is_(None)
+    )
     chosen = dict(db.session.execute(stmt).all())
     return {kind: chosen.get(kind) for kind in KINDS}
 
@@ -71,7 +82,9 @@ def save_preferences(user: User | None, space: Space | None, choices: dict[str, 
         raise ValueError("a preference belongs to a person, a space or both")
     stmt = delete(NotificationPreference)
     stmt = stmt.where(NotificationPreference.user_id == user.id if user else NotificationPreference.user_id.is_(None))
-    stmt = stmt.where(NotificationPreference.space_id == space.id if space else NotificationPreference.space_id.is_(None))
+    stmt = stmt.where(
+        NotificationPreference.space_id == space.id if space else NotificationPreference.space_id.is_(None)
+    )
     db.session.execute(stmt)
     for kind in KINDS:
         delivery = choices.get(kind)
@@ -79,29 +92,39 @@ def save_preferences(user: User | None, space: Space | None, choices: dict[str, 
             continue
         if delivery not in DELIVERIES:
             raise ValueError(f"unknown delivery {delivery!r}")
-        db.session.add(NotificationPreference(user_id=user.id if user else None, space_id=space.id if space else None,
-                                              kind=kind, delivery=delivery))
+        db.session.add(
+            NotificationPreference(
+                user_id=user.id if user else None, space_id=space.id if space else None, kind=kind, delivery=delivery
+            )
+        )
 
 
 def stop_mails(user: User, kinds: Iterable[str]) -> None:
     """The one-click unsubscribe: no more mail for these kinds, in any space (the bell still shows them)."""
     kinds = [k for k in kinds if k in KINDS]
     for kind in kinds:
-        general = db.session.scalar(select(NotificationPreference).where(
-            NotificationPreference.user_id == user.id, NotificationPreference.space_id.is_(None),
-            NotificationPreference.kind == kind))
+        general = db.session.scalar(
+            select(NotificationPreference).where(
+                NotificationPreference.user_id == user.id,
+                NotificationPreference.space_id.is_(None),
+                NotificationPreference.kind == kind,
+            )
+        )
         if general is None:
             db.session.add(NotificationPreference(user_id=user.id, space_id=None, kind=kind, delivery="none"))
         else:
             general.delivery = "none"
     if kinds:
-        db.session.execute(update(NotificationPreference)
-                           .where(NotificationPreference.user_id == user.id, NotificationPreference.kind.in_(kinds))
-                           .values(delivery="none"))
-        db.session.execute(update(Notification)  # and nothing already waiting goes out
-                           .where(Notification.user_id == user.id, Notification.kind.in_(kinds),
-                                  Notification.mail_due_at.is_not(None))
-                           .values(mail_due_at=None))
+        db.session.execute(
+            update(NotificationPreference)
+            .where(NotificationPreference.user_id == user.id, NotificationPreference.kind.in_(kinds))
+            .values(delivery="none")
+        )
+        db.session.execute(
+            update(Notification)  # and nothing already waiting goes out
+            .where(Notification.user_id == user.id, Notification.kind.in_(kinds), Notification.mail_due_at.is_not(None))
+            .values(mail_due_at=None)
+        )
 
 
 def _serializer() -> URLSafeSerializer:
@@ -154,20 +177,36 @@ def _module_of(verb: str) -> str | None:
     return module if module in MODULES else None
 
 
-def notify(space: Space, kind: str, verb: str, recipients: Iterable[User], *, actor: User | None, title: str,
-           url: str, group_key: str, excerpt: str = "", event_id: int | None = None,
-           now: datetime | None = None) -> list[Notification]:
+def notify(
+    space: Space,
+    kind: str,
+    verb: str,
+    recipients: Iterable[User],
+    *,
+    actor: User | None,
+    title: str,
+    url: str,
+    group_key: str,
+    excerpt: str = "",
+    event_id: int | None = None,
+    now: datetime | None = None,
+) -> list[Notification]:
     """Tell these people (members of the space other than the actor) that something happened.
 
     Writes the rows in the current transaction: they exist only if the change commits.
     """
     if space.is_archived or (_module_of(verb) and not space.has_module(_module_of(verb))):
         return []
-    people = {u.id: u for u in recipients if u is not None and not u.is_disabled and (actor is None or u.id != actor.id)}
+    people = {
+        u.id: u for u in recipients if u is not None and not u.is_disabled and (actor is None or u.id != actor.id)
+    }
     if not people:
         return []
-    members = set(db.session.scalars(select(Membership.user_id).where(Membership.space_id == space.id,
-                                                                      Membership.user_id.in_(people))))
+    members = set(
+        db.session.scalars(
+            select(Membership.user_id).where(Membership.space_id == space.id, Membership.user_id.in_(people))
+        )
+    )
     people = {uid: u for uid, u in people.items() if uid in members}
     if not people:
         return []
@@ -175,14 +214,21 @@ def notify(space: Space, kind: str, verb: str, recipients: Iterable[User], *, ac
     deliveries = deliveries_for(space, kind, people)
     excerpt = markdown_text(excerpt)  # excerpts come from Markdown bodies: shown as plain words
     if len(excerpt) > EXCERPT_LENGTH:
-        excerpt = excerpt[:EXCERPT_LENGTH - 1].rstrip() + "…"
+        excerpt = excerpt[: EXCERPT_LENGTH - 1].rstrip() + "…"
 
     # A group already waiting for its mail: the new item joins it and pushes the mail back a little.
-    pending = dict(db.session.execute(
-        select(Notification.user_id, func.min(Notification.created_at))
-        .where(Notification.group_key == group_key, Notification.user_id.in_(people),
-               Notification.delivery == "now", Notification.mail_due_at.is_not(None))
-        .group_by(Notification.user_id)).all())
+    pending = dict(
+        db.session.execute(
+            select(Notification.user_id, func.min(Notification.created_at))
+            .where(
+                Notification.group_key == group_key,
+                Notification.user_id.in_(people),
+                Notification.delivery == "now",
+                Notification.mail_due_at.is_not(None),
+            )
+            .group_by(Notification.user_id)
+        ).all()
+    )
     regroup: dict[datetime, list[int]] = defaultdict(list)
     made = []
     for uid, user in people.items():
@@ -195,23 +241,46 @@ def notify(space: Space, kind: str, verb: str, recipients: Iterable[User], *, ac
                 regroup[due].append(uid)
         elif delivery in ("daily", "weekly"):
             due = digest_due(user, delivery, now)
-        made.append(Notification(
-            space_id=space.id, user_id=uid, kind=kind, verb=verb, actor_id=actor.id if actor else None,
-            actor_name=actor.display_name if actor else "", title=title[:200], excerpt=excerpt, url=url[:300],
-            group_key=group_key[:60], event_id=event_id, created_at=now, delivery=delivery, mail_due_at=due))
+        made.append(
+            Notification(
+                space_id=space.id,
+                user_id=uid,
+                kind=kind,
+                verb=verb,
+                actor_id=actor.id if actor else None,
+                actor_name=actor.display_name if actor else "",
+                title=title[:200],
+                excerpt=excerpt,
+                url=url[:300],
+                group_key=group_key[:60],
+                event_id=event_id,
+                created_at=now,
+                delivery=delivery,
+                mail_due_at=due,
+            )
+        )
     for due, uids in regroup.items():
-        db.session.execute(update(Notification)
-                           .where(Notification.group_key == group_key, Notification.user_id.in_(uids),
-                                  Notification.delivery == "now", Notification.mail_due_at.is_not(None))
-                           .values(mail_due_at=due))
+        db.session.execute(
+            update(Notification)
+            .where(
+                Notification.group_key == group_key,
+                Notification.user_id.in_(uids),
+                Notification.delivery == "now",
+                Notification.mail_due_at.is_not(None),
+            )
+            .values(mail_due_at=due)
+        )
     db.session.add_all(made)
     return made
 
 
 def space_members(space: Space, *, except_user: User | None = None) -> list[User]:
     """Every member of the space (the usual audience of news, new topics and events)."""
-    stmt = select(User).join(Membership, Membership.user_id == User.id).where(Membership.space_id == space.id,
-                                                                             User.is_disabled.is_(False))
+    stmt = (
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.space_id == space.id, User.is_disabled.is_(False))
+    )
     if except_user is not None:
         stmt = stmt.where(User.id != except_user.id)
     return list(db.session.scalars(stmt))
@@ -220,8 +289,11 @@ def space_members(space: Space, *, except_user: User | None = None) -> list[User
 def forget_member(space: Space, user: User) -> None:
     """Someone who leaves a space stops hearing about it, waiting mails included."""
     db.session.execute(delete(Notification).where(Notification.space_id == space.id, Notification.user_id == user.id))
-    db.session.execute(delete(NotificationPreference).where(NotificationPreference.space_id == space.id,
-                                                            NotificationPreference.user_id == user.id))
+    db.session.execute(
+        delete(NotificationPreference).where(
+            NotificationPreference.space_id == space.id, NotificationPreference.user_id == user.id
+        )
+    )
 
 
 @member_left.connect
@@ -241,15 +313,18 @@ def _notification_wanted(space: Space, *, recipients: Iterable[User] | None = No
 
 def visible(user: User):
     """The person's notifications in spaces they still belong to and that are not archived."""
-    return (select(Notification)
-            .join(Membership, (Membership.space_id == Notification.space_id) & (Membership.user_id == user.id))
-            .join(Space, Space.id == Notification.space_id)
-            .where(Notification.user_id == user.id, Space.archived_at.is_(None)))
+    return (
+        select(Notification)
+        .join(Membership, (Membership.space_id == Notification.space_id) & (Membership.user_id == user.id))
+        .join(Space, Space.id == Notification.space_id)
+        .where(Notification.user_id == user.id, Space.archived_at.is_(None))
+    )
 
 
 def unread_count(user: User) -> int:
     return db.session.scalar(
-        select(func.count()).select_from(visible(user).where(Notification.read_at.is_(None)).subquery()))
+        select(func.count()).select_from(visible(user).where(Notification.read_at.is_(None)).subquery())
+    )
 
 
 def get_notification(user: User, notification_id: int) -> Notification | None:

@@ -1,6 +1,7 @@
 """The words of notifications, translated when shown or mailed, never when stored.
 
 The sentence of each verb ("forum.reply"...) is declared by its module in agora/modules.py."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

@@ -1,4 +1,5 @@
 """The bell page, notification preferences (everywhere, per space, a space's defaults), unsubscribe links."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -8,12 +9,12 @@ from sqlalchemy import select
 
 from agora.core.pagination import paginate
 from agora.core.security import forbid_caching
-from agora.spaces.tenancy import require, space_blueprint
 from agora.extensions import csrf, db
 from agora.notifications import services
 from agora.notifications.models import DEFAULT_DELIVERY, DELIVERIES, KINDS, Notification
 from agora.notifications.texts import DELIVERY_LABELS, KIND_LABELS, sentence
 from agora.spaces.models import Membership, Space
+from agora.spaces.tenancy import require, space_blueprint
 
 bp = Blueprint("notifications", __name__)
 space_bp = space_blueprint("space_notifications", __name__, "/notifications")
@@ -55,8 +56,9 @@ def index():
     """Newest first; unread ones marked, each a link that marks it read."""
     page = paginate(services.visible(current_user).order_by(Notification.id.desc()), 30)
     spaces = {s.id: s for s in db.session.scalars(select(Space).where(Space.id.in_({n.space_id for n in page.items})))}
-    return render_template("notifications/index.html", page=page, spaces=spaces,
-                           unread=services.unread_count(current_user))
+    return render_template(
+        "notifications/index.html", page=page, spaces=spaces, unread=services.unread_count(current_user)
+    )
 
 
 def _read(notification_id: int) -> Notification:
@@ -73,7 +75,9 @@ def _read(notification_id: int) -> Notification:
 @login_required
 def open_notification(notification_id: int):
     notification = _read(notification_id)
-    return redirect(notification.url if notification.url.startswith("/") and not notification.url.startswith("//") else "/")
+    return redirect(
+        notification.url if notification.url.startswith("/") and not notification.url.startswith("//") else "/"
+    )
 
 
 @bp.post("/notifications/<int:notification_id>/read")
@@ -88,8 +92,12 @@ def mark_read(notification_id: int):
 def mark_all_read():
     count = services.mark_read(current_user)
     db.session.commit()
-    flash(_("%(n)s notifications marquées comme lues.", n=count) if count != 1 else _("Une notification marquée comme lue."),
-          "success")
+    flash(
+        _("%(n)s notifications marquées comme lues.", n=count)
+        if count != 1
+        else _("Une notification marquée comme lue."),
+        "success",
+    )
     return redirect(url_for("notifications.index"))
 
 
@@ -113,11 +121,19 @@ def preferences():
             return redirect(url_for("notifications.preferences"))
     chosen = services.preferences_of(current_user, None)
     current = {kind: chosen[kind] or DEFAULT_DELIVERY[kind] for kind in KINDS}
-    spaces = db.session.scalars(select(Space).join(Membership, Membership.space_id == Space.id)
-                                .where(Membership.user_id == current_user.id, Space.archived_at.is_(None))
-                                .order_by(Space.name)).all()
-    return render_template("notifications/preferences.html", current=current, spaces=spaces,
-                           has_email=bool(current_user.email), **_labels()), status
+    spaces = db.session.scalars(
+        select(Space)
+        .join(Membership, Membership.space_id == Space.id)
+        .where(Membership.user_id == current_user.id, Space.archived_at.is_(None))
+        .order_by(Space.name)
+    ).all()
+    return render_template(
+        "notifications/preferences.html",
+        current=current,
+        spaces=spaces,
+        has_email=bool(current_user.email),
+        **_labels(),
+    ), status
 
 
 @space_bp.route("/", methods=["GET", "POST"])
@@ -135,16 +151,27 @@ def space_preferences():
         else:
             services.save_preferences(None if target == "space" else current_user, g.space, choices)
             db.session.commit()
-            flash(_("Les réglages par défaut de l'espace sont enregistrés.") if target == "space"
-                  else _("Vos réglages pour cet espace sont enregistrés."), "success")
+            flash(
+                _("Les réglages par défaut de l'espace sont enregistrés.")
+                if target == "space"
+                else _("Vos réglages pour cet espace sont enregistrés."),
+                "success",
+            )
             return redirect(url_for("space_notifications.space_preferences"))
     general = services.preferences_of(current_user, None)
     space_defaults = services.preferences_of(None, g.space)
     inherited = {k: general[k] or space_defaults[k] or DEFAULT_DELIVERY[k] for k in KINDS}
-    return render_template("notifications/space_preferences.html", space=g.space, is_admin=is_admin,
-                           mine=services.preferences_of(current_user, g.space), inherited=inherited,
-                           space_defaults=space_defaults, server_defaults=DEFAULT_DELIVERY,
-                           has_email=bool(current_user.email), **_labels()), status
+    return render_template(
+        "notifications/space_preferences.html",
+        space=g.space,
+        is_admin=is_admin,
+        mine=services.preferences_of(current_user, g.space),
+        inherited=inherited,
+        space_defaults=space_defaults,
+        server_defaults=DEFAULT_DELIVERY,
+        has_email=bool(current_user.email),
+        **_labels(),
+    ), status
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -159,5 +186,7 @@ def unsubscribe(token: str):
     if request.method == "POST":
         services.stop_mails(user, kinds)
         db.session.commit()
-        return render_template("notifications/unsubscribe.html", done=True, kinds=kinds, token=token, labels=KIND_LABELS)
+        return render_template(
+            "notifications/unsubscribe.html", done=True, kinds=kinds, token=token, labels=KIND_LABELS
+        )
     return render_template("notifications/unsubscribe.html", done=False, kinds=kinds, token=token, labels=KIND_LABELS)

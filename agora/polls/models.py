@@ -7,6 +7,7 @@ SQLite files: each ballot rewrites every option of the poll, and the write-ahead
 after it (see services.erase_ballot_traces). Named polls keep one `Vote` row per chosen option,
 with the voter.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,10 +16,10 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
-from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 from agora.spaces.models import Space
+from agora.spaces.tenancy import SpaceScoped
 
 KINDS = ("single", "multiple", "dates")
 #: Answers to a proposed date: yes, if need be, no.
@@ -54,8 +55,7 @@ class Poll(SpaceScoped, db.Model):
 
     def is_open(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
-        return (self.closed_at is None and self.opens_at <= now
-                and (self.closes_at is None or now < self.closes_at))
+        return self.closed_at is None and self.opens_at <= now and (self.closes_at is None or now < self.closes_at)
 
     def is_closed(self, now: datetime | None = None) -> bool:
         now = now or utcnow()

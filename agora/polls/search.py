@@ -1,4 +1,5 @@
 """What the polls module gives the search index: polls, with their description and options."""
+
 from __future__ import annotations
 
 from flask import url_for
@@ -14,8 +15,16 @@ def poll_entry(poll_id: int, **_options) -> Entry | None:
     if poll is None:
         return None
     labels = " ".join(db.session.scalars(select(PollOption.label).where(PollOption.poll_id == poll.id)))
-    return Entry(entry_key("polls.poll", poll.id), "polls.poll", "polls", poll.space_id, poll.id, poll.question,
-                 f"{poll.description}\n{labels}", poll.created_at)
+    return Entry(
+        entry_key("polls.poll", poll.id),
+        "polls.poll",
+        "polls",
+        poll.space_id,
+        poll.id,
+        poll.question,
+        f"{poll.description}\n{labels}",
+        poll.created_at,
+    )
 
 
 def poll_url(slug: str, object_id: int, _entry: Entry) -> str:

@@ -2,6 +2,7 @@
 
 Each takes the space first, looks objects up inside it only, flushes and never commits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,24 +55,37 @@ def get_poll(space: Space, poll_id: int | None) -> Poll | None:
 
 
 def options(poll: Poll) -> list[PollOption]:
-    return list(db.session.scalars(select(PollOption).where(PollOption.poll_id == poll.id)
-                                   .order_by(PollOption.position, PollOption.id)))
+    return list(
+        db.session.scalars(
+            select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position, PollOption.id)
+        )
+    )
 
 
 def turnout(poll: Poll) -> int:
-    return db.session.scalar(select(func.count()).select_from(Participation).where(Participation.poll_id == poll.id)) or 0
+    return (
+        db.session.scalar(select(func.count()).select_from(Participation).where(Participation.poll_id == poll.id)) or 0
+    )
 
 
 def has_voted(poll: Poll, user: User) -> bool:
-    return db.session.scalar(select(Participation.id).where(Participation.poll_id == poll.id,
-                                                            Participation.user_id == user.id)) is not None
+    return (
+        db.session.scalar(
+            select(Participation.id).where(Participation.poll_id == poll.id, Participation.user_id == user.id)
+        )
+        is not None
+    )
 
 
 def my_answers(poll: Poll, user: User) -> dict[int, str]:
     """What the person chose (named polls only: anonymous ballots are not kept)."""
     if poll.is_anonymous:
         return {}
-    return dict(db.session.execute(select(Vote.option_id, Vote.answer).where(Vote.poll_id == poll.id, Vote.user_id == user.id)).all())
+    return dict(
+        db.session.execute(
+            select(Vote.option_id, Vote.answer).where(Vote.poll_id == poll.id, Vote.user_id == user.id)
+        ).all()
+    )
 
 
 def _clean_options(data: PollData) -> list[tuple[str, datetime | None]]:
@@ -83,7 +97,9 @@ def _clean_options(data: PollData) -> list[tuple[str, datetime | None]]:
     labels = [one_line(o)[:200] for o in data.options]
     labels = [label for label in labels if label]
     if len({label.casefold() for label in labels}) != len(labels):
-        raise ServiceError(_l("Deux choix sont identiques : chaque choix doit être différent."), field="options", status=409)
+        raise ServiceError(
+            _l("Deux choix sont identiques : chaque choix doit être différent."), field="options", status=409
+        )
     return [(label, None) for label in labels]
 
 
@@ -111,14 +127,25 @@ def create_poll(space: Space, author: User, data: PollData) -> Poll:
     _apply(poll, data)
     db.session.add(poll)
     db.session.flush()
-    db.session.add_all(PollOption(space_id=space.id, poll_id=poll.id, position=n, label=label, starts_at=start)
-                       for n, (label, start) in enumerate(cleaned))
+    db.session.add_all(
+        PollOption(space_id=space.id, poll_id=poll.id, position=n, label=label, starts_at=start)
+        for n, (label, start) in enumerate(cleaned)
+    )
     db.session.flush()
     url = url_for("polls.show_poll", slug=space.slug, poll_id=poll.id)
     record_activity(space, author, "polls.poll", poll.question, url)
     after_commit("polls.poll", poll.id, space.id, "created")
-    notifications.notify(space, "news", "polls.poll", notifications.space_members(space, except_user=author), actor=author,
-                         title=poll.question, url=url, group_key=f"news:{space.id}", excerpt=poll.description)
+    notifications.notify(
+        space,
+        "news",
+        "polls.poll",
+        notifications.space_members(space, except_user=author),
+        actor=author,
+        title=poll.question,
+        url=url,
+        group_key=f"news:{space.id}",
+        excerpt=poll.description,
+    )
     return poll
 
 
@@ -143,17 +170,29 @@ def update_poll(space: Space, poll: Poll, data: PollData) -> None:
     if voted:
         same = [(o.label, o.starts_at) for o in current] == cleaned
         rules = (poll.kind, poll.max_choices, poll.is_anonymous, poll.allow_change, poll.readers_vote)
-        wanted = (data.kind, data.max_choices if data.kind == "multiple" else None, data.is_anonymous,
-                  data.allow_change and not data.is_anonymous, data.readers_vote)
+        wanted = (
+            data.kind,
+            data.max_choices if data.kind == "multiple" else None,
+            data.is_anonymous,
+            data.allow_change and not data.is_anonymous,
+            data.readers_vote,
+        )
         if not same or rules != wanted:
-            raise ServiceError(_l("Des personnes ont déjà voté : les choix et les règles du vote ne peuvent plus changer. "
-                                  "Vous pouvez modifier la question, la description et la date de clôture."),
-                               field="options", status=409)
+            raise ServiceError(
+                _l(
+                    "Des personnes ont déjà voté : les choix et les règles du vote ne peuvent plus changer. "
+                    "Vous pouvez modifier la question, la description et la date de clôture."
+                ),
+                field="options",
+                status=409,
+            )
     _apply(poll, data)
     if not voted:
         _drop_options(space, poll)
-        db.session.add_all(PollOption(space_id=space.id, poll_id=poll.id, position=n, label=label, starts_at=start)
-                           for n, (label, start) in enumerate(cleaned))
+        db.session.add_all(
+            PollOption(space_id=space.id, poll_id=poll.id, position=n, label=label, starts_at=start)
+            for n, (label, start) in enumerate(cleaned)
+        )
     db.session.flush()
     after_commit("polls.poll", poll.id, space.id, "updated")
 
@@ -183,11 +222,16 @@ def cast_ballot(space: Space, poll: Poll, user: User, answers: dict[int, str]) -
         if poll.kind == "multiple" and poll.max_choices and len(answers) > poll.max_choices:
             raise ServiceError(_l("Pas plus de %(n)s choix.", n=poll.max_choices), field="choice")
     changed = db.session.execute(
-        update(Participation).where(Participation.poll_id == poll.id, Participation.user_id == user.id)
-        .values(user_id=user.id).execution_options(synchronize_session=False)).rowcount
+        update(Participation)
+        .where(Participation.poll_id == poll.id, Participation.user_id == user.id)
+        .values(user_id=user.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed:
         if not poll.allow_change:
-            raise ServiceError(_l("Votre vote est déjà enregistré et ce sondage ne permet pas de le changer."), status=409)
+            raise ServiceError(
+                _l("Votre vote est déjà enregistré et ce sondage ne permet pas de le changer."), status=409
+            )
         db.session.execute(delete(Vote).where(Vote.poll_id == poll.id, Vote.user_id == user.id))
     else:
         try:
@@ -198,8 +242,10 @@ def cast_ballot(space: Space, poll: Poll, user: User, answers: dict[int, str]) -
     if poll.is_anonymous:
         _count_anonymously(poll, answers)
     else:
-        db.session.add_all(Vote(space_id=space.id, poll_id=poll.id, option_id=option_id, user_id=user.id, answer=answer)
-                           for option_id, answer in answers.items())
+        db.session.add_all(
+            Vote(space_id=space.id, poll_id=poll.id, option_id=option_id, user_id=user.id, answer=answer)
+            for option_id, answer in answers.items()
+        )
     db.session.flush()
 
 
@@ -216,8 +262,12 @@ def _count_anonymously(poll: Poll, answers: dict[int, str]) -> None:
         if chosen:
             column = getattr(PollOption, f"{answer}_count")
             values[column] = column + case((PollOption.id.in_(chosen), 1), else_=0)
-    db.session.execute(update(PollOption).where(PollOption.poll_id == poll.id).values(values)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(PollOption)
+        .where(PollOption.poll_id == poll.id)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def erase_ballot_traces() -> bool:
@@ -258,10 +308,18 @@ def results(poll: Poll, poll_options: list[PollOption] | None = None) -> tuple[l
     found = {o.id: Result(o) for o in (poll_options if poll_options is not None else options(poll))}
     if poll.is_anonymous:
         for result in found.values():
-            result.yes, result.maybe, result.no = result.option.yes_count, result.option.maybe_count, result.option.no_count
+            result.yes, result.maybe, result.no = (
+                result.option.yes_count,
+                result.option.maybe_count,
+                result.option.no_count,
+            )
     else:
-        rows = db.session.execute(select(Vote.option_id, Vote.answer, User).outerjoin(User, User.id == Vote.user_id)
-                                  .where(Vote.poll_id == poll.id).order_by(User.display_name))
+        rows = db.session.execute(
+            select(Vote.option_id, Vote.answer, User)
+            .outerjoin(User, User.id == Vote.user_id)
+            .where(Vote.poll_id == poll.id)
+            .order_by(User.display_name)
+        )
         for option_id, answer, user in rows:
             result = found[option_id]
             setattr(result, answer, getattr(result, answer) + 1)
@@ -278,12 +336,16 @@ def results(poll: Poll, poll_options: list[PollOption] | None = None) -> tuple[l
 
 def close(space: Space, poll: Poll, actor: User) -> None:
     poll.closed_at = utcnow()
-    record_activity(space, actor, "polls.closed", poll.question, url_for("polls.show_poll", slug=space.slug, poll_id=poll.id))
+    record_activity(
+        space, actor, "polls.closed", poll.question, url_for("polls.show_poll", slug=space.slug, poll_id=poll.id)
+    )
 
 
 def delete_poll(space: Space, poll: Poll) -> None:
     if turnout(poll):
-        raise ServiceError(_l("Des personnes ont déjà voté : ce sondage ne peut plus être supprimé, seulement clos."), status=409)
+        raise ServiceError(
+            _l("Des personnes ont déjà voté : ce sondage ne peut plus être supprimé, seulement clos."), status=409
+        )
     _drop_options(space, poll)
     db.session.delete(poll)
     db.session.flush()
@@ -305,9 +367,19 @@ def make_event(space: Space, poll: Poll, option: PollOption, actor: User, zone: 
         raise ServiceError(_l("Ce choix ne fait pas partie du sondage."), status=404)
     start = in_zone(option.starts_at, ZoneInfo(zone))
     end = start + timedelta(minutes=poll.slot_minutes)
-    event = agenda.create_event(space, actor, agenda.EventData(
-        title=poll.question, start_date=start.date(), end_date=end.date(), start_time=start.time().replace(tzinfo=None),
-        end_time=end.time().replace(tzinfo=None), tz=zone, description=poll.description))
+    event = agenda.create_event(
+        space,
+        actor,
+        agenda.EventData(
+            title=poll.question,
+            start_date=start.date(),
+            end_date=end.date(),
+            start_time=start.time().replace(tzinfo=None),
+            end_time=end.time().replace(tzinfo=None),
+            tz=zone,
+            description=poll.description,
+        ),
+    )
     poll.event_id = event.id
     if not poll.is_closed():
         poll.closed_at = utcnow()
@@ -317,7 +389,16 @@ def make_event(space: Space, poll: Poll, option: PollOption, actor: User, zone: 
 def open_polls(space: Space, now: datetime | None = None, limit: int | None = 5) -> list[Poll]:
     """Polls open now, closing soonest first (the space's home shows the first five)."""
     now = now or utcnow()
-    return list(db.session.scalars(
-        select(Poll).where(Poll.space_id == space.id, Poll.closed_at.is_(None), Poll.opens_at <= now,
-                           (Poll.closes_at.is_(None)) | (Poll.closes_at > now))
-        .order_by(Poll.closes_at.is_(None), Poll.closes_at, Poll.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Poll)
+            .where(
+                Poll.space_id == space.id,
+                Poll.closed_at.is_(None),
+                Poll.opens_at <= now,
+                (Poll.closes_at.is_(None)) | (Poll.closes_at > now),
+            )
+            .order_by(Poll.closes_at.is_(None), Poll.closes_at, Poll.id.desc())
+            .limit(limit)
+        )
+    )

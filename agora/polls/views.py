@@ -1,4 +1,5 @@
 """Poll pages: the list, a new choice or date poll, a poll with its ballot and results, management."""
+
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,6 @@ from sqlalchemy import select
 from agora.core.forms import apply_service_error
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError, one_line, spreadsheet_cell
-from agora.spaces.tenancy import require, space_blueprint
 from agora.core.templating import when_long
 from agora.core.time import in_zone, utcnow
 from agora.documents import services as documents
@@ -23,6 +23,7 @@ from agora.extensions import db
 from agora.polls import services
 from agora.polls.forms import ROWS, BallotForm, ChoicePollForm, DatePollForm
 from agora.polls.models import ANSWERS, Poll, PollOption
+from agora.spaces.tenancy import require, space_blueprint
 
 bp = space_blueprint("polls", __name__, "/polls")
 
@@ -34,13 +35,18 @@ def list_polls():
     """Open polls first, then those to come, then closed ones (paginated)."""
     now = utcnow()
     open_polls = services.open_polls(g.space, now, limit=None)
-    coming = db.session.scalars(select(Poll).where(Poll.space_id == g.space.id, Poll.closed_at.is_(None), Poll.opens_at > now)
-                                .order_by(Poll.opens_at)).all()
-    closed = paginate(select(Poll).where(Poll.space_id == g.space.id,
-                                         (Poll.closed_at.is_not(None)) | (Poll.closes_at <= now))
-                      .order_by(Poll.id.desc()), 20)
-    return render_template("polls/list.html", space=g.space, open_polls=open_polls, coming=coming,
-                           closed=closed)
+    coming = db.session.scalars(
+        select(Poll)
+        .where(Poll.space_id == g.space.id, Poll.closed_at.is_(None), Poll.opens_at > now)
+        .order_by(Poll.opens_at)
+    ).all()
+    closed = paginate(
+        select(Poll)
+        .where(Poll.space_id == g.space.id, (Poll.closed_at.is_not(None)) | (Poll.closes_at <= now))
+        .order_by(Poll.id.desc()),
+        20,
+    )
+    return render_template("polls/list.html", space=g.space, open_polls=open_polls, coming=coming, closed=closed)
 
 
 def _moment(day, clock) -> datetime | None:
@@ -52,11 +58,16 @@ def _moment(day, clock) -> datetime | None:
 
 def _data(form, kind: str) -> services.PollData:
     data = services.PollData(
-        question=form.question.data or "", kind=kind if kind == "dates" else form.kind.data, description=form.description.data or "",
+        question=form.question.data or "",
+        kind=kind if kind == "dates" else form.kind.data,
+        description=form.description.data or "",
         opens_at=_moment(form.opens_on.data, form.opens_time.data),
         closes_at=_moment(form.closes_on.data, form.closes_time.data or time(23, 59)),
-        readers_vote=form.readers_vote.data, is_anonymous=form.is_anonymous.data,
-        results_live=form.results_live.data, allow_change=form.allow_change.data)
+        readers_vote=form.readers_vote.data,
+        is_anonymous=form.is_anonymous.data,
+        results_live=form.results_live.data,
+        allow_change=form.allow_change.data,
+    )
     if kind == "dates":
         data.slots = [_moment(row.day.data, row.time.data) for row in form.slots if row.day.data]
         data.slot_minutes = form.slot_minutes.data or 120
@@ -77,8 +88,15 @@ def _save(form, kind: str, poll: Poll | None):
         rows = [row for row in form.options if one_line(row.text.data)]
         for row, option in zip(rows, services.options(poll), strict=True):
             if row.image.data and getattr(row.image.data, "filename", ""):
-                documents.attach_form_files(g.space, "polls.option", option.id, [row.image.data], field="options",
-                                            actor=current_user, images=True)
+                documents.attach_form_files(
+                    g.space,
+                    "polls.option",
+                    option.id,
+                    [row.image.data],
+                    field="options",
+                    actor=current_user,
+                    images=True,
+                )
     return poll
 
 
@@ -109,7 +127,7 @@ def new_poll():
 
 @bp.route("/new-date", methods=["GET", "POST"])
 def new_date_poll():
-    """"Which evening suits you?": proposed dates, each answered yes, if need be or no."""
+    """ "Which evening suits you?": proposed dates, each answered yes, if need be or no."""
     require(g.space.can_write(current_user))
     return _submit(DatePollForm(), "dates", None)
 
@@ -148,7 +166,10 @@ def edit_poll(poll_id: int):
         for name, value in (("opens", poll.opens_at), ("closes", poll.closes_at)):
             if value:
                 local = in_zone(value, zone)
-                getattr(form, f"{name}_on").data, getattr(form, f"{name}_time").data = local.date(), local.time().replace(tzinfo=None)
+                getattr(form, f"{name}_on").data, getattr(form, f"{name}_time").data = (
+                    local.date(),
+                    local.time().replace(tzinfo=None),
+                )
     return _submit(form, kind, poll)
 
 
@@ -165,11 +186,28 @@ def _poll_page(poll: Poll, status: int = 200, errors: list[str] | None = None, a
     voted = services.has_voted(poll, current_user)
     results, voters = services.results(poll, opts) if poll.results_visible(now) else ([], services.turnout(poll))
     mine = answers if answers is not None else services.my_answers(poll, current_user)
-    images = documents.attachments_for(g.space, "polls.option", [o.id for o in opts]) if g.space.has_module("documents") else {}
-    return render_template("polls/poll.html", space=g.space, poll=poll, options=opts, voted=voted, mine=mine,
-                           results=results, voters=voters, now=now, form=BallotForm(), errors=errors or [],
-                           answer_labels={k: _(v) for k, v in ANSWER_LABELS.items()}, answers=ANSWERS, images=images,
-                           may_ballot=poll.can_vote(current_user) and poll.is_open(now) and (not voted or poll.allow_change)), status
+    images = (
+        documents.attachments_for(g.space, "polls.option", [o.id for o in opts])
+        if g.space.has_module("documents")
+        else {}
+    )
+    return render_template(
+        "polls/poll.html",
+        space=g.space,
+        poll=poll,
+        options=opts,
+        voted=voted,
+        mine=mine,
+        results=results,
+        voters=voters,
+        now=now,
+        form=BallotForm(),
+        errors=errors or [],
+        answer_labels={k: _(v) for k, v in ANSWER_LABELS.items()},
+        answers=ANSWERS,
+        images=images,
+        may_ballot=poll.can_vote(current_user) and poll.is_open(now) and (not voted or poll.allow_change),
+    ), status
 
 
 def _ballot(poll: Poll) -> dict[int, str]:
@@ -208,7 +246,9 @@ def vote(poll_id: int):
         services.erase_ballot_traces()
     labels = {o.id: o for o in services.options(poll)}
     if poll.kind == "dates":
-        said = "; ".join(f"{_option_label(labels[i])} : {_(ANSWER_LABELS[a])}" for i, a in answers.items() if i in labels)
+        said = "; ".join(
+            f"{_option_label(labels[i])} : {_(ANSWER_LABELS[a])}" for i, a in answers.items() if i in labels
+        )
     else:
         said = ", ".join(f"« {_option_label(labels[i])} »" for i in answers if i in labels)
     message = _("Votre vote est enregistré : %(said)s.", said=said)
@@ -252,8 +292,11 @@ def make_event(poll_id: int, option_id: int):
     """Put the chosen date in the agenda (the author, space admins); the poll closes."""
     poll = _poll(poll_id)
     require(poll.can_manage(current_user) and g.space.has_module("agenda"))
-    option = db.session.scalar(select(PollOption).where(PollOption.id == option_id, PollOption.poll_id == poll.id,
-                                                        PollOption.space_id == g.space.id)) or abort(404)
+    option = db.session.scalar(
+        select(PollOption).where(
+            PollOption.id == option_id, PollOption.poll_id == poll.id, PollOption.space_id == g.space.id
+        )
+    ) or abort(404)
     if poll.event_id:
         abort(409)
     event = services.make_event(g.space, poll, option, current_user, str(get_timezone()))
@@ -284,9 +327,14 @@ def export_results(poll_id: int):
             row += [result.maybe, result.no]
         row.append(f"{result.percent} %")
         if not poll.is_anonymous:
-            row.append(", ".join(spreadsheet_cell(u.display_name if u else _("compte supprimé"))
-                                 + (f" ({_(ANSWER_LABELS[a])})" if poll.kind == "dates" else "")
-                                 for u, a in result.voters if a != "no" or poll.kind == "dates"))
+            row.append(
+                ", ".join(
+                    spreadsheet_cell(u.display_name if u else _("compte supprimé"))
+                    + (f" ({_(ANSWER_LABELS[a])})" if poll.kind == "dates" else "")
+                    for u, a in result.voters
+                    if a != "no" or poll.kind == "dates"
+                )
+            )
         writer.writerow(row)
     writer.writerow([_("Participation"), voters])
     response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")

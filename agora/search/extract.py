@@ -13,6 +13,7 @@ PDF page a stream that inflates a thousandfold. So:
 Past a limit, the text read so far is kept. A file that cannot be read gives "" (logged). This
 runs in the background process (see agora.search.indexing.extract_pending), never in a request.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,7 +91,7 @@ def _entries(path: Path) -> int:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) < at + 12:
         raise zipfile.BadZipFile("no end of central directory")
-    return struct.unpack("<H", tail[at + 10:at + 12])[0]
+    return struct.unpack("<H", tail[at + 10 : at + 12])[0]
 
 
 def _zipped_xml(path: Path, member: str, handlers) -> str:
@@ -100,8 +101,14 @@ def _zipped_xml(path: Path, member: str, handlers) -> str:
         info = archive.getinfo(member)
         limit = min(MAX_MEMBER_BYTES, MAX_TOTAL_BYTES, MAX_RATIO * max(info.compress_size, 1))
         if info.file_size > limit:
-            log.warning("only the first %s bytes of %s in %s read (%s bytes from %s compressed)",
-                        limit, member, path.name, info.file_size, info.compress_size)
+            log.warning(
+                "only the first %s bytes of %s in %s read (%s bytes from %s compressed)",
+                limit,
+                member,
+                path.name,
+                info.file_size,
+                info.compress_size,
+            )
         with archive.open(info) as raw:
             return _stream_text(_Bounded(raw, limit), handlers)
 
@@ -193,11 +200,21 @@ def _odf_handlers(keep):
 def _pdf(path: Path) -> str:
     from pypdf import PdfReader, apply_configuration
 
-    limits = {name: MAX_MEMBER_BYTES for name in (
-        "maximum_declared_stream_length", "array_based_stream_maximum_output_length", "jbig2_maximum_output_length",
-        "lzw_maximum_output_length", "run_length_maximum_output_length", "zlib_maximum_output_length",
-        "brotli_maximum_output_length", "image_maximum_buffer_size", "stream_decoding_work_maximum_length",
-        "xfa_decoding_work_maximum_length")}
+    limits = {
+        name: MAX_MEMBER_BYTES
+        for name in (
+            "maximum_declared_stream_length",
+            "array_based_stream_maximum_output_length",
+            "jbig2_maximum_output_length",
+            "lzw_maximum_output_length",
+            "run_length_maximum_output_length",
+            "zlib_maximum_output_length",
+            "brotli_maximum_output_length",
+            "image_maximum_buffer_size",
+            "stream_decoding_work_maximum_length",
+            "xfa_decoding_work_maximum_length",
+        )
+    }
     with apply_configuration(**limits):
         reader = PdfReader(str(path))
         parts, size, decoded = [], 0, 0

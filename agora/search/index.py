@@ -6,6 +6,7 @@ lock, so two writers never lose each other's entries. Web workers only read it, 
 searcher kept per thread. A missing, unreadable or differently built index is rebuilt from the
 database, with a line in the log (`agora serve` checks this once before its workers start).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,10 +29,73 @@ log = logging.getLogger(__name__)
 
 #: Whoosh's French list lacks some of the commonest words ("les", "aux"...): ours adds them.
 FRENCH_STOP_WORDS = frozenset(stopwords_for_language("fr")) | {
-    "a", "à", "au", "aux", "avec", "ce", "ces", "cet", "cette", "d", "dans", "de", "des", "du", "elle", "en", "et",
-    "il", "ils", "j", "je", "l", "la", "le", "les", "leur", "leurs", "lui", "m", "ma", "mais", "me", "mes", "n", "ne",
-    "nos", "notre", "nous", "on", "ou", "où", "par", "pas", "pour", "qu", "que", "qui", "s", "sa", "se", "ses", "son",
-    "sur", "t", "ta", "te", "tes", "ton", "tu", "un", "une", "vos", "votre", "vous", "y", "est", "sont",
+    "a",
+    "à",
+    "au",
+    "aux",
+    "avec",
+    "ce",
+    "ces",
+    "cet",
+    "cette",
+    "d",
+    "dans",
+    "de",
+    "des",
+    "du",
+    "elle",
+    "en",
+    "et",
+    "il",
+    "ils",
+    "j",
+    "je",
+    "l",
+    "la",
+    "le",
+    "les",
+    "leur",
+    "leurs",
+    "lui",
+    "m",
+    "ma",
+    "mais",
+    "me",
+    "mes",
+    "n",
+    "ne",
+    "nos",
+    "notre",
+    "nous",
+    "on",
+    "ou",
+    "où",
+    "par",
+    "pas",
+    "pour",
+    "qu",
+    "que",
+    "qui",
+    "s",
+    "sa",
+    "se",
+    "ses",
+    "son",
+    "sur",
+    "t",
+    "ta",
+    "te",
+    "tes",
+    "ton",
+    "tu",
+    "un",
+    "une",
+    "vos",
+    "votre",
+    "vous",
+    "y",
+    "est",
+    "sont",
 }
 
 #: Accents dropped, and the ligatures people type as two letters ("cœur", "coeur") spelt out.
@@ -42,9 +106,13 @@ FOLD = {**accent_map, ord("œ"): "oe", ord("Œ"): "oe", ord("æ"): "ae", ord("Æ
 #: « SECURITES » all reach the stemmer as "securite" and get one stem, on the index and the query
 #: alike (both use this analyzer). Folding after stemming gave « sécurité » the stem "secur" and
 #: "securite" the stem "securit": neither found the other.
-FRENCH = (RegexTokenizer(r"\w+") | LowercaseFilter() | CharsetFilter(FOLD)
-          | StopFilter(stoplist=frozenset(word.translate(FOLD) for word in FRENCH_STOP_WORDS), minsize=1)
-          | StemFilter(lang="fr"))
+FRENCH = (
+    RegexTokenizer(r"\w+")
+    | LowercaseFilter()
+    | CharsetFilter(FOLD)
+    | StopFilter(stoplist=frozenset(word.translate(FOLD) for word in FRENCH_STOP_WORDS), minsize=1)
+    | StemFilter(lang="fr")
+)
 
 #: Stamped beside the index: an index built with another schema or analyzer is rebuilt when
 #: opened, so an upgrade never keeps searching stems the queries no longer produce.
@@ -53,9 +121,9 @@ FRENCH = (RegexTokenizer(r"\w+") | LowercaseFilter() | CharsetFilter(FOLD)
 VERSION = 3
 
 SCHEMA = Schema(
-    key=ID(unique=True, stored=True),          #: "forum.post:12"
-    kind=ID(stored=True),                      #: "forum.post"
-    module=ID(stored=True),                    #: "forum"
+    key=ID(unique=True, stored=True),  #: "forum.post:12"
+    kind=ID(stored=True),  #: "forum.post"
+    module=ID(stored=True),  #: "forum"
     space_id=ID(stored=True),
     object_id=NUMERIC(stored=True, bits=64),
     title=TEXT(analyzer=FRENCH, stored=True, field_boost=2.0),

@@ -7,15 +7,18 @@ background process runs the job within a second or so: `run_jobs` reloads each c
 the database and writes it to the index in one writer, never inside a request (the web workers
 only read the index). An item that is gone, trashed or otherwise unshown is removed.
 """
+
 from __future__ import annotations
 
 import logging
+
 from flask import Flask
 from sqlalchemy import select, update
 
 from agora.core import jobs, registry
 from agora.core.events import ContentChange, changes_committing
-from agora.core.registry import Entry, entry_key as _key
+from agora.core.registry import Entry
+from agora.core.registry import entry_key as _key
 from agora.extensions import db
 from agora.search import index
 
@@ -101,8 +104,12 @@ def read_pending_texts(limit: int | None = None, space_id: int | None = None) ->
         path, content_type = storage.path_for(version.space_id, version.storage_name), version.content_type
         db.session.rollback()
         text = text_of(path, content_type) if has_text(content_type) else ""
-        db.session.execute(update(DocumentVersion).where(DocumentVersion.id == version_id)
-                           .values(extracted_text=text).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(DocumentVersion)
+            .where(DocumentVersion.id == version_id)
+            .values(extracted_text=text)
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
     return len(ids)
 
@@ -110,8 +117,9 @@ def read_pending_texts(limit: int | None = None, space_id: int | None = None) ->
 def _mark_indexed(version_ids: list[int] | None = None, space_id: int | None = None) -> None:
     from agora.documents.models import DocumentVersion
 
-    stmt = update(DocumentVersion).where(DocumentVersion.text_pending.is_(True),
-                                         DocumentVersion.extracted_text.is_not(None))
+    stmt = update(DocumentVersion).where(
+        DocumentVersion.text_pending.is_(True), DocumentVersion.extracted_text.is_not(None)
+    )
     if version_ids is not None:
         stmt = stmt.where(DocumentVersion.id.in_(version_ids))
     if space_id is not None:
@@ -128,13 +136,18 @@ def extract_pending(limit: int = 20) -> int:
     from agora.documents.models import DocumentVersion
 
     read_pending_texts(limit)
-    rows = db.session.execute(_pending().where(DocumentVersion.extracted_text.is_not(None))
-                              .with_only_columns(DocumentVersion.id, DocumentVersion.document_id,
-                                                 DocumentVersion.space_id).limit(limit)).all()
+    rows = db.session.execute(
+        _pending()
+        .where(DocumentVersion.extracted_text.is_not(None))
+        .with_only_columns(DocumentVersion.id, DocumentVersion.document_id, DocumentVersion.space_id)
+        .limit(limit)
+    ).all()
     if not rows:
         db.session.rollback()
         return 0
-    apply([ContentChange("documents.document", document_id, space_id, "updated") for _id, document_id, space_id in rows])
+    apply(
+        [ContentChange("documents.document", document_id, space_id, "updated") for _id, document_id, space_id in rows]
+    )
     db.session.rollback()
     _mark_indexed([row.id for row in rows])
     db.session.commit()

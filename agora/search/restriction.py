@@ -7,6 +7,7 @@ while the segment lives (segments never change; deletions are left out by the ma
 search combines a few bitmaps with integer operations instead of reading every allowed space's
 postings. A bitmap is a bit per document of its segment: 30 spaces at scale 10 keep about 2 MB.
 """
+
 from __future__ import annotations
 
 import threading

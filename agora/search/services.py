@@ -4,6 +4,7 @@ The index only narrows things down. Every hit is reloaded from the database and 
 the page it leads to would show it; the index filter already keeps other spaces out, so even the
 number of results says nothing about them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -15,11 +16,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 from whoosh import highlight
 from whoosh.qparser import MultifieldParser, plugins
-from whoosh.query import And, Every, NullQuery, Or, Prefix, Term, Wildcard
+from whoosh.query import Every, NullQuery, Prefix, Wildcard
 
+from agora.core import registry
 from agora.core.services import ServiceError
 from agora.extensions import db
-from agora.core import registry
 from agora.search import index, restriction
 from agora.spaces.models import Membership, Space
 
@@ -69,13 +70,23 @@ def _too_broad(query) -> bool:
 
 
 def viewable_spaces(user) -> dict[int, Space]:
-    spaces = db.session.scalars(select(Space).join(Membership, Membership.space_id == Space.id)
-                                .where(Membership.user_id == user.id, Space.archived_at.is_(None))).all()
+    spaces = db.session.scalars(
+        select(Space)
+        .join(Membership, Membership.space_id == Space.id)
+        .where(Membership.user_id == user.id, Space.archived_at.is_(None))
+    ).all()
     return {s.id: s for s in spaces}
 
 
-def search(user, text: str, *, space: Space | None = None, module: str | None = None, number: int = 1,
-           spaces: dict[int, Space] | None = None) -> SearchPage:
+def search(
+    user,
+    text: str,
+    *,
+    space: Space | None = None,
+    module: str | None = None,
+    number: int = 1,
+    spaces: dict[int, Space] | None = None,
+) -> SearchPage:
     """Results for `text` in the person's spaces (or one of them, or one module). `spaces` are the
     person's viewable spaces when the caller has them already. Raises ServiceError with a message
     for a query that cannot be searched."""
@@ -125,8 +136,16 @@ def _run(query, allowed: list[tuple[tuple[str, ...], list[int]]], spaces: dict[i
         ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
         scored = ranked.scored_length()
         hits = [ranked[n] for n in range((number - 1) * PER_PAGE, min(number * PER_PAGE, scored))]
-        found = [(hit["kind"], hit["object_id"], hit["space_id"], hit.get("date"),
-                  hit.highlights("body", top=2) or hit.highlights("title")) for hit in hits]
+        found = [
+            (
+                hit["kind"],
+                hit["object_id"],
+                hit["space_id"],
+                hit.get("date"),
+                hit.highlights("body", top=2) or hit.highlights("title"),
+            )
+            for hit in hits
+        ]
         total, exact, last = min(scored, number * PER_PAGE), scored < limit, scored < limit
     loaded = _prefetch(found)  # held here: the session keeps only weak references to what it loaded
     trees: dict = {}
@@ -139,9 +158,16 @@ def _run(query, allowed: list[tuple[tuple[str, ...], list[int]]], spaces: dict[i
         target = spaces.get(int(space_id))
         if entry is None or target is None or entry.space_id != target.id:
             continue
-        results.append(Result(space=target, module=entry.module, title=entry.title,
-                              url=searched.url(target.slug, object_id, entry),
-                              excerpt=Markup(excerpt), date=date))
+        results.append(
+            Result(
+                space=target,
+                module=entry.module,
+                title=entry.title,
+                url=searched.url(target.slug, object_id, entry),
+                excerpt=Markup(excerpt),
+                date=date,
+            )
+        )
     del loaded
     return SearchPage(results=results, total=total, exact=exact, number=number, has_next=not last)
 
@@ -156,7 +182,9 @@ def _prefetch(found: list[tuple]) -> list:
     for kind, ids in wanted.items():
         if kind in kinds and kinds[kind].preload is not None:
             model = kinds[kind].model
-            loaded.extend(db.session.scalars(select(model).where(model.id.in_(ids)).options(*kinds[kind].preload())).all())
+            loaded.extend(
+                db.session.scalars(select(model).where(model.id.in_(ids)).options(*kinds[kind].preload())).all()
+            )
     return loaded
 
 

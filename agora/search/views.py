@@ -1,4 +1,5 @@
 """The search page: /search?q=..., across my spaces, or one space (space=slug), or one module."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
@@ -25,9 +26,18 @@ def search():
     page, error, status = None, None, 200
     if "q" in request.args:
         try:
-            page = services.search(current_user, text, space=space, module=module or None, number=page_number(),
-                                   spaces=spaces)
+            page = services.search(
+                current_user, text, space=space, module=module or None, number=page_number(), spaces=spaces
+            )
         except ServiceError as exc:
             error, status = str(exc.message), exc.status
-    return render_template("search/results.html", q=text, page=page, error=error, spaces=sorted(spaces.values(), key=lambda s: s.name),
-                           slug=slug, module=module, modules=services.module_labels()), status
+    return render_template(
+        "search/results.html",
+        q=text,
+        page=page,
+        error=error,
+        spaces=sorted(spaces.values(), key=lambda s: s.name),
+        slug=slug,
+        module=module,
+        modules=services.module_labels(),
+    ), status

@@ -1,7 +1,17 @@
 """Space forms: news, settings, members, invitations, accounts made for someone."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectChoice, EmailField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -28,9 +38,15 @@ class NewsForm(FlaskForm):
 class SettingsForm(FlaskForm):
     name = StringField(_l("Nom de l'espace"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=120)])
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
-    colour = StringField(_l("Couleur"), validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("La couleur doit être au format #RRVVBB."))])
+    colour = StringField(
+        _l("Couleur"), validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("La couleur doit être au format #RRVVBB."))]
+    )
     modules = SelectMultipleField(
-        _l("Modules actifs"), choices=module_choices, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=True
+        _l("Modules actifs"),
+        choices=module_choices,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
     )
 
 
@@ -41,16 +57,29 @@ class RoleForm(FlaskForm):
 class InvitationForm(FlaskForm):
     label = StringField(_l("Pour qui ou pour quoi (note pour les administrateurs)"), validators=[Length(max=120)])
     role = SelectField(_l("Rôle donné"), choices=ROLE_CHOICES)
-    max_uses = IntegerField(_l("Nombre de personnes qui peuvent l'utiliser"), default=1,
-                            validators=[InputRequired(_l("Indiquez un nombre.")), NumberRange(1, 1000, _l("Entre 1 et 1000."))])
-    days = IntegerField(_l("Valable pendant (jours)"), default=14,
-                        validators=[InputRequired(_l("Indiquez un nombre de jours.")), NumberRange(1, 365, _l("Entre 1 et 365 jours."))])
+    max_uses = IntegerField(
+        _l("Nombre de personnes qui peuvent l'utiliser"),
+        default=1,
+        validators=[InputRequired(_l("Indiquez un nombre.")), NumberRange(1, 1000, _l("Entre 1 et 1000."))],
+    )
+    days = IntegerField(
+        _l("Valable pendant (jours)"),
+        default=14,
+        validators=[
+            InputRequired(_l("Indiquez un nombre de jours.")),
+            NumberRange(1, 365, _l("Entre 1 et 365 jours.")),
+        ],
+    )
 
 
 class CreateAccountForm(FlaskForm):
     """A mediator or space admin creates an account for someone, who then picks a password."""
 
-    username = StringField(_l("Identifiant de la personne"), validators=[DataRequired(_l("Choisissez un identifiant.")), Length(max=40)])
-    display_name = StringField(_l("Nom affiché"), validators=[DataRequired(_l("Indiquez le nom de la personne.")), Length(max=80)])
+    username = StringField(
+        _l("Identifiant de la personne"), validators=[DataRequired(_l("Choisissez un identifiant.")), Length(max=40)]
+    )
+    display_name = StringField(
+        _l("Nom affiché"), validators=[DataRequired(_l("Indiquez le nom de la personne.")), Length(max=80)]
+    )
     email = EmailField(_l("Adresse e-mail (facultative)"), validators=[Optional(), Length(max=254)])
     role = SelectField(_l("Rôle dans l'espace"), choices=ROLE_CHOICES)

@@ -1,4 +1,5 @@
 """Spaces, memberships, invitations, news items and the activity feed."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,17 +8,34 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
-from agora.spaces.tenancy import SpaceScoped, membership_in
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
+from agora.spaces.tenancy import SpaceScoped, membership_in
 
 ROLES = ("admin", "member", "reader")
 MODULES = ("forum", "agenda", "documents", "tasks", "polls", "members")
 #: Slugs that would shadow a server page or confuse people reading an address.
 RESERVED_SLUGS = frozenset(
     {
-        "admin", "login", "logout", "static", "ical", "api", "s", "search", "healthz", "join",
-        "setup", "password", "profile", "language", "agenda", "tasks", "new", "settings", "www",
+        "admin",
+        "login",
+        "logout",
+        "static",
+        "ical",
+        "api",
+        "s",
+        "search",
+        "healthz",
+        "join",
+        "setup",
+        "password",
+        "profile",
+        "language",
+        "agenda",
+        "tasks",
+        "new",
+        "settings",
+        "www",
     }
 )
 
@@ -85,7 +103,7 @@ class Membership(SpaceScoped, db.Model):
 
     space: Mapped[Space] = relationship()
     user: Mapped[User] = relationship(back_populates="memberships")
-    organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821
+    organisation: Mapped[Organisation | None] = relationship()  # noqa: F821
 
 
 class Invitation(SpaceScoped, db.Model):

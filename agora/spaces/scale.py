@@ -1,4 +1,5 @@
 """Generated news for `agora demo --spaces N --scale K` (see agora/scale.py)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,6 +13,17 @@ def seed_scale(ctx: ScaleContext) -> None:
 
     space, writers, now = ctx.space, ctx.writers, ctx.now
     count = ctx.want["news"]
-    ctx.bulk(NewsItem, [{"space_id": space.id, "author_id": writers[0], "title": ctx.sentence()[:200],
-                      "body": " ".join(ctx.sentence() for _ in range(3)), "is_pinned": n == 0,
-                      "created_at": now - timedelta(days=count - n)} for n in range(count)])
+    ctx.bulk(
+        NewsItem,
+        [
+            {
+                "space_id": space.id,
+                "author_id": writers[0],
+                "title": ctx.sentence()[:200],
+                "body": " ".join(ctx.sentence() for _ in range(3)),
+                "is_pinned": n == 0,
+                "created_at": now - timedelta(days=count - n),
+            }
+            for n in range(count)
+        ],
+    )

@@ -2,6 +2,7 @@
 
 Each takes the space first when it acts inside one, flushes, and never commits.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,16 +49,21 @@ def suggest_slug(wanted: str) -> str | None:
     if not base:
         return None
     taken = set(db.session.scalars(select(Space.slug).where(Space.slug.like(f"{base}%")))) | RESERVED_SLUGS
-    return next((c for c in (base, *(f"{base}-{n}" for n in range(2, 100))) if c not in taken and SLUG_RE.match(c)), None)
+    return next(
+        (c for c in (base, *(f"{base}-{n}" for n in range(2, 100))) if c not in taken and SLUG_RE.match(c)), None
+    )
 
 
-def create_space(slug: str, name: str, *, actor: User | None, admin: User | None = None, quota_mb: int = 1024,
-                 description: str = "") -> Space:
+def create_space(
+    slug: str, name: str, *, actor: User | None, admin: User | None = None, quota_mb: int = 1024, description: str = ""
+) -> Space:
     """Create a space, optionally with its first admin. Raises ServiceError for a bad or taken slug."""
     slug = slug.strip().lower()
     problem, status = None, 400
     if not SLUG_RE.match(slug):
-        problem = _l("L'adresse courte doit faire 1 à 40 caractères : lettres minuscules sans accent, chiffres et tirets.")
+        problem = _l(
+            "L'adresse courte doit faire 1 à 40 caractères : lettres minuscules sans accent, chiffres et tirets."
+        )
     elif slug in RESERVED_SLUGS:
         problem = _l("Cette adresse courte est réservée : choisissez-en une autre.")
     elif get_space_by_slug(slug) is not None:
@@ -72,8 +78,14 @@ def create_space(slug: str, name: str, *, actor: User | None, admin: User | None
         raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
     if quota_mb < 0:
         raise ServiceError(_l("Le quota ne peut pas être négatif."), field="quota_mb")
-    space = Space(slug=slug, name=name[:120], description=description, quota_mb=quota_mb, modules=list(MODULES),
-                  last_activity_at=utcnow())
+    space = Space(
+        slug=slug,
+        name=name[:120],
+        description=description,
+        quota_mb=quota_mb,
+        modules=list(MODULES),
+        last_activity_at=utcnow(),
+    )
     db.session.add(space)
     db.session.flush()
     audit("space.created", actor, space=space, target=space.name)
@@ -128,16 +140,17 @@ def setup_link_receivers(space: Space, users: list[User]) -> set[int]:
     candidates = {u.id for u in users if not u.is_site_admin and (u.password_hash is None or not u.email)}
     if not candidates:
         return set()
-    admins = set(db.session.scalars(select(Membership.user_id).where(
-        Membership.user_id.in_(candidates), Membership.role == "admin")))
+    admins = set(
+        db.session.scalars(
+            select(Membership.user_id).where(Membership.user_id.in_(candidates), Membership.role == "admin")
+        )
+    )
     return {u.id for u in users if u.id in candidates and (u.password_hash is None or u.id not in admins)}
 
 
 def get_membership(space: Space, membership_id: int) -> Membership | None:
     """Return the membership with that id in this space only."""
-    return db.session.scalar(
-        select(Membership).where(Membership.id == membership_id, Membership.space_id == space.id)
-    )
+    return db.session.scalar(select(Membership).where(Membership.id == membership_id, Membership.space_id == space.id))
 
 
 def _admin_count(space: Space) -> int:
@@ -176,21 +189,38 @@ def remove_member(space: Space, membership: Membership, *, actor: User | None) -
 # Invitations ------------------------------------------------------------------------------
 
 
-def create_invitation(space: Space, *, role: str, max_uses: int, days: int, label: str, actor: User) -> tuple[Invitation, str]:
+def create_invitation(
+    space: Space, *, role: str, max_uses: int, days: int, label: str, actor: User
+) -> tuple[Invitation, str]:
     """Create an invitation link; return it with its secret, which is shown only now."""
     check_role(role)
     if not 1 <= max_uses <= MAX_INVITATION_USES:
-        raise ServiceError(_l("Le nombre d'utilisations doit aller de 1 à %(n)s.", n=MAX_INVITATION_USES), field="max_uses")
+        raise ServiceError(
+            _l("Le nombre d'utilisations doit aller de 1 à %(n)s.", n=MAX_INVITATION_USES), field="max_uses"
+        )
     if not 1 <= days <= MAX_INVITATION_DAYS:
-        raise ServiceError(_l("La durée de validité doit aller de 1 à %(n)s jours.", n=MAX_INVITATION_DAYS), field="days")
+        raise ServiceError(
+            _l("La durée de validité doit aller de 1 à %(n)s jours.", n=MAX_INVITATION_DAYS), field="days"
+        )
     raw = secrets.token_urlsafe(24)
     invitation = Invitation(
-        space_id=space.id, token_hash=hash_token(raw), role=role, max_uses=max_uses,
-        expires_at=utcnow() + timedelta(days=days), label=one_line(label)[:120], created_by_id=actor.id,
+        space_id=space.id,
+        token_hash=hash_token(raw),
+        role=role,
+        max_uses=max_uses,
+        expires_at=utcnow() + timedelta(days=days),
+        label=one_line(label)[:120],
+        created_by_id=actor.id,
     )
     db.session.add(invitation)
     db.session.flush()
-    audit("invitation.created", actor, space=space, target=label or None, details={"role": role, "max_uses": max_uses, "days": days})
+    audit(
+        "invitation.created",
+        actor,
+        space=space,
+        target=label or None,
+        details={"role": role, "max_uses": max_uses, "days": days},
+    )
     return invitation, raw
 
 
@@ -198,14 +228,16 @@ def create_invitation(space: Space, *, role: str, max_uses: int, days: int, labe
 ADDRESSED_INVITATION_DAYS = 30
 
 
-def invite_address(space: Space, *, email: str, name: str, role: str, organisation_id: int | None, function: str,
-                   actor: User) -> tuple[Invitation, str]:
+def invite_address(
+    space: Space, *, email: str, name: str, role: str, organisation_id: int | None, function: str, actor: User
+) -> tuple[Invitation, str]:
     """An invitation for one person, to be mailed to `email`: single use, with what they get on accepting.
 
     Returns it with its secret (for the mail). Nothing is looked up: whether an account holds that
     address stays unknown to the one inviting, and no account joins without opening the link."""
-    invitation, raw = create_invitation(space, role=role, max_uses=1, days=ADDRESSED_INVITATION_DAYS, label=name,
-                                        actor=actor)
+    invitation, raw = create_invitation(
+        space, role=role, max_uses=1, days=ADDRESSED_INVITATION_DAYS, label=name, actor=actor
+    )
     invitation.email, invitation.organisation_id, invitation.function = email, organisation_id, one_line(function)[:120]
     return invitation, raw
 
@@ -270,8 +302,9 @@ def revoke_invitation(space: Space, invitation: Invitation, *, actor: User) -> N
 def record_activity(space: Space, actor: User | None, verb: str, title: str, url: str | None = None) -> Activity:
     """Add a line to the space's "what's new" feed and mark the space active."""
     now = utcnow()
-    activity = Activity(space_id=space.id, actor_id=actor.id if actor else None, verb=verb, title=title[:200],
-                        url=url, created_at=now)
+    activity = Activity(
+        space_id=space.id, actor_id=actor.id if actor else None, verb=verb, title=title[:200], url=url, created_at=now
+    )
     db.session.add(activity)
     space.last_activity_at = now
     return activity
@@ -283,13 +316,23 @@ def save_news(space: Space, news: NewsItem | None, *, title: str, body: str, is_
     if not title:
         raise ServiceError(_l("Donnez un titre à l'actualité."), field="title")
     if news is None:
-        news = NewsItem(space_id=space.id, author_id=author.id, title=title[:200], body=body.strip(), is_pinned=is_pinned)
+        news = NewsItem(
+            space_id=space.id, author_id=author.id, title=title[:200], body=body.strip(), is_pinned=is_pinned
+        )
         db.session.add(news)
         db.session.flush()
         record_activity(space, author, "news", news.title, f"/s/{space.slug}/#news-{news.id}")
-        notification_wanted.send(space, kind="news", verb="news", recipients=None, actor=author, title=news.title,
-                                 url=f"/s/{space.slug}/#news-{news.id}", group_key=f"news:{space.id}",
-                                 excerpt=news.body)
+        notification_wanted.send(
+            space,
+            kind="news",
+            verb="news",
+            recipients=None,
+            actor=author,
+            title=news.title,
+            url=f"/s/{space.slug}/#news-{news.id}",
+            group_key=f"news:{space.id}",
+            excerpt=news.body,
+        )
     else:
         news.title, news.body, news.is_pinned, news.updated_at = title[:200], body.strip(), is_pinned, utcnow()
     return news

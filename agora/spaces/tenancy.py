@@ -4,6 +4,7 @@ Every feature's pages live on a blueprint made by `space_blueprint`, which loads
 the caller's membership into `g` before any view runs. No membership, an archived space or a
 switched-off module gives 404: a stranger learns nothing, not even that the space exists.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, g, request

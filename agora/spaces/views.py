@@ -1,4 +1,5 @@
 """The person's dashboard, a space's home, its settings, members and invitations, and joining."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,13 +19,13 @@ from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.security import forbid_caching, keep_secret, kept_secret
 from agora.core.services import ServiceError
-from agora.spaces.tenancy import membership_in, require, space_blueprint
 from agora.core.time import utcnow
 from agora.core.urls import secret_url
 from agora.extensions import db
 from agora.spaces import services
 from agora.spaces.forms import CreateAccountForm, InvitationForm, NewsForm, RoleForm, SettingsForm
 from agora.spaces.models import Activity, Invitation, Membership, NewsItem, Space
+from agora.spaces.tenancy import membership_in, require, space_blueprint
 
 bp = space_blueprint("spaces", __name__)
 home_bp = Blueprint("home", __name__)
@@ -69,12 +70,13 @@ def home():
     """News (pinned first) and what happened since the previous visit."""
     space = g.space
     news = db.session.scalars(
-        select(NewsItem).where(NewsItem.space_id == space.id)
-        .order_by(NewsItem.is_pinned.desc(), NewsItem.created_at.desc()).limit(10)
+        select(NewsItem)
+        .where(NewsItem.space_id == space.id)
+        .order_by(NewsItem.is_pinned.desc(), NewsItem.created_at.desc())
+        .limit(10)
     ).all()
     page = paginate(
-        select(Activity).where(Activity.space_id == space.id)
-        .order_by(Activity.created_at.desc(), Activity.id.desc()),
+        select(Activity).where(Activity.space_id == space.id).order_by(Activity.created_at.desc(), Activity.id.desc()),
         ACTIVITY_PER_PAGE,
     )
     previous_visit = g.membership.last_visit_at or g.membership.created_at
@@ -95,9 +97,18 @@ def home():
         from agora.polls.services import open_polls
 
         polls = open_polls(space)
-    html = render_template("spaces/home.html", space=space, news=news, page=page, previous_visit=previous_visit,
-                           upcoming=upcoming, my_tasks=my_tasks, today=today, polls=polls,
-                           activity_labels=registry.activity_labels())
+    html = render_template(
+        "spaces/home.html",
+        space=space,
+        news=news,
+        page=page,
+        previous_visit=previous_visit,
+        upcoming=upcoming,
+        my_tasks=my_tasks,
+        today=today,
+        polls=polls,
+        activity_labels=registry.activity_labels(),
+    )
     if page.number == 1:
         # After rendering: a commit expires every loaded object, and reloading them costs a query each.
         services.mark_visit(g.membership, page.items[0].created_at if page.items else None)
@@ -124,8 +135,14 @@ def _news_form(news: NewsItem | None):
     form = NewsForm(obj=news)
     return save_form(
         form,
-        lambda: services.save_news(g.space, news, title=form.title.data, body=form.body.data or "",
-                                   is_pinned=form.is_pinned.data, author=current_user),
+        lambda: services.save_news(
+            g.space,
+            news,
+            title=form.title.data,
+            body=form.body.data or "",
+            is_pinned=form.is_pinned.data,
+            author=current_user,
+        ),
         message=_("L'actualité est publiée."),
         done=lambda _saved: url_for("spaces.home"),
         render=lambda: render_template("spaces/news_form.html", form=form, news=news, space=g.space),
@@ -154,8 +171,13 @@ def settings():
     form = SettingsForm(obj=space)
     if form.validate_on_submit():
         try:
-            services.update_space(space, name=form.name.data, description=form.description.data or "",
-                                  colour=form.colour.data, modules=form.modules.data or [])
+            services.update_space(
+                space,
+                name=form.name.data,
+                description=form.description.data or "",
+                colour=form.colour.data,
+                modules=form.modules.data or [],
+            )
         except ServiceError as exc:
             db.session.rollback()
             apply_service_error(form, exc)
@@ -174,13 +196,18 @@ def settings():
 def _manage_page(status: int = 200, invitation_form=None, account_form=None):
     space = g.space
     page = paginate(
-        select(Membership).join(User).where(Membership.space_id == space.id)
-        .order_by(Membership.role, User.display_name).options(db.joinedload(Membership.user)),
+        select(Membership)
+        .join(User)
+        .where(Membership.space_id == space.id)
+        .order_by(Membership.role, User.display_name)
+        .options(db.joinedload(Membership.user)),
         MEMBERS_PER_PAGE,
     )
     invitations = db.session.scalars(
-        select(Invitation).where(Invitation.space_id == space.id, Invitation.revoked_at.is_(None))
-        .order_by(Invitation.created_at.desc()).limit(50)
+        select(Invitation)
+        .where(Invitation.space_id == space.id, Invitation.revoked_at.is_(None))
+        .order_by(Invitation.created_at.desc())
+        .limit(50)
     ).all()
     return render_template(
         "spaces/manage_members.html",
@@ -246,8 +273,12 @@ def create_invitation():
     if form.validate_on_submit():
         try:
             invitation, raw = services.create_invitation(
-                g.space, role=form.role.data, max_uses=form.max_uses.data, days=form.days.data,
-                label=form.label.data or "", actor=current_user,
+                g.space,
+                role=form.role.data,
+                max_uses=form.max_uses.data,
+                days=form.days.data,
+                label=form.label.data or "",
+                actor=current_user,
             )
         except ServiceError as exc:
             db.session.rollback()
@@ -288,8 +319,9 @@ def create_account():
     form = CreateAccountForm(prefix="acc")
     if form.validate_on_submit():
         try:
-            user = auth_services.create_user(form.username.data, None, display_name=form.display_name.data,
-                                             email=form.email.data)
+            user = auth_services.create_user(
+                form.username.data, None, display_name=form.display_name.data, email=form.email.data
+            )
             services.add_member(g.space, user, form.role.data, actor=current_user)
             auth_services.audit("account.created", current_user, space=g.space, target=user.username)
             raw = auth_services.issue_token(user, "setup")
@@ -357,7 +389,9 @@ def join(token: str):
         except ServiceError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
-            return render_template("spaces/join.html", invitation=invitation, space=space, usable=False, form=form), exc.status
+            return render_template(
+                "spaces/join.html", invitation=invitation, space=space, usable=False, form=form
+            ), exc.status
         db.session.commit()
         flash(_("Bienvenue dans l'espace « %(name)s » !", name=space.name), "success")
         return redirect(url_for("spaces.home", slug=space.slug))
@@ -365,8 +399,9 @@ def join(token: str):
     refused = _signup_refusal(form) if not current_user.is_authenticated and form.is_submitted() else None
     if refused == 0:
         try:
-            user = auth_services.create_user(form.username.data, form.password.data,
-                                             display_name=form.display_name.data, email=form.email.data)
+            user = auth_services.create_user(
+                form.username.data, form.password.data, display_name=form.display_name.data, email=form.email.data
+            )
             auth_services.audit("account.created", user, space=space, target=user.username)
             services.accept_invitation(invitation, user)
         except ServiceError as exc:
@@ -406,8 +441,15 @@ def decline(token: str):
         services.decline_invitation(invitation)
     except ServiceError as exc:
         db.session.rollback()
-        return render_template("spaces/join.html", invitation=invitation, space=invitation.space, usable=False,
-                               form=SignupForm()), exc.status
+        return render_template(
+            "spaces/join.html", invitation=invitation, space=invitation.space, usable=False, form=SignupForm()
+        ), exc.status
     db.session.commit()
-    return render_template("spaces/join.html", invitation=invitation, space=invitation.space, usable=False,
-                           declined=True, form=SignupForm())
+    return render_template(
+        "spaces/join.html",
+        invitation=invitation,
+        space=invitation.space,
+        usable=False,
+        declined=True,
+        form=SignupForm(),
+    )

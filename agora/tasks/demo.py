@@ -1,4 +1,5 @@
 """Demo content of the tasks: an action plan per demo space."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -31,7 +32,16 @@ def seed_demo(space, people: dict[str, User], admin: User | None) -> None:
     for list_name, title, username, due_in, status_index in TASKS.get(space.slug, []):
         if list_name not in made_lists:
             made_lists[list_name] = tasks.save_list(space, name=list_name, description="")
-        tasks.save_task(space, None, tasks.TaskData(
-            title=title, list_id=made_lists[list_name].id, status_id=all_statuses[status_index].id,
-            start_on=today + timedelta(days=due_in - 10), due_on=today + timedelta(days=due_in),
-            assignee_ids=(people[username].id,)), actor=people[username])
+        tasks.save_task(
+            space,
+            None,
+            tasks.TaskData(
+                title=title,
+                list_id=made_lists[list_name].id,
+                status_id=all_statuses[status_index].id,
+                start_on=today + timedelta(days=due_in - 10),
+                due_on=today + timedelta(days=due_in),
+                assignee_ids=(people[username].id,),
+            ),
+            actor=people[username],
+        )

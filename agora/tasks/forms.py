@@ -1,4 +1,5 @@
 """Task forms."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -9,20 +10,32 @@ from agora.core.forms import supported_date
 from agora.core.urls import to_id
 from agora.documents.forms import attachments_field
 
-PRIORITY_CHOICES = [SelectChoice("normal", _l("normale")), SelectChoice("high", _l("haute")), SelectChoice("low", _l("basse"))]
+PRIORITY_CHOICES = [
+    SelectChoice("normal", _l("normale")),
+    SelectChoice("high", _l("haute")),
+    SelectChoice("low", _l("basse")),
+]
 
 
 class TaskForm(FlaskForm):
     title = StringField(_l("Titre"), validators=[DataRequired(_l("Donnez un titre à la tâche.")), Length(max=200)])
     task_list = SelectField(_l("Liste"), coerce=to_id, validate_choice=False)
     status = SelectField(_l("Statut"), coerce=to_id, validate_choice=False)
-    assignees = SelectMultipleField(_l("Qui s'en occupe"), coerce=to_id, validate_choice=False,
-                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    assignees = SelectMultipleField(
+        _l("Qui s'en occupe"),
+        coerce=to_id,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     start_on = DateField(_l("Début"), validators=[Optional(), supported_date])
     due_on = DateField(_l("Échéance"), validators=[Optional(), supported_date])
     priority = SelectField(_l("Priorité"), choices=PRIORITY_CHOICES, default="normal")
-    progress = IntegerField(_l("Avancement (%)"), default=0,
-                            validators=[Optional(), NumberRange(0, 100, _l("L'avancement va de 0 à 100 %%."))])
+    progress = IntegerField(
+        _l("Avancement (%)"),
+        default=0,
+        validators=[Optional(), NumberRange(0, 100, _l("L'avancement va de 0 à 100 %%."))],
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
     attachments = attachments_field()
 
@@ -33,8 +46,13 @@ class NameForm(FlaskForm):
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Votre commentaire"), validators=[DataRequired(_l("Le commentaire est vide.")), Length(max=10000)])
+    body = TextAreaField(
+        _l("Votre commentaire"), validators=[DataRequired(_l("Le commentaire est vide.")), Length(max=10000)]
+    )
 
 
 class ChecklistForm(FlaskForm):
-    text = StringField(_l("Nouvel élément de la liste de contrôle"), validators=[DataRequired(_l("Écrivez l'élément à ajouter.")), Length(max=300)])
+    text = StringField(
+        _l("Nouvel élément de la liste de contrôle"),
+        validators=[DataRequired(_l("Écrivez l'élément à ajouter.")), Length(max=300)],
+    )

@@ -1,4 +1,5 @@
 """Task lists, statuses, tasks with assignees, checklist items and comments."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -7,10 +8,10 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agora.auth.models import User
-from agora.spaces.tenancy import SpaceScoped
 from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 from agora.spaces.models import Space
+from agora.spaces.tenancy import SpaceScoped
 
 PRIORITIES = ("low", "normal", "high")
 
@@ -57,7 +58,7 @@ class Task(SpaceScoped, db.Model):
     space: Mapped[Space] = relationship()
     task_list: Mapped[TaskList] = relationship()
     status: Mapped[TaskStatus] = relationship()
-    assignees: Mapped[list["TaskAssignee"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    assignees: Mapped[list[TaskAssignee]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def assignee_ids(self) -> set[int]:

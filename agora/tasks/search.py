@@ -1,4 +1,5 @@
 """What the tasks module gives the search index: tasks (with their checklist) and comments."""
+
 from __future__ import annotations
 
 from flask import url_for
@@ -14,8 +15,16 @@ def task_entry(task_id: int, **_options) -> Entry | None:
     if task is None:
         return None
     checklist = " ".join(db.session.scalars(select(ChecklistItem.text).where(ChecklistItem.task_id == task.id)))
-    return Entry(entry_key("tasks.task", task.id), "tasks.task", "tasks", task.space_id, task.id, task.title,
-                 f"{task.description}\n{checklist}", task.updated_at)
+    return Entry(
+        entry_key("tasks.task", task.id),
+        "tasks.task",
+        "tasks",
+        task.space_id,
+        task.id,
+        task.title,
+        f"{task.description}\n{checklist}",
+        task.updated_at,
+    )
 
 
 def comment_entry(comment_id: int, **_options) -> Entry | None:
@@ -23,8 +32,17 @@ def comment_entry(comment_id: int, **_options) -> Entry | None:
     if comment is None:
         return None
     task = db.session.get(Task, comment.task_id)
-    return Entry(entry_key("tasks.comment", comment.id), "tasks.comment", "tasks", comment.space_id, comment.id,
-                 task.title, comment.body, comment.created_at, parent=entry_key("tasks.task", task.id))
+    return Entry(
+        entry_key("tasks.comment", comment.id),
+        "tasks.comment",
+        "tasks",
+        comment.space_id,
+        comment.id,
+        task.title,
+        comment.body,
+        comment.created_at,
+        parent=entry_key("tasks.task", task.id),
+    )
 
 
 def task_url(slug: str, object_id: int, _entry: Entry) -> str:

@@ -2,6 +2,7 @@
 
 Each takes the space first, looks objects up inside it only, flushes and never commits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ def statuses(space: Space) -> list[TaskStatus]:
 
 def statuses_and_whether_created(space: Space) -> tuple[list[TaskStatus], bool]:
     """The space's statuses in board order, and True when this call created the three defaults."""
-    found = list(db.session.scalars(select(TaskStatus).where(TaskStatus.space_id == space.id).order_by(TaskStatus.position)))
+    found = list(
+        db.session.scalars(select(TaskStatus).where(TaskStatus.space_id == space.id).order_by(TaskStatus.position))
+    )
     if found:
         return found, False
     found = [TaskStatus(space_id=space.id, name=str(name), position=n) for n, name in enumerate(DEFAULT_STATUSES)]
@@ -58,7 +61,11 @@ def is_late(task: Task, done_id: int, on: date | None = None) -> bool:
 
 
 def lists(space: Space) -> list[TaskList]:
-    return list(db.session.scalars(select(TaskList).where(TaskList.space_id == space.id).order_by(TaskList.position, TaskList.name)))
+    return list(
+        db.session.scalars(
+            select(TaskList).where(TaskList.space_id == space.id).order_by(TaskList.position, TaskList.name)
+        )
+    )
 
 
 def get_list(space: Space, list_id: int | None) -> TaskList | None:
@@ -79,8 +86,12 @@ def save_list(space: Space, *, name: str, description: str) -> TaskList:
         raise ServiceError(_l("Donnez un nom à la liste."), field="name")
     if db.session.scalar(select(TaskList.id).where(TaskList.space_id == space.id, TaskList.name == name)):
         raise ServiceError(_l("Une liste porte déjà ce nom."), field="name", status=409)
-    position = db.session.scalar(select(func.coalesce(func.max(TaskList.position), 0)).where(TaskList.space_id == space.id))
-    task_list = TaskList(space_id=space.id, name=name, description=(description or "").strip()[:2000], position=position + 1)
+    position = db.session.scalar(
+        select(func.coalesce(func.max(TaskList.position), 0)).where(TaskList.space_id == space.id)
+    )
+    task_list = TaskList(
+        space_id=space.id, name=name, description=(description or "").strip()[:2000], position=position + 1
+    )
     db.session.add(task_list)
     db.session.flush()
     return task_list
@@ -121,8 +132,11 @@ def delete_status(space: Space, status: TaskStatus) -> None:
 
 
 def get_task(space: Space, task_id: int) -> Task | None:
-    return db.session.scalar(select(Task).where(Task.id == task_id, Task.space_id == space.id)
-                             .options(selectinload(Task.assignees).selectinload(TaskAssignee.user)))
+    return db.session.scalar(
+        select(Task)
+        .where(Task.id == task_id, Task.space_id == space.id)
+        .options(selectinload(Task.assignees).selectinload(TaskAssignee.user))
+    )
 
 
 @dataclass
@@ -141,10 +155,17 @@ class TaskData:
 def _members(space: Space, user_ids: set[int]) -> list[User]:
     if not user_ids:
         return []
-    found = list(db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.space_id == space.id, User.id.in_(user_ids), Membership.role.in_(("admin", "member", "reader")))
-    ))
+    found = list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.space_id == space.id,
+                User.id.in_(user_ids),
+                Membership.role.in_(("admin", "member", "reader")),
+            )
+        )
+    )
     if len(found) != len(user_ids):
         raise ServiceError(_l("On ne peut confier une tâche qu'à un membre de l'espace."), field="assignees")
     return found
@@ -187,7 +208,8 @@ def save_task(space: Space, task: Task | None, data: TaskData, *, actor: User) -
     task.updated_at = utcnow()
     wanted = {u.id for u in assignees}
     task.assignees = [a for a in task.assignees if a.user_id in wanted] + [
-        TaskAssignee(space_id=space.id, user_id=uid) for uid in wanted - old_assignees]
+        TaskAssignee(space_id=space.id, user_id=uid) for uid in wanted - old_assignees
+    ]
     db.session.flush()
     after_commit("tasks.task", task.id, space.id, "created" if creating else "updated")
     if creating:
@@ -214,7 +236,9 @@ def add_checklist_item(space: Space, task: Task, text: str) -> ChecklistItem:
     text = one_line(text)[:300]
     if not text:
         raise ServiceError(_l("Écrivez l'élément à ajouter."), field="text")
-    position = db.session.scalar(select(func.count()).select_from(ChecklistItem).where(ChecklistItem.task_id == task.id))
+    position = db.session.scalar(
+        select(func.count()).select_from(ChecklistItem).where(ChecklistItem.task_id == task.id)
+    )
     item = ChecklistItem(space_id=space.id, task_id=task.id, text=text, position=position)
     db.session.add(item)
     db.session.flush()
@@ -237,8 +261,11 @@ def delete_task(space: Space, task: Task) -> None:
 
 
 def get_checklist_item(space: Space, task: Task, item_id: int) -> ChecklistItem | None:
-    return db.session.scalar(select(ChecklistItem).where(
-        ChecklistItem.id == item_id, ChecklistItem.task_id == task.id, ChecklistItem.space_id == space.id))
+    return db.session.scalar(
+        select(ChecklistItem).where(
+            ChecklistItem.id == item_id, ChecklistItem.task_id == task.id, ChecklistItem.space_id == space.id
+        )
+    )
 
 
 def add_comment(space: Space, task: Task, author: User, body: str) -> TaskComment:
@@ -247,8 +274,9 @@ def add_comment(space: Space, task: Task, author: User, body: str) -> TaskCommen
         raise ServiceError(_l("Le commentaire est vide."), field="body")
     if len(body) > 10_000:
         raise ServiceError(_l("Le commentaire est trop long."), field="body")
-    comment = TaskComment(space_id=space.id, task_id=task.id, author_id=author.id, body=body,
-                          body_html=str(render_markdown(body)))
+    comment = TaskComment(
+        space_id=space.id, task_id=task.id, author_id=author.id, body=body, body_html=str(render_markdown(body))
+    )
     db.session.add(comment)
     db.session.flush()
     after_commit("tasks.comment", comment.id, space.id, "created")
@@ -257,15 +285,30 @@ def add_comment(space: Space, task: Task, author: User, body: str) -> TaskCommen
 
 
 def _notify(space: Space, task: Task, actor: User, verb: str, people: list[User], excerpt: str) -> None:
-    notifications.notify(space, "task", verb, people, actor=actor, title=task.title,
-                         url=url_for("tasks.show_task", slug=space.slug, task_id=task.id),
-                         group_key=f"task:{task.id}", excerpt=excerpt)
+    notifications.notify(
+        space,
+        "task",
+        verb,
+        people,
+        actor=actor,
+        title=task.title,
+        url=url_for("tasks.show_task", slug=space.slug, task_id=task.id),
+        group_key=f"task:{task.id}",
+        excerpt=excerpt,
+    )
 
 
 def tasks_query(space_ids: list[int]):
-    return (select(Task).where(Task.space_id.in_(space_ids))
-            .options(selectinload(Task.assignees).selectinload(TaskAssignee.user), selectinload(Task.status),
-                     selectinload(Task.task_list), selectinload(Task.space)))
+    return (
+        select(Task)
+        .where(Task.space_id.in_(space_ids))
+        .options(
+            selectinload(Task.assignees).selectinload(TaskAssignee.user),
+            selectinload(Task.status),
+            selectinload(Task.task_list),
+            selectinload(Task.space),
+        )
+    )
 
 
 def my_open_tasks(user: User, space_ids: list[int], limit: int | None = None) -> list[Task]:
@@ -273,8 +316,11 @@ def my_open_tasks(user: User, space_ids: list[int], limit: int | None = None) ->
     if not space_ids:
         return []
     done = _done_ids(space_ids)
-    stmt = tasks_query(space_ids).join(TaskAssignee, TaskAssignee.task_id == Task.id).where(
-        TaskAssignee.user_id == user.id, Task.status_id.not_in(done or {0}))
+    stmt = (
+        tasks_query(space_ids)
+        .join(TaskAssignee, TaskAssignee.task_id == Task.id)
+        .where(TaskAssignee.user_id == user.id, Task.status_id.not_in(done or {0}))
+    )
     if limit is not None:
         stmt = stmt.order_by(Task.due_on.is_(None), Task.due_on, Task.title, Task.id).limit(limit)
     return sorted(db.session.scalars(stmt), key=lambda t: (t.due_on or date.max, t.title))
@@ -282,8 +328,9 @@ def my_open_tasks(user: User, space_ids: list[int], limit: int | None = None) ->
 
 def _done_ids(space_ids: list[int]) -> set[int]:
     """The "done" status of each space: its highest position."""
-    rows = db.session.execute(select(TaskStatus.space_id, TaskStatus.id, TaskStatus.position)
-                              .where(TaskStatus.space_id.in_(space_ids))).all()
+    rows = db.session.execute(
+        select(TaskStatus.space_id, TaskStatus.id, TaskStatus.position).where(TaskStatus.space_id.in_(space_ids))
+    ).all()
     best: dict[int, tuple[int, int]] = {}
     for space_id, status_id, position in rows:
         if space_id not in best or position > best[space_id][0]:

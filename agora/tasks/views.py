@@ -1,4 +1,5 @@
 """Task pages: list with filters, board, timeline, a task, lists and statuses, my tasks."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,11 +13,11 @@ from wtforms import SelectChoice
 from agora.core.forms import save_form
 from agora.core.pagination import paginate
 from agora.core.services import ServiceError
-from agora.spaces.tenancy import require, space_blueprint
 from agora.core.urls import date_arg, int_arg
 from agora.documents import services as documents
 from agora.extensions import db
 from agora.spaces.models import Membership, Space
+from agora.spaces.tenancy import require, space_blueprint
 from agora.tasks import services
 from agora.tasks.forms import ChecklistForm, CommentForm, NameForm, TaskForm
 from agora.tasks.models import ChecklistItem, Task, TaskAssignee, TaskComment
@@ -40,8 +41,13 @@ def _context():
         # Kept, once for the space: otherwise every visit of a space without tasks would write them
         # again (and wait for SQLite's writer) only to roll them back.
         db.session.commit()
-    return {"space": g.space, "statuses": all_statuses, "done_id": services.done_status_id(all_statuses),
-            "today": services.today(), "lists": services.lists(g.space)}
+    return {
+        "space": g.space,
+        "statuses": all_statuses,
+        "done_id": services.done_status_id(all_statuses),
+        "today": services.today(),
+        "lists": services.lists(g.space),
+    }
 
 
 @bp.get("/")
@@ -71,8 +77,12 @@ def list_tasks():
 def _people():
     from agora.auth.models import User
 
-    return db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
-                              .where(Membership.space_id == g.space.id).order_by(User.display_name)).all()
+    return db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.space_id == g.space.id)
+        .order_by(User.display_name)
+    ).all()
 
 
 #: Tasks shown per column of the board; the column links to the full list of its status.
@@ -90,18 +100,27 @@ def board():
         stmt = stmt.where(Task.list_id == task_list.id)
     # Each column shows its first BOARD_COLUMN tasks (soonest due first) and links to the rest:
     # a board stays readable, and its cost stays the same however many tasks pile up.
-    ranked = stmt.add_columns(func.row_number().over(
-        partition_by=Task.status_id, order_by=(Task.due_on.is_(None), Task.due_on, Task.id)).label("rank"))
+    ranked = stmt.add_columns(
+        func.row_number()
+        .over(partition_by=Task.status_id, order_by=(Task.due_on.is_(None), Task.due_on, Task.id))
+        .label("rank")
+    )
     ranked = ranked.subquery()
     shown = select(ranked.c.id).where(ranked.c.rank <= BOARD_COLUMN)
     columns = {s.id: [] for s in context["statuses"]}
-    for task in db.session.scalars(services.tasks_query([g.space.id]).where(Task.id.in_(shown))
-                                   .order_by(Task.due_on.is_(None), Task.due_on, Task.id)):
+    for task in db.session.scalars(
+        services.tasks_query([g.space.id])
+        .where(Task.id.in_(shown))
+        .order_by(Task.due_on.is_(None), Task.due_on, Task.id)
+    ):
         columns.setdefault(task.status_id, []).append(task)
-    totals = dict(db.session.execute(
-        select(Task.status_id, func.count()).where(Task.space_id == g.space.id,
-                                                   *([Task.list_id == task_list.id] if task_list else []))
-        .group_by(Task.status_id)).all())
+    totals = dict(
+        db.session.execute(
+            select(Task.status_id, func.count())
+            .where(Task.space_id == g.space.id, *([Task.list_id == task_list.id] if task_list else []))
+            .group_by(Task.status_id)
+        ).all()
+    )
     return render_template("tasks/board.html", columns=columns, totals=totals, task_list=task_list, **context)
 
 
@@ -112,18 +131,32 @@ def timeline():
     first = date_arg("from") or (context["today"] - timedelta(days=7))
     days = 42
     last = first + timedelta(days=days)
-    stmt = services.tasks_query([g.space.id]).where(Task.due_on.is_not(None), Task.due_on >= first,
-                                                    (Task.start_on.is_(None)) | (Task.start_on <= last))
+    stmt = services.tasks_query([g.space.id]).where(
+        Task.due_on.is_not(None), Task.due_on >= first, (Task.start_on.is_(None)) | (Task.start_on <= last)
+    )
     bars = []
     for task in db.session.scalars(stmt.order_by(Task.due_on, Task.id).limit(200)):
         start = max(task.start_on or task.due_on, first)
         end = min(task.due_on, last)
-        bars.append({"task": task, "x": (start - first).days * 100 / days,
-                     "width": max(((end - start).days + 1) * 100 / days, 100 / days),
-                     "late": services.is_late(task, context["done_id"], context["today"])})
+        bars.append(
+            {
+                "task": task,
+                "x": (start - first).days * 100 / days,
+                "width": max(((end - start).days + 1) * 100 / days, 100 / days),
+                "late": services.is_late(task, context["done_id"], context["today"]),
+            }
+        )
     today_x = (context["today"] - first).days * 100 / days if first <= context["today"] <= last else None
-    return render_template("tasks/timeline.html", bars=bars, first=first, last=last, today_x=today_x,
-                           previous=first - timedelta(days=days), following=last, **context)
+    return render_template(
+        "tasks/timeline.html",
+        bars=bars,
+        first=first,
+        last=last,
+        today_x=today_x,
+        previous=first - timedelta(days=days),
+        following=last,
+        **context,
+    )
 
 
 def _form(context: dict, task: Task | None = None) -> TaskForm:
@@ -142,9 +175,14 @@ def _form(context: dict, task: Task | None = None) -> TaskForm:
 
 def _data(form: TaskForm) -> services.TaskData:
     return services.TaskData(
-        title=form.title.data or "", list_id=form.task_list.data or None, status_id=form.status.data or None,
-        description=form.description.data or "", start_on=form.start_on.data, due_on=form.due_on.data,
-        priority=form.priority.data, progress=form.progress.data if form.progress.data is not None else 0,
+        title=form.title.data or "",
+        list_id=form.task_list.data or None,
+        status_id=form.status.data or None,
+        description=form.description.data or "",
+        start_on=form.start_on.data,
+        due_on=form.due_on.data,
+        priority=form.priority.data,
+        progress=form.progress.data if form.progress.data is not None else 0,
         assignee_ids=tuple(a for a in (form.assignees.data or []) if a),
     )
 
@@ -156,7 +194,8 @@ def new_task():
     context = _context()
     form = _form(context)
     return save_form(
-        form, lambda: _save_with_attachments(None, form),
+        form,
+        lambda: _save_with_attachments(None, form),
         message=_("La tâche est créée."),
         done=lambda task: url_for("tasks.show_task", task_id=task.id),
         render=lambda: render_template("tasks/form.html", form=form, task=None, **context),
@@ -165,7 +204,9 @@ def new_task():
 
 def _save_with_attachments(task: Task | None, form: TaskForm) -> Task:
     saved = services.save_task(g.space, task, _data(form), actor=current_user)
-    documents.attach_form_files(g.space, "tasks.task", saved.id, form.attachments.data, field="attachments", actor=current_user)
+    documents.attach_form_files(
+        g.space, "tasks.task", saved.id, form.attachments.data, field="attachments", actor=current_user
+    )
     return saved
 
 
@@ -177,13 +218,22 @@ def _task(task_id: int) -> Task:
 def show_task(task_id: int):
     """A task with its checklist and comments."""
     task = _task(task_id)
-    checklist = db.session.scalars(select(ChecklistItem).where(ChecklistItem.task_id == task.id)
-                                   .order_by(ChecklistItem.position, ChecklistItem.id)).all()
-    comments = db.session.scalars(select(TaskComment).where(TaskComment.task_id == task.id)
-                                  .order_by(TaskComment.created_at, TaskComment.id)).all()
-    return render_template("tasks/task.html", task=task, checklist=checklist, comments=comments,
-                           attachments=documents.attachments_for(g.space, "tasks.task", [task.id]).get(task.id),
-                           comment_form=CommentForm(), checklist_form=ChecklistForm(), **_context())
+    checklist = db.session.scalars(
+        select(ChecklistItem).where(ChecklistItem.task_id == task.id).order_by(ChecklistItem.position, ChecklistItem.id)
+    ).all()
+    comments = db.session.scalars(
+        select(TaskComment).where(TaskComment.task_id == task.id).order_by(TaskComment.created_at, TaskComment.id)
+    ).all()
+    return render_template(
+        "tasks/task.html",
+        task=task,
+        checklist=checklist,
+        comments=comments,
+        attachments=documents.attachments_for(g.space, "tasks.task", [task.id]).get(task.id),
+        comment_form=CommentForm(),
+        checklist_form=ChecklistForm(),
+        **_context(),
+    )
 
 
 @bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
@@ -194,7 +244,8 @@ def edit_task(task_id: int):
     context = _context()
     form = _form(context, task)
     return save_form(
-        form, lambda: _save_with_attachments(task, form),
+        form,
+        lambda: _save_with_attachments(task, form),
         message=_("La tâche est modifiée."),
         done=lambda _t: url_for("tasks.show_task", task_id=task.id),
         render=lambda: render_template("tasks/form.html", form=form, task=task, **context),
@@ -220,7 +271,9 @@ def move_task(task_id: int):
     db.session.commit()
     flash(_("« %(title)s » est maintenant : %(status)s.", title=task.title, status=task.status.name), "success")
     back = request.form.get("back")
-    return redirect(url_for("tasks.show_task", task_id=task.id) if back == "task" else url_for("tasks.board") + f"#task-{task.id}")
+    return redirect(
+        url_for("tasks.show_task", task_id=task.id) if back == "task" else url_for("tasks.board") + f"#task-{task.id}"
+    )
 
 
 def int_arg_form(name: str) -> int:
@@ -270,8 +323,10 @@ def manage_lists():
     if request.method == "POST":
         require(g.space.can_manage(current_user))
     return save_form(
-        form, lambda: services.save_list(g.space, name=form.name.data, description=form.description.data or ""),
-        message=_("La liste est créée."), done=lambda _l: url_for("tasks.manage_lists"),
+        form,
+        lambda: services.save_list(g.space, name=form.name.data, description=form.description.data or ""),
+        message=_("La liste est créée."),
+        done=lambda _l: url_for("tasks.manage_lists"),
         render=lambda: render_template("tasks/lists.html", form=form, **_context()),
     )
 
@@ -283,8 +338,10 @@ def manage_statuses():
     if request.method == "POST":
         require(g.space.can_manage(current_user))
     return save_form(
-        form, lambda: services.save_status(g.space, name=form.name.data),
-        message=_("Le statut est ajouté."), done=lambda _s: url_for("tasks.manage_statuses"),
+        form,
+        lambda: services.save_status(g.space, name=form.name.data),
+        message=_("Le statut est ajouté."),
+        done=lambda _s: url_for("tasks.manage_statuses"),
         render=lambda: render_template("tasks/statuses.html", form=form, **_context()),
     )
 
@@ -325,8 +382,11 @@ def delete_status(status_id: int):
 @login_required
 def my_tasks():
     """My open tasks across all my spaces, late ones first."""
-    spaces = db.session.scalars(select(Space).join(Membership, Membership.space_id == Space.id)
-                                .where(Membership.user_id == current_user.id, Space.archived_at.is_(None))).all()
+    spaces = db.session.scalars(
+        select(Space)
+        .join(Membership, Membership.space_id == Space.id)
+        .where(Membership.user_id == current_user.id, Space.archived_at.is_(None))
+    ).all()
     space_ids = [s.id for s in spaces if s.has_module("tasks")]
     tasks = services.my_open_tasks(current_user, space_ids)
     return render_template("tasks/mine.html", tasks=tasks, today=services.today())

@@ -8,12 +8,13 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 07:40:00
 """
+
 import re
 
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -33,8 +34,12 @@ def _rebuild(conn, name: str, sql: str) -> None:
         raise RuntimeError(f"table {name}: unexpected definition, cannot add AUTOINCREMENT")
     temporary = f"_rebuild_{name}"
     new_sql = HEAD.sub(f'CREATE TABLE "{temporary}"', new_sql, count=1)
-    indexes = [row[0] for row in conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (name,))]
+    indexes = [
+        row[0]
+        for row in conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (name,)
+        )
+    ]
     conn.exec_driver_sql(new_sql)
     conn.exec_driver_sql(f'INSERT INTO "{temporary}" SELECT * FROM "{name}"')
     conn.exec_driver_sql(f'DROP TABLE "{name}"')
@@ -49,7 +54,8 @@ def upgrade():
         return
     tables = conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        " AND name != 'alembic_version' ORDER BY name").all()
+        " AND name != 'alembic_version' ORDER BY name"
+    ).all()
     for name, sql in tables:
         if "AUTOINCREMENT" in sql or not ID_COLUMN.search(sql):
             continue  # already done, or not keyed by an integer id (login throttles)

@@ -9,34 +9,53 @@ rows written before. A right-to-left override made "Council <RLO>evitceffe<PDF> 
 "Council effective news". A name that, cleaned, would equal another one in the same place
 (unique constraint) is left as it was.
 """
+
 import re
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 #: The invisible format characters one_line drops, as they were when this migration was written:
 #: bidi embeddings, overrides, isolates and marks, zero-width spaces, word joiners, the BOM, the
 #: soft hyphen (the zero-width joiners words and emoji need are kept).
-INVISIBLE = ("\u00ad\u061c\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-             "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff")
+INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
 _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 
 #: (table, column): every one-line title or name.
 COLUMNS = [
-    ("users", "display_name"), ("spaces", "name"), ("memberships", "function"), ("invitations", "label"),
-    ("news_items", "title"), ("activities", "title"), ("organisations", "name"),
-    ("forum_categories", "name"), ("forum_topics", "title"),
-    ("event_categories", "name"), ("resources", "name"), ("events", "title"), ("events", "location"),
-    ("task_lists", "name"), ("task_statuses", "name"), ("tasks", "title"), ("task_checklist_items", "text"),
-    ("polls", "question"), ("poll_options", "label"),
-    ("folders", "name"), ("documents", "name"), ("document_versions", "note"),
-    ("notifications", "title"), ("notifications", "actor_name"),
+    ("users", "display_name"),
+    ("spaces", "name"),
+    ("memberships", "function"),
+    ("invitations", "label"),
+    ("news_items", "title"),
+    ("activities", "title"),
+    ("organisations", "name"),
+    ("forum_categories", "name"),
+    ("forum_topics", "title"),
+    ("event_categories", "name"),
+    ("resources", "name"),
+    ("events", "title"),
+    ("events", "location"),
+    ("task_lists", "name"),
+    ("task_statuses", "name"),
+    ("tasks", "title"),
+    ("task_checklist_items", "text"),
+    ("polls", "question"),
+    ("poll_options", "label"),
+    ("folders", "name"),
+    ("documents", "name"),
+    ("document_versions", "note"),
+    ("notifications", "title"),
+    ("notifications", "actor_name"),
 ]
 
 
@@ -49,8 +68,9 @@ def upgrade():
     for table_name, column_name in COLUMNS:
         table = sa.table(table_name, sa.column("id"), sa.column(column_name))
         column = table.c[column_name]
-        found = connection.execute(sa.select(table.c.id, column).where(
-            sa.or_(*(column.contains(char, autoescape=True) for char in INVISIBLE)))).all()
+        found = connection.execute(
+            sa.select(table.c.id, column).where(sa.or_(*(column.contains(char, autoescape=True) for char in INVISIBLE)))
+        ).all()
         for row_id, value in found:
             cleaned = clean(value)
             if cleaned == value or not cleaned:

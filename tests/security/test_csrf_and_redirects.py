@@ -1,4 +1,5 @@
 """Every POST route refuses a request without its CSRF token; no redirect leaves this server."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -54,16 +55,29 @@ def test_every_post_route_refuses_a_missing_or_wrong_token(app, db, make_user, m
     assert _counts(db) == before
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/", "//evil.example/", "/\\evil.example", "\\/evil.example", "javascript:alert(1)",
-    "http:/evil.example", "/\t/evil.example", " //evil.example", "%2F%2Fevil.example",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "\\/evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+        "/\t/evil.example",
+        " //evil.example",
+        "%2F%2Fevil.example",
+    ],
+)
 def test_redirects_after_login_and_language_stay_on_this_server(app, client, make_user, target):
     make_user("voyageuse")
     token = csrf_token(client)
     responses = [
-        client.post("/login", query_string={"next": target},
-                    data={"username": "voyageuse", "password": PASSWORD, "csrf_token": token}),
+        client.post(
+            "/login",
+            query_string={"next": target},
+            data={"username": "voyageuse", "password": PASSWORD, "csrf_token": token},
+        ),
         client.post("/language", data={"language": "fr", "next": target, "csrf_token": csrf_token(client)}),
     ]
     for response in responses:

@@ -1,4 +1,5 @@
 """Secret links: built from the public address only, for our hosts only, never cached, never readable in cookies."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def deliver_resets(db) -> None:
 def test_reset_request_for_a_host_that_is_not_ours_is_refused_and_mails_nothing(client, make_user, db):
     make_user("victime", email="victime@example.org")
     token = csrf_token(client)
-    response = client.post("/password/forgot", data={"email": "victime@example.org", "csrf_token": token},
-                           headers={"Host": "evil.example"})
+    response = client.post(
+        "/password/forgot", data={"email": "victime@example.org", "csrf_token": token}, headers={"Host": "evil.example"}
+    )
     assert response.status_code == 400
     assert "Requête invalide" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(PasswordResetRequest)) == 0
@@ -50,8 +52,9 @@ def test_reset_mail_links_to_the_public_address_not_to_the_host_asked_for(client
 
 
 @pytest.mark.parametrize("trust_forwarded_host, status", [(False, 200), (True, 400)])
-def test_behind_a_proxy_a_clients_own_forwarded_host_gets_nowhere(tmp_path, database_url, make_user, db,
-                                                                  trust_forwarded_host, status):
+def test_behind_a_proxy_a_clients_own_forwarded_host_gets_nowhere(
+    tmp_path, database_url, make_user, db, trust_forwarded_host, status
+):
     make_user("victime", email="victime@example.org")
     proxied = make_app(tmp_path, database_url, PROXY_COUNT=1, PROXY_FORWARDED_HOST=trust_forwarded_host)
     client = proxied.test_client()
@@ -61,8 +64,9 @@ def test_behind_a_proxy_a_clients_own_forwarded_host_gets_nowhere(tmp_path, data
     if status == 200:
         assert "evil.example" not in page.get_data(as_text=True)  # no link follows the forged prefix either
         token = csrf_token(client)
-        response = client.post("/password/forgot", data={"email": "victime@example.org", "csrf_token": token},
-                               headers=forged)
+        response = client.post(
+            "/password/forgot", data={"email": "victime@example.org", "csrf_token": token}, headers=forged
+        )
         assert response.status_code == 200
         deliver_resets(db)
         [body] = outbox_bodies(db)
@@ -94,10 +98,14 @@ def test_no_link_is_built_from_the_request_anywhere_in_the_code():
     """Absolute links go through agora.core.urls.public_url (or secret_url): grep for the request-based ways."""
     root = Path(__file__).resolve().parents[2]
     forbidden = re.compile(r"(?<!\w)_external\s*=\s*True|request\.(host_url|url_root|host\b|base_url)")
-    offenders = [f"{path.relative_to(root)}:{n}" for folder in ("agora", "templates")
-                 for path in (root / folder).rglob("*") if path.suffix in {".py", ".html", ".txt"}
-                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                 if forbidden.search(line) and path.name != "security.py"]
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("agora", "templates")
+        for path in (root / folder).rglob("*")
+        if path.suffix in {".py", ".html", ".txt"}
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if forbidden.search(line) and path.name != "security.py"
+    ]
     assert offenders == []
 
 
@@ -152,7 +160,8 @@ def _admin_reset(app, client, space):
 
 @pytest.mark.parametrize("make_link", [_invitation, _setup_link, _space_feed, _all_spaces_feed, _admin_reset])
 def test_a_page_showing_a_secret_link_is_not_stored_and_the_cookie_does_not_hold_the_secret(
-        app, make_user, make_space, make_member, monkeypatch, make_link):
+    app, make_user, make_space, make_member, monkeypatch, make_link
+):
     monkeypatch.setitem(app.config, "BASE_URL", PUBLIC)
     space = make_space()
     user = make_user("mediatrice")
@@ -197,8 +206,14 @@ def test_pages_reached_through_an_invitation_or_unsubscribe_link_are_not_stored(
     with app.test_request_context():
         from agora.auth.models import User
 
-        _invitation, raw = spaces.create_invitation(db.session.get(Space, space.id), role="member", max_uses=1,
-                                                     days=14, label="", actor=db.session.get(User, user.id))
+        _invitation, raw = spaces.create_invitation(
+            db.session.get(Space, space.id),
+            role="member",
+            max_uses=1,
+            days=14,
+            label="",
+            actor=db.session.get(User, user.id),
+        )
         stop = unsubscribe_token(db.session.get(User, user.id), ["reply"])
     db.session.commit()
     for url in (f"/join/{raw}", f"/unsubscribe/{stop}"):

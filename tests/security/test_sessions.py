@@ -1,4 +1,5 @@
 """Logins live on the server: logging out, ending a session or changing the password ends every copy of its cookies."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,8 +15,9 @@ PHONE = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) 
 
 
 def remember_login(client, username: str):
-    return client.post("/login", data={"username": username, "password": PASSWORD, "remember": "y",
-                                       "csrf_token": csrf_token(client)})
+    return client.post(
+        "/login", data={"username": username, "password": PASSWORD, "remember": "y", "csrf_token": csrf_token(client)}
+    )
 
 
 def cookie(app, client, name: str) -> str | None:
@@ -86,8 +88,9 @@ def test_my_profile_lists_my_logins_and_ends_one_or_all_others(app, make_user, d
     assert post(laptop, "/profile/logins/end-others").status_code == 302
     assert tablet.get("/profile").status_code == 302
     assert laptop.get("/profile").status_code == 200
-    assert [row.device for row in db.session.scalars(select(LoginSession).where(LoginSession.user_id == user.id))] \
-        == ["Firefox, Linux"]
+    assert [row.device for row in db.session.scalars(select(LoginSession).where(LoginSession.user_id == user.id))] == [
+        "Firefox, Linux"
+    ]
 
 
 def test_nobody_ends_someone_elses_login(app, make_user, db):

@@ -1,23 +1,25 @@
 """Hostile text in every field a person can fill is shown as text on every page that shows it."""
+
 from __future__ import annotations
 
 import io
-from html.parser import HTMLParser
 from datetime import date, time, timedelta
+from html.parser import HTMLParser
 
 from werkzeug.datastructures import FileStorage
 
 from agora.core.time import utcnow
 
-
 PAYLOADS = [
     '<script>alert("x1")</script>',
     '"><img src=x onerror=alert(2)>',
     "<svg/onload=alert(3)>",
-    "[lien](javascript:alert(4)) <a href=\"javascript:alert(5)\">clic</a>",
+    '[lien](javascript:alert(4)) <a href="javascript:alert(5)">clic</a>',
     "'><iframe src=//evil.example></iframe>",
     '<img src=x onerror="window.__agoraXss=6">',
 ]
+
+
 class MarkupInspector(HTMLParser):
     """Parses a page as a browser would and lists what a payload could have turned into markup."""
 
@@ -34,7 +36,9 @@ class MarkupInspector(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}=...>")
-            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith("javascript:"):
+            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith(
+                "javascript:"
+            ):
                 self.found.append(f"<{tag} {name}={value}>")
             if tag == "img" and name == "src" and value == "x":
                 self.found.append("<img src=x>")
@@ -68,22 +72,39 @@ def _seed(app, space_id, user_id):
 
     with app.app_context(), app.test_request_context():  # its own context: the search index follows at its end
         space, user = db.session.get(Space, space_id), db.session.get(User, user_id)
-        members.update_profile_details(user, phone="", presentation=" ".join(PAYLOADS), privacy={"presentation": "members"})
+        members.update_profile_details(
+            user, phone="", presentation=" ".join(PAYLOADS), privacy={"presentation": "members"}
+        )
         user.display_name = PAYLOADS[1][:80]
         task_list = tasks.save_list(space, name="Liste", description=PAYLOADS[0])
         tree = documents.Tree.load(space)
         for n, payload in enumerate(PAYLOADS):
             forum.create_topic(space, user, title=payload[:150], body=payload, category_id=None)
             spaces.save_news(space, None, title=payload, body=payload, is_pinned=n == 0, author=user)
-            agenda.create_event(space, user, agenda.EventData(
-                title=payload, location=payload, description=payload, start_date=date.today(), end_date=date.today(),
-                start_time=time(18), end_time=time(19)))
-            tasks.save_task(space, None, tasks.TaskData(title=payload, list_id=task_list.id, description=payload), actor=user)
+            agenda.create_event(
+                space,
+                user,
+                agenda.EventData(
+                    title=payload,
+                    location=payload,
+                    description=payload,
+                    start_date=date.today(),
+                    end_date=date.today(),
+                    start_time=time(18),
+                    end_time=time(19),
+                ),
+            )
+            tasks.save_task(
+                space, None, tasks.TaskData(title=payload, list_id=task_list.id, description=payload), actor=user
+            )
             members.save_organisation(space, None, name=f"{payload[:60]} {n}", description=payload)
             folder = documents.create_folder(space, tree, None, f"{payload[:60]} {n}", actor=user)
-            documents.store_file(space, tree, folder, FileStorage(io.BytesIO(b"x"), filename=f"{payload[:60]}.txt"), actor=user)
-            polls.create_poll(space, user, polls.PollData(question=payload, description=payload,
-                                                          options=[payload, f"{payload} bis"]))
+            documents.store_file(
+                space, tree, folder, FileStorage(io.BytesIO(b"x"), filename=f"{payload[:60]}.txt"), actor=user
+            )
+            polls.create_poll(
+                space, user, polls.PollData(question=payload, description=payload, options=[payload, f"{payload} bis"])
+            )
         db.session.commit()
 
 
@@ -124,6 +145,6 @@ def test_no_payload_is_rendered_as_markup(app, db, member_client, make_user, mak
 
 
 def test_the_inspector_sees_each_payload_when_it_is_not_escaped():
-    for payload in PAYLOADS[:3] + ["<a href=\"javascript:alert(5)\">clic</a>", PAYLOADS[4]]:
+    for payload in PAYLOADS[:3] + ['<a href="javascript:alert(5)">clic</a>', PAYLOADS[4]]:
         assert markup_from_payloads(f"<p>{payload}</p>"), payload
     assert markup_from_payloads("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>") == []
