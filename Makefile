@@ -35,6 +35,6 @@ i18n:  ## extract the messages, merge them into the catalogs, compile
 	.venv/bin/pybabel update -i agora/translations/messages.pot -d agora/translations
 	.venv/bin/pybabel compile -d agora/translations
 
-run:  ## a reloading development server on http://127.0.0.1:5000 (instance: $$AGORA_INSTANCE or ./instance)
+run:  ## a reloading development server on http://127.0.0.1:5000 (instance: $$AGORA_INSTANCE or ./instance; jobs run as each request ends)
 	.venv/bin/agora init
-	.venv/bin/flask --app agora run --debug
+	AGORA_JOBS_RUN_INLINE=true .venv/bin/flask --app agora run --debug
