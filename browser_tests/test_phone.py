@@ -181,7 +181,8 @@ def test_listen_reads_a_post_aloud_in_french_and_stops(server, desktop):
     desktop.click("text=Un jardin partagé")
     button = desktop.locator("#posts button.listen, .posts button.listen").first
     label = button.locator(".listen-label")
-    assert button.is_visible() and label.inner_text() == "Écouter"
+    button.wait_for(state="visible")  # shown by the page's script once it has run
+    assert label.inner_text() == "Écouter"
     button.click()
     said = desktop.evaluate("window.__said")
     spoken = [s for s in said if s != "cancel"][0]

@@ -582,3 +582,10 @@ def test_an_index_built_by_an_older_analyzer_is_rebuilt_when_opened(app, db, mem
     assert "built by another version" in caplog.text
     with app.app_context():
         assert index.built_version() == index.VERSION
+
+
+def test_a_search_before_anything_is_indexed_finds_nothing_without_an_error(app, db, member_client):
+    """A new instance's index has no segment yet: the page says nothing was found."""
+    client, _space, _user = member_client("member")
+    index.create()
+    assert "Rien ne correspond." in titles(client, "jardin").replace("&nbsp;", " ")

@@ -41,7 +41,10 @@ class Allowed(DocIdSet):
 
 def _bitmap(reader, field: str, text: str) -> int:
     """The segment's documents holding this term, as an integer's bits (kept)."""
-    key = (reader.segment().segment_id(), reader.doc_count_all(), field, text)
+    segment = reader.segment()
+    if segment is None:  # an index with nothing in it yet reads through an empty reader
+        return 0
+    key = (segment.segment_id(), reader.doc_count_all(), field, text)
     with _lock:
         bits = _bitmaps.get(key)
         if bits is not None:
