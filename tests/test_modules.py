@@ -123,7 +123,8 @@ def test_the_menu_shows_the_switched_on_modules_from_the_registry(app, db, membe
     db.session.commit()
     html = client.get(f"/s/{space.slug}/agenda/").get_data(as_text=True)
     menu = html.split('class="space-nav"')[1].split("</nav>")[0]
-    assert f'href="/s/{space.slug}/agenda/" aria-current="page">Agenda</a>' in menu
+    assert f'href="/s/{space.slug}/agenda/" aria-current="page">' in menu
+    assert '<use href="/static/icons.svg#calendar"></use></svg>Agenda</a>' in menu
     assert f'href="/s/{space.slug}/members/"' in menu
     assert "/forum/" not in menu and "/tasks/" not in menu
 
