@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -38,18 +39,39 @@ NOT_WALKED = {
 }
 
 
+def _called(node: ast.Call) -> str:
+    return getattr(node.func, "attr", None) or getattr(node.func, "id", "")
+
+
 def _source_verbs():
-    """Activity and notification verbs written by the code (string literals at the call sites)."""
+    """Activity and notification verbs written by the code: the string literals at the call sites
+    (read from the syntax tree, so a call spread over several lines is read like a short one)."""
     activity, notification = set(), set()
     for path in PACKAGE_DIR.rglob("*.py"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            found = re.search(r'record_activity\(\s*[^,]+,\s*[^,]+,\s*"([^"]+)"', line)
-            if found:
-                activity.add(found.group(1))
-            if "notify" in line:
-                notification.update(re.findall(r'\bnotify\(\s*\w+,\s*"\w+",\s*"([^"]+)"', line))
-                notification.update(re.findall(r'"([a-z]+\.[a-z]+)"', line))
-            notification.update(re.findall(r'\bverb(?:: str)? ?= ?"([^"]+)"', line))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):  # def create_event(..., verb: str = "agenda.event")
+                positional = node.args.args[len(node.args.args) - len(node.args.defaults) :]
+                for arg, default in [
+                    *zip(positional, node.args.defaults, strict=True),
+                    *zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True),
+                ]:
+                    if arg.arg == "verb" and isinstance(default, ast.Constant):
+                        notification.add(default.value)
+            if not isinstance(node, ast.Call):
+                continue
+            name = _called(node)
+            if name == "record_activity" and len(node.args) > 2:
+                verb = node.args[2]
+                if isinstance(verb, ast.Constant) and isinstance(verb.value, str):
+                    activity.add(verb.value)
+            elif "notify" in name:
+                for arg in node.args:
+                    for part in ast.walk(arg):
+                        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                            notification.update(re.findall(r"^[a-z]+\.[a-z]+$", part.value))
+            for keyword in node.keywords:
+                if keyword.arg == "verb" and isinstance(keyword.value, ast.Constant):
+                    notification.add(keyword.value.value)
     return activity, notification
 
 
