@@ -1,5 +1,5 @@
 """The module registry: one explicit entry per module, read by the factory, the space menu, the
-settings form, the home page, search, notifications, reference cleanup and the test walks.
+settings form, the home page and its panels, the profile and member cards, search, notifications, reference cleanup and the test walks.
 
 Adding a module is its folder, one entry below, its migration and its translations (see
 CONTRIBUTING.md). The order of the list is the order of the space menu. Nothing is discovered:
@@ -12,19 +12,21 @@ from flask_babel import lazy_gettext as _l
 
 from agora.admin import views as admin_views
 from agora.agenda import demo as agenda_demo
+from agora.agenda import panels as agenda_panels
 from agora.agenda import scale as agenda_scale
 from agora.agenda import search as agenda_search
 from agora.agenda import views as agenda_views
 from agora.agenda.models import Event
 from agora.auth import views as auth_views
 from agora.core import views as core_views
-from agora.core.registry import Module, NavEntry, Page, Reference, SearchKind
+from agora.core.registry import Module, NavEntry, Page, Panel, Reference, SearchKind
 from agora.documents import demo as documents_demo
 from agora.documents import scale as documents_scale
 from agora.documents import search as documents_search
 from agora.documents import views as documents_views
 from agora.documents.models import Attachment, Document
 from agora.forum import demo as forum_demo
+from agora.forum import panels as forum_panels
 from agora.forum import scale as forum_scale
 from agora.forum import search as forum_search
 from agora.forum import views as forum_views
@@ -35,6 +37,7 @@ from agora.members import views as members_views
 from agora.notifications import views as notifications_views
 from agora.notifications.models import Notification
 from agora.polls import demo as polls_demo
+from agora.polls import panels as polls_panels
 from agora.polls import scale as polls_scale
 from agora.polls import search as polls_search
 from agora.polls import views as polls_views
@@ -44,6 +47,7 @@ from agora.spaces import scale as spaces_scale
 from agora.spaces import views as spaces_views
 from agora.spaces.models import Membership
 from agora.tasks import demo as tasks_demo
+from agora.tasks import panels as tasks_panels
 from agora.tasks import scale as tasks_scale
 from agora.tasks import search as tasks_search
 from agora.tasks import views as tasks_views
@@ -109,6 +113,7 @@ MODULES: tuple[Module, ...] = (
             "forum.mention": _l("%(actor)s vous a mentionné dans « %(title)s »"),
         },
         references=(_attachments("forum.post", Post),),
+        member_panels=(Panel("forum/_member_panel.html", forum_panels.member_panel),),
         pages=(
             Page("/forum/"),
             Page("/forum/?unread=1"),
@@ -136,6 +141,8 @@ MODULES: tuple[Module, ...] = (
             "agenda.cancelled": _l("%(actor)s a supprimé l'événement « %(title)s »"),
         },
         references=(_attachments("agenda.event", Event), Reference(Notification, "event_id", Event, nullify=True)),
+        home_panels=(Panel("agenda/_home_panel.html", agenda_panels.home_panel),),
+        profile_panels=(Panel("agenda/_profile_panel.html", agenda_panels.profile_panel),),
         pages=(
             Page("/agenda/"),
             Page("/agenda/?view=month"),
@@ -198,6 +205,8 @@ MODULES: tuple[Module, ...] = (
             "tasks.comment": _l("%(actor)s a commenté la tâche « %(title)s »"),
         },
         references=(_attachments("tasks.task", Task),),
+        home_panels=(Panel("tasks/_home_panel.html", tasks_panels.home_panel),),
+        member_panels=(Panel("tasks/_member_panel.html", tasks_panels.member_panel),),
         pages=(
             Page("/tasks/"),
             Page("/tasks/board"),
@@ -222,6 +231,7 @@ MODULES: tuple[Module, ...] = (
         activity={"polls.poll": _l("Nouveau sondage :"), "polls.closed": _l("Résultats du sondage :")},
         notifications={"polls.poll": _l("%(actor)s a lancé le sondage « %(title)s »")},
         references=(_attachments("polls.option", PollOption),),
+        home_panels=(Panel("polls/_home_panel.html", polls_panels.home_panel),),
         pages=(
             Page("/polls/"),
             Page("/polls/new"),
