@@ -19,7 +19,7 @@ from agora.agenda import views as agenda_views
 from agora.agenda.models import Event
 from agora.auth import views as auth_views
 from agora.core import views as core_views
-from agora.core.registry import Module, NavEntry, Page, Panel, Reference, SearchKind
+from agora.core.registry import Module, NavEntry, NotificationKind, Page, Panel, Reference, SearchKind
 from agora.documents import demo as documents_demo
 from agora.documents import scale as documents_scale
 from agora.documents import search as documents_search
@@ -78,6 +78,15 @@ MODULES: tuple[Module, ...] = (
         # "joined" is a sentence of its own on the home page: "Nadia a rejoint l'espace".
         activity={"joined": None, "news": _l("Actualité :")},
         notifications={"news": _l("%(actor)s a publié l'annonce « %(title)s »")},
+        # Polls are told as news: "news" is the space speaking to everyone.
+        notification_kinds=(
+            NotificationKind(
+                "news",
+                _l("L'espace publie une annonce ou lance un sondage"),
+                "now",
+                _l("%(count)s annonces et sondages"),
+            ),
+        ),
         pages=(
             Page("/"),
             Page("/news/new"),
@@ -112,6 +121,26 @@ MODULES: tuple[Module, ...] = (
             "forum.reply": _l("%(actor)s a répondu dans « %(title)s »"),
             "forum.mention": _l("%(actor)s vous a mentionné dans « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "topic",
+                _l("Une nouvelle discussion est ouverte dans le forum"),
+                "daily",
+                _l("%(count)s nouvelles discussions dans le forum"),
+            ),
+            NotificationKind(
+                "reply",
+                _l("Quelqu'un répond dans une discussion que je suis"),
+                "now",
+                _l("%(count)s nouveaux messages dans « %(title)s »"),
+            ),
+            NotificationKind(
+                "mention",
+                _l("Quelqu'un me cite avec @ dans un message"),
+                "now",
+                _l("%(count)s nouveaux messages dans « %(title)s »"),
+            ),
+        ),
         references=(_attachments("forum.post", Post),),
         member_panels=(Panel("forum/_member_panel.html", forum_panels.member_panel),),
         pages=(
@@ -140,6 +169,14 @@ MODULES: tuple[Module, ...] = (
             "agenda.changed": _l("%(actor)s a modifié l'événement « %(title)s »"),
             "agenda.cancelled": _l("%(actor)s a supprimé l'événement « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "event",
+                _l("Un événement est ajouté, modifié ou supprimé dans l'agenda"),
+                "now",
+                _l("%(count)s changements dans l'agenda"),
+            ),
+        ),
         references=(_attachments("agenda.event", Event), Reference(Notification, "event_id", Event, nullify=True)),
         home_panels=(Panel("agenda/_home_panel.html", agenda_panels.home_panel),),
         profile_panels=(Panel("agenda/_profile_panel.html", agenda_panels.profile_panel),),
@@ -179,6 +216,14 @@ MODULES: tuple[Module, ...] = (
             "documents.document": _l("%(actor)s a déposé « %(title)s »"),
             "documents.version": _l("%(actor)s a déposé une nouvelle version de « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "document",
+                _l("Un document est déposé dans un dossier que je suis"),
+                "daily",
+                _l("%(count)s documents déposés"),
+            ),
+        ),
         pages=(
             Page("/documents/"),
             Page("/documents/trash"),
@@ -204,6 +249,14 @@ MODULES: tuple[Module, ...] = (
             "tasks.due": _l("%(actor)s a changé l'échéance de la tâche « %(title)s »"),
             "tasks.comment": _l("%(actor)s a commenté la tâche « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "task",
+                _l("On me confie une tâche, ou on commente une de mes tâches"),
+                "now",
+                _l("%(count)s nouvelles sur vos tâches"),
+            ),
+        ),
         references=(_attachments("tasks.task", Task),),
         home_panels=(Panel("tasks/_home_panel.html", tasks_panels.home_panel),),
         member_panels=(Panel("tasks/_member_panel.html", tasks_panels.member_panel),),

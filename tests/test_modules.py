@@ -90,6 +90,25 @@ def test_every_verb_the_code_writes_has_words(app):
         assert all("%(title)s" in str(text) and "%(actor)s" in str(text) for text in sentences.values())
 
 
+def test_every_notification_kind_the_code_writes_is_declared_once_with_its_words(app):
+    from agora.notifications.models import DELIVERIES
+
+    written = set()
+    for path in PACKAGE_DIR.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        written.update(re.findall(r'\bnotify\(\s*\w+,\s*"(\w+)"', text))
+        written.update(re.findall(r'\bkind="(\w+)",\s*verb=', text))
+    assert {"event", "task", "topic", "reply", "mention", "news"} <= written  # the scan sees the call sites
+    declared = [k for m in MODULES for k in m.notification_kinds]
+    names = [k.name for k in declared]
+    assert len(names) == len(set(names))
+    assert written <= set(names)
+    with app.test_request_context():
+        for kind in declared:
+            assert kind.default in DELIVERIES, kind.name
+            assert str(kind.label) and "%(count)s" in str(kind.group_subject), kind.name
+
+
 def test_a_module_declares_only_its_own_kinds():
     for module in MODULES:
         if module.name in ("site", "spaces"):

@@ -103,6 +103,18 @@ class Page:
 
 
 @dataclass(frozen=True)
+class NotificationKind:
+    """What a person chooses how to hear about ("reply"): the question of the preferences page, the
+    delivery when neither they nor the space chose, and the subject of a grouped mail
+    (%(count)s, %(title)s)."""
+
+    name: str
+    label: Any
+    default: str
+    group_subject: Any
+
+
+@dataclass(frozen=True)
 class Panel:
     """A block a module shows on a page of another (the space's home, my profile, a member's card).
 
@@ -130,6 +142,8 @@ class Module:
     activity: dict = field(default_factory=dict)
     #: Notification verb -> the sentence of the bell and the mails (%(actor)s, %(title)s).
     notifications: dict = field(default_factory=dict)
+    #: What people choose how to hear about (several of the verbs above share one kind).
+    notification_kinds: tuple[NotificationKind, ...] = ()
     #: Attachment kinds (documents attached to this module's items) and what they point to.
     references: tuple[Reference, ...] = ()
     #: Panels on a space's home, on my profile and on a member's card in a space, in that order.
@@ -189,6 +203,11 @@ def activity_labels() -> dict[str, Any]:
 
 def notification_verbs() -> dict[str, Any]:
     return {verb: text for m in modules() for verb, text in m.notifications.items()}
+
+
+def notification_kinds() -> dict[str, NotificationKind]:
+    """Every kind of the preferences page, in menu order: {"reply": NotificationKind...}."""
+    return {k.name: k for m in modules() for k in m.notification_kinds}
 
 
 def references() -> list[Reference]:
