@@ -1,5 +1,5 @@
 """The module registry: one explicit entry per module, read by the factory, the space menu, the
-settings form, the home page, search, notifications, reference cleanup and the test walks.
+settings form, the home page and its panels, the profile and member cards, search, notifications, reference cleanup and the test walks.
 
 Adding a module is its folder, one entry below, its migration and its translations (see
 CONTRIBUTING.md). The order of the list is the order of the space menu. Nothing is discovered:
@@ -12,19 +12,21 @@ from flask_babel import lazy_gettext as _l
 
 from agora.admin import views as admin_views
 from agora.agenda import demo as agenda_demo
+from agora.agenda import panels as agenda_panels
 from agora.agenda import scale as agenda_scale
 from agora.agenda import search as agenda_search
 from agora.agenda import views as agenda_views
 from agora.agenda.models import Event
 from agora.auth import views as auth_views
 from agora.core import views as core_views
-from agora.core.registry import Module, NavEntry, Page, Reference, SearchKind
+from agora.core.registry import Module, NavEntry, NotificationKind, Page, Panel, Reference, SearchKind
 from agora.documents import demo as documents_demo
 from agora.documents import scale as documents_scale
 from agora.documents import search as documents_search
 from agora.documents import views as documents_views
 from agora.documents.models import Attachment, Document
 from agora.forum import demo as forum_demo
+from agora.forum import panels as forum_panels
 from agora.forum import scale as forum_scale
 from agora.forum import search as forum_search
 from agora.forum import views as forum_views
@@ -35,6 +37,7 @@ from agora.members import views as members_views
 from agora.notifications import views as notifications_views
 from agora.notifications.models import Notification
 from agora.polls import demo as polls_demo
+from agora.polls import panels as polls_panels
 from agora.polls import scale as polls_scale
 from agora.polls import search as polls_search
 from agora.polls import views as polls_views
@@ -44,6 +47,7 @@ from agora.spaces import scale as spaces_scale
 from agora.spaces import views as spaces_views
 from agora.spaces.models import Membership
 from agora.tasks import demo as tasks_demo
+from agora.tasks import panels as tasks_panels
 from agora.tasks import scale as tasks_scale
 from agora.tasks import search as tasks_search
 from agora.tasks import views as tasks_views
@@ -74,6 +78,15 @@ MODULES: tuple[Module, ...] = (
         # "joined" is a sentence of its own on the home page: "Nadia a rejoint l'espace".
         activity={"joined": None, "news": _l("Actualité :")},
         notifications={"news": _l("%(actor)s a publié l'annonce « %(title)s »")},
+        # Polls are told as news: "news" is the space speaking to everyone.
+        notification_kinds=(
+            NotificationKind(
+                "news",
+                _l("L'espace publie une annonce ou lance un sondage"),
+                "now",
+                _l("%(count)s annonces et sondages"),
+            ),
+        ),
         pages=(
             Page("/"),
             Page("/news/new"),
@@ -108,7 +121,28 @@ MODULES: tuple[Module, ...] = (
             "forum.reply": _l("%(actor)s a répondu dans « %(title)s »"),
             "forum.mention": _l("%(actor)s vous a mentionné dans « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "topic",
+                _l("Une nouvelle discussion est ouverte dans le forum"),
+                "daily",
+                _l("%(count)s nouvelles discussions dans le forum"),
+            ),
+            NotificationKind(
+                "reply",
+                _l("Quelqu'un répond dans une discussion que je suis"),
+                "now",
+                _l("%(count)s nouveaux messages dans « %(title)s »"),
+            ),
+            NotificationKind(
+                "mention",
+                _l("Quelqu'un me cite avec @ dans un message"),
+                "now",
+                _l("%(count)s nouveaux messages dans « %(title)s »"),
+            ),
+        ),
         references=(_attachments("forum.post", Post),),
+        member_panels=(Panel("forum/_member_panel.html", forum_panels.member_panel),),
         pages=(
             Page("/forum/"),
             Page("/forum/?unread=1"),
@@ -135,7 +169,17 @@ MODULES: tuple[Module, ...] = (
             "agenda.changed": _l("%(actor)s a modifié l'événement « %(title)s »"),
             "agenda.cancelled": _l("%(actor)s a supprimé l'événement « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "event",
+                _l("Un événement est ajouté, modifié ou supprimé dans l'agenda"),
+                "now",
+                _l("%(count)s changements dans l'agenda"),
+            ),
+        ),
         references=(_attachments("agenda.event", Event), Reference(Notification, "event_id", Event, nullify=True)),
+        home_panels=(Panel("agenda/_home_panel.html", agenda_panels.home_panel),),
+        profile_panels=(Panel("agenda/_profile_panel.html", agenda_panels.profile_panel),),
         pages=(
             Page("/agenda/"),
             Page("/agenda/?view=month"),
@@ -172,6 +216,14 @@ MODULES: tuple[Module, ...] = (
             "documents.document": _l("%(actor)s a déposé « %(title)s »"),
             "documents.version": _l("%(actor)s a déposé une nouvelle version de « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "document",
+                _l("Un document est déposé dans un dossier que je suis"),
+                "daily",
+                _l("%(count)s documents déposés"),
+            ),
+        ),
         pages=(
             Page("/documents/"),
             Page("/documents/trash"),
@@ -197,7 +249,17 @@ MODULES: tuple[Module, ...] = (
             "tasks.due": _l("%(actor)s a changé l'échéance de la tâche « %(title)s »"),
             "tasks.comment": _l("%(actor)s a commenté la tâche « %(title)s »"),
         },
+        notification_kinds=(
+            NotificationKind(
+                "task",
+                _l("On me confie une tâche, ou on commente une de mes tâches"),
+                "now",
+                _l("%(count)s nouvelles sur vos tâches"),
+            ),
+        ),
         references=(_attachments("tasks.task", Task),),
+        home_panels=(Panel("tasks/_home_panel.html", tasks_panels.home_panel),),
+        member_panels=(Panel("tasks/_member_panel.html", tasks_panels.member_panel),),
         pages=(
             Page("/tasks/"),
             Page("/tasks/board"),
@@ -222,6 +284,7 @@ MODULES: tuple[Module, ...] = (
         activity={"polls.poll": _l("Nouveau sondage :"), "polls.closed": _l("Résultats du sondage :")},
         notifications={"polls.poll": _l("%(actor)s a lancé le sondage « %(title)s »")},
         references=(_attachments("polls.option", PollOption),),
+        home_panels=(Panel("polls/_home_panel.html", polls_panels.home_panel),),
         pages=(
             Page("/polls/"),
             Page("/polls/new"),

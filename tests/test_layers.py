@@ -44,16 +44,9 @@ ALLOWED = {
     ("agora.polls.views", "agora.documents"): "attachments",
     ("agora.tasks.forms", "agora.documents"): "attachments",
     ("agora.tasks.views", "agora.documents"): "attachments",
-    # Panels one module shows on a page of another: the space home (next events, my tasks, open
-    # polls), the profile (directory details, calendar links), a member's card (their topics and
-    # tasks), the "all my spaces" feed (my tasks). The registry's panels are where they belong.
-    ("agora.spaces.views", "agora.agenda"): "space home panel",
-    ("agora.spaces.views", "agora.tasks"): "space home panel",
-    ("agora.spaces.views", "agora.polls"): "space home panel",
-    ("agora.auth.views", "agora.agenda"): "profile panel",
+    # What one module shows on a page of another and the registry's panels do not serve yet: the
+    # profile's directory form (posted to the profile), the "all my spaces" feed (my tasks).
     ("agora.auth.views", "agora.members"): "profile panel",
-    ("agora.members.views", "agora.forum"): "member card panel",
-    ("agora.members.views", "agora.tasks"): "member card panel",
     ("agora.agenda.views", "agora.tasks"): "tasks in the personal calendar feed",
     # The chosen date of a date poll becomes an event through the agenda's own service.
     ("agora.polls.services", "agora.agenda"): "date poll to event",

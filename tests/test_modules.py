@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import delete, select
 
 from agora import PACKAGE_DIR
+from agora.auth.models import User
 from agora.core import references as refs
 from agora.modules import MODULES
 from agora.spaces.models import MODULES as SPACE_MODULES
@@ -107,6 +110,25 @@ def test_every_verb_the_code_writes_has_words(app):
     assert notification - sentences.keys() == set()
     with app.test_request_context():
         assert all("%(title)s" in str(text) and "%(actor)s" in str(text) for text in sentences.values())
+
+
+def test_every_notification_kind_the_code_writes_is_declared_once_with_its_words(app):
+    from agora.notifications.models import DELIVERIES
+
+    written = set()
+    for path in PACKAGE_DIR.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        written.update(re.findall(r'\bnotify\(\s*\w+,\s*"(\w+)"', text))
+        written.update(re.findall(r'\bkind="(\w+)",\s*verb=', text))
+    assert {"event", "task", "topic", "reply", "mention", "news"} <= written  # the scan sees the call sites
+    declared = [k for m in MODULES for k in m.notification_kinds]
+    names = [k.name for k in declared]
+    assert len(names) == len(set(names))
+    assert written <= set(names)
+    with app.test_request_context():
+        for kind in declared:
+            assert kind.default in DELIVERIES, kind.name
+            assert str(kind.label) and "%(count)s" in str(kind.group_subject), kind.name
 
 
 def test_a_module_declares_only_its_own_kinds():
@@ -266,3 +288,92 @@ def test_the_search_filter_lists_the_searchable_modules_by_their_menu_names(app,
         ("polls", "Sondages"),
         ("members", "Annuaire"),
     ]
+
+
+# Panels -----------------------------------------------------------------------------------------
+
+
+def _seed_panel_content(db, space, user) -> dict[str, str]:
+    """Something for every panel to show to `user` in `space`: {module name: a title on its panels}."""
+
+    with current_app.test_request_context():
+        return _seed_in_request(db, db.session.get(Space, space.id), db.session.get(User, user.id))
+
+
+def _seed_in_request(db, space, user) -> dict[str, str]:
+    from agora.agenda import services as agenda
+    from agora.core.time import utcnow
+    from agora.forum import services as forum
+    from agora.polls import services as polls
+    from agora.tasks import services as tasks
+
+    tomorrow = utcnow().date() + timedelta(days=1)
+    agenda.create_event(
+        space,
+        user,
+        agenda.EventData(title="Pique-nique du panneau", start_date=tomorrow, end_date=tomorrow, all_day=True),
+    )
+    task_list = tasks.save_list(space, name="Liste du panneau", description="")
+    tasks.save_task(
+        space,
+        None,
+        tasks.TaskData(title="Tâche du panneau", list_id=task_list.id, assignee_ids=(user.id,)),
+        actor=user,
+    )
+    polls.create_poll(space, user, polls.PollData(question="Sondage du panneau", options=["Oui", "Non"]))
+    forum.create_topic(space, user, title="Sujet du panneau", body="Bonjour", category_id=None)
+    db.session.commit()
+    return {
+        "agenda": "Pique-nique du panneau",
+        "tasks": "Tâche du panneau",
+        "polls": "Sondage du panneau",
+        "forum": "Sujet du panneau",
+    }
+
+
+def _panel_heading(template: str) -> str:
+    """The id of the heading a panel's partial is labelled by (each partial is one section)."""
+    source = (PACKAGE_DIR.parent / "templates" / template).read_text(encoding="utf-8")
+    return re.search(r'aria-labelledby="([^"]+)"', source).group(1)
+
+
+def _panel_pages(space, user) -> dict[str, str]:
+    return {"home": f"/s/{space.slug}/", "profile": "/profile", "member": f"/s/{space.slug}/members/{user.id}"}
+
+
+def test_every_declared_panel_renders_for_a_member(app, db, member_client):
+    client, space, user = member_client("member")
+    titles = _seed_panel_content(db, space, user)
+    declared = [
+        (m, page, panel)
+        for m in MODULES
+        for page in ("home", "profile", "member")
+        for panel in getattr(m, f"{page}_panels")
+    ]
+    assert {m.name for m, _, _ in declared} <= titles.keys(), "seed content for the new module's panels above"
+    assert {page for _, page, _ in declared} == {"home", "profile", "member"}
+    pages = {page: client.get(url) for page, url in _panel_pages(space, user).items()}
+    for module, page, panel in declared:
+        response = pages[page]
+        assert response.status_code == 200, (page, module.name)
+        html = response.get_data(as_text=True)
+        assert f'id="{_panel_heading(panel.template)}"' in html, (page, module.name)
+        if page != "profile":  # my calendar subscriptions: none yet, the panel says where to make one
+            assert titles[module.name] in html, (page, module.name)
+
+
+def test_a_switched_off_module_shows_no_panel(app, db, member_client):
+    client, space, user = member_client("member")
+    titles = _seed_panel_content(db, space, user)
+    db.session.get(Space, space.id).modules = ["members"]
+    db.session.commit()
+    for page, url in _panel_pages(space, user).items():
+        html = client.get(url).get_data(as_text=True)
+        for module in MODULES:
+            if module.switchable and module.name != "members" and page != "profile":
+                for panel in getattr(module, f"{page}_panels"):
+                    assert f'id="{_panel_heading(panel.template)}"' not in html, (page, module.name)
+                if page == "member":  # the home's activity feed still names what happened
+                    assert titles.get(module.name, "\0") not in html, (page, module.name)
+    # My profile is outside any space: the agenda's subscriptions stay, whatever a space switched off.
+    assert 'id="subscriptions-heading"' in client.get("/profile").get_data(as_text=True)

@@ -12,6 +12,7 @@ from agora.auth import services
 from agora.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
 from agora.auth.models import User
 from agora.auth.sessions import start_session
+from agora.core import registry
 from agora.core.forms import apply_service_error
 from agora.core.security import forbid_caching
 from agora.core.services import ServiceError, one_line
@@ -134,15 +135,13 @@ def _directory_form(user: User):
 
 def _profile_page(form, password_form, directory_form=None, status: int = 200):
     user = current_user._get_current_object()
-    from agora.agenda.services import user_tokens
-
     current = services.current_login(user)
     return render_template(
         "auth/profile.html",
         form=form,
         password_form=password_form,
         directory_form=directory_form or _directory_form(user),
-        tokens=user_tokens(user),
+        panels=registry.panels("profile", None, user),
         logins=services.user_logins(user),
         current_login_id=current.id if current else None,
     ), status

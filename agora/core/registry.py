@@ -103,6 +103,30 @@ class Page:
 
 
 @dataclass(frozen=True)
+class NotificationKind:
+    """What a person chooses how to hear about ("reply"): the question of the preferences page, the
+    delivery when neither they nor the space chose, and the subject of a grouped mail
+    (%(count)s, %(title)s)."""
+
+    name: str
+    label: Any
+    default: str
+    group_subject: Any
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block a module shows on a page of another (the space's home, my profile, a member's card).
+
+    `context(space, user)` returns the variables of `template`, a partial the module owns, or None
+    when there is nothing to show. `space` is None on my profile (outside any space); `user` is the
+    person the page is about (me, or the member whose card it is)."""
+
+    template: str
+    context: Callable[[Any, Any], dict | None]
+
+
+@dataclass(frozen=True)
 class Module:
     """Everything a module owes the rest of Agora, declared once."""
 
@@ -118,8 +142,14 @@ class Module:
     activity: dict = field(default_factory=dict)
     #: Notification verb -> the sentence of the bell and the mails (%(actor)s, %(title)s).
     notifications: dict = field(default_factory=dict)
+    #: What people choose how to hear about (several of the verbs above share one kind).
+    notification_kinds: tuple[NotificationKind, ...] = ()
     #: Attachment kinds (documents attached to this module's items) and what they point to.
     references: tuple[Reference, ...] = ()
+    #: Panels on a space's home, on my profile and on a member's card in a space, in that order.
+    home_panels: tuple[Panel, ...] = ()
+    profile_panels: tuple[Panel, ...] = ()
+    member_panels: tuple[Panel, ...] = ()
     #: Pages the XSS, accessibility and query-budget walks visit.
     pages: tuple[Page, ...] = ()
     #: `agora demo`: seed(space, people by username, the demo admin or None) adds the module's
@@ -175,5 +205,29 @@ def notification_verbs() -> dict[str, Any]:
     return {verb: text for m in modules() for verb, text in m.notifications.items()}
 
 
+def notification_kinds() -> dict[str, NotificationKind]:
+    """Every kind of the preferences page, in menu order: {"reply": NotificationKind...}."""
+    return {k.name: k for m in modules() for k in m.notification_kinds}
+
+
 def references() -> list[Reference]:
     return [r for m in modules() for r in m.references]
+
+
+PANEL_PAGES = ("home", "profile", "member")
+
+
+def panels(page: str, space, user) -> list[tuple[str, dict]]:
+    """(template, context) of the `page` panels with something to show, in menu order. In a space,
+    only the modules it has switched on show theirs."""
+    if page not in PANEL_PAGES:
+        raise ValueError(f"no such panel page: {page}")
+    shown = []
+    for m in modules():
+        if space is not None and m.switchable and not space.has_module(m.name):
+            continue
+        for panel in getattr(m, f"{page}_panels"):
+            context = panel.context(space, user)
+            if context is not None:
+                shown.append((panel.template, context))
+    return shown

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
 from agora.auth.models import User
+from agora.core import registry
 from agora.core.forms import (
     apply_service_error,
     preview_token,
@@ -31,7 +32,6 @@ from agora.core.qr import qr_svg
 from agora.core.services import ServiceError, contains_pattern
 from agora.core.urls import int_arg, secret_url
 from agora.extensions import db
-from agora.forum.models import Topic
 from agora.members import services
 from agora.members.forms import ImportForm, MyDetailsForm, OrganisationForm
 from agora.spaces.models import Membership
@@ -103,31 +103,12 @@ def directory():
 
 @bp.get("/<int:user_id>")
 def profile(user_id: int):
-    """One member as the viewer may see them, with their recent topics in this space."""
+    """One member as the viewer may see them, with the modules' panels (their topics, their tasks)."""
     membership = _member(user_id)
     card = services.visible_card(membership, current_user, _viewer_role())
-    topics = (
-        db.session.scalars(
-            select(Topic)
-            .where(Topic.space_id == g.space.id, Topic.author_id == user_id)
-            .order_by(Topic.created_at.desc())
-            .limit(5)
-        ).all()
-        if g.space.has_module("forum")
-        else []
+    return render_template(
+        "members/profile.html", space=g.space, card=card, panels=registry.panels("member", g.space, membership.user)
     )
-    tasks = []
-    if g.space.has_module("tasks"):
-        from agora.tasks.models import Task, TaskAssignee
-
-        tasks = db.session.scalars(
-            select(Task)
-            .join(TaskAssignee, TaskAssignee.task_id == Task.id)
-            .where(Task.space_id == g.space.id, TaskAssignee.user_id == user_id)
-            .order_by(Task.due_on.is_(None), Task.due_on, Task.id)
-            .limit(5)
-        ).all()
-    return render_template("members/profile.html", space=g.space, card=card, topics=topics, tasks=tasks)
 
 
 @bp.get("/<int:user_id>/avatar")

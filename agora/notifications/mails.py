@@ -17,13 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from agora.auth.models import User
+from agora.core import registry
 from agora.core.mail import queue_mail
 from agora.core.time import utcnow
 from agora.core.urls import public_url
 from agora.extensions import db
 from agora.notifications import services
 from agora.notifications.models import Notification
-from agora.notifications.texts import GROUP_SUBJECTS, sentence
+from agora.notifications.texts import sentence
 from agora.spaces.models import Membership
 
 USERS_PER_BATCH = 200
@@ -155,7 +156,10 @@ def _group_subject(items: list[Notification]) -> str:
     if len(items) == 1:
         return f"[{space}] {sentence(items[0])}"
     kind = items[-1].kind
-    return f"[{space}] " + str(GROUP_SUBJECTS[kind]) % {"count": len(items), "title": items[-1].title}
+    return f"[{space}] " + str(registry.notification_kinds()[kind].group_subject) % {
+        "count": len(items),
+        "title": items[-1].title,
+    }
 
 
 def _compose_for(user: User, items: list[Notification]) -> int:

@@ -11,21 +11,8 @@ from agora.core.time import UTCDateTime, utcnow
 from agora.extensions import db
 from agora.spaces.tenancy import SpaceScoped
 
-#: What a person can be told about, in the order the preferences page lists them.
-KINDS = ("topic", "reply", "mention", "event", "task", "document", "news")
 #: How: a mail at once (bursts grouped), in the daily or weekly digest, or only in the bell.
 DELIVERIES = ("now", "daily", "weekly", "none")
-#: Used when neither the person nor the space chose: what needs action comes at once,
-#: what is merely new waits for the morning digest.
-DEFAULT_DELIVERY = {
-    "topic": "daily",
-    "reply": "now",
-    "mention": "now",
-    "event": "now",
-    "task": "now",
-    "document": "daily",
-    "news": "now",
-}
 
 
 class Notification(SpaceScoped, db.Model):

@@ -2,7 +2,7 @@
 
 A service that changes something calls `notify` in the same transaction: one row per person is
 written with the delivery their preferences choose (the person's choice for the space, else
-their choice everywhere, else the space's default, else DEFAULT_DELIVERY). Rows to be mailed
+their choice everywhere, else the space's default, else the default its module declares). Rows to be mailed
 carry `mail_due_at`: for "now", ten minutes after the group's latest item and at most an hour
 after its first, so a burst of replies makes one mail; for digests, the next morning (or Monday
 morning) in the person's time zone. `compose_due` turns due rows into outbox messages, claiming
@@ -21,11 +21,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
+from agora.core import registry
 from agora.core.events import member_left, notification_wanted
 from agora.core.richtext import markdown_text
 from agora.core.time import utcnow
 from agora.extensions import db
-from agora.notifications.models import DEFAULT_DELIVERY, DELIVERIES, KINDS, Notification, NotificationPreference
+from agora.notifications.models import DELIVERIES, Notification, NotificationPreference
 from agora.spaces.models import MODULES, Membership, Space
 
 #: A group is mailed once it has been quiet this long...
@@ -59,7 +60,7 @@ def deliveries_for(space: Space, kind: str, user_ids: Iterable[int]) -> dict[int
         if user_ids
         else []
     )
-    space_default = next((d for u, s, d in rows if u is None), DEFAULT_DELIVERY[kind])
+    space_default = next((d for u, s, d in rows if u is None), registry.notification_kinds()[kind].default)
     general = {u: d for u, s, d in rows if u is not None and s is None}
     override = {u: d for u, s, d in rows if u is not None and s is not None}
     return {uid: override.get(uid) or general.get(uid) or space_default for uid in user_ids}
@@ -73,7 +74,7 @@ def preferences_of(user: User | None, space: Space | None) -> dict[str, str | No
         NotificationPreference.space_id == space.id if space else NotificationPreference.space_id.is_(None)
     )
     chosen = dict(db.session.execute(stmt).all())
-    return {kind: chosen.get(kind) for kind in KINDS}
+    return {kind: chosen.get(kind) for kind in registry.notification_kinds()}
 
 
 def save_preferences(user: User | None, space: Space | None, choices: dict[str, str | None]) -> None:
@@ -86,7 +87,7 @@ def save_preferences(user: User | None, space: Space | None, choices: dict[str, 
         NotificationPreference.space_id == space.id if space else NotificationPreference.space_id.is_(None)
     )
     db.session.execute(stmt)
-    for kind in KINDS:
+    for kind in registry.notification_kinds():
         delivery = choices.get(kind)
         if delivery is None:
             continue
@@ -101,7 +102,7 @@ def save_preferences(user: User | None, space: Space | None, choices: dict[str, 
 
 def stop_mails(user: User, kinds: Iterable[str]) -> None:
     """The one-click unsubscribe: no more mail for these kinds, in any space (the bell still shows them)."""
-    kinds = [k for k in kinds if k in KINDS]
+    kinds = [k for k in kinds if k in registry.notification_kinds()]
     for kind in kinds:
         general = db.session.scalar(
             select(NotificationPreference).where(
@@ -144,7 +145,7 @@ def read_unsubscribe_token(token: str) -> tuple[User, list[str]] | None:
     if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("k"), list):
         return None
     user = db.session.get(User, data["u"])
-    kinds = [k for k in data["k"] if k in KINDS]
+    kinds = [k for k in data["k"] if k in registry.notification_kinds()]
     if user is None or user.is_disabled or not kinds:
         return None
     return user, kinds

@@ -7,12 +7,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from agora.core import registry
 from agora.core.pagination import paginate
 from agora.core.security import forbid_caching
 from agora.extensions import csrf, db
 from agora.notifications import services
-from agora.notifications.models import DEFAULT_DELIVERY, DELIVERIES, KINDS, Notification
-from agora.notifications.texts import DELIVERY_LABELS, KIND_LABELS, sentence
+from agora.notifications.models import DELIVERIES, Notification
+from agora.notifications.texts import DELIVERY_LABELS, sentence
 from agora.spaces.models import Membership, Space
 from agora.spaces.tenancy import require, space_blueprint
 
@@ -34,7 +35,7 @@ bp.add_app_template_global(sentence, "notification_text")
 def _choices_from_form(allow_inherit: bool) -> dict[str, str | None] | None:
     """Each kind's choice as sent by the form, or None when a value is not one we offered."""
     choices = {}
-    for kind in KINDS:
+    for kind in registry.notification_kinds():
         value = request.form.get(kind, "")
         if value == "" and allow_inherit:
             choices[kind] = None
@@ -101,8 +102,13 @@ def mark_all_read():
     return redirect(url_for("notifications.index"))
 
 
+def _kind_labels() -> dict:
+    """Each kind's question, in the order the preferences pages ask them."""
+    return {name: kind.label for name, kind in registry.notification_kinds().items()}
+
+
 def _labels():
-    return {"kinds": KIND_LABELS, "deliveries": DELIVERY_LABELS, "order": DELIVERIES}
+    return {"kinds": _kind_labels(), "deliveries": DELIVERY_LABELS, "order": DELIVERIES}
 
 
 @bp.route("/notifications/preferences", methods=["GET", "POST"])
@@ -120,7 +126,7 @@ def preferences():
             flash(_("Vos préférences de notification sont enregistrées."), "success")
             return redirect(url_for("notifications.preferences"))
     chosen = services.preferences_of(current_user, None)
-    current = {kind: chosen[kind] or DEFAULT_DELIVERY[kind] for kind in KINDS}
+    current = {name: chosen[name] or kind.default for name, kind in registry.notification_kinds().items()}
     spaces = db.session.scalars(
         select(Space)
         .join(Membership, Membership.space_id == Space.id)
@@ -160,7 +166,8 @@ def space_preferences():
             return redirect(url_for("space_notifications.space_preferences"))
     general = services.preferences_of(current_user, None)
     space_defaults = services.preferences_of(None, g.space)
-    inherited = {k: general[k] or space_defaults[k] or DEFAULT_DELIVERY[k] for k in KINDS}
+    kinds = registry.notification_kinds()
+    inherited = {k: general[k] or space_defaults[k] or kind.default for k, kind in kinds.items()}
     return render_template(
         "notifications/space_preferences.html",
         space=g.space,
@@ -168,7 +175,7 @@ def space_preferences():
         mine=services.preferences_of(current_user, g.space),
         inherited=inherited,
         space_defaults=space_defaults,
-        server_defaults=DEFAULT_DELIVERY,
+        server_defaults={k: kind.default for k, kind in kinds.items()},
         has_email=bool(current_user.email),
         **_labels(),
     ), status
@@ -187,6 +194,8 @@ def unsubscribe(token: str):
         services.stop_mails(user, kinds)
         db.session.commit()
         return render_template(
-            "notifications/unsubscribe.html", done=True, kinds=kinds, token=token, labels=KIND_LABELS
+            "notifications/unsubscribe.html", done=True, kinds=kinds, token=token, labels=_kind_labels()
         )
-    return render_template("notifications/unsubscribe.html", done=False, kinds=kinds, token=token, labels=KIND_LABELS)
+    return render_template(
+        "notifications/unsubscribe.html", done=False, kinds=kinds, token=token, labels=_kind_labels()
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,7 +17,6 @@ from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.security import forbid_caching, keep_secret, kept_secret
 from agora.core.services import ServiceError
-from agora.core.time import utcnow
 from agora.core.urls import secret_url
 from agora.extensions import db
 from agora.spaces import services
@@ -67,7 +64,8 @@ def index():
 
 @bp.get("/")
 def home():
-    """News (pinned first) and what happened since the previous visit."""
+    """The modules' panels (next events, my tasks, open polls), news (pinned first) and what
+    happened since the previous visit."""
     space = g.space
     news = db.session.scalars(
         select(NewsItem)
@@ -80,33 +78,13 @@ def home():
         ACTIVITY_PER_PAGE,
     )
     previous_visit = g.membership.last_visit_at or g.membership.created_at
-    upcoming = []
-    if space.has_module("agenda"):
-        from agora.agenda.services import occurrences
-
-        now = utcnow()
-        upcoming = occurrences([space.id], now, now + timedelta(days=30))[:5]
-    my_tasks, today = [], None
-    if space.has_module("tasks"):
-        from agora.tasks.services import my_open_tasks
-        from agora.tasks.services import today as tasks_today
-
-        my_tasks, today = my_open_tasks(current_user, [space.id], limit=5), tasks_today()
-    polls = []
-    if space.has_module("polls"):
-        from agora.polls.services import open_polls
-
-        polls = open_polls(space)
     html = render_template(
         "spaces/home.html",
         space=space,
         news=news,
         page=page,
         previous_visit=previous_visit,
-        upcoming=upcoming,
-        my_tasks=my_tasks,
-        today=today,
-        polls=polls,
+        panels=registry.panels("home", space, current_user),
         activity_labels=registry.activity_labels(),
     )
     if page.number == 1:
