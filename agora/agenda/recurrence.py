@@ -30,8 +30,9 @@ EXPANSION_STEPS = 200_000
 MAX_SERIES_DATES = 4000
 EXPANSION_RESULTS = MAX_SERIES_DATES + 1
 EXPANSION_SECONDS = 0.25
-#: Dates the per-process cache of expanded months holds at most (about 100 bytes each, so ~2 MB):
-#: a weekly series gives ~5 a month, so thousands of series-months fit.
+#: Dates the per-process cache of expanded months holds at most, an empty month counting one: a
+#: weekly series gives ~5 a month, so thousands of series-months fit in a few MB at worst (the
+#: 30 demo spaces' home and month pages fill 7,000).
 CACHED_DATES = 20_000
 #: Windows longer than this many months are expanded without the cache, so one long read does not
 #: push out the months every page reads.
