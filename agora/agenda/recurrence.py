@@ -8,10 +8,12 @@ check existed, or by hand): a rule the check refuses expands to its first date o
 
 from __future__ import annotations
 
+import threading
 import time as clock
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from cachetools import LRUCache
 from dateutil.rrule import rrulestr
 from flask_babel import lazy_gettext as _l
 
@@ -28,6 +30,13 @@ EXPANSION_STEPS = 200_000
 MAX_SERIES_DATES = 4000
 EXPANSION_RESULTS = MAX_SERIES_DATES + 1
 EXPANSION_SECONDS = 0.25
+#: Dates the per-process cache of expanded months holds at most, an empty month counting one: a
+#: weekly series gives ~5 a month, so thousands of series-months fit in a few MB at worst (the
+#: 30 demo spaces' home and month pages fill 7,000).
+CACHED_DATES = 20_000
+#: Windows longer than this many months are expanded without the cache, so one long read does not
+#: push out the months every page reads.
+CACHED_MONTHS = 15
 
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 #: BYYEARDAY and BYWEEKNO are left out: no agenda app writes them for a meeting, and with other
@@ -227,3 +236,48 @@ def rule_problem(text: str, starts_at: datetime, tz_name: str):
     if ("COUNT" in parts or "UNTIL" in parts) and len(starts) > MAX_SERIES_DATES:
         return _l("Cette répétition donnerait plus de %(n)s dates.", n=MAX_SERIES_DATES)
     return None
+
+
+# One month of a series' dates, by (rule, first start, zone, first day of the month), least recently
+# used first out. The key is everything the dates depend on, read from the row of this request:
+# a series changed by any process has another key, so no entry is ever stale, and an entry holds
+# dates only (never an event), so it serves any series with the same rule in any space alike.
+_months: LRUCache = LRUCache(maxsize=CACHED_DATES, getsizeof=lambda dates: len(dates) + 1)
+_months_lock = threading.Lock()
+
+
+def _month_of(value: datetime) -> datetime:
+    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(month: datetime) -> datetime:
+    return month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
+
+
+def window_starts(text: str, starts_at: datetime, tz_name: str, after: datetime, before: datetime) -> list[datetime]:
+    """`local_starts` within [after, before] (naive, in the zone), expanded a calendar month at a time and kept.
+
+    The months not kept yet are expanded in one walk; what the pages read (this month, the next
+    thirty days) is then a look-up, whatever day or minute their window starts.
+    """
+    months = []
+    month = _month_of(after)
+    while month <= before and len(months) <= CACHED_MONTHS:
+        months.append(month)
+        month = _next_month(month)
+    if len(months) > CACHED_MONTHS:
+        return local_starts(text, starts_at, tz_name, after=after, before=before)
+    series = (text, starts_at, tz_name)
+    with _months_lock:
+        found = {m: _months.get((*series, m)) for m in months}
+    missing = [m for m, dates in found.items() if dates is None]
+    if missing:
+        first, stop = missing[0], _next_month(missing[-1])
+        fresh: dict[datetime, list[datetime]] = {m: [] for m in months if first <= m < stop}
+        for naive in local_starts(text, starts_at, tz_name, after=first, before=stop - timedelta(seconds=1)):
+            fresh[_month_of(naive)].append(naive)
+        with _months_lock:
+            for m, dates in fresh.items():
+                found[m] = tuple(dates)
+                _months[(*series, m)] = found[m]
+    return [naive for m in months for naive in found[m] if after <= naive <= before]

@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from agora.agenda.models import Booking, Event, EventCategory, IcalToken, Resource
-from agora.agenda.recurrence import MAX_OCCURRENCES, MAX_SERIES_SPAN, local_starts, rule_problem
+from agora.agenda.recurrence import MAX_OCCURRENCES, MAX_SERIES_SPAN, local_starts, rule_problem, window_starts
 from agora.auth.models import User
 from agora.auth.services import hash_token
 from agora.core.events import after_commit
@@ -153,7 +153,9 @@ def build_rrule(data: EventData, local_start: datetime) -> str | None:
 
 
 def _local_starts(event: Event, after: datetime | None = None, before: datetime | None = None) -> list[datetime]:
-    """The series' starts (naive, in its zone), through the one bounded expansion."""
+    """The series' starts (naive, in its zone), through the one bounded expansion (kept per month for a window)."""
+    if after is not None and before is not None:
+        return window_starts(event.rrule, event.starts_at, event.tz, after, before)
     return local_starts(event.rrule, event.starts_at, event.tz, after=after, before=before)
 
 
