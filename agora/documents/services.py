@@ -631,7 +631,7 @@ def trashed(space: Space, tree: Tree, now: datetime | None = None) -> tuple[list
             select(Document)
             .options(selectinload(Document.created_by))
             .where(Document.space_id == space.id, Document.deleted_at > cutoff)
-            .order_by(Document.deleted_at.desc())
+            .order_by(Document.deleted_at.desc(), Document.id.desc())
         )
         if tree.is_live(d.folder_id)
     ]

@@ -15,7 +15,7 @@ def member_panel(space, user) -> dict | None:
     topics = db.session.scalars(
         select(Topic)
         .where(Topic.space_id == space.id, Topic.author_id == user.id)
-        .order_by(Topic.created_at.desc())
+        .order_by(Topic.created_at.desc(), Topic.id.desc())
         .limit(SHOWN)
     ).all()
     return {"topics": topics} if topics else None

@@ -38,7 +38,7 @@ def list_polls():
     coming = db.session.scalars(
         select(Poll)
         .where(Poll.space_id == g.space.id, Poll.closed_at.is_(None), Poll.opens_at > now)
-        .order_by(Poll.opens_at)
+        .order_by(Poll.opens_at, Poll.id)
     ).all()
     closed = paginate(
         select(Poll)

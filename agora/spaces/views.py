@@ -70,7 +70,7 @@ def home():
     news = db.session.scalars(
         select(NewsItem)
         .where(NewsItem.space_id == space.id)
-        .order_by(NewsItem.is_pinned.desc(), NewsItem.created_at.desc())
+        .order_by(NewsItem.is_pinned.desc(), NewsItem.created_at.desc(), NewsItem.id.desc())
         .limit(10)
     ).all()
     page = paginate(
@@ -184,7 +184,7 @@ def _manage_page(status: int = 200, invitation_form=None, account_form=None):
     invitations = db.session.scalars(
         select(Invitation)
         .where(Invitation.space_id == space.id, Invitation.revoked_at.is_(None))
-        .order_by(Invitation.created_at.desc())
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         .limit(50)
     ).all()
     return render_template(
