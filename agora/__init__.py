@@ -27,11 +27,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from agora.config import ConfigError, load_settings
     from agora.core import errors, events, i18n, references, security, templating, writegate  # noqa: F401 (events, references, writegate: listeners)
+    from agora.core.urls import AgoraFlask
     from agora.extensions import babel, csrf, db, login_manager, migrate
     from agora.spaces import tenancy
 
     settings = load_settings(config)
-    app = Flask(
+    app = AgoraFlask(
         __name__,
         instance_path=settings["INSTANCE_PATH"],
         template_folder=str(resource_dir("templates")),

@@ -8,7 +8,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, dates
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_babel import (
     format_date,
     format_datetime,
@@ -110,13 +110,20 @@ def icon(name: str, class_: str = "") -> Markup:
     """An icon of the sprite, hidden from screen readers: the words beside it say what it means.
 
     Raises KeyError for a name the sprite lacks, so a typo fails the page's test instead of
-    showing an empty box.
+    showing an empty box. A page shows dozens of icons: each is written once per process.
     """
-    if name not in icon_names(current_app.static_folder):
+    sprite = g.get("icon_sprite")
+    if sprite is None:
+        sprite = g.icon_sprite = url_for("static", filename="icons.svg")
+    return _icon_markup(sprite, current_app.static_folder, name, class_)
+
+
+@lru_cache(maxsize=512)
+def _icon_markup(sprite: str, static_folder: str, name: str, class_: str) -> Markup:
+    if name not in icon_names(static_folder):
         raise KeyError(f"no icon {name!r} in static/icons.svg")
-    href = url_for("static", filename="icons.svg") + "#" + name
     return Markup('<svg class="icon{}" aria-hidden="true" focusable="false"><use href="{}"></use></svg>').format(
-        Markup(" ") + escape(class_) if class_ else "", href
+        Markup(" ") + escape(class_) if class_ else "", sprite + "#" + name
     )
 
 
