@@ -414,8 +414,14 @@ def test_a_new_member_is_welcomed_with_the_first_things_to_do_until_they_open_th
     page = client.get("/").get_data(as_text=True)
     assert f"Bienvenue dans « {space.name} » !" in page and "Nouveau pour vous" in page
     assert "Rien de nouveau" not in page
-    for link in (f'href="/s/{space.slug}/"', f'href="/s/{space.slug}/forum/"', 'href="/profile"'):
-        assert link in page.split('id="welcome-heading"')[1].split("</section>")[0]
+    welcome = page.split('id="welcome-heading"')[1].split("</section>")[0]
+    assert "Trois choses à faire pour commencer" in welcome
+    for link, words in (
+        (f'href="/s/{space.slug}/members/me"', "Compléter votre profil"),
+        (f'href="/s/{space.slug}/agenda/"', "Voir l'agenda de l'espace"),
+        (f'href="/s/{space.slug}/forum/"', "Dire bonjour dans le forum"),
+    ):
+        assert link in welcome and words in welcome
     client.get(f"/s/{space.slug}/")
     page = client.get("/").get_data(as_text=True)
     assert "Bienvenue dans" not in page and "Rien de nouveau" in page
