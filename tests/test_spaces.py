@@ -318,12 +318,30 @@ def test_dashboard_counts_what_is_new_since_the_last_visit(
     assert "Rien de nouveau" in client.get("/").get_data(as_text=True)
 
 
-def test_archived_space_disappears_for_its_members(member_client, db):
-    client, space, _user = member_client("admin")
+def test_archived_space_tells_its_members_since_when_and_whom_to_ask_and_strangers_get_404(
+    app, member_client, make_user, make_member, db
+):
+    client, space, admin = member_client("admin")
+    reader = make_user("lecteur", display_name="Lecteur")
+    make_member(space, reader, "reader")
     db.session.get(Space, space.id).archived_at = utcnow()
     db.session.commit()
-    assert client.get(f"/s/{space.slug}/").status_code == 404
+    reader_client = app.test_client()
+    login(reader_client, "lecteur")
+    for who in (client, reader_client):
+        for url in (f"/s/{space.slug}/", f"/s/{space.slug}/forum/"):
+            response = who.get(url)
+            page = response.get_data(as_text=True)
+            assert response.status_code == 410
+            assert f"« {space.name} » est archivé" in page
+            assert re.search(rf"archivé depuis le \d{{1,2}} \w+\.? {utcnow().year} :", page), page
+            assert "demandez à son administrateur" in page and admin.display_name in page
     assert space.name not in client.get("/").get_data(as_text=True)
+    make_user("etranger")
+    stranger = app.test_client()
+    login(stranger, "etranger")
+    assert stranger.get(f"/s/{space.slug}/").status_code == 404
+    assert stranger.get(f"/s/{space.slug}/forum/").status_code == 404
 
 
 def test_zero_uses_is_told_the_allowed_range(member_client, db):
@@ -414,8 +432,14 @@ def test_a_new_member_is_welcomed_with_the_first_things_to_do_until_they_open_th
     page = client.get("/").get_data(as_text=True)
     assert f"Bienvenue dans « {space.name} » !" in page and "Nouveau pour vous" in page
     assert "Rien de nouveau" not in page
-    for link in (f'href="/s/{space.slug}/"', f'href="/s/{space.slug}/forum/"', 'href="/profile"'):
-        assert link in page.split('id="welcome-heading"')[1].split("</section>")[0]
+    welcome = page.split('id="welcome-heading"')[1].split("</section>")[0]
+    assert "Trois choses à faire pour commencer" in welcome
+    for link, words in (
+        (f'href="/s/{space.slug}/members/me"', "Compléter votre profil"),
+        (f'href="/s/{space.slug}/agenda/"', "Voir l'agenda de l'espace"),
+        (f'href="/s/{space.slug}/forum/"', "Dire bonjour dans le forum"),
+    ):
+        assert link in welcome and words in welcome
     client.get(f"/s/{space.slug}/")
     page = client.get("/").get_data(as_text=True)
     assert "Bienvenue dans" not in page and "Rien de nouveau" in page

@@ -47,12 +47,31 @@ def _load_space():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     space = get_space_by_slug(g.slug)
+    if space is not None and space.is_archived and membership_in(current_user, space) is not None:
+        abort(_archived_page(space))
     if space is None or not space.can_view(current_user):
         abort(404)
     g.space = space
     g.membership = membership_in(current_user, space)
     if request.blueprint in MODULES and not space.has_module(request.blueprint):
         abort(404)
+
+
+def _archived_page(space):
+    """Tell a member of an archived space that it is archived, since when, and whom to ask (its
+    admins); strangers still get 404 before this."""
+    from flask import make_response, render_template
+
+    from agora.auth.models import User
+    from agora.spaces.models import Membership
+
+    admins = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.space_id == space.id, Membership.role == "admin")
+        .order_by(User.display_name, User.id)
+    ).all()
+    return make_response(render_template("spaces/archived.html", space=space, admins=admins), 410)
 
 
 def space_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
