@@ -84,7 +84,8 @@ def test_admin_does_not_read_content_without_a_membership_and_self_grant_is_audi
 def test_archive_and_restore(admin_client, member_client, db):
     client, space, _user = member_client("member")
     assert post(admin_client, f"/admin/spaces/{space.id}/archive").status_code == 302
-    assert client.get(f"/s/{space.slug}/").status_code == 404
+    archived = client.get(f"/s/{space.slug}/")
+    assert archived.status_code == 410 and "est archivé" in archived.get_data(as_text=True)
     assert post(admin_client, f"/admin/spaces/{space.id}/restore").status_code == 302
     assert client.get(f"/s/{space.slug}/").status_code == 200
     assert {"space.archived", "space.restored"} <= set(db.session.scalars(select(AuditEntry.action)))
