@@ -131,10 +131,10 @@ SUMMARY:Réunion (nouvel horaire)"""
 def test_two_versions_of_one_event_keep_the_newest_on_every_import(agenda, db, order):
     client, space, _user = agenda
     preview = imported(client, space, cal(*order))
-    assert "ajouter 1 événement(s)" in preview and "version plus récente" in preview
+    assert "ajouter 1 événement," in preview and "version plus récente" in preview
     assert shown(db, space) == [("Réunion (nouvel horaire)", "02-04 19:00")]
     again = upload_ics(client, space, cal(*reversed(order)))
-    assert "ajouter 0 événement(s), en mettre à jour 0 ; 1 sont déjà à jour" in page(again)
+    assert "ajouter 0 événement, en mettre à jour 0 ; 1 est déjà à jour" in page(again)
     confirm_ics(client, space, again)
     assert shown(db, space) == [("Réunion (nouvel horaire)", "02-04 19:00")] and rows(db) == 1
 
@@ -164,7 +164,7 @@ DTSTART;VALUE=DATE:20270621
 SUMMARY:Fête de la musique""",
     )
     preview = page(upload_ics(client, space, text))
-    assert "ajouter 1 événement(s)" in preview
+    assert "ajouter 1 événement," in preview
     assert (
         "« Permanence déplacée » (10 mars 2027 18:00) : il change une date d'une série qui n'est ni dans le fichier"
         in preview
@@ -290,7 +290,7 @@ DTEND;TZID=Europe/Paris:20270316T210000
 SUMMARY:Atelier (nouvel horaire)""",
         ),
     )
-    assert "ajouter 0 événement(s), en mettre à jour 0" in page(again)
+    assert "ajouter 0 événement, en mettre à jour 0" in page(again)
 
 
 def test_zero_length_events_are_accepted_by_the_import_and_the_form(agenda, db):
@@ -348,7 +348,7 @@ def test_unreadable_events_are_listed_in_plain_french_and_the_rest_is_imported(a
     client, space, _user = agenda
     preview = upload_ics(client, space, BROKEN)
     text = page(preview)
-    assert preview.status_code == 200 and "ajouter 1 événement(s)" in text
+    assert preview.status_code == 200 and "ajouter 1 événement," in text
     assert "« Assemblée à l'envers » (10 avril 2027 18:00) : sa fin est avant son début." in text
     assert "« Date impossible » (date illisible) : sa date de début est illisible." in text
     assert "« Répétition sans fin » (11 avril 2027 18:00) : l'intervalle de la répétition doit aller de 1 à 99." in text

@@ -18,7 +18,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 import icalendar
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, ngettext
 from flask_babel import lazy_gettext as _l
 from icalendar.timezone import tzp
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
@@ -686,5 +686,9 @@ def apply_import(space: Space, plan: Plan, author: User) -> None:
     created = plan.count("create")
     if created:
         record_activity(
-            space, author, "agenda.import", str(_l("%(n)s événements importés", n=created)), f"/s/{space.slug}/agenda/"
+            space,
+            author,
+            "agenda.import",
+            ngettext("%(num)s événement importé", "%(num)s événements importés", created),
+            f"/s/{space.slug}/agenda/",
         )

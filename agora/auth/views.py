@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +34,14 @@ def load_user(secret: str) -> User | None:
     return found[0] if found else None
 
 
+def _wait_message(minutes: int) -> str:
+    return ngettext(
+        "Trop d'essais : patientez %(num)s minute avant de réessayer.",
+        "Trop d'essais : patientez %(num)s minutes avant de réessayer.",
+        minutes,
+    )
+
+
 @bp.before_app_request
 def note_login_in_use():
     """Keep a login's "last used" roughly right: written at most once an hour, before the view runs."""
@@ -62,9 +70,7 @@ def login():
             user = services.authenticate(form.username.data, form.password.data, request.remote_addr)
         except services.LoginThrottled as exc:
             db.session.commit()
-            form.password.errors.append(
-                _("Trop d'essais : patientez %(n)s minute(s) avant de réessayer.", n=exc.minutes)
-            )
+            form.password.errors.append(_wait_message(exc.minutes))
             return render_template("auth/login.html", form=form, next=next_path), 429
         if user is None:
             db.session.commit()
@@ -232,9 +238,7 @@ def change_password():
     if password_form.validate_on_submit():
         wait = services.throttle_wait(user.username, request.remote_addr)
         if wait:
-            password_form.current.errors.append(
-                _("Trop d'essais : patientez %(n)s minute(s) avant de réessayer.", n=wait)
-            )
+            password_form.current.errors.append(_wait_message(wait))
             return _profile_page(form, password_form, status=429)
         if not services.verify_password(user, password_form.current.data):
             # Guessing the current password counts like a failed login.

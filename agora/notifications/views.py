@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -94,9 +95,7 @@ def mark_all_read():
     count = services.mark_read(current_user)
     db.session.commit()
     flash(
-        _("%(n)s notifications marquées comme lues.", n=count)
-        if count != 1
-        else _("Une notification marquée comme lue."),
+        ngettext("%(num)s notification marquée comme lue.", "%(num)s notifications marquées comme lues.", count),
         "success",
     )
     return redirect(url_for("notifications.index"))
