@@ -324,6 +324,15 @@ def user():
     """Accounts."""
 
 
+def _read_password(password):
+    """The password given with --password, else typed twice at a terminal, else one line of stdin."""
+    if password is not None:
+        return password
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
+
+
 @user.command("create")
 @click.argument("username")
 @click.option("--email", default=None, help="E-mail address (optional).")
@@ -336,11 +345,7 @@ def user_create(username, email, display_name, site_admin, password):
     from agora.auth import services
     from agora.extensions import db as database
 
-    if password is None:
-        if sys.stdin.isatty():
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        else:
-            password = sys.stdin.readline().rstrip("\n")
+    password = _read_password(password)
     with app_context():
         created = services.create_user(
             username, password, display_name=display_name, email=email, is_site_admin=site_admin
@@ -350,6 +355,24 @@ def user_create(username, email, display_name, site_admin, password):
         )
         database.session.commit()
         click.echo(f"Created account {created.username}{' (hosting admin)' if site_admin else ''}.")
+
+
+@user.command("set-password")
+@click.argument("username")
+@click.option("--password", default=None, help="The new password; read from standard input when omitted.")
+@_fail_on_service_error
+def user_set_password(username, password):
+    """Give an account a new password (its logins end; its setup and reset links stop working)."""
+    from agora.auth import services
+    from agora.extensions import db as database
+
+    password = _read_password(password)
+    with app_context():
+        found = _account(username)
+        services.set_password(found, password)
+        services.audit("password.changed", None, target=found.username, details={"via": "cli"})
+        database.session.commit()
+        click.echo(f"New password set for {found.username}.")
 
 
 @user.command("list")

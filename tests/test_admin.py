@@ -155,4 +155,129 @@ def test_users_list_search_and_audit_log_pages(admin_client, make_user):
     page = admin_client.get("/admin/users/?q=zoé").get_data(as_text=True)
     assert "Zoé Martin" in page and "yann" not in page
     log = admin_client.get("/admin/audit/").get_data(as_text=True)
-    assert "login.success" in log and "hebergeur" in log
+    assert "Connexion" in log and "hebergeur" in log and "login.success" not in log
+
+
+def test_the_audit_log_speaks_french_and_filters_by_kind_person_and_space(admin_client, make_user, make_space):
+    space = make_space("conseil")
+    make_user("nadia")
+    appointed = post(
+        admin_client, f"/admin/spaces/{space.id}/appoint", {"appoint-username": "nadia", "appoint-role": "member"}
+    )
+    assert appointed.status_code == 302
+    page = admin_client.get("/admin/audit/").get_data(as_text=True)
+    assert "Membre ajouté" in page and "rôle : membre" in page
+    assert "member.added" not in page.split("<tbody>")[1] and "role=member" not in page
+
+    members = admin_client.get("/admin/audit/?group=members").get_data(as_text=True)
+    assert "Membre ajouté" in members and "Connexion" not in members.split("<tbody>")[1]
+    logins = admin_client.get("/admin/audit/?group=logins").get_data(as_text=True).split("<tbody>")[1]
+    assert "Connexion" in logins and "Membre ajouté" not in logins
+    assert "Membre ajouté" in admin_client.get("/admin/audit/?space=conseil").get_data(as_text=True)
+    assert "Aucune action ne correspond" in admin_client.get("/admin/audit/?space=ailleurs").get_data(as_text=True)
+    by_nadia = admin_client.get("/admin/audit/?who=NADIA").get_data(as_text=True).split("<tbody>")[1]
+    assert "Aucune action ne correspond" in by_nadia
+    assert "Membre ajouté" in admin_client.get("/admin/audit/?who=hebergeur&group=members").get_data(as_text=True)
+    # An unknown group shows everything rather than nothing, and says nothing is filtered.
+    assert "Membre ajouté" in admin_client.get("/admin/audit/?group=bidon").get_data(as_text=True)
+
+
+def _audit_codes_written() -> set[str]:
+    """Every action code the source passes to the audit log, read with ast: literal first arguments of
+    audit(...) and _logins_ended(...), the literal branches of an `action = ... if ... else ...`, and
+    the password.<purpose> codes for each purpose a token is issued with."""
+    import ast
+
+    codes, purposes = set(), set()
+    for path in Path("agora").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+                literal = node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                if name == "audit" and literal:
+                    codes.add(node.args[0].value)
+                elif name == "_logins_ended" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                    codes.add(node.args[1].value)
+                elif name == "issue_token" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                    purposes.add(node.args[1].value)
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.IfExp):
+                if any(isinstance(t, ast.Name) and t.id == "action" for t in node.targets):
+                    codes.update(
+                        branch.value
+                        for branch in (node.value.body, node.value.orelse)
+                        if isinstance(branch, ast.Constant) and isinstance(branch.value, str)
+                    )
+    return codes | {f"password.{purpose}" for purpose in purposes}
+
+
+def test_every_action_written_to_the_audit_log_has_words_and_every_word_an_action():
+    from agora.auth import journal
+
+    written = _audit_codes_written()
+    assert {"login.success", "member.added", "account.password_link", "password.setup"} <= written
+    assert written - set(journal.LABELS) == set(), "audit codes without words in agora/auth/journal.py"
+    assert set(journal.LABELS) - written == set(), "words in agora/auth/journal.py for codes nobody writes"
+
+
+def test_the_console_creates_an_account_with_a_space_and_hands_a_setup_link(admin_client, make_space, db):
+    space = make_space("conseil", "Conseil citoyen")
+    form = admin_client.get("/admin/users/new").get_data(as_text=True)
+    assert "Créer un compte" in form and "Conseil" in form
+    response = post(
+        admin_client,
+        "/admin/users/new",
+        {
+            "username": "moussa.kone",
+            "display_name": "Moussa Koné",
+            "email": "",
+            "space": str(space.id),
+            "role": "member",
+        },
+    )
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "moussa.kone"))
+    assert user.display_name == "Moussa Koné" and user.password_hash is None and not user.is_site_admin
+    assert db.session.scalar(select(Membership.role).where(Membership.user_id == user.id)) == "member"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "account.created"))
+    assert entry.target == "moussa.kone" and entry.details == {"site_admin": False, "via": "console"}
+    shown = admin_client.get(response.location).get_data(as_text=True)
+    assert "Compte créé pour Moussa Koné" in shown and "/setup/" in shown and "<svg" in shown
+
+
+def test_the_console_shows_every_account_error_at_once_and_creates_nothing(admin_client, make_user, db):
+    make_user("moussa.kone")
+    before = db.session.scalar(select(func.count()).select_from(User))
+    response = post(
+        admin_client,
+        "/admin/users/new",
+        {"username": "Moussa Koné", "display_name": "", "email": "pas-une-adresse", "space": "0", "role": "member"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Essayez « moussa.kone2 »" in page and "Indiquez le nom de la personne." in page
+    assert "adresse" in page.lower()
+    assert db.session.scalar(select(func.count()).select_from(User)) == before
+    taken = post(
+        admin_client,
+        "/admin/users/new",
+        {"username": "moussa.kone", "display_name": "M", "space": "0", "role": "member"},
+    )
+    assert taken.status_code == 409 and "déjà pris" in taken.get_data(as_text=True)
+    assert (
+        post(
+            admin_client,
+            "/admin/users/new",
+            {"username": "zz.top", "display_name": "Z", "space": "999999", "role": "member"},
+        ).status_code
+        == 400
+    )
+    assert db.session.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_the_console_can_create_a_hosting_admin(admin_client, db):
+    post(
+        admin_client,
+        "/admin/users/new",
+        {"username": "claire", "display_name": "Claire", "space": "0", "role": "member", "site_admin": "y"},
+    )
+    assert db.session.scalar(select(User.is_site_admin).where(User.username == "claire")) is True

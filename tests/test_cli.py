@@ -104,6 +104,33 @@ def test_users_and_spaces_from_the_command_line(instance):
     assert "archived" in run("space", "list").output
 
 
+def test_set_password_gives_a_demo_person_a_password_to_log_in_with(instance):
+    run("init")
+    run("demo")
+    result = run("user", "set-password", "karim.haddad", input="le jardin des tilleuls\n")
+    assert result.exit_code == 0 and "karim.haddad" in result.output
+    from agora import create_app
+
+    app = create_app()
+    from tests.conftest import IsolatedClient, login
+
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        from sqlalchemy import select
+
+        from agora.auth.models import AuditEntry
+        from agora.extensions import db
+
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "password.changed")).one()
+        assert entry.target == "karim.haddad" and entry.details == {"via": "cli"}
+        db.engine.dispose()
+    assert login(app.test_client(), "karim.haddad", "le jardin des tilleuls").status_code == 302
+    weak = CliRunner().invoke(main, ["user", "set-password", "karim.haddad", "--password", "azertyuiop"])
+    assert weak.exit_code == 1 and "trop courant" in weak.output
+    unknown = CliRunner().invoke(main, ["user", "set-password", "personne", "--password", "une phrase solide"])
+    assert unknown.exit_code == 1 and "No account" in unknown.output
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

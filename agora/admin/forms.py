@@ -2,10 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from agora.spaces.forms import ROLE_CHOICES
+from agora.spaces.forms import ROLE_CHOICES, CreateAccountForm
 
 
 class SpaceCreateForm(FlaskForm):
@@ -41,3 +41,15 @@ class DeleteSpaceForm(FlaskForm):
     confirmation = StringField(
         _l("Recopiez l'adresse courte de l'espace"), validators=[DataRequired(_l("Recopiez l'adresse courte."))]
     )
+
+
+class ConsoleAccountForm(CreateAccountForm):
+    """The hosting admin creates an account, optionally a hosting admin or a member of one space;
+    the person then chooses a password with a setup link."""
+
+    site_admin = BooleanField(_l("Administrateur du serveur (accès à cette console)"))
+    space = SelectField(_l("Ajouter à l'espace"), coerce=int, default=0)
+
+    def __init__(self, spaces, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.space.choices = [(0, _l("Aucun espace pour l'instant"))] + [(s.id, s.name) for s in spaces]

@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from agora.admin.forms import AppointForm, DeleteSpaceForm, SpaceCreateForm, SpaceEditForm
+from agora.admin.forms import AppointForm, ConsoleAccountForm, DeleteSpaceForm, SpaceCreateForm, SpaceEditForm
+from agora.auth import journal
 from agora.auth import services as auth_services
 from agora.auth.models import AuditEntry, User
 from agora.core.forms import apply_service_error
@@ -223,6 +224,50 @@ def users():
     return render_template("admin/users.html", page=page, q=q)
 
 
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    """Create an account (without a password: the person chooses one with a setup link, shown once
+    and printable), optionally a hosting admin, optionally a member of one space."""
+    spaces = db.session.scalars(select(Space).where(Space.archived_at.is_(None)).order_by(Space.name)).all()
+    form = ConsoleAccountForm(spaces)
+    if not form.is_submitted():
+        return render_template("admin/user_new.html", form=form)
+    status = 0 if form.validate() else 400
+    for problem in auth_services.account_problems(form.username.data, form.email.data, None):
+        if not getattr(form, problem.field).errors:
+            apply_service_error(form, problem)
+        status = max(status, problem.status)
+    if status:
+        return render_template("admin/user_new.html", form=form), status
+    space = next((s for s in spaces if s.id == form.space.data), None)
+    try:
+        user = auth_services.create_user(
+            form.username.data,
+            None,
+            display_name=form.display_name.data,
+            email=form.email.data,
+            is_site_admin=form.site_admin.data,
+        )
+        auth_services.audit(
+            "account.created",
+            current_user,
+            space=space,
+            target=user.username,
+            details={"site_admin": form.site_admin.data, "via": "console"},
+        )
+        if space is not None:
+            space_services.add_member(space, user, form.role.data, actor=current_user)
+        raw = auth_services.issue_token(user, "setup")
+    except ServiceError as exc:
+        db.session.rollback()
+        apply_service_error(form, exc)
+        return render_template("admin/user_new.html", form=form), exc.status
+    db.session.commit()
+    keep_secret(f"setup-{user.id}", raw)
+    flash(_("Le compte %(name)s est créé.", name=user.username), "success")
+    return redirect(url_for("admin.show_reset", user_id=user.id, new=1))
+
+
 def _user(user_id: int) -> User:
     return db.session.get(User, user_id) or abort(404)
 
@@ -270,16 +315,27 @@ def show_reset(user_id: int):
     raw = kept_secret(f"setup-{user.id}")
     link = secret_url("auth.setup_account", token=raw) if raw else None
     qr = qr_svg(link, _("Code QR du lien de création du mot de passe")) if link else None
-    return render_template("admin/reset.html", user=user, link=link, qr=qr)
+    created = request.args.get("new") == "1" and user.password_hash is None
+    return render_template("admin/reset.html", user=user, link=link, qr=qr, created=created)
 
 
 @bp.get("/audit/")
 def audit_log():
-    """The audit log, newest first."""
-    page = paginate(
-        select(AuditEntry)
-        .options(db.joinedload(AuditEntry.actor))
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
-        AUDIT_PER_PAGE,
+    """The audit log, newest first, filtered by kind of action, by who acted and by space."""
+    group = request.args.get("group", "")
+    who = request.args.get("who", "").strip()[:40]
+    space = request.args.get("space", "").strip()[:40]
+    stmt = select(AuditEntry).options(db.joinedload(AuditEntry.actor))
+    codes = journal.group_actions(group)
+    if codes is not None:
+        stmt = stmt.where(AuditEntry.action.in_(codes))
+    else:
+        group = ""
+    if who:
+        stmt = stmt.where(AuditEntry.actor.has(User.username_key == who.lower()))
+    if space:
+        stmt = stmt.where(AuditEntry.space_slug == space.lower())
+    page = paginate(stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()), AUDIT_PER_PAGE)
+    return render_template(
+        "admin/audit.html", page=page, groups=journal.GROUPS, group=group, who=who, space=space, journal=journal
     )
-    return render_template("admin/audit.html", page=page)
