@@ -369,12 +369,12 @@ def test_reindex_rebuilds_a_missing_or_damaged_index(app, db, member_client, cap
     client, space, _user = member_client("member")
     topic(client, space.slug, "Ramassage des feuilles", "En novembre.")
     with app.app_context():
-        folder = index.index_dir()
+        folder = index.space_dir(space.id)
     for path in folder.iterdir():
         path.write_bytes(b"abime")
     with caplog.at_level("WARNING"):
         assert "Ramassage des feuilles" in titles(client, "feuilles")
-    assert "rebuilding it from the database" in caplog.text
+    assert "search index unreadable" in caplog.text and "rebuilding it from the database" in caplog.text
     with app.app_context():
         assert indexing.reindex() >= 2  # the topic and the membership
         from agora.spaces.models import Space
@@ -420,14 +420,14 @@ def test_two_processes_writing_at_once_lose_nothing(app, tmp_path):
         worker = int(sys.argv[1])
         with app.app_context():
             for n in range(25):
-                with index.writer() as w:
+                with index.writer(1) as w:
                     w.update_document(key=f"forum.topic:{{worker * 1000 + n}}", kind="forum.topic", module="forum",
                                       space_id="1", object_id=worker * 1000 + n, title=f"Sujet {{n}}", body="texte")
     """)
     processes = [subprocess.Popen([sys.executable, "-c", script, str(worker)]) for worker in (1, 2)]
     assert [p.wait(timeout=120) for p in processes] == [0, 0]
     with app.app_context():
-        with index.open_index().searcher() as searcher:
+        with index.open_index(1).searcher() as searcher:
             assert searcher.doc_count() == 50
 
 
@@ -446,8 +446,8 @@ def test_a_deleted_space_leaves_the_index(app, db, member_client, make_user):
     response = post(host, f"/admin/spaces/{space.id}/delete", {"delete-confirmation": space.slug})
     assert response.status_code == 302 and db.session.scalar(select(Space).where(Space.id == space.id)) is None
     with app.app_context():
-        with index.open_index().searcher() as searcher:
-            assert searcher.doc_count() == 0
+        assert not index.space_dir(space.id).exists()
+        assert index.open_index(space.id, create_missing=False) is None
 
 
 def test_renaming_or_removing_an_organisation_updates_its_members_entries(
@@ -564,9 +564,9 @@ def test_an_index_built_by_an_older_analyzer_is_rebuilt_when_opened(app, db, mem
         folder = index.index_dir()
         assert index.built_version() == index.VERSION
         # An index from before the stamp: its entries were stemmed before being folded.
-        ix = index.create()
+        index.create()
         (folder / index.STAMP).unlink()
-        with ix.writer() as w:
+        with index.create_space(space.id).writer() as w:
             w.add_document(
                 key="forum.topic:999",
                 kind="forum.topic",

@@ -1,10 +1,13 @@
-"""The Whoosh index: its French analysis, its schema, opening (or rebuilding) it, writing to it.
+"""The Whoosh indexes: their French analysis, their schema, opening (or rebuilding), writing.
 
-The index lives in `<instance>/search/`, stamped with the VERSION that built it. It is written by
-the background process (the "search.index" job) and by commands; a write waits for Whoosh's file
-lock, so two writers never lose each other's entries. Web workers only read it, through one
-searcher kept per thread. A missing, unreadable or differently built index is rebuilt from the
-database, with a line in the log (`agora serve` checks this once before its workers start).
+One index per space, in `<instance>/search/space-<id>/`, under a folder stamped with the VERSION
+that built them. A person searches their own few spaces, not thirty: a search reads only those
+spaces' indexes (combined into one searcher, so that ranking sees one collection), and walks no
+entry of anyone else's. Indexes are written by the background process (the "search.index" job) and
+by commands; a write waits for Whoosh's file lock of that space, so two writers never lose each
+other's entries. Web workers only read, through readers kept per thread. A missing, unreadable or
+differently built index is rebuilt from the database, with a line in the log (`agora serve`
+checks the stamp once before its workers start).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import shutil
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +27,8 @@ from whoosh import index as whoosh_index
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import DATETIME, ID, NUMERIC, TEXT, Schema
 from whoosh.lang import stopwords_for_language
+from whoosh.reading import MultiReader
+from whoosh.searching import Searcher
 from whoosh.support.charset import accent_map
 
 log = logging.getLogger(__name__)
@@ -114,11 +120,11 @@ FRENCH = (
     | StemFilter(lang="fr")
 )
 
-#: Stamped beside the index: an index built with another schema or analyzer is rebuilt when
-#: opened, so an upgrade never keeps searching stems the queries no longer produce.
+#: Stamped beside the indexes: indexes built with another schema, analyzer or layout are rebuilt
+#: when opened, so an upgrade never keeps searching stems the queries no longer produce.
 #: Raise it whenever SCHEMA, FRENCH or the files' layout changes. 2: accents folded before
-#: stemming. 3: segments kept as separate files (WRITER_OPTIONS).
-VERSION = 3
+#: stemming. 3: segments kept as separate files (WRITER_OPTIONS). 4: one index per space.
+VERSION = 4
 
 SCHEMA = Schema(
     key=ID(unique=True, stored=True),  #: "forum.post:12"
@@ -139,26 +145,39 @@ WRITER_OPTIONS = {"compound": False}
 
 
 def index_dir() -> Path:
+    """The folder holding every space's index and the stamp."""
     return Path(current_app.instance_path) / "search"
 
 
-#: The file beside the index that says which VERSION built it.
+def space_dir(space_id: int) -> Path:
+    return index_dir() / f"space-{int(space_id)}"
+
+
+#: The file beside the indexes that says which VERSION built them.
 STAMP = "agora-version"
 
 
-def create() -> whoosh_index.Index:
-    """An empty index in place of any other, stamped with this VERSION."""
+def create() -> None:
+    """No index at all in place of any other, stamped with this VERSION (spaces' indexes are made
+    as they are written)."""
     folder = index_dir()
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    ix = whoosh_index.create_in(str(folder), SCHEMA)
     (folder / STAMP).write_text(f"{VERSION}\n")
-    return ix
+
+
+def create_space(space_id: int) -> whoosh_index.Index:
+    """An empty index for one space in place of any it had."""
+    folder = space_dir(space_id)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return whoosh_index.create_in(str(folder), SCHEMA)
 
 
 def built_version(folder: Path | None = None) -> int | None:
-    """The VERSION stamped on the index in `folder` (None: no stamp, an index from before stamps)."""
+    """The VERSION stamped on the indexes in `folder` (None: no stamp, indexes from before stamps)."""
     try:
         return int((folder or index_dir()).joinpath(STAMP).read_text().strip())
     except (OSError, ValueError):
@@ -166,52 +185,59 @@ def built_version(folder: Path | None = None) -> int | None:
 
 
 def ensure_current() -> None:
-    """Open the index once, rebuilding it now if it is missing, unreadable or from another VERSION
-    (`agora serve` calls this before its workers start, so that no request pays for it)."""
-    open_index()
+    """Rebuild every index now if the folder is missing or was built by another VERSION (`agora
+    serve` calls this before its workers start, so that no request pays for it)."""
+    folder = index_dir()
+    if not folder.exists():
+        reason = "missing"
+    elif (found := built_version(folder)) != VERSION:
+        reason = f"built by another version ({found or 'unstamped'}, this one is {VERSION})"
+    else:
+        return
+    log.warning("search index %s at %s: rebuilding it from the database", reason, folder)
+    from agora.search.indexing import reindex
+
+    reindex()
 
 
 #: Pauses before trying again to open an index another process was committing to (seconds).
 REOPEN_PAUSES = (0.02, 0.05, 0.1, 0.2)
 
 
-def open_index(rebuild_if_missing: bool = True) -> whoosh_index.Index:
-    """Open the index; rebuild it from the database when it is missing or cannot be read.
+def open_index(space_id: int, *, create_missing: bool = True) -> whoosh_index.Index | None:
+    """Open one space's index; None for a space with nothing indexed yet (unless `create_missing`).
 
     A reader that lists the index while another process commits may find the table of contents
     it chose already replaced: that is tried again, and only an index still unreadable after the
-    last pause is rebuilt (a rebuild while others are writing would cost every writer its wait).
+    last pause is rebuilt from the database (a rebuild while others are writing would cost every
+    writer its wait).
     """
-    folder = index_dir()
+    ensure_current()
+    folder = space_dir(space_id)
     for pause in (*REOPEN_PAUSES, None):
         # Whoosh leaves a damaged file open when it fails to read it; it closes as the error goes.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
                 if not whoosh_index.exists_in(str(folder)):
-                    reason = "missing"
-                    break
-                if (found := built_version(folder)) != VERSION:
-                    reason = f"built by another version ({found or 'unstamped'}, this one is {VERSION})"
-                    break
+                    return create_space(space_id) if create_missing else None
                 return whoosh_index.open_dir(str(folder))
             except Exception as exc:  # a damaged index raises many kinds of errors  # noqa: BLE001
                 reason = f"unreadable ({exc.__class__.__name__}: {exc})"
         if pause is not None:
             time.sleep(pause)
-    if not rebuild_if_missing:
-        return create()
     log.warning("search index %s at %s: rebuilding it from the database", reason, folder)
     from agora.search.indexing import reindex
 
-    reindex()
+    create_space(space_id)
+    reindex(space_id)
     return whoosh_index.open_dir(str(folder))
 
 
 @contextmanager
-def writer():
-    """A writer that waits for other processes' writes, committed on success."""
-    ix = open_index()
+def writer(space_id: int):
+    """A writer of one space's index that waits for other processes' writes, committed on success."""
+    ix = open_index(space_id)
     w = ix.writer(timeout=WRITE_TIMEOUT, delay=0.05, **WRITER_OPTIONS)
     try:
         yield w
@@ -222,34 +248,71 @@ def writer():
         w.commit()
 
 
-_searchers = threading.local()
+_readers = threading.local()
+#: Spaces whose readers a thread keeps open (least recently used closed first): the files of a
+#: few segments each, so the process's open files stay bounded whatever the number of spaces.
+KEPT_READERS = 12
 
 
-def searcher():
-    """This thread's searcher, kept open until another process commits to the index.
+def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
+    """One searcher over these spaces' indexes, and the space of each of its leaf readers in order
+    (None, [] when none of them has anything indexed).
 
-    Reused, a search pays only for the check that the index has not changed (its generation,
-    from the folder listing). Each
-    thread keeps its own (a searcher's files are read with seeks: not to be shared between
-    threads), and a forked process opens its own.
+    Each space's reader is kept by the thread until another process commits to that index: a
+    search pays only for the check that it has not changed (its generation, from the folder
+    listing). Each thread keeps its own (a reader's files are read with seeks: not to be shared
+    between threads), and a forked process opens its own.
     """
-    key = _identity()
-    cached = getattr(_searchers, "value", None)
-    if cached is not None and key is not None and cached[0] == key:
+    leaves, spaces = [], []
+    for space_id in sorted(space_ids):
+        reader = _reader(space_id)
+        if reader is None:
+            continue
+        for leaf, _offset in reader.leaf_readers():
+            leaves.append(leaf)
+            spaces.append(space_id)
+    if not leaves:
+        return None, []
+    combined = leaves[0] if len(leaves) == 1 else MultiReader(leaves)
+    # Closing it would close the kept readers: the combination is only dropped.
+    return Searcher(combined, closereader=False), spaces
+
+
+def _reader(space_id: int):
+    kept: OrderedDict = getattr(_readers, "value", None)
+    if kept is None or getattr(_readers, "identity", None) != _identity():
+        forget_searcher()
+        kept = _readers.value = OrderedDict()
+        _readers.identity = _identity()
+    cached = kept.get(space_id)
+    if cached is not None:
         try:
             # Not Whoosh's refresh(): the segment readers it reuses keep their old deletions.
-            if cached[1]._ix.latest_generation() == cached[1].reader().generation():
+            if cached[0].latest_generation() == cached[1].generation():
+                kept.move_to_end(space_id)
                 return cached[1]
         except Exception:  # the files it read were replaced or damaged: open the index anew  # noqa: BLE001
             pass
-    forget_searcher()
-    opened = open_index().searcher()
-    _searchers.value = (_identity(), opened)
-    return opened
+        _close(kept.pop(space_id)[1])
+    ix = open_index(space_id, create_missing=False)
+    if ix is None:
+        return None
+    reader = ix.reader()
+    kept[space_id] = (ix, reader)
+    while len(kept) > KEPT_READERS:
+        _close(kept.popitem(last=False)[1][1])
+    return reader
+
+
+def _close(reader) -> None:
+    try:
+        reader.close()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _identity() -> tuple | None:
-    """Which index this process sees in the folder: a rebuilt one (a new stamp file) is another."""
+    """Which indexes this process sees in the folder: rebuilt ones (a new stamp file) are others."""
     folder = index_dir()
     try:
         stamp = (folder / STAMP).stat()
@@ -259,11 +322,8 @@ def _identity() -> tuple | None:
 
 
 def forget_searcher() -> None:
-    """Close this thread's searcher (the index was rebuilt in place, or a test starts anew)."""
-    cached = getattr(_searchers, "value", None)
-    _searchers.value = None
-    if cached is not None:
-        try:
-            cached[1].close()
-        except Exception:  # noqa: BLE001
-            pass
+    """Close this thread's readers (the indexes were rebuilt in place, or a test starts anew)."""
+    kept = getattr(_readers, "value", None)
+    _readers.value = None
+    for _ix, reader in (kept or {}).values():
+        _close(reader)

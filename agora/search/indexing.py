@@ -11,9 +11,11 @@ only read the index). An item that is gone, trashed or otherwise unshown is remo
 from __future__ import annotations
 
 import logging
+import shutil
 
 from flask import Flask
 from sqlalchemy import select, update
+from whoosh.query import Every
 
 from agora.core import jobs, registry
 from agora.core.events import ContentChange, changes_committing
@@ -42,22 +44,36 @@ def _all_ids(space_id: int | None):
 
 
 def reindex(space_id: int | None = None, *, read_texts: bool = False) -> int:
-    """Rebuild the index from the database (all of it, or one space's part); return the entries.
+    """Rebuild the indexes from the database (every space's, or one space's); return the entries.
 
     With `read_texts` (`agora search reindex`), the text of every version still waiting for it is
     read first, so the rebuilt index lacks nothing; otherwise (a rebuild on demand, a restore)
     those versions stay for the background process.
     """
+    from agora.spaces.models import Space
+
     if read_texts:
         read_pending_texts(space_id=space_id)
     count = 0
     if space_id is None:
-        ix = index.create()
-        w = ix.writer(limitmb=128, **index.WRITER_OPTIONS)
+        index.create()
+        for one in db.session.scalars(select(Space.id).order_by(Space.id)).all():
+            count += _write_space(one, index.create_space(one).writer(limitmb=64, **index.WRITER_OPTIONS))
     else:
-        ix = index.open_index()
+        # In place, under the space's write lock: a writer of the background process waits for it.
+        ix = index.open_index(space_id)
         w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05, **index.WRITER_OPTIONS)
-        w.delete_by_term("space_id", str(space_id))
+        w.delete_by_query(Every())
+        count = _write_space(space_id, w)
+    if read_texts:
+        _mark_indexed(space_id=space_id)
+        db.session.commit()
+    return count
+
+
+def _write_space(space_id: int, w) -> int:
+    """Add every indexable row of the space with this writer, and commit it."""
+    count = 0
     trees: dict = {}
     kinds = _kinds()
     try:
@@ -70,9 +86,6 @@ def reindex(space_id: int | None = None, *, read_texts: bool = False) -> int:
         w.cancel()
         raise
     w.commit()
-    if read_texts:
-        _mark_indexed(space_id=space_id)
-        db.session.commit()
     return count
 
 
@@ -174,33 +187,38 @@ def run_jobs(payloads: list[dict]) -> None:
 
 
 def apply(changes: list[ContentChange]) -> None:
-    """Write these committed changes to the index, in one writer, each key once."""
+    """Write these committed changes to their spaces' indexes, one writer per space, each key once."""
     kinds = _kinds()
-    wanted: dict[str, Entry | None] = {}
+    wanted: dict[int, dict[str, Entry | None]] = {}
     for change in dict.fromkeys(changes):
         kind = kinds.get(change.kind)
         if kind is None:
             continue
         key = _key(change.kind, change.id)
-        wanted[key] = kind.build(change.id) if change.action != "deleted" else None
-        if wanted[key] is None and kind.related is not None:
-            # An item indexed with another (a topic's first post): keep that one in step.
+        space = wanted.setdefault(int(change.space_id), {})
+        space[key] = kind.build(change.id) if change.action != "deleted" else None
+        if space[key] is None and kind.related is not None:
+            # An item indexed with another (a topic's first post), of the same space: keep it in step.
             for other, other_id in kind.related(change.id):
-                wanted[_key(other, other_id)] = kinds[other].build(other_id)
-    with index.writer() as w:
-        for key, entry in wanted.items():
-            w.delete_by_term("key", key)
-            if entry is not None:
-                w.add_document(**entry.fields())
+                space[_key(other, other_id)] = kinds[other].build(other_id)
+    for space_id, entries in wanted.items():
+        if all(entry is None for entry in entries.values()) and not index.space_dir(space_id).exists():
+            continue  # nothing to add, and nothing to remove from an index never written (a deleted space)
+        with index.writer(space_id) as w:
+            for key, entry in entries.items():
+                w.delete_by_term("key", key)
+                if entry is not None:
+                    w.add_document(**entry.fields())
 
 
 def forget_space(space_id: int) -> None:
-    """Take a deleted space's entries out of the index."""
+    """Remove a deleted space's index."""
     try:
-        with index.writer() as w:
-            w.delete_by_term("space_id", str(space_id))
+        shutil.rmtree(index.space_dir(space_id), ignore_errors=False)
+    except FileNotFoundError:
+        pass
     except Exception:
-        log.exception("search entries of deleted space %s not removed; `agora search reindex` will", space_id)
+        log.exception("search index of deleted space %s not removed; `agora search reindex` will", space_id)
 
 
 def init_app(app: Flask) -> None:

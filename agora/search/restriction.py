@@ -1,11 +1,12 @@
-"""Which documents of the index a person may find: their spaces, the modules those spaces show.
+"""Which documents of a person's spaces' indexes they may find: the modules each space shows.
 
-A search is filtered by a set of document numbers rather than joined to a query of space terms:
-the words' own matching (and Whoosh's block-quality skipping) stays as fast as unrestricted.
-The set is built from bitmaps, one per (segment, term), read from the postings once and kept
-while the segment lives (segments never change; deletions are left out by the matcher), so a
-search combines a few bitmaps with integer operations instead of reading every allowed space's
-postings. A bitmap is a bit per document of its segment: 30 spaces at scale 10 keep about 2 MB.
+Each space has its own index (agora.search.index), so a search reads only the person's spaces:
+what is left to restrict is a module a space hides, or the one module a search is narrowed to.
+Most searches need no restriction at all. Otherwise the search is filtered by a set of document
+numbers rather than joined to a query of module terms: the words' own matching (and Whoosh's
+block-quality skipping) stays as fast as unrestricted. The set is built from bitmaps, one per
+(segment, module), read from the postings once and kept while the segment lives (segments never
+change; deletions are left out by the matcher).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class Allowed(DocIdSet):
 
     def __init__(self, bits: int, size: int):
         self.bytes = bits.to_bytes((size + 7) // 8 or 1, "little")
+
+    def __bool__(self) -> bool:
+        # Whoosh asks `if allow:` before each search; without this, that counted every bit.
+        return True
 
     def __contains__(self, docnum: int) -> bool:
         return bool(self.bytes[docnum >> 3] >> (docnum & 7) & 1)
@@ -64,17 +69,22 @@ def _bitmap(reader, field: str, text: str) -> int:
     return bits
 
 
-def allowed(searcher, groups: list[tuple[tuple[str, ...], list[int]]]) -> Allowed:
-    """The documents in these (modules, space ids) groups, as a filter for `searcher.search`."""
+def allowed(searcher, leaf_spaces: list[int], shown: dict[int, tuple[str, ...] | None]) -> Allowed | None:
+    """The documents the person may find, as a filter for `searcher.search`: in the leaf reader of
+    space `leaf_spaces[n]`, those of the modules `shown[space]` (None: every module). None when
+    nothing is to be left out."""
+    if all(shown.get(space_id) is None for space_id in leaf_spaces):
+        return None
     bits = 0
-    for subsearcher, offset in searcher.leaf_searchers():
+    leaves = searcher.leaf_searchers()
+    for (subsearcher, offset), space_id in zip(leaves, leaf_spaces, strict=True):
         reader = subsearcher.reader()
-        for modules, space_ids in groups:
-            spaces = 0
-            for space_id in space_ids:
-                spaces |= _bitmap(reader, "space_id", str(space_id))
-            shown = 0
+        modules = shown.get(space_id)
+        if modules is None:
+            kept = (1 << reader.doc_count_all()) - 1
+        else:
+            kept = 0
             for module in modules:
-                shown |= _bitmap(reader, "module", module)
-            bits |= (spaces & shown) << offset
+                kept |= _bitmap(reader, "module", module)
+        bits |= kept << offset
     return Allowed(bits, searcher.doc_count_all())

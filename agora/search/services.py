@@ -1,8 +1,8 @@
 """Searching: parse a French query, ask the index within the person's spaces, reload and check hits.
 
-The index only narrows things down. Every hit is reloaded from the database and shown only if
-the page it leads to would show it; the index filter already keeps other spaces out, so even the
-number of results says nothing about them.
+The index only narrows things down. Only the person's spaces' indexes are read (one per space),
+so other spaces are never walked and even the number of results says nothing about them; every
+hit is reloaded from the database and shown only if the page it leads to would show it.
 """
 
 from __future__ import annotations
@@ -98,22 +98,21 @@ def search(
     spaces = viewable_spaces(user) if spaces is None else spaces
     if space is not None:
         spaces = {space.id: space} if space.id in spaces else {}
-    # Spaces grouped by the modules they show: usually one group, so the restriction stays small.
-    groups: dict[tuple[str, ...], list[int]] = {}
+    # What each space lets be found: None for every module (no filter needed), else those it shows.
     searchable = registry.searchable_modules()
+    shown: dict[int, tuple[str, ...] | None] = {}
     for space_id, found in spaces.items():
         modules = tuple(sorted(m for m in (found.modules or []) if m in searchable and (module is None or m == module)))
         if modules:
-            groups.setdefault(modules, []).append(space_id)
-    allowed = [(modules, ids) for modules, ids in groups.items()]
+            shown[space_id] = None if module is None and len(modules) == len(searchable) else modules
     query = parser().parse(text)
     if query is NullQuery or isinstance(query, type(NullQuery)):
         raise ServiceError(_l("Ces mots sont trop courants pour chercher : ajoutez un mot plus précis."), field="q")
     if _too_broad(query):
         raise ServiceError(_l("Tapez au moins deux lettres avant l’étoile."), field="q")
-    if not allowed:
+    if not shown:
         return SearchPage(number=number)
-    return _run(query, allowed, spaces, number)
+    return _run(query, shown, spaces, number)
 
 
 #: One search at a time per process touches the index: a worker's threads share one CPU (the
@@ -121,17 +120,16 @@ def search(
 SEARCHING = threading.Lock()
 
 
-def _run(query, allowed: list[tuple[tuple[str, ...], list[int]]], spaces: dict[int, Space], number: int) -> SearchPage:
+def _run(query, shown: dict[int, tuple[str, ...] | None], spaces: dict[int, Space], number: int) -> SearchPage:
     with SEARCHING:
-        searcher = index.searcher()  # kept open for the thread's next search
-        # The restriction is a filter of document numbers built from bitmaps kept per segment:
-        # joined to the query as terms (And), it cost 3 to 5 times the query itself at scale 1,
-        # stepping through the union of every allowed space; as a filter, the query's own
-        # matching (and Whoosh's block-quality skipping) is untouched.
+        # Only these spaces' indexes are read: the readers are kept by the thread for its next search.
+        searcher, leaf_spaces = index.searcher(shown)
+        if searcher is None:
+            return SearchPage(number=number)
         # Only the best number * PER_PAGE + 1 are ranked: counting every match of a common word
-        # would read the whole index. Past that, the page says "more than".
+        # would read every entry of it. Past that, the page says "more than".
         limit = number * PER_PAGE + 1
-        ranked = searcher.search(query, limit=limit, filter=restriction.allowed(searcher, allowed))
+        ranked = searcher.search(query, limit=limit, filter=restriction.allowed(searcher, leaf_spaces, shown))
         ranked.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
         ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
         scored = ranked.scored_length()
