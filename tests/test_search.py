@@ -589,3 +589,56 @@ def test_a_search_before_anything_is_indexed_finds_nothing_without_an_error(app,
     client, _space, _user = member_client("member")
     index.create()
     assert "Rien ne correspond." in titles(client, "jardin").replace("&nbsp;", " ")
+
+
+def result_titles(client, q) -> list[str]:
+    """The titles of the results, in the order the page shows them."""
+    import re
+
+    return re.findall(r'<p class="result-title"><a href="[^"]*">([^<]*)</a>', titles(client, q))
+
+
+def test_titles_come_before_bodies_whatever_the_counts(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Compte rendu de novembre", "Le composteur déborde, le composteur sent, le composteur.")
+    topic(client, space.slug, "Le composteur du square", "À vider le samedi.")
+    # The first says the word three times in a short body; the second has it once, in its title.
+    assert result_titles(client, "composteur") == ["Le composteur du square", "Compte rendu de novembre"]
+
+
+def test_the_words_as_typed_come_before_their_other_forms(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Réunion du bureau", "Ordre du jour.")
+    topic(client, space.slug, "Réunions de quartier", "Ordre du jour.")
+    assert result_titles(client, "réunions") == ["Réunions de quartier", "Réunion du bureau"]
+    assert result_titles(client, "reunion") == ["Réunion du bureau", "Réunions de quartier"]
+    assert result_titles(client, "REUNIONS")[0] == "Réunions de quartier"
+
+
+def test_at_equal_relevance_the_more_recent_comes_first(app, db, member_client, frozen_clock):
+    client, space, _user = member_client("member")
+    made = []
+    for month in ("janvier", "février", "mars"):
+        made.append(topic(client, space.slug, "Permanence logement", f"Notes de {month}."))
+        frozen_clock.advance(hours=5)
+    page = titles(client, "permanence")
+    shown = [page.index(f'href="{url}') for url in made]
+    assert shown[2] < shown[1] < shown[0]
+
+
+def test_words_split_between_title_and_body_are_still_found_after_the_rest(app, db, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Fête des voisins", "Le barbecue est prêté par la régie.")
+    topic(client, space.slug, "Barbecue de la fête", "Rendez-vous au square.")
+    assert result_titles(client, "fête barbecue") == ["Barbecue de la fête", "Fête des voisins"]
+
+
+def test_a_page_filled_by_titles_says_more_and_the_next_page_goes_on_with_bodies(app, db, member_client):
+    client, space, _user = member_client("member")
+    for n in range(21):
+        topic(client, space.slug, f"Balcons fleuris {n}", "Concours.")
+    topic(client, space.slug, "Concours du quartier", "Les balcons fleuris gagnent.")
+    first = titles(client, "balcons")
+    assert "Plus de 20 résultats" in first and "Concours du quartier" not in first
+    second = titles(client, "balcons", page=2)
+    assert "Concours du quartier" in second and second.count('class="result-title"') == 2

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from flask import current_app
 from whoosh import index as whoosh_index
+from whoosh import scoring
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import DATETIME, ID, NUMERIC, TEXT, Schema
 from whoosh.lang import stopwords_for_language
@@ -120,10 +121,20 @@ FRENCH = (
     | StemFilter(lang="fr")
 )
 
+#: The same words as typed, folded but not stemmed: a search ranks the entries holding the exact
+#: words typed (« réunions ») before those holding only another form of them (« réunion »).
+EXACT = (
+    RegexTokenizer(r"\w+")
+    | LowercaseFilter()
+    | CharsetFilter(FOLD)
+    | StopFilter(stoplist=frozenset(word.translate(FOLD) for word in FRENCH_STOP_WORDS), minsize=1)
+)
+
 #: Stamped beside the indexes: indexes built with another schema, analyzer or layout are rebuilt
 #: when opened, so an upgrade never keeps searching stems the queries no longer produce.
 #: Raise it whenever SCHEMA, FRENCH or the files' layout changes. 2: accents folded before
-#: stemming. 3: segments kept as separate files (WRITER_OPTIONS). 4: one index per space.
+#: stemming. 3: segments kept as separate files (WRITER_OPTIONS). 4: one index per space, and the
+#: words also kept unstemmed (title_exact, body_exact).
 VERSION = 4
 
 SCHEMA = Schema(
@@ -134,8 +145,18 @@ SCHEMA = Schema(
     object_id=NUMERIC(stored=True, bits=64),
     title=TEXT(analyzer=FRENCH, stored=True, field_boost=2.0),
     body=TEXT(analyzer=FRENCH, stored=True),
+    title_exact=TEXT(analyzer=EXACT),
+    body_exact=TEXT(analyzer=EXACT),
     date=DATETIME(stored=True, sortable=True),
 )
+
+
+def document(fields: dict) -> dict:
+    """What is written for an entry's fields (agora.core.registry.Entry.fields()): its words twice,
+    stemmed and as typed."""
+    return {**fields, "title_exact": fields["title"], "body_exact": fields["body"]}
+
+
 #: How long a write waits for another process's lock before giving up (and being logged).
 WRITE_TIMEOUT = 30.0
 #: Every writer's options. Whoosh's default packs a segment into one compound file, and each
@@ -248,6 +269,27 @@ def writer(space_id: int):
         w.commit()
 
 
+#: How much a date adds to a score, per unit of Whoosh's datetime (a microsecond): at most 1e-4
+#: for dates of this era, so it only orders entries of equal relevance, the more recent first.
+RECENCY = 1e-21
+
+
+class RecentFirst(scoring.BM25F):
+    """Whoosh's BM25F, the ties broken by date: at equal relevance the more recent comes first."""
+
+    use_final = True
+
+    def __init__(self):
+        super().__init__()
+        self._dates = None
+
+    def final(self, searcher, docnum, score):
+        dates = self._dates
+        if dates is None or dates[0] is not searcher:
+            self._dates = dates = (searcher, searcher.reader().column_reader("date", translate=False))
+        return score + (dates[1][docnum] or 0) * RECENCY
+
+
 _readers = threading.local()
 #: Spaces whose readers a thread keeps open (least recently used closed first): the files of a
 #: few segments each, so the process's open files stay bounded whatever the number of spaces.
@@ -275,7 +317,7 @@ def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
         return None, []
     combined = leaves[0] if len(leaves) == 1 else MultiReader(leaves)
     # Closing it would close the kept readers: the combination is only dropped.
-    return Searcher(combined, closereader=False), spaces
+    return Searcher(combined, weighting=RecentFirst(), closereader=False), spaces
 
 
 def _reader(space_id: int):

@@ -80,7 +80,7 @@ def _write_space(space_id: int, w) -> int:
         for kind, object_id in _all_ids(space_id):
             entry = kinds[kind].build(object_id, trees=trees)
             if entry is not None:
-                w.add_document(**entry.fields())
+                w.add_document(**index.document(entry.fields()))
                 count += 1
     except BaseException:
         w.cancel()
@@ -208,7 +208,7 @@ def apply(changes: list[ContentChange]) -> None:
             for key, entry in entries.items():
                 w.delete_by_term("key", key)
                 if entry is not None:
-                    w.add_document(**entry.fields())
+                    w.add_document(**index.document(entry.fields()))
 
 
 def forget_space(space_id: int) -> None:

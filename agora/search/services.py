@@ -51,12 +51,20 @@ class SearchPage:
         return self.number > 1
 
 
-def parser():
-    qp = MultifieldParser(["title", "body"], schema=index.SCHEMA)
+def parser(fields=("title", "body")):
+    qp = MultifieldParser(list(fields), schema=index.SCHEMA)
     # People type words, phrases and prefixes; field names, ranges and boosts are not for them.
     for plugin in (plugins.FieldsPlugin, plugins.RangePlugin, plugins.BoostPlugin, plugins.EveryPlugin):
         qp.remove_plugin_class(plugin)
     return qp
+
+
+#: The order people expect, as tiers searched one after the other: every word in the title as
+#: typed, then in another form (« réunion » for « réunions »); then the words as typed anywhere,
+#: then in any form anywhere. Within a tier, Whoosh's BM25F ranks, and at equal relevance the
+#: more recent comes first (index.RecentFirst). A page is filled from the first tiers: once they
+#: give enough, the later ones (a common word's every entry, often) are not walked at all.
+TIERS = (("title_exact",), ("title",), ("title_exact", "body_exact"), ("title", "body"))
 
 
 def _too_broad(query) -> bool:
@@ -112,7 +120,7 @@ def search(
         raise ServiceError(_l("Tapez au moins deux lettres avant l’étoile."), field="q")
     if not shown:
         return SearchPage(number=number)
-    return _run(query, shown, spaces, number)
+    return _run(text, query, shown, spaces, number)
 
 
 #: One search at a time per process touches the index: a worker's threads share one CPU (the
@@ -120,7 +128,9 @@ def search(
 SEARCHING = threading.Lock()
 
 
-def _run(query, shown: dict[int, tuple[str, ...] | None], spaces: dict[int, Space], number: int) -> SearchPage:
+def _run(
+    text: str, query, shown: dict[int, tuple[str, ...] | None], spaces: dict[int, Space], number: int
+) -> SearchPage:
     with SEARCHING:
         # Only these spaces' indexes are read: the readers are kept by the thread for its next search.
         searcher, leaf_spaces = index.searcher(shown)
@@ -129,11 +139,24 @@ def _run(query, shown: dict[int, tuple[str, ...] | None], spaces: dict[int, Spac
         # Only the best number * PER_PAGE + 1 are ranked: counting every match of a common word
         # would read every entry of it. Past that, the page says "more than".
         limit = number * PER_PAGE + 1
-        ranked = searcher.search(query, limit=limit, filter=restriction.allowed(searcher, leaf_spaces, shown))
-        ranked.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-        ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
-        scored = ranked.scored_length()
-        hits = [ranked[n] for n in range((number - 1) * PER_PAGE, min(number * PER_PAGE, scored))]
+        allow = restriction.allowed(searcher, leaf_spaces, shown)
+        hits, seen = [], set()
+        for fields in TIERS:
+            tier = parser(fields).parse(text)
+            if tier is NullQuery or isinstance(tier, type(NullQuery)):
+                continue
+            ranked = searcher.search(tier, limit=limit - len(hits), filter=allow, mask=seen or None)
+            ranked.q = query  # excerpts mark the words in any form, whichever tier found them
+            ranked.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
+            ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
+            found = [ranked[n] for n in range(ranked.scored_length())]
+            hits.extend(found)
+            if len(hits) >= limit:
+                break
+            # This tier gave fewer than asked: they are all its entries, left out of the next tiers.
+            seen.update(hit.docnum for hit in found)
+        scored = len(hits)
+        hits = hits[(number - 1) * PER_PAGE : number * PER_PAGE]
         found = [
             (
                 hit["kind"],
