@@ -127,9 +127,10 @@ def init():
             if admin is not None:
                 admin = (admin[0].username, admin[1])
             db_session_commit()
-            from agora.search import index, indexing
+            from agora.search import indexing
+            from agora.search.backend import backend
 
-            if not index.index_dir().exists():  # built now from what the database holds, not on a first page
+            if not backend().is_built():  # built now from what the database holds, not on a first page
                 indexing.reindex()
                 changed = True
     except BaseException:
@@ -238,9 +239,9 @@ def serve(host, port, workers, threads, mail_sender):
         if schema.current_revision() != schema.head_revision():
             raise click.ClickException("The database is not at the latest version: run `agora db upgrade` first.")
         from agora.extensions import db as database
-        from agora.search import index
+        from agora.search.backend import backend
 
-        index.ensure_current()  # rebuilt here, once, if missing or from an older version: not by every worker
+        backend().prepare()  # rebuilt here, once, if missing or from an older version: not by every worker
 
         database.engine.dispose()
     if not _port_is_free(host, port):

@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     #: tests and a development server without `agora serve`'s background process. Off in production:
     #: requests never wait for them.
     "JOBS_RUN_INLINE": False,
+    #: The search engine (agora.search.backend.BACKENDS): "whoosh", embedded indexes in the instance folder.
+    "SEARCH_BACKEND": "whoosh",
 }
 
 CONFIG_FILE_NAMES = ("agora.toml", "agora.cfg")

@@ -52,6 +52,12 @@ def test_app_refuses_to_start_without_secret_key(tmp_path, monkeypatch):
         create_app({"INSTANCE_PATH": str(tmp_path)})
 
 
+def test_an_unknown_search_engine_is_refused_at_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGORA_SEARCH_BACKEND", "elastic")
+    with pytest.raises(ConfigError, match="SEARCH_BACKEND must be one of whoosh, not 'elastic'"):
+        create_app({**app_config(tmp_path, f"sqlite:///{tmp_path / 'agora.db'}")})
+
+
 def test_factory_touches_no_database(tmp_path):
     create_app({**app_config(tmp_path, f"sqlite:///{tmp_path / 'never.db'}")})
     assert not (tmp_path / "never.db").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from agora.extensions import db as _db
-from agora.search import index, indexing
+from agora.search import backend, index, indexing
 from tests.conftest import post
 from tests.test_documents import doc_named, upload
 
@@ -103,6 +104,17 @@ def docx_bomb(megabytes: int) -> bytes:
     return out.getvalue()
 
 
+@pytest.fixture(params=["whoosh", "reference"])
+def engine(request, app, monkeypatch):
+    """The test runs against Whoosh's engine, then against the reference written from the engine
+    contract alone (tests/search_reference.py): what it asserts any engine owes people."""
+    if request.param == "reference":
+        from tests.search_reference import ReferenceBackend
+
+        monkeypatch.setitem(app.extensions, backend.EXTENSION, ReferenceBackend())
+    return request.param
+
+
 def topic(client, slug, title, body):
     response = post(client, f"/s/{slug}/forum/new", {"title": title, "body": body, "category": "0"})
     assert response.status_code == 302
@@ -116,7 +128,7 @@ def titles(client, q, **params):
     return page
 
 
-def test_french_words_find_each_other_with_or_without_accents(app, db, member_client):
+def test_french_words_find_each_other_with_or_without_accents(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, "Réunion du conseil citoyen", "Les réunions ont lieu au centre social.")
     for query in ("reunion", "réunions", "RÉUNION", "Reunions"):
@@ -124,7 +136,7 @@ def test_french_words_find_each_other_with_or_without_accents(app, db, member_cl
     assert "1 résultat" in titles(client, "centre sociaux")
 
 
-def test_phrases_and_prefixes(app, db, member_client):
+def test_phrases_and_prefixes(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, "Jardin partagé", "Le compte rendu de la visite du jardin.")
     topic(client, space.slug, "Autre sujet", "Rendu des clés : compte sur moi.")
@@ -133,10 +145,10 @@ def test_phrases_and_prefixes(app, db, member_client):
     assert "Jardin partagé" in titles(client, "jard*")
     assert "Jardin partagé" in titles(client, "JARD*")
     highlighted = titles(client, "visite")
-    assert '<mark class="match term0">visite</mark>' in highlighted
+    assert re.search(r"<mark class=\"match[^\"]*\">visite</mark>", highlighted)
 
 
-def test_members_of_another_space_see_nothing_not_even_a_count(app, db, member_client):
+def test_members_of_another_space_see_nothing_not_even_a_count(app, db, engine, member_client):
     client_a, space_a, _a = member_client("member")
     client_b, space_b, _b = member_client("member")
     topic(client_b, space_b.slug, "Budget secret de B", "Le budget participatif de B.")
@@ -147,7 +159,7 @@ def test_members_of_another_space_see_nothing_not_even_a_count(app, db, member_c
     assert "0 résultat" in titles(client_a, "secret")
 
 
-def test_a_module_switched_off_is_not_searched_and_one_module_can_be_chosen(app, db, member_client):
+def test_a_module_switched_off_is_not_searched_and_one_module_can_be_chosen(app, db, engine, member_client):
     client, space, _user = member_client("admin")
     topic(client, space.slug, "Fête des voisins", "Apportez un plat.")
     upload(client, space.slug, [("Fête des voisins.txt", b"Liste des plats")])
@@ -163,7 +175,7 @@ def test_a_module_switched_off_is_not_searched_and_one_module_can_be_chosen(app,
     assert "1 résultat" in page and "Fête des voisins.txt" in page
 
 
-def test_fresh_after_create_edit_and_delete(app, db, member_client):
+def test_fresh_after_create_edit_and_delete(app, db, engine, member_client):
     client, space, _user = member_client("member")
     location = topic(client, space.slug, "Encombrants", "Passage le premier lundi.")
     assert "Encombrants" in titles(client, "lundi")
@@ -176,7 +188,7 @@ def test_fresh_after_create_edit_and_delete(app, db, member_client):
     assert "0 résultat" in titles(client, "sommiers")
 
 
-def test_trashed_documents_leave_the_results_and_come_back(app, db, member_client):
+def test_trashed_documents_leave_the_results_and_come_back(app, db, engine, member_client):
     client, space, _user = member_client("member")
     upload(client, space.slug, [("Charte.txt", b"La charte du conseil citoyen")])
     charte = doc_named(db, space.id, "Charte.txt")
@@ -314,7 +326,9 @@ def test_the_background_process_reads_the_text_each_round(app, db, member_client
     assert "rapport.odt" in titles(client, "lampadaire")
 
 
-def test_member_details_are_found_only_when_every_member_may_see_them(app, db, member_client, make_user, make_member):
+def test_member_details_are_found_only_when_every_member_may_see_them(
+    app, db, engine, member_client, make_user, make_member
+):
     client, space, _user = member_client("member")
     person = make_user("rachid.b", display_name="Rachid Benamar")
     make_member(space, person, "member")
@@ -344,13 +358,13 @@ def test_member_details_are_found_only_when_every_member_may_see_them(app, db, m
         ("x" * 10_000, "trop longue"),
     ],
 )
-def test_queries_that_cannot_be_searched_get_a_clear_message(app, db, member_client, query, message):
+def test_queries_that_cannot_be_searched_get_a_clear_message(app, db, engine, member_client, query, message):
     client, _space, _user = member_client("member")
     response = client.get("/search", query_string={"q": query})
     assert response.status_code == 400 and message in response.get_data(as_text=True)
 
 
-def test_unbalanced_quotes_and_odd_characters_never_break_the_page(app, db, member_client):
+def test_unbalanced_quotes_and_odd_characters_never_break_the_page(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, "Compte rendu", "de la plénière")
     for query in ('"compte rendu', 'compte"', "(((", "AND OR NOT", "plénière)", "'", "title:compte", "space_id:1"):
@@ -358,7 +372,7 @@ def test_unbalanced_quotes_and_odd_characters_never_break_the_page(app, db, memb
         assert response.status_code in (200, 400), query
 
 
-def test_excerpts_are_escaped(app, db, member_client):
+def test_excerpts_are_escaped(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, "Piège", "<script>alert('jardin')</script> <img src=x onerror=alert(1)> jardin")
     page = titles(client, "jardin")
@@ -451,7 +465,7 @@ def test_a_deleted_space_leaves_the_index(app, db, member_client, make_user):
 
 
 def test_renaming_or_removing_an_organisation_updates_its_members_entries(
-    app, db, member_client, make_user, make_member
+    app, db, engine, member_client, make_user, make_member
 ):
     client, space, _admin = member_client("admin")
     person = make_user("nadia.k", display_name="Nadia Kaci")
@@ -543,14 +557,14 @@ FRENCH_TEXT = (
         "pleniere premiere",
     ],
 )
-def test_any_mix_of_accents_capitals_and_plurals_finds_the_word(app, db, member_client, query):
+def test_any_mix_of_accents_capitals_and_plurals_finds_the_word(app, db, engine, member_client, query):
     client, space, _user = member_client("member")
     topic(client, space.slug, *FRENCH_TEXT)
     page = titles(client, query)
     assert "Point sécurité : la première tournée" in page and "1 résultat" in page, query
 
 
-def test_folding_does_not_make_every_word_match(app, db, member_client):
+def test_folding_does_not_make_every_word_match(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, *FRENCH_TEXT)
     for query in ("piscine", "securise", "premier ministre", "reunir"):
@@ -593,12 +607,11 @@ def test_a_search_before_anything_is_indexed_finds_nothing_without_an_error(app,
 
 def result_titles(client, q) -> list[str]:
     """The titles of the results, in the order the page shows them."""
-    import re
 
     return re.findall(r'<p class="result-title"><a href="[^"]*">([^<]*)</a>', titles(client, q))
 
 
-def test_titles_come_before_bodies_whatever_the_counts(app, db, member_client):
+def test_titles_come_before_bodies_whatever_the_counts(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, "Compte rendu de novembre", "Le composteur déborde, le composteur sent, le composteur.")
     topic(client, space.slug, "Le composteur du square", "À vider le samedi.")
@@ -606,7 +619,7 @@ def test_titles_come_before_bodies_whatever_the_counts(app, db, member_client):
     assert result_titles(client, "composteur") == ["Le composteur du square", "Compte rendu de novembre"]
 
 
-def test_the_words_as_typed_come_before_their_other_forms(app, db, member_client):
+def test_the_words_as_typed_come_before_their_other_forms(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, "Réunion du bureau", "Ordre du jour.")
     topic(client, space.slug, "Réunions de quartier", "Ordre du jour.")
@@ -615,7 +628,7 @@ def test_the_words_as_typed_come_before_their_other_forms(app, db, member_client
     assert result_titles(client, "REUNIONS")[0] == "Réunions de quartier"
 
 
-def test_at_equal_relevance_the_more_recent_comes_first(app, db, member_client, frozen_clock):
+def test_at_equal_relevance_the_more_recent_comes_first(app, db, engine, member_client, frozen_clock):
     client, space, _user = member_client("member")
     made = []
     for month in ("janvier", "février", "mars"):
@@ -626,14 +639,14 @@ def test_at_equal_relevance_the_more_recent_comes_first(app, db, member_client, 
     assert shown[2] < shown[1] < shown[0]
 
 
-def test_words_split_between_title_and_body_are_still_found_after_the_rest(app, db, member_client):
+def test_words_split_between_title_and_body_are_still_found_after_the_rest(app, db, engine, member_client):
     client, space, _user = member_client("member")
     topic(client, space.slug, "Fête des voisins", "Le barbecue est prêté par la régie.")
     topic(client, space.slug, "Barbecue de la fête", "Rendez-vous au square.")
     assert result_titles(client, "fête barbecue") == ["Barbecue de la fête", "Fête des voisins"]
 
 
-def test_a_page_filled_by_titles_says_more_and_the_next_page_goes_on_with_bodies(app, db, member_client):
+def test_a_page_filled_by_titles_says_more_and_the_next_page_goes_on_with_bodies(app, db, engine, member_client):
     client, space, _user = member_client("member")
     for n in range(21):
         topic(client, space.slug, f"Balcons fleuris {n}", "Concours.")

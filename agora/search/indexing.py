@@ -10,21 +10,16 @@ only read the index). An item that is gone, trashed or otherwise unshown is remo
 
 from __future__ import annotations
 
-import logging
-import shutil
-
 from flask import Flask
 from sqlalchemy import select, update
-from whoosh.query import Every
 
 from agora.core import jobs, registry
 from agora.core.events import ContentChange, changes_committing
 from agora.core.registry import Entry
 from agora.core.registry import entry_key as _key
 from agora.extensions import db
-from agora.search import index
-
-log = logging.getLogger(__name__)
+from agora.search import backend as engines
+from agora.search.backend import backend
 
 
 def _kinds():
@@ -44,7 +39,7 @@ def _all_ids(space_id: int | None):
 
 
 def reindex(space_id: int | None = None, *, read_texts: bool = False) -> int:
-    """Rebuild the indexes from the database (every space's, or one space's); return the entries.
+    """Rebuild the index from the database (every space's, or one space's); return the entries.
 
     With `read_texts` (`agora search reindex`), the text of every version still waiting for it is
     read first, so the rebuilt index lacks nothing; otherwise (a rebuild on demand, a restore)
@@ -54,39 +49,27 @@ def reindex(space_id: int | None = None, *, read_texts: bool = False) -> int:
 
     if read_texts:
         read_pending_texts(space_id=space_id)
-    count = 0
+    engine = backend()
     if space_id is None:
-        index.create()
-        for one in db.session.scalars(select(Space.id).order_by(Space.id)).all():
-            count += _write_space(one, index.create_space(one).writer(limitmb=64, **index.WRITER_OPTIONS))
+        engine.reset()
+        spaces = db.session.scalars(select(Space.id).order_by(Space.id)).all()
     else:
-        # In place, under the space's write lock: a writer of the background process waits for it.
-        ix = index.open_index(space_id)
-        w = ix.writer(timeout=index.WRITE_TIMEOUT, delay=0.05, **index.WRITER_OPTIONS)
-        w.delete_by_query(Every())
-        count = _write_space(space_id, w)
+        spaces = [space_id]
+    count = sum(engine.replace_space(one, _entries(one)) for one in spaces)
     if read_texts:
         _mark_indexed(space_id=space_id)
         db.session.commit()
     return count
 
 
-def _write_space(space_id: int, w) -> int:
-    """Add every indexable row of the space with this writer, and commit it."""
-    count = 0
+def _entries(space_id: int):
+    """The entry of every indexable row of the space."""
     trees: dict = {}
     kinds = _kinds()
-    try:
-        for kind, object_id in _all_ids(space_id):
-            entry = kinds[kind].build(object_id, trees=trees)
-            if entry is not None:
-                w.add_document(**index.document(entry.fields()))
-                count += 1
-    except BaseException:
-        w.cancel()
-        raise
-    w.commit()
-    return count
+    for kind, object_id in _all_ids(space_id):
+        entry = kinds[kind].build(object_id, trees=trees)
+        if entry is not None:
+            yield entry
 
 
 # Text inside documents: read by the background process -----------------------------------------
@@ -201,26 +184,17 @@ def apply(changes: list[ContentChange]) -> None:
             # An item indexed with another (a topic's first post), of the same space: keep it in step.
             for other, other_id in kind.related(change.id):
                 space[_key(other, other_id)] = kinds[other].build(other_id)
+    engine = backend()
     for space_id, entries in wanted.items():
-        if all(entry is None for entry in entries.values()) and not index.space_dir(space_id).exists():
-            continue  # nothing to add, and nothing to remove from an index never written (a deleted space)
-        with index.writer(space_id) as w:
-            for key, entry in entries.items():
-                w.delete_by_term("key", key)
-                if entry is not None:
-                    w.add_document(**index.document(entry.fields()))
+        engine.write(space_id, entries)
 
 
 def forget_space(space_id: int) -> None:
-    """Remove a deleted space's index."""
-    try:
-        shutil.rmtree(index.space_dir(space_id), ignore_errors=False)
-    except FileNotFoundError:
-        pass
-    except Exception:
-        log.exception("search index of deleted space %s not removed; `agora search reindex` will", space_id)
+    """Remove a deleted space's entries."""
+    backend().forget_space(space_id)
 
 
 def init_app(app: Flask) -> None:
+    engines.init_app(app)
     jobs.register(JOB, run_jobs)
     changes_committing.connect(_enqueue, weak=False)

@@ -1,27 +1,23 @@
-"""Searching: parse a French query, ask the index within the person's spaces, reload and check hits.
+"""Searching: which spaces and modules a person may search, the engine's hits, reloaded and checked.
 
-The index only narrows things down. Only the person's spaces' indexes are read (one per space),
-so other spaces are never walked and even the number of results says nothing about them; every
-hit is reloaded from the database and shown only if the page it leads to would show it.
+The search engine (agora.search.backend) only narrows things down. It is asked for the person's
+spaces alone, so other spaces are never walked and even the number of results says nothing about
+them; every hit is reloaded from the database and shown only if the page it leads to would show it.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
-from whoosh import highlight
-from whoosh.qparser import MultifieldParser, plugins
-from whoosh.query import Every, NullQuery, Prefix, Wildcard
 
 from agora.core import registry
 from agora.core.services import ServiceError
 from agora.extensions import db
-from agora.search import index, restriction
+from agora.search.backend import Hit, backend
 from agora.spaces.models import Membership, Space
 
 MAX_QUERY = 300
@@ -49,32 +45,6 @@ class SearchPage:
     @property
     def has_prev(self) -> bool:
         return self.number > 1
-
-
-def parser(fields=("title", "body")):
-    qp = MultifieldParser(list(fields), schema=index.SCHEMA)
-    # People type words, phrases and prefixes; field names, ranges and boosts are not for them.
-    for plugin in (plugins.FieldsPlugin, plugins.RangePlugin, plugins.BoostPlugin, plugins.EveryPlugin):
-        qp.remove_plugin_class(plugin)
-    return qp
-
-
-#: The order people expect, as tiers searched one after the other: every word in the title as
-#: typed, then in another form (« réunion » for « réunions »); then the words as typed anywhere,
-#: then in any form anywhere. Within a tier, Whoosh's BM25F ranks, and at equal relevance the
-#: more recent comes first (index.RecentFirst). A page is filled from the first tiers: once they
-#: give enough, the later ones (a common word's every entry, often) are not walked at all.
-TIERS = (("title_exact",), ("title",), ("title_exact", "body_exact"), ("title", "body"))
-
-
-def _too_broad(query) -> bool:
-    """A query that would match everything: "*", "a*"..."""
-    for leaf in query.leaves() if query.is_leaf() is False else [query]:
-        if isinstance(leaf, Every):
-            return True
-        if isinstance(leaf, (Prefix, Wildcard)) and len(leaf.text.strip("*?")) < 2:
-            return True
-    return False
 
 
 def viewable_spaces(user) -> dict[int, Space]:
@@ -113,70 +83,21 @@ def search(
         modules = tuple(sorted(m for m in (found.modules or []) if m in searchable and (module is None or m == module)))
         if modules:
             shown[space_id] = None if module is None and len(modules) == len(searchable) else modules
-    query = parser().parse(text)
-    if query is NullQuery or isinstance(query, type(NullQuery)):
-        raise ServiceError(_l("Ces mots sont trop courants pour chercher : ajoutez un mot plus précis."), field="q")
-    if _too_broad(query):
-        raise ServiceError(_l("Tapez au moins deux lettres avant l’étoile."), field="q")
+    engine = backend()
+    query = engine.parse(text)
     if not shown:
         return SearchPage(number=number)
-    return _run(text, query, shown, spaces, number)
-
-
-#: One search at a time per process touches the index: a worker's threads share one CPU (the
-#: GIL) anyway, and what a search holds while ranking is then counted once, not per thread.
-SEARCHING = threading.Lock()
-
-
-def _run(
-    text: str, query, shown: dict[int, tuple[str, ...] | None], spaces: dict[int, Space], number: int
-) -> SearchPage:
-    with SEARCHING:
-        # Only these spaces' indexes are read: the readers are kept by the thread for its next search.
-        searcher, leaf_spaces = index.searcher(shown)
-        if searcher is None:
-            return SearchPage(number=number)
-        # Only the best number * PER_PAGE + 1 are ranked: counting every match of a common word
-        # would read every entry of it. Past that, the page says "more than".
-        limit = number * PER_PAGE + 1
-        allow = restriction.allowed(searcher, leaf_spaces, shown)
-        hits, seen = [], set()
-        for fields in TIERS:
-            tier = parser(fields).parse(text)
-            if tier is NullQuery or isinstance(tier, type(NullQuery)):
-                continue
-            ranked = searcher.search(tier, limit=limit - len(hits), filter=allow, mask=seen or None)
-            ranked.q = query  # excerpts mark the words in any form, whichever tier found them
-            ranked.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-            ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
-            found = [ranked[n] for n in range(ranked.scored_length())]
-            hits.extend(found)
-            if len(hits) >= limit:
-                break
-            # This tier gave fewer than asked: they are all its entries, left out of the next tiers.
-            seen.update(hit.docnum for hit in found)
-        scored = len(hits)
-        hits = hits[(number - 1) * PER_PAGE : number * PER_PAGE]
-        found = [
-            (
-                hit["kind"],
-                hit["object_id"],
-                hit["space_id"],
-                hit.get("date"),
-                hit.highlights("body", top=2) or hit.highlights("title"),
-            )
-            for hit in hits
-        ]
-        total, exact, last = min(scored, number * PER_PAGE), scored < limit, scored < limit
-    loaded = _prefetch(found)  # held here: the session keeps only weak references to what it loaded
+    skip = (number - 1) * PER_PAGE
+    hits, more = engine.find(query, shown, skip=skip, limit=PER_PAGE)
+    loaded = _prefetch(hits)  # held here: the session keeps only weak references to what it loaded
     trees: dict = {}
     kinds = registry.search_kinds()
     results = []
-    for kind, object_id, space_id, date, excerpt in found:
+    for hit in hits:
         # From the database, with the same rules as indexing (a document's text is not read again).
-        searched = kinds.get(kind)
-        entry = searched.build(object_id, full=False, trees=trees) if searched else None
-        target = spaces.get(int(space_id))
+        searched = kinds.get(hit.kind)
+        entry = searched.build(hit.object_id, full=False, trees=trees) if searched else None
+        target = spaces.get(hit.space_id)
         if entry is None or target is None or entry.space_id != target.id:
             continue
         results.append(
@@ -184,21 +105,22 @@ def _run(
                 space=target,
                 module=entry.module,
                 title=entry.title,
-                url=searched.url(target.slug, object_id, entry),
-                excerpt=Markup(excerpt),
-                date=date,
+                url=searched.url(target.slug, hit.object_id, entry),
+                excerpt=Markup(hit.excerpt),
+                date=hit.date,
             )
         )
     del loaded
-    return SearchPage(results=results, total=total, exact=exact, number=number, has_next=not last)
+    # Past the page, the count says "more than": counting every match of a common word would read them all.
+    return SearchPage(results=results, total=skip + len(hits), exact=not more, number=number, has_next=more)
 
 
-def _prefetch(found: list[tuple]) -> list:
+def _prefetch(hits: list[Hit]) -> list:
     """Load the page's hits a kind at a time, so that rebuilding each from the database finds it loaded."""
     kinds = registry.search_kinds()
     wanted: dict[str, list[int]] = {}
-    for kind, object_id, *_rest in found:
-        wanted.setdefault(kind, []).append(int(object_id))
+    for hit in hits:
+        wanted.setdefault(hit.kind, []).append(hit.object_id)
     loaded = []
     for kind, ids in wanted.items():
         if kind in kinds and kinds[kind].preload is not None:

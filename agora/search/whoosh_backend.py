@@ -1,0 +1,147 @@
+"""Search with Whoosh's embedded indexes, one per space, in the instance folder (agora.search.index).
+
+A person's search reads only their spaces' indexes. It is run as tiers, one after the other:
+every word in the title as typed, then in another form (« réunion » for « réunions »); then the
+words as typed anywhere, then in any form anywhere. Within a tier Whoosh's BM25F ranks, and at
+equal relevance the more recent comes first (index.RecentFirst). A page is filled from the first
+tiers: once they give enough, the later ones (a common word's every entry, often) are not walked.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Iterable
+
+from flask_babel import lazy_gettext as _l
+from whoosh import highlight
+from whoosh.qparser import MultifieldParser, plugins
+from whoosh.query import Every, NullQuery, Prefix, Wildcard
+
+from agora.core.registry import Entry
+from agora.core.services import ServiceError
+from agora.search import index, restriction
+from agora.search.backend import Hit
+
+log = logging.getLogger(__name__)
+
+TIERS = (("title_exact",), ("title",), ("title_exact", "body_exact"), ("title", "body"))
+
+#: One search at a time per process touches the index: a worker's threads share one CPU (the
+#: GIL) anyway, and what a search holds while ranking is then counted once, not per thread.
+SEARCHING = threading.Lock()
+
+
+def parser(fields=("title", "body")):
+    qp = MultifieldParser(list(fields), schema=index.SCHEMA)
+    # People type words, phrases and prefixes; field names, ranges and boosts are not for them.
+    for plugin in (plugins.FieldsPlugin, plugins.RangePlugin, plugins.BoostPlugin, plugins.EveryPlugin):
+        qp.remove_plugin_class(plugin)
+    return qp
+
+
+def _is_empty(query) -> bool:
+    return query is NullQuery or isinstance(query, type(NullQuery))
+
+
+def _too_broad(query) -> bool:
+    """A query that would match everything: "*", "a*"..."""
+    for leaf in query.leaves() if query.is_leaf() is False else [query]:
+        if isinstance(leaf, Every):
+            return True
+        if isinstance(leaf, (Prefix, Wildcard)) and len(leaf.text.strip("*?")) < 2:
+            return True
+    return False
+
+
+class WhooshBackend:
+    def prepare(self) -> None:
+        index.ensure_current()
+
+    def is_built(self) -> bool:
+        return index.index_dir().exists()
+
+    def reset(self) -> None:
+        index.create()
+
+    def replace_space(self, space_id: int, entries: Iterable[Entry]) -> int:
+        if index.space_dir(space_id).exists():
+            # In place, under the space's write lock: a writer of the background process waits for it.
+            w = index.open_index(space_id).writer(timeout=index.WRITE_TIMEOUT, delay=0.05, **index.WRITER_OPTIONS)
+            w.delete_by_query(Every())
+        else:
+            w = index.create_space(space_id).writer(limitmb=64, **index.WRITER_OPTIONS)
+        count = 0
+        try:
+            for entry in entries:
+                w.add_document(**index.document(entry.fields()))
+                count += 1
+        except BaseException:
+            w.cancel()
+            raise
+        w.commit()
+        return count
+
+    def write(self, space_id: int, entries: dict[str, Entry | None]) -> None:
+        if all(entry is None for entry in entries.values()) and not index.space_dir(space_id).exists():
+            return  # nothing to add, and nothing to remove from an index never written (a deleted space)
+        with index.writer(space_id) as w:
+            for key, entry in entries.items():
+                w.delete_by_term("key", key)
+                if entry is not None:
+                    w.add_document(**index.document(entry.fields()))
+
+    def forget_space(self, space_id: int) -> None:
+        try:
+            shutil.rmtree(index.space_dir(space_id), ignore_errors=False)
+        except FileNotFoundError:
+            pass
+        except Exception:
+            log.exception("search index of deleted space %s not removed; `agora search reindex` will", space_id)
+
+    def parse(self, text: str):
+        query = parser().parse(text)
+        if _is_empty(query):
+            raise ServiceError(_l("Ces mots sont trop courants pour chercher : ajoutez un mot plus précis."), field="q")
+        if _too_broad(query):
+            raise ServiceError(_l("Tapez au moins deux lettres avant l’étoile."), field="q")
+        return text, query
+
+    def find(self, query, shown: dict[int, tuple[str, ...] | None], *, skip: int, limit: int) -> tuple[list[Hit], bool]:
+        text, marked = query
+        # Only the best skip + limit + 1 are ranked: counting every match of a common word would
+        # read every entry of it.
+        wanted = skip + limit + 1
+        with SEARCHING:
+            # Only these spaces' indexes are read: the readers are kept by the thread for its next search.
+            searcher, leaf_spaces = index.searcher(shown)
+            if searcher is None:
+                return [], False
+            allow = restriction.allowed(searcher, leaf_spaces, shown)
+            hits, seen = [], set()
+            for fields in TIERS:
+                tier = parser(fields).parse(text)
+                if _is_empty(tier):
+                    continue
+                ranked = searcher.search(tier, limit=wanted - len(hits), filter=allow, mask=seen or None)
+                ranked.q = marked  # excerpts mark the words in any form, whichever tier found them
+                ranked.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
+                ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
+                found = [ranked[n] for n in range(ranked.scored_length())]
+                hits.extend(found)
+                if len(hits) >= wanted:
+                    break
+                # This tier gave fewer than asked: they are all its entries, left out of the next tiers.
+                seen.update(hit.docnum for hit in found)
+            page = [
+                Hit(
+                    kind=hit["kind"],
+                    object_id=int(hit["object_id"]),
+                    space_id=int(hit["space_id"]),
+                    date=hit.get("date"),
+                    excerpt=hit.highlights("body", top=2) or hit.highlights("title"),
+                )
+                for hit in hits[skip : skip + limit]
+            ]
+            return page, len(hits) == wanted
