@@ -655,3 +655,10 @@ def test_a_page_filled_by_titles_says_more_and_the_next_page_goes_on_with_bodies
     assert "Plus de 20 résultats" in first and "Concours du quartier" not in first
     second = titles(client, "balcons", page=2)
     assert "Concours du quartier" in second and second.count('class="result-title"') == 2
+
+
+def test_an_entry_found_by_its_title_shows_how_its_text_begins(app, db, engine, member_client):
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Composteur du square", "À vider le samedi matin, " + "puis rincer le bac. " * 20)
+    page = titles(client, "composteur")
+    assert "À vider le samedi matin, puis rincer le bac." in page

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from whoosh import highlight
 from whoosh.qparser import MultifieldParser, plugins
 from whoosh.query import Every, NullQuery, Prefix, Wildcard
@@ -53,6 +54,18 @@ def _too_broad(query) -> bool:
         if isinstance(leaf, (Prefix, Wildcard)) and len(leaf.text.strip("*?")) < 2:
             return True
     return False
+
+
+#: An excerpt's length, in characters.
+EXCERPT = 220
+
+
+def _opening(body: str) -> str:
+    """The excerpt of an entry found by its title alone: how its text begins (the title, shown
+    above it, is not read again for a match that is already in sight)."""
+    if len(body) <= EXCERPT:
+        return str(escape(body))
+    return str(escape(body[:EXCERPT].rsplit(" ", 1)[0])) + "…"
 
 
 class WhooshBackend:
@@ -126,7 +139,7 @@ class WhooshBackend:
                     continue
                 ranked = searcher.search(tier, limit=wanted - len(hits), filter=allow, mask=seen or None)
                 ranked.q = marked  # excerpts mark the words in any form, whichever tier found them
-                ranked.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
+                ranked.fragmenter = highlight.ContextFragmenter(maxchars=EXCERPT, surround=60)
                 ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
                 found = [ranked[n] for n in range(ranked.scored_length())]
                 hits.extend(found)
@@ -140,7 +153,7 @@ class WhooshBackend:
                     object_id=int(hit["object_id"]),
                     space_id=int(hit["space_id"]),
                     date=hit.get("date"),
-                    excerpt=hit.highlights("body", top=2) or hit.highlights("title"),
+                    excerpt=hit.highlights("body", top=2) or _opening(hit["body"]),
                 )
                 for hit in hits[skip : skip + limit]
             ]
