@@ -21,6 +21,7 @@ from agora.documents import services as documents
 from agora.extensions import db
 from agora.forum import services
 from agora.forum.forms import (
+    EMPTY_REPLY,
     CategoryForm,
     EditPostForm,
     ModerateForm,
@@ -202,10 +203,8 @@ def reply(topic_id: int):
     if "preview" in request.form:
         return _render_topic(topic, form, preview=Markup(services.render_body(g.space, form.body.data)), status=200)
     try:
-        post = services.add_reply(g.space, topic, current_user, form.body.data)
-        documents.attach_form_files(
-            g.space, "forum.post", post.id, form.attachments.data, field="attachments", actor=current_user
-        )
+        post = services.add_reply(g.space, topic, current_user, form.body.data, spoken=not form.body.data.strip())
+        _attach_reply_files(post, form)
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)
@@ -214,6 +213,24 @@ def reply(topic_id: int):
     # The new post is number reply_count + 1 in the topic.
     number = topic.reply_count // POSTS_PER_PAGE + 1
     return redirect(url_for("forum.show_topic", topic_id=topic.id, page=number, _anchor=f"post-{post.id}"))
+
+
+def _attach_reply_files(post: Post, form: ReplyForm) -> None:
+    """Keep a reply's voice message, photos and other files; a reply without text needs a voice
+    message. Raises ServiceError (the caller rolls back: the reply goes with its files)."""
+    attach = documents.attach_form_files
+    kept = attach(g.space, "forum.post", post.id, [form.voice.data], field="voice", actor=current_user, only="sound")
+    kept += attach(
+        g.space, "forum.post", post.id, form.photos.data, field="photos", actor=current_user, images=True, only="image"
+    )
+    kept += attach(g.space, "forum.post", post.id, form.attachments.data, field="attachments", actor=current_user)
+    if not post.body and not any(document.is_audio for document in kept):
+        raise ServiceError(EMPTY_REPLY, field="body")
+
+
+def _is_spoken(post: Post) -> bool:
+    """Whether a voice message is attached to the post."""
+    return any(d.is_audio for d in documents.attachments_for(g.space, "forum.post", [post.id]).get(post.id, []))
 
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
@@ -227,7 +244,11 @@ def edit_post(post_id: int):
     return save_form(
         form,
         lambda: services.edit_post(
-            g.space, post, body=form.body.data, title=form.title.data if post.is_first else None
+            g.space,
+            post,
+            body=form.body.data,
+            title=form.title.data if post.is_first else None,
+            spoken=_is_spoken(post),
         ),
         message=_("Le message est modifié."),
         done=lambda _none: url_for("forum.show_topic", topic_id=post.topic_id, _anchor=f"post-{post.id}"),
