@@ -131,8 +131,9 @@ document.addEventListener("DOMContentLoaded", () => {
 // « Parler » recorder (MediaRecorder) puts its recording into the form's voice field, so it is
 // sent like a file chosen by hand; without a recorder or a microphone, that field stays.
 document.addEventListener("DOMContentLoaded", () => {
+  // Whole seconds, counted down as players count them, so the two lengths shown agree.
   const clock = (seconds) => {
-    const whole = Math.max(0, Math.round(seconds));
+    const whole = Math.max(0, Math.floor(seconds));
     return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
   };
   document.querySelectorAll(".voice-message audio").forEach((audio) => {

@@ -196,6 +196,11 @@ def test_a_recording_is_told_from_a_video_by_its_tracks(tmp_path):
         "film.webm": (webm(b"V_VP8", b"A_OPUS"), "video/webm"),
         "voice.m4a": (mp4(b"soun"), "audio/mp4"),
         "film.mp4": (mp4(b"vide", b"soun"), "video/mp4"),
+        # What Firefox records: Ogg Opus (a page header, one segment, the Opus header).
+        "voice.ogg": (
+            b"OggS\x00\x02" + bytes(20) + b"\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb" + bytes(7),
+            "audio/ogg",
+        ),
     }
     for name, (content, expected) in cases.items():
         (tmp_path / name).write_bytes(content)
@@ -234,6 +239,27 @@ def test_a_voice_reply_without_text_is_a_document_of_the_space_played_on_the_top
     played = client.get(f"/s/{space.slug}/documents/{document.id}/view", headers={"Range": "bytes=0-9"})
     assert (played.status_code, played.mimetype, played.data) == (206, "audio/webm", VOICE[:10])
     assert played.headers["Content-Disposition"].startswith("inline")
+    document_page = client.get(f"/s/{space.slug}/documents/{document.id}").get_data(as_text=True)
+    assert (
+        f'<audio class="document-audio" controls preload="metadata" src="/s/{space.slug}/documents/{document.id}/view">'
+        in document_page
+    )
+
+
+def test_a_spoken_reply_may_lose_its_text_a_written_one_may_not(db, topic_url):
+    from agora.forum.models import Post
+
+    client, space, _user, url = topic_url
+    assert (
+        post_multipart(client, url + "reply", {"body": "Je viens"}, [("voice", "vocal.webm", VOICE)]).status_code == 302
+    )
+    assert post_multipart(client, url + "reply", {"body": "Moi aussi"}, []).status_code == 302
+    spoken, written = db.session.scalars(select(Post).where(Post.is_first.is_(False)).order_by(Post.id)).all()
+    assert post_multipart(client, f"/s/{space.slug}/forum/posts/{spoken.id}/edit", {"body": ""}, []).status_code == 302
+    refused = post_multipart(client, f"/s/{space.slug}/forum/posts/{written.id}/edit", {"body": ""}, [])
+    assert refused.status_code == 400 and "Le message est vide" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert (db.session.get(Post, spoken.id).body, db.session.get(Post, written.id).body) == ("", "Moi aussi")
 
 
 @pytest.mark.parametrize(

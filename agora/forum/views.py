@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -15,6 +15,7 @@ from agora.auth.models import User
 from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import Page, page_number, paginate
 from agora.core.richtext import quote_markdown
+from agora.core.security import MICROPHONE_POLICY
 from agora.core.services import ServiceError
 from agora.core.urls import int_arg
 from agora.documents import services as documents
@@ -159,7 +160,10 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         # After rendering: a commit expires every loaded object and reloading costs a query each.
         services.mark_read(space, topic, current_user, page.items[-1].id)
         db.session.commit()
-    return html, status
+    response = make_response(html, status)
+    if topic.can_reply(current_user):
+        response.headers["Permissions-Policy"] = MICROPHONE_POLICY  # the reply form's « Parler »
+    return response
 
 
 @bp.get("/<int:topic_id>/")
