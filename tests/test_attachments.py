@@ -313,8 +313,12 @@ def test_photos_of_a_reply_show_as_thumbnails_and_only_pictures_are_taken(db, to
 
 
 def test_the_reply_form_records_or_takes_a_file_from_the_phone(topic_url):
-    client, _space, _user, url = topic_url
-    page = client.get(url).get_data(as_text=True)
+    client, space, _user, url = topic_url
+    response = client.get(url)
+    page = response.get_data(as_text=True)
+    # The recorder may use the microphone on this page only; every other page keeps it off.
+    assert "microphone=(self)" in response.headers["Permissions-Policy"]
+    assert "microphone=()" in client.get(f"/s/{space.slug}/forum/").headers["Permissions-Policy"]
     inputs = {re.search(r'id="(\w+)"', tag).group(1): tag for tag in re.findall(r'<input[^>]*type="file"[^>]*>', page)}
     assert 'accept="audio/*"' in inputs["voice"] and " capture " in inputs["voice"]
     assert 'accept="image/*"' in inputs["photos"] and 'capture="environment"' in inputs["photos"]

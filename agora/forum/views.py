@@ -207,7 +207,9 @@ def reply(topic_id: int):
     if "preview" in request.form:
         return _render_topic(topic, form, preview=Markup(services.render_body(g.space, form.body.data)), status=200)
     try:
-        post = services.add_reply(g.space, topic, current_user, form.body.data, spoken=not form.body.data.strip())
+        post = services.add_reply(
+            g.space, topic, current_user, form.body.data, spoken=not (form.body.data or "").strip()
+        )
         _attach_reply_files(post, form)
     except ServiceError as exc:
         db.session.rollback()
