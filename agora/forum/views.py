@@ -143,6 +143,7 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         moderate_form = ModerateForm(prefix="mod", obj=topic, formdata=None)
         moderate_form.category.choices = _category_choices(services.list_categories(space))
         moderate_form.category.data = topic.category_id or 0
+    may_reply = topic.can_reply(current_user)  # before the commit below expires the topic
     html = render_template(
         "forum/topic.html",
         space=space,
@@ -161,7 +162,7 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         services.mark_read(space, topic, current_user, page.items[-1].id)
         db.session.commit()
     response = make_response(html, status)
-    if topic.can_reply(current_user):
+    if may_reply:
         response.headers["Permissions-Policy"] = MICROPHONE_POLICY  # the reply form's « Parler »
     return response
 
