@@ -77,6 +77,11 @@ def test_a_member_records_a_voice_reply_and_another_member_plays_it(server, micr
     assert page.locator(".voice-review").is_hidden() and "supprimé" in page.locator(".voice-status").inner_text()
 
     record(page, 2)
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.click("#reply button[name=preview]")
+    assert "L’aperçu ne garde pas l’enregistrement" in dialogs[0]
+    assert page.evaluate("document.querySelector('#voice').files.length") == 1  # still here, nothing sent
     sent = page.evaluate("(({type, name}) => ({type, name}))(document.querySelector('#voice').files[0])")
     assert sent["type"] == "audio/webm" and sent["name"].startswith("message-vocal-")
     shot(page, "voice-recorded")

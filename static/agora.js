@@ -246,8 +246,14 @@ document.addEventListener("DOMContentLoaded", () => {
       say(recorder.dataset.discarded);
       start.focus();
     });
-    // « Envoyer » while recording: the recording ends first, then goes with the reply.
+    // « Envoyer » while recording: the recording ends first, then goes with the reply. The
+    // preview is a new page that cannot keep the recording: the person is asked first.
     form.addEventListener("submit", (event) => {
+      const previewing = event.submitter && event.submitter.name === "preview";
+      if (previewing && (input.files.length || (media && media.state === "recording"))) {
+        if (!window.confirm(recorder.dataset.previewLoses)) event.preventDefault();
+        return;
+      }
       if (!media || media.state !== "recording") return;
       event.preventDefault();
       sendAfterStop = event.submitter;
