@@ -2,12 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from agora.core.urls import to_id
-from agora.documents.forms import attachments_field
+from agora.documents.forms import attachments_field, photos_field, voice_field
 from agora.forum.models import BODY_MAX, TITLE_MAX
 
 TITLE_TOO_LONG = _l("Le titre ne doit pas dépasser %(max)d caractères.")
@@ -41,10 +40,8 @@ class TopicForm(FlaskForm):
 class ReplyForm(FlaskForm):
     #: May stay empty when a voice message comes with it (checked once the file's type is known).
     body = TextAreaField(_l("Votre réponse"), validators=[Length(max=BODY_MAX, message=BODY_TOO_LONG)])
-    #: Without JavaScript, `capture` opens a phone's sound recorder; with it, the recorder of the
-    #: page puts its recording here.
-    voice = FileField(_l("Message vocal (facultatif)"), render_kw={"accept": "audio/*", "capture": True})
-    photos = MultipleFileField(_l("Photos (facultatif)"), render_kw={"accept": "image/*", "capture": "environment"})
+    voice = voice_field()
+    photos = photos_field()
     attachments = attachments_field()
 
     def validate_body(self, field):
