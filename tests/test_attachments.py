@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 
+import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from agora.documents.models import Attachment, Document, Folder
@@ -151,3 +154,172 @@ def test_a_poll_image_with_too_many_pixels_is_refused_and_nothing_is_written(app
     assert db.session.scalar(select(func.count()).select_from(Poll)) == 0
     assert db.session.scalar(select(func.count()).select_from(Document)) == 0
     assert stored_files(app, space.id) == []
+
+
+# Voice messages and photos in forum replies ------------------------------------------------
+
+
+def ebml(element_id: bytes, payload: bytes) -> bytes:
+    """One Matroska element: id, size (one byte), payload."""
+    return element_id + bytes([0x80 | len(payload)]) + payload
+
+
+def webm(*codecs: bytes) -> bytes:
+    """The start of a WebM file (EBML header, then the tracks) whose tracks have these codec ids."""
+    tracks = b"".join(
+        ebml(b"\xae", ebml(b"\xd7", bytes([n + 1])) + ebml(b"\x86", codec)) for n, codec in enumerate(codecs)
+    )
+    return ebml(b"\x1a\x45\xdf\xa3", ebml(b"\x42\x82", b"webm")) + ebml(
+        b"\x18\x53\x80\x67", ebml(b"\x16\x54\xae\x6b", tracks)
+    )
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def mp4(*handlers: bytes) -> bytes:
+    """The start of an MP4 file, as Safari records it (movie header first), with these track handlers."""
+    traks = b"".join(box(b"trak", box(b"mdia", box(b"hdlr", bytes(8) + handler + bytes(13)))) for handler in handlers)
+    return box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41") + box(b"moov", traks)
+
+
+#: What Chromium's MediaRecorder sends: WebM with one Opus track.
+VOICE = webm(b"A_OPUS")
+
+
+def test_a_recording_is_told_from_a_video_by_its_tracks(tmp_path):
+    from agora.documents.storage import sniff
+
+    cases = {
+        "voice.webm": (VOICE, "audio/webm"),
+        "film.webm": (webm(b"V_VP8", b"A_OPUS"), "video/webm"),
+        "voice.m4a": (mp4(b"soun"), "audio/mp4"),
+        "film.mp4": (mp4(b"vide", b"soun"), "video/mp4"),
+        # What Firefox records: Ogg Opus (a page header, one segment, the Opus header).
+        "voice.ogg": (
+            b"OggS\x00\x02" + bytes(20) + b"\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb" + bytes(7),
+            "audio/ogg",
+        ),
+    }
+    for name, (content, expected) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        assert sniff(tmp_path / name) == expected, name
+
+
+@pytest.fixture
+def topic_url(member_client):
+    client, space, user = member_client("member")
+    created = post_multipart(
+        client, f"/s/{space.slug}/forum/new", {"title": "Fête", "body": "Qui vient ?", "category": "0"}, []
+    )
+    assert created.status_code == 302
+    return client, space, user, created.location
+
+
+def test_a_voice_reply_without_text_is_a_document_of_the_space_played_on_the_topic(db, topic_url, app):
+    from agora.forum.models import Post
+
+    client, space, user, url = topic_url
+    response = post_multipart(client, url + "reply", {"body": ""}, [("voice", "message-vocal.webm", VOICE)])
+    assert response.status_code == 302
+    document = db.session.scalar(select(Document).where(Document.space_id == space.id))
+    assert (document.name, document.content_type, document.created_by_id) == (
+        "message-vocal.webm",
+        "audio/webm",
+        user.id,
+    )
+    reply = db.session.scalar(select(Post).where(Post.is_first.is_(False)))
+    assert reply.body == ""
+    assert attached_names(db, "forum.post") == ["message-vocal.webm"]
+    assert db.session.get(Space, space.id).storage_used == len(VOICE)
+    page = client.get(url).get_data(as_text=True)
+    player = f'<audio controls preload="metadata" src="/s/{space.slug}/documents/{document.id}/view">'
+    assert player in page and "Message vocal" in page
+    played = client.get(f"/s/{space.slug}/documents/{document.id}/view", headers={"Range": "bytes=0-9"})
+    assert (played.status_code, played.mimetype, played.data) == (206, "audio/webm", VOICE[:10])
+    assert played.headers["Content-Disposition"].startswith("inline")
+    document_page = client.get(f"/s/{space.slug}/documents/{document.id}").get_data(as_text=True)
+    assert (
+        f'<audio class="document-audio" controls preload="metadata" src="/s/{space.slug}/documents/{document.id}/view">'
+        in document_page
+    )
+
+
+def test_a_spoken_reply_may_lose_its_text_a_written_one_may_not(db, topic_url):
+    from agora.forum.models import Post
+
+    client, space, _user, url = topic_url
+    assert (
+        post_multipart(client, url + "reply", {"body": "Je viens"}, [("voice", "vocal.webm", VOICE)]).status_code == 302
+    )
+    assert post_multipart(client, url + "reply", {"body": "Moi aussi"}, []).status_code == 302
+    spoken, written = db.session.scalars(select(Post).where(Post.is_first.is_(False)).order_by(Post.id)).all()
+    assert post_multipart(client, f"/s/{space.slug}/forum/posts/{spoken.id}/edit", {"body": ""}, []).status_code == 302
+    refused = post_multipart(client, f"/s/{space.slug}/forum/posts/{written.id}/edit", {"body": ""}, [])
+    assert refused.status_code == 400 and "Le message est vide" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert (db.session.get(Post, spoken.id).body, db.session.get(Post, written.id).body) == ("", "Moi aussi")
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ([], "écrivez quelque chose ou enregistrez un message vocal"),
+        ([("attachments", "plan.txt", b"rue des Tilleuls")], "écrivez quelque chose ou enregistrez un message vocal"),
+        ([("voice", "affiche.pdf", PDF)], "« affiche.pdf » n'est pas un enregistrement sonore"),
+        ([("voice", "film.webm", webm(b"V_VP8", b"A_OPUS"))], "« film.webm » n'est pas un enregistrement sonore"),
+    ],
+)
+def test_a_reply_without_text_needs_a_voice_message_and_nothing_is_kept(db, topic_url, app, files, message):
+    from agora.forum.models import Post
+
+    client, space, _user, url = topic_url
+    response = post_multipart(client, url + "reply", {"body": "  "}, files)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert db.session.scalar(select(func.count()).select_from(Post)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Document)) == 0
+    assert db.session.get(Space, space.id).storage_used == 0
+    assert stored_files(app, space.id) == []
+
+
+def test_a_stranger_gets_404_for_a_voice_message(db, topic_url, member_client, app):
+    client, space, _user, url = topic_url
+    assert post_multipart(client, url + "reply", {"body": ""}, [("voice", "vocal.webm", VOICE)]).status_code == 302
+    document_id = db.session.scalar(select(Document.id).where(Document.space_id == space.id))
+    stranger, _other_space, _stranger = member_client("member")
+    for path in ("view", "download"):
+        assert stranger.get(f"/s/{space.slug}/documents/{document_id}/{path}").status_code == 404
+        logged_out = app.test_client().get(f"/s/{space.slug}/documents/{document_id}/{path}")
+        assert logged_out.status_code == 302 and "/login" in logged_out.location and VOICE not in logged_out.data
+
+
+def test_photos_of_a_reply_show_as_thumbnails_and_only_pictures_are_taken(db, topic_url):
+    from tests.test_documents import jpeg
+
+    client, space, _user, url = topic_url
+    refused = post_multipart(client, url + "reply", {"body": "Le chantier"}, [("photos", "plan.txt", b"rue")])
+    assert refused.status_code == 400 and "« plan.txt » n'est pas une photo" in refused.get_data(as_text=True).replace(
+        "&#39;", "'"
+    )
+    sent = post_multipart(client, url + "reply", {"body": "Le chantier"}, [("photos", "chantier.jpg", jpeg(1200, 800))])
+    assert sent.status_code == 302
+    photo_id = db.session.scalar(select(Document.id).where(Document.name == "chantier.jpg"))
+    page = client.get(url).get_data(as_text=True)
+    assert f'<img src="/s/{space.slug}/documents/{photo_id}/thumbnail" alt="Photo : chantier.jpg"' in page
+    thumbnail = client.get(f"/s/{space.slug}/documents/{photo_id}/thumbnail")
+    assert thumbnail.mimetype == "image/jpeg" and max(Image.open(io.BytesIO(thumbnail.data)).size) == 320
+
+
+def test_the_reply_form_records_or_takes_a_file_from_the_phone(topic_url):
+    client, space, _user, url = topic_url
+    response = client.get(url)
+    page = response.get_data(as_text=True)
+    # The recorder may use the microphone on this page only; every other page keeps it off.
+    assert "microphone=(self)" in response.headers["Permissions-Policy"]
+    assert "microphone=()" in client.get(f"/s/{space.slug}/forum/").headers["Permissions-Policy"]
+    inputs = {re.search(r'id="(\w+)"', tag).group(1): tag for tag in re.findall(r'<input[^>]*type="file"[^>]*>', page)}
+    assert 'accept="audio/*"' in inputs["voice"] and " capture " in inputs["voice"]
+    assert 'accept="image/*"' in inputs["photos"] and 'capture="environment"' in inputs["photos"]
+    assert "Parler" in page and 'aria-live="polite"' in page

@@ -12,6 +12,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agora.core.time import utcnow
 
+#: No page uses the camera, the microphone or the position...
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
+#: ...but a page with a voice recorder uses the microphone, itself (never a frame in it).
+MICROPHONE_POLICY = "camera=(), microphone=(self), geolocation=()"
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -147,7 +151,7 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if app.config["HTTPS"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if g.get("no_store"):

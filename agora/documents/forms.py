@@ -14,6 +14,19 @@ def attachments_field():
     return MultipleFileField(_l("Joindre des fichiers (facultatif)"))
 
 
+def voice_field():
+    """The optional voice message of a form (templates/documents/_voice_fields.html).
+
+    Without JavaScript, `capture` opens a phone's sound recorder; with it, the page's « Parler »
+    recorder puts its recording here. Attach it with `attach_form_files(..., only="sound")`."""
+    return FileField(_l("Message vocal (facultatif)"), render_kw={"accept": "audio/*", "capture": True})
+
+
+def photos_field():
+    """Optional photos, from a phone's camera; attach with `images=True, only="image"`."""
+    return MultipleFileField(_l("Photos (facultatif)"), render_kw={"accept": "image/*", "capture": "environment"})
+
+
 class UploadForm(FlaskForm):
     files = MultipleFileField(
         _l("Fichiers à ajouter"), validators=[FileRequired(_l("Choisissez au moins un fichier."))]

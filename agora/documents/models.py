@@ -75,6 +75,12 @@ class Document(TrashMixin, SpaceScoped, db.Model):
         return self.content_type in THUMBNAIL_TYPES
 
     @property
+    def is_audio(self) -> bool:
+        from agora.documents.storage import AUDIO_TYPES
+
+        return self.content_type in AUDIO_TYPES
+
+    @property
     def is_viewable(self) -> bool:
         from agora.documents.storage import INLINE_TYPES
 

@@ -737,10 +737,14 @@ def attachments_folder(space: Space, tree: Tree, actor: User) -> Folder:
     return folder
 
 
-def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User, images: bool = False) -> list[Document]:
+def attach(
+    space: Space, kind: str, target_id: int, uploads, *, actor: User, images: bool = False, only: str | None = None
+) -> list[Document]:
     """Store uploaded files as documents (same checks, same quota) attached to an item.
 
-    With `images`, the files are shown as pictures of the item: an image too large to decode is refused."""
+    With `images`, the files are shown as pictures of the item: an image too large to decode is
+    refused. With `only` ("image" or "sound"), a file of another kind is refused: a photo field
+    takes pictures, a voice message field sound. Raises ServiceError."""
     uploads = [u for u in uploads if u and u.filename]
     if not uploads:
         return []
@@ -751,6 +755,14 @@ def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User, ima
         document, _created = store_file(
             space, tree, folder, upload, actor=actor, on_conflict="rename", record=False, shown_as_image=images
         )
+        if only == "sound" and not document.is_audio:
+            raise ServiceError(
+                _l("« %(name)s » n'est pas un enregistrement sonore : choisissez un fichier son.", name=document.name)
+            )
+        if only == "image" and not document.is_image:
+            raise ServiceError(
+                _l("« %(name)s » n'est pas une photo : choisissez une image (JPEG, PNG…).", name=document.name)
+            )
         db.session.add(Attachment(space_id=space.id, document_id=document.id, kind=kind, target_id=target_id))
         documents.append(document)
     db.session.flush()
@@ -758,13 +770,21 @@ def attach(space: Space, kind: str, target_id: int, uploads, *, actor: User, ima
 
 
 def attach_form_files(
-    space: Space, kind: str, target_id: int, uploads, *, field: str, actor: User, images: bool = False
+    space: Space,
+    kind: str,
+    target_id: int,
+    uploads,
+    *,
+    field: str,
+    actor: User,
+    images: bool = False,
+    only: str | None = None,
 ) -> list[Document]:
     """Attach files sent with a form (see `attach`); a refusal names the form's field."""
     if not space.has_module("documents"):
         return []
     try:
-        return attach(space, kind, target_id, uploads or [], actor=actor, images=images)
+        return attach(space, kind, target_id, uploads or [], actor=actor, images=images, only=only)
     except ServiceError as exc:
         raise ServiceError(exc.message, field=field, status=exc.status) from None
 

@@ -15,6 +15,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -30,9 +31,28 @@ from agora.core.services import ServiceError
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-#: Types shown in the browser (images and PDF); everything else is only ever downloaded.
-INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"})
+#: Sound files a browser plays in an <audio> player: what phones and browsers record (WebM and
+#: Ogg Opus, MP4/AAC) and the usual others.
+AUDIO_TYPES = frozenset(
+    {
+        "audio/webm",
+        "audio/ogg",
+        "audio/mp4",
+        "audio/x-m4a",
+        "audio/aac",
+        "audio/mpeg",
+        "audio/wav",
+        "audio/x-wav",
+        "audio/flac",
+    }
+)
+#: Types shown in the browser (images, sound and PDF); everything else is only ever downloaded.
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"}) | AUDIO_TYPES
 THUMBNAIL_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+#: A Matroska/WebM track's codec id (element 0x86, one-byte size): "A_OPUS", "V_VP8"...
+_WEBM_CODEC = re.compile(rb"\x86[\x81-\xa0]([AV])_")
+#: An MP4 track's handler box: "soun" for sound, "vide" for pictures.
+_MP4_HANDLER = re.compile(rb"hdlr.{8}(soun|vide)", re.DOTALL)
 #: Sniffed types that a browser could run as a page or a script: always sent as plain bytes.
 _ACTIVE = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
 THUMBNAIL_SIZE = 320
@@ -87,6 +107,20 @@ def sniff(path: Path) -> str:
         guess = filetype.guess(head)
         if guess is not None:
             found = guess.mime
+    return _sound_only(found, head)
+
+
+def _sound_only(found: str, head: bytes) -> str:
+    """audio/webm or audio/mp4 for a WebM or MP4 file whose tracks are all sound.
+
+    libmagic names every WebM and MP4 file video/*, but a voice message recorded by Chromium
+    (WebM) or Safari (MP4) has one sound track and no picture: its header lists its tracks."""
+    if found == "video/webm":
+        kinds = set(_WEBM_CODEC.findall(head))
+        return "audio/webm" if kinds == {b"A"} else found
+    if found in ("video/mp4", "audio/x-m4a"):
+        kinds = set(_MP4_HANDLER.findall(head))
+        return "audio/mp4" if kinds == {b"soun"} else found
     return found
 
 

@@ -93,9 +93,11 @@ def check_title(title: str) -> str:
     return title
 
 
-def check_body(body: str) -> str:
+def check_body(body: str, *, may_be_empty: bool = False) -> str:
+    """The body, stripped. Raises ServiceError when it is too long, or empty unless `may_be_empty`
+    (a message that a voice message carries)."""
     body = (body or "").strip()
-    if not body:
+    if not body and not may_be_empty:
         raise ServiceError(_l("Le message est vide : écrivez quelque chose."), field="body")
     if len(body) > BODY_MAX:
         raise ServiceError(_l("Le message ne doit pas dépasser %(n)s caractères.", n=BODY_MAX), field="body")
@@ -183,13 +185,15 @@ def create_topic(space: Space, author: User, *, title: str, body: str, category_
     return topic
 
 
-def add_reply(space: Space, topic: Topic, author: User, body: str) -> Post:
-    """Reply in a topic; the replier follows it and followers are told. Raises ServiceError (409 if locked)."""
+def add_reply(space: Space, topic: Topic, author: User, body: str, *, spoken: bool = False) -> Post:
+    """Reply in a topic; the replier follows it and followers are told. Raises ServiceError (409 if locked).
+
+    A `spoken` reply (a voice message is attached to it) may have no text."""
     if topic.space_id != space.id:
         raise ServiceError(_l("Ce sujet n'existe pas."), status=404)
     if topic.is_locked:
         raise ServiceError(_l("Ce sujet est fermé : on ne peut plus y répondre."), status=409)
-    body = check_body(body)
+    body = check_body(body, may_be_empty=spoken)
     now = utcnow()
     post = Post(
         space_id=space.id,
@@ -212,9 +216,11 @@ def add_reply(space: Space, topic: Topic, author: User, body: str) -> Post:
     return post
 
 
-def edit_post(space: Space, post: Post, *, body: str, title: str | None = None) -> None:
-    """Change a post (and the topic's title when it is the first post). Raises ServiceError."""
-    body = check_body(body)
+def edit_post(space: Space, post: Post, *, body: str, title: str | None = None, spoken: bool = False) -> None:
+    """Change a post (and the topic's title when it is the first post). Raises ServiceError.
+
+    A `spoken` post (a voice message is attached to it) may lose all its text."""
+    body = check_body(body, may_be_empty=spoken)
     if post.is_first and title is not None:
         post.topic.title = check_title(title)
         after_commit("forum.topic", post.topic_id, space.id, "updated")

@@ -52,6 +52,8 @@ ICONS = {
     "link": "link",
     "volume": "volume-2",
     "stop": "square-stop",
+    "mic": "mic",
+    "camera": "camera",
 }
 SHAPES = re.compile(r"<svg[^>]*>(.*)</svg>", re.S)
 
