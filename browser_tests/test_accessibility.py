@@ -176,3 +176,29 @@ def test_a_member_subscribes_and_the_address_serves_the_calendar(server, page):
     with urllib.request.urlopen(address, timeout=10) as response:
         body = response.read().decode("utf-8")
     assert f"Réunion GUP ({page.viewport_name})" in body and "RRULE:" in body
+
+
+def test_a_space_colour_is_picked_by_its_name_with_the_keyboard(server, page):
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/partenaires-tilleuls/settings/")
+    choices = page.locator(".swatch-choice")
+    assert choices.count() == 8
+    for n in range(choices.count()):
+        box = choices.nth(n).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, (choices.nth(n).inner_text(), box)
+        assert choices.nth(n).inner_text().strip(), "every colour is written, not only shown"
+    before = page.evaluate("document.querySelector('input[name=colour]:checked').value")
+    page.focus("#description")
+    page.keyboard.press("Tab")  # into the colours: the one picked takes the focus
+    assert page.evaluate("document.activeElement.value") == before
+    page.keyboard.press("ArrowRight")
+    after = page.evaluate("document.activeElement.value")
+    assert after != before and page.evaluate("document.activeElement.checked")
+    focused = page.locator(".swatch-choice:has(input:focus)")
+    assert focused.evaluate("label => getComputedStyle(label).outlineStyle") == "solid"  # the focus shows
+    shot(page, f"space-colour-{page.viewport_name}")
+    page.click("main form button[type=submit]")
+    assert "enregistrés" in page.inner_text(".flash, [role=status], main")
+    assert page.evaluate("document.querySelector('input[name=colour]:checked').value") == after
+    assert page.get_attribute(".space-bar .colour-bar rect", "fill") == after

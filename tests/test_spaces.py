@@ -35,7 +35,7 @@ ACTIONS = {
     "change settings": (
         "POST",
         "/s/{slug}/settings/",
-        {"name": "Nouveau nom", "colour": "#112233", "modules": ["forum"]},
+        {"name": "Nouveau nom", "colour": "#1e6b33", "modules": ["forum"]},
         302,
     ),
     "manage members": ("GET", "/s/{slug}/members/manage/", {}, 200),
@@ -261,26 +261,99 @@ def test_settings_change_name_colour_and_modules(member_client, db):
     response = post(
         client,
         f"/s/{space.slug}/settings/",
-        {"name": "Conseil citoyen", "description": "Le conseil", "colour": "#AA3300", "modules": ["forum", "agenda"]},
+        {"name": "Conseil citoyen", "description": "Le conseil", "colour": "#A84300", "modules": ["forum", "agenda"]},
     )
     assert response.status_code == 302
     saved = db.session.get(Space, space.id)
-    assert (saved.name, saved.colour, saved.modules) == ("Conseil citoyen", "#aa3300", ["forum", "agenda"])
+    assert (saved.name, saved.colour, saved.modules) == ("Conseil citoyen", "#a84300", ["forum", "agenda"])
 
 
 def test_settings_refuse_bad_colour_and_unknown_module(member_client, db):
     client, space, _admin = member_client("admin")
-    assert (
-        post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "red", "modules": ["forum"]}).status_code
-        == 400
-    )
+    for colour in ("red", "#112233", ""):
+        response = post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": colour, "modules": ["forum"]})
+        assert response.status_code == 400
+        assert "Choisissez une des couleurs proposées." in response.get_data(as_text=True)
     assert (
         post(
-            client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "#112233", "modules": ["casino"]}
+            client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "#1e6b33", "modules": ["casino"]}
         ).status_code
         == 400
     )
-    assert db.session.get(Space, space.id).name == space.name
+    saved = db.session.get(Space, space.id)
+    assert (saved.name, saved.colour) == (space.name, "#0b5cad")
+
+
+def contrast(colour: str, background: str) -> float:
+    """WCAG 2.1 contrast ratio of two #rrggbb colours."""
+
+    def luminance(value: str) -> float:
+        channels = [int(value[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_space_colour_is_readable_next_to_white_and_the_page():
+    from agora.spaces.models import SPACE_COLOURS
+
+    assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)  # the known AA limit grey
+    assert 6 <= len(SPACE_COLOURS) <= 10
+    paper, wash = "#ffffff", "#f3f5f8"  # --paper and --wash in static/agora.css
+    assert {c: min(contrast(c, paper), contrast(c, wash)) >= 4.5 for c in SPACE_COLOURS} == dict.fromkeys(
+        SPACE_COLOURS, True
+    )
+    names = [str(n) for n in SPACE_COLOURS.values()]
+    assert len(set(names)) == len(names) and len(set(SPACE_COLOURS)) == len(SPACE_COLOURS)
+
+
+def test_demo_spaces_use_colours_of_the_list():
+    from agora.demo import SPACES
+    from agora.spaces.models import SPACE_COLOURS
+
+    assert [spec["colour"] for spec in SPACES if spec["colour"] not in SPACE_COLOURS] == []
+
+
+def colour_radios(page: str) -> list[tuple[str, str, bool]]:
+    """(value, written name, checked) of each colour the settings page offers."""
+    return [
+        (value, name, "checked" in attrs)
+        for attrs, value, name in re.findall(
+            r'<label class="swatch-choice"[^>]*><input([^>]*value="([^"]+)"[^>]*)>.*?<span>([^<]+)</span></label>', page
+        )
+    ]
+
+
+def test_settings_offer_colours_by_name_with_the_current_one_picked(member_client, db):
+    client, space, _admin = member_client("admin")
+    page = client.get(f"/s/{space.slug}/settings/").get_data(as_text=True)
+    radios = colour_radios(page)
+    assert radios[:3] == [("#0b5cad", "Bleu", True), ("#006b75", "Bleu-vert", False), ("#1e6b33", "Vert", False)]
+    assert len(radios) == 8 and [r for r in radios if r[2]] == [("#0b5cad", "Bleu", True)]
+    assert "Couleur actuelle" not in page
+    assert "<legend>Couleur</legend>" in page and 'name="colour" type="radio"' in page
+
+
+def test_a_colour_from_before_the_list_is_kept_when_saving(member_client, db):
+    client, space, _admin = member_client("admin")
+    db.session.get(Space, space.id).colour = "#AA3300"
+    db.session.commit()
+    radios = colour_radios(client.get(f"/s/{space.slug}/settings/").get_data(as_text=True))
+    assert radios[-1] == ("#aa3300", "Couleur actuelle", True) and len(radios) == 9
+    form = {"name": "Conseil renommé", "colour": "#aa3300", "modules": ["forum"]}
+    assert post(client, f"/s/{space.slug}/settings/", form).status_code == 302
+    assert (db.session.get(Space, space.id).name, db.session.get(Space, space.id).colour) == (
+        "Conseil renommé",
+        "#aa3300",
+    )
+    # Another colour off the list is still refused; once a listed one is picked, the old one is gone.
+    assert post(client, f"/s/{space.slug}/settings/", {**form, "colour": "#445566"}).status_code == 400
+    assert post(client, f"/s/{space.slug}/settings/", {**form, "colour": "#7a3e9d"}).status_code == 302
+    assert post(client, f"/s/{space.slug}/settings/", form).status_code == 400
+    assert db.session.get(Space, space.id).colour == "#7a3e9d"
+    assert "Couleur actuelle" not in client.get(f"/s/{space.slug}/settings/").get_data(as_text=True)
 
 
 def test_news_pinned_first_and_in_the_activity_feed(member_client, db):

@@ -21,10 +21,21 @@ from agora.core.events import after_commit, member_left, notification_wanted
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
-from agora.spaces.models import MODULES, RESERVED_SLUGS, ROLES, Activity, Invitation, Membership, NewsItem, Space
+from agora.spaces.models import (
+    MODULES,
+    RESERVED_SLUGS,
+    ROLES,
+    SPACE_COLOURS,
+    Activity,
+    Invitation,
+    Membership,
+    NewsItem,
+    Space,
+)
 from agora.spaces.tenancy import membership_in
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+#: A category's colour (forum, agenda); a space's own comes from SPACE_COLOURS.
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_INVITATION_DAYS = 365
 MAX_INVITATION_USES = 1000
@@ -95,18 +106,20 @@ def create_space(
 
 
 def update_space(space: Space, *, name: str, description: str, colour: str, modules: list[str]) -> None:
-    """Change the space's settings. Raises ServiceError for an empty name, bad colour or unknown module."""
+    """Change the space's settings. Raises ServiceError for an empty name, unknown module, or a
+    colour that is neither one of SPACE_COLOURS nor the space's own (kept from before the list)."""
     name = one_line(name)
     if not name:
         raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
-    if not COLOUR_RE.match(colour):
-        raise ServiceError(_l("La couleur doit être au format #RRVVBB."), field="colour")
+    colour = colour.lower()
+    if colour not in SPACE_COLOURS and colour != space.colour.lower():
+        raise ServiceError(_l("Choisissez une des couleurs proposées."), field="colour")
     unknown = set(modules) - set(MODULES)
     if unknown:
         raise ServiceError(_l("Module inconnu."), field="modules")
     space.name = name[:120]
     space.description = description.strip()
-    space.colour = colour.lower()
+    space.colour = colour
     space.modules = [m for m in MODULES if m in modules]
 
 

@@ -20,7 +20,7 @@ from agora.core.services import ServiceError
 from agora.core.urls import secret_url
 from agora.extensions import db
 from agora.spaces import services
-from agora.spaces.forms import CreateAccountForm, InvitationForm, NewsForm, RoleForm, SettingsForm
+from agora.spaces.forms import CreateAccountForm, InvitationForm, NewsForm, RoleForm, SettingsForm, colour_choices
 from agora.spaces.models import Activity, Invitation, Membership, NewsItem, Space
 from agora.spaces.tenancy import membership_in, require, space_blueprint
 
@@ -147,6 +147,9 @@ def settings():
     space = g.space
     require(space.can_manage(current_user))
     form = SettingsForm(obj=space)
+    form.colour.choices = colour_choices(space.colour)
+    if request.method == "GET":
+        form.colour.data = space.colour.lower()
     if form.validate_on_submit():
         try:
             services.update_space(
