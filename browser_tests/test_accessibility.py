@@ -14,7 +14,7 @@ AXE_OPTIONS = {
     "resultTypes": ["violations"],
 }
 
-ANONYMOUS_PAGES = ["/login", "/password/forgot", "/nulle-part", "/accessibilite"]
+ANONYMOUS_PAGES = ["/login", "/password/forgot", "/join/", "/nulle-part", "/accessibilite"]
 #: Fields whose name is shown by something other than a <label>, and why that is enough.
 LABEL_EXCEPTIONS = {
     "#header-q": "the search button beside it, « Chercher », names it (WCAG technique G167); its label is for screen readers",

@@ -87,6 +87,15 @@ class InvitationForm(FlaskForm):
     )
 
 
+class InvitationCodeForm(FlaskForm):
+    """The short code of a printed invitation, typed by hand."""
+
+    code = StringField(
+        _l("Code d'invitation"),
+        validators=[DataRequired(_l("Tapez le code écrit sur votre invitation.")), Length(max=40)],
+    )
+
+
 class CreateAccountForm(FlaskForm):
     """A mediator or space admin creates an account for someone, who then picks a password."""
 

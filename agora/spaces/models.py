@@ -127,6 +127,9 @@ class Invitation(SpaceScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The short code typed by hand (spaces.services.invitation_code_hash), for the printed
+    #: invitations; None for the mailed ones and those made before codes.
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     role: Mapped[str] = mapped_column(String(10))
     #: A note for the admins, e.g. "Affiche du centre social".
     label: Mapped[str] = mapped_column(String(120), default="")
