@@ -202,3 +202,31 @@ def test_a_space_colour_is_picked_by_its_name_with_the_keyboard(server, page):
     assert "enregistrés" in page.inner_text(".flash, [role=status], main")
     assert page.evaluate("document.querySelector('input[name=colour]:checked').value") == after
     assert page.get_attribute(".space-bar .colour-bar rect", "fill") == after
+
+
+def test_a_habitant_joins_by_typing_the_code_of_a_printed_invitation(server, page):
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/gup-tilleuls/members/manage/")
+    page.fill("#inv-label", f"Affiche du hall ({page.viewport_name})")
+    page.click("text=Créer le lien d'invitation")
+    code = page.inner_text("#short-code").strip()
+    assert len(code) == 9 and code[4] == "-"
+    check(page, page.url)
+    shot(page, f"invitation-code-{page.viewport_name}")
+    page.context.clear_cookies()  # the habitant, on another day
+    page.goto(f"{base}/login")
+    page.click("text=J'ai un code d'invitation")
+    check(page, page.url)
+    page.fill("#code", f" {code.replace('-', ' ').lower()} ")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/join/code/{code.replace('-', '')}")
+    assert "GUP des Tilleuls" in page.inner_text("h1")
+    check(page, page.url)
+    page.fill("#username", f"awa.{page.viewport_name}")
+    page.fill("#display_name", "Awa")
+    page.fill("#password", "le square colette au printemps")
+    page.fill("#confirm", "le square colette au printemps")
+    page.click("text=Créer mon compte et rejoindre l'espace")
+    page.wait_for_url(f"{base}/s/gup-tilleuls/")
+    assert "Bienvenue" in page.inner_text("main")
