@@ -14,7 +14,7 @@ AXE_OPTIONS = {
     "resultTypes": ["violations"],
 }
 
-ANONYMOUS_PAGES = ["/login", "/password/forgot", "/nulle-part", "/accessibilite"]
+ANONYMOUS_PAGES = ["/login", "/password/forgot", "/join/", "/nulle-part", "/accessibilite"]
 #: Fields whose name is shown by something other than a <label>, and why that is enough.
 LABEL_EXCEPTIONS = {
     "#header-q": "the search button beside it, « Chercher », names it (WCAG technique G167); its label is for screen readers",
@@ -176,3 +176,57 @@ def test_a_member_subscribes_and_the_address_serves_the_calendar(server, page):
     with urllib.request.urlopen(address, timeout=10) as response:
         body = response.read().decode("utf-8")
     assert f"Réunion GUP ({page.viewport_name})" in body and "RRULE:" in body
+
+
+def test_a_space_colour_is_picked_by_its_name_with_the_keyboard(server, page):
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/partenaires-tilleuls/settings/")
+    choices = page.locator(".swatch-choice")
+    assert choices.count() == 8
+    for n in range(choices.count()):
+        box = choices.nth(n).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, (choices.nth(n).inner_text(), box)
+        assert choices.nth(n).inner_text().strip(), "every colour is written, not only shown"
+    before = page.evaluate("document.querySelector('input[name=colour]:checked').value")
+    page.focus("#description")
+    page.keyboard.press("Tab")  # into the colours: the one picked takes the focus
+    assert page.evaluate("document.activeElement.value") == before
+    page.keyboard.press("ArrowRight")
+    after = page.evaluate("document.activeElement.value")
+    assert after != before and page.evaluate("document.activeElement.checked")
+    focused = page.locator(".swatch-choice:has(input:focus)")
+    assert focused.evaluate("label => getComputedStyle(label).outlineStyle") == "solid"  # the focus shows
+    shot(page, f"space-colour-{page.viewport_name}")
+    page.click("main form button[type=submit]")
+    assert "enregistrés" in page.inner_text(".flash, [role=status], main")
+    assert page.evaluate("document.querySelector('input[name=colour]:checked').value") == after
+    assert page.get_attribute(".space-bar .colour-bar rect", "fill") == after
+
+
+def test_a_habitant_joins_by_typing_the_code_of_a_printed_invitation(server, page):
+    base, password = server
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/gup-tilleuls/members/manage/")
+    page.fill("#inv-label", f"Affiche du hall ({page.viewport_name})")
+    page.click("text=Créer le lien d'invitation")
+    code = page.inner_text("#short-code").strip()
+    assert len(code) == 9 and code[4] == "-"
+    check(page, page.url)
+    shot(page, f"invitation-code-{page.viewport_name}")
+    page.context.clear_cookies()  # the habitant, on another day
+    page.goto(f"{base}/login")
+    page.click("text=J'ai un code d'invitation")
+    check(page, page.url)
+    page.fill("#code", f" {code.replace('-', ' ').lower()} ")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/join/code/{code.replace('-', '')}")
+    assert "GUP des Tilleuls" in page.inner_text("h1")
+    check(page, page.url)
+    page.fill("#username", f"awa.{page.viewport_name}")
+    page.fill("#display_name", "Awa")
+    page.fill("#password", "le square colette au printemps")
+    page.fill("#confirm", "le square colette au printemps")
+    page.click("text=Créer mon compte et rejoindre l'espace")
+    page.wait_for_url(f"{base}/s/gup-tilleuls/")
+    assert "Bienvenue" in page.inner_text("main")

@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 from datetime import UTC, datetime, time, timedelta
+from html.parser import HTMLParser
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -217,6 +218,43 @@ def login(client, username: str, password: str = PASSWORD):
 def post(client, url: str, data: dict | None = None, **kwargs):
     """POST a form with a valid CSRF token, as a browser would."""
     return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client)}, **kwargs)
+
+
+class _Options(HTMLParser):
+    def __init__(self, name: str):
+        super().__init__()
+        self.name, self.inside, self.in_option, self.group, self.options = name, False, False, None, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "select":
+            self.inside = attrs.get("name") == self.name
+        elif self.inside and tag == "optgroup":
+            self.group = attrs.get("label")
+        elif self.inside and tag == "option":
+            self.in_option = True
+            self.options.append(
+                SimpleNamespace(value=attrs.get("value"), label="", group=self.group, selected="selected" in attrs)
+            )
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self.inside = False
+        elif tag == "option":
+            self.in_option = False
+        elif tag == "optgroup":
+            self.group = None
+
+    def handle_data(self, data):
+        if self.in_option:
+            self.options[-1].label += data
+
+
+def select_options(page: str, name: str) -> list[SimpleNamespace]:
+    """The options of the select `name` as a browser lists them: value, label, group, selected."""
+    parser = _Options(name)
+    parser.feed(page)
+    return parser.options
 
 
 @pytest.fixture

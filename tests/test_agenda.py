@@ -15,7 +15,7 @@ from agora.agenda import services
 from agora.agenda.models import Event, EventCategory, IcalToken
 from agora.core.time import utcnow
 from agora.spaces.models import Membership, Space
-from tests.conftest import login, post
+from tests.conftest import login, post, select_options
 
 #: Their events have fixed dates (summer-time changes, feeds of given weeks): seen from a fixed day.
 pytestmark = pytest.mark.usefixtures("dates_as_of")
@@ -83,7 +83,8 @@ def test_member_adds_an_event_seen_in_list_month_and_home(agenda, db):
         ({"repeat": "sometimes"}, "valide"),
         ({"url": "javascript:alert(1)"}, "https://"),
         ({"start_time": ""}, "heure de début"),
-        ({"tz": "Mars/Olympus"}, "valide"),
+        ({"tz": "Mars/Olympus"}, "Ce fuseau horaire n'existe pas : choisissez-en un dans la liste."),
+        ({"tz": "localtime"}, "Ce fuseau horaire n'existe pas"),
     ],
 )
 def test_bad_events_are_refused_and_nothing_is_written(agenda, db, overrides, message):
@@ -92,6 +93,48 @@ def test_bad_events_are_refused_and_nothing_is_written(agenda, db, overrides, me
     assert response.status_code == 400
     assert message in response.get_data(as_text=True).replace("&#39;", "'")
     assert count(db, Event) == 0
+
+
+def test_event_form_offers_the_french_zones_by_name_then_the_others(agenda, app, monkeypatch):
+    client, space, _user = agenda
+    options = select_options(client.get(f"/s/{space.slug}/agenda/new").get_data(as_text=True), "tz")
+    french = [(o.value, o.label) for o in options if o.group == "France et outre-mer"]
+    assert french[:9] == [
+        ("Europe/Paris", "Paris (France métropolitaine)"),
+        ("America/Guadeloupe", "Guadeloupe"),
+        ("America/Martinique", "Martinique"),
+        ("America/Cayenne", "Guyane"),
+        ("Indian/Reunion", "La Réunion"),
+        ("Indian/Mayotte", "Mayotte"),
+        ("Pacific/Noumea", "Nouvelle-Calédonie"),
+        ("Pacific/Tahiti", "Polynésie française (Tahiti)"),
+        ("America/Miquelon", "Saint-Pierre-et-Miquelon"),
+    ]
+    assert len(french) < 15 and options[: len(french)] == [o for o in options if o.group == "France et outre-mer"]
+    others = [o for o in options if o.group == "Autres fuseaux"]
+    assert len(options) == len(french) + len(others) and len(others) > 300  # nothing outside the two groups
+    assert ("America/New_York", "America/New York") in [(o.value, o.label) for o in others]
+    assert "Europe/Paris" not in [o.value for o in others]
+    assert [o.value for o in options if o.selected] == ["Europe/Paris"]
+    # The server's zone is the one picked for a new event, wherever it is in the list.
+    monkeypatch.setitem(app.config, "DEFAULT_TIMEZONE", "Indian/Reunion")
+    options = select_options(client.get(f"/s/{space.slug}/agenda/new").get_data(as_text=True), "tz")
+    assert [o.label for o in options if o.selected] == ["La Réunion"]
+    monkeypatch.setitem(app.config, "DEFAULT_TIMEZONE", "Europe/Brussels")
+    options = select_options(client.get(f"/s/{space.slug}/agenda/new").get_data(as_text=True), "tz")
+    assert [(o.value, o.group) for o in options if o.selected] == [("Europe/Brussels", "Autres fuseaux")]
+
+
+def test_a_zone_the_list_does_not_offer_is_kept_when_the_event_is_saved_again(agenda, db):
+    """« UTC » (an imported calendar's) is a real zone: accepted, and selected again when editing."""
+    client, space, _user = agenda
+    response = create(client, space, tz="UTC")
+    assert response.status_code == 302
+    event_id = event_id_of(response)
+    page = client.get(f"/s/{space.slug}/agenda/{event_id}/edit").get_data(as_text=True)
+    assert [(o.value, o.group) for o in select_options(page, "tz") if o.selected] == [("UTC", "Autres fuseaux")]
+    assert create(client, space, tz="America/Cayenne").status_code == 302
+    assert sorted(db.session.scalars(select(Event.tz))) == ["America/Cayenne", "UTC"]
 
 
 def test_category_of_another_space_is_refused(agenda, make_space, app, db):

@@ -12,7 +12,7 @@ from agora.auth import services
 from agora.auth.models import AuditEntry, LoginSession, LoginThrottle, PasswordResetRequest, User, UserToken
 from agora.core.mail import OutboxMessage
 from agora.core.time import utcnow
-from tests.conftest import PASSWORD, csrf_token, login, make_app, post
+from tests.conftest import PASSWORD, csrf_token, login, make_app, post, select_options
 
 
 def audit_actions(db) -> list[str]:
@@ -182,6 +182,23 @@ def test_profile_edit(client, make_user, db):
         "Indian/Reunion",
     )
     assert '<html lang="en">' in client.get("/profile").get_data(as_text=True)
+
+
+def test_profile_offers_the_french_zones_by_name_and_refuses_an_unknown_one(client, make_user, db):
+    user = make_user("mireille")
+    db.session.get(User, user.id).timezone = "America/Martinique"
+    db.session.commit()
+    login(client, "mireille")
+    options = select_options(client.get("/profile").get_data(as_text=True), "timezone")
+    assert [(o.label, o.group) for o in options if o.selected] == [("Martinique", "France et outre-mer")]
+    assert options[0].label == "Paris (France métropolitaine)" and options[-1].group == "Autres fuseaux"
+    form = {"display_name": "Mireille", "email": "", "language": "fr", "timezone": "Mars/Olympus"}
+    response = post(client, "/profile", form)
+    assert response.status_code == 400
+    assert "Ce fuseau horaire n'existe pas : choisissez-en un dans la liste." in response.get_data(as_text=True)
+    assert db.session.get(User, user.id).timezone == "America/Martinique"
+    assert post(client, "/profile", {**form, "timezone": "Asia/Tokyo"}).status_code == 302
+    assert db.session.get(User, user.id).timezone == "Asia/Tokyo"
 
 
 def test_profile_refuses_a_bad_email(client, make_user, db):

@@ -344,7 +344,7 @@ def _bidi_cases(slug):
             {
                 "name": BIDI,
                 "description": "",
-                "colour": "#2255aa",
+                "colour": "#0b5cad",
                 "modules": ["forum", "agenda", "documents", "tasks", "polls"],
             },
             "spaces",

@@ -12,6 +12,7 @@ from agora.auth.models import AuditEntry, User, UserToken
 from agora.core.time import utcnow
 from agora.spaces.models import Activity, Invitation, Membership, NewsItem, Space
 from tests.conftest import PASSWORD, login, post
+from tests.conftest import csrf_token as csrf
 
 
 def audit_actions(db) -> list[str]:
@@ -35,7 +36,7 @@ ACTIONS = {
     "change settings": (
         "POST",
         "/s/{slug}/settings/",
-        {"name": "Nouveau nom", "colour": "#112233", "modules": ["forum"]},
+        {"name": "Nouveau nom", "colour": "#1e6b33", "modules": ["forum"]},
         302,
     ),
     "manage members": ("GET", "/s/{slug}/members/manage/", {}, 200),
@@ -261,26 +262,99 @@ def test_settings_change_name_colour_and_modules(member_client, db):
     response = post(
         client,
         f"/s/{space.slug}/settings/",
-        {"name": "Conseil citoyen", "description": "Le conseil", "colour": "#AA3300", "modules": ["forum", "agenda"]},
+        {"name": "Conseil citoyen", "description": "Le conseil", "colour": "#A84300", "modules": ["forum", "agenda"]},
     )
     assert response.status_code == 302
     saved = db.session.get(Space, space.id)
-    assert (saved.name, saved.colour, saved.modules) == ("Conseil citoyen", "#aa3300", ["forum", "agenda"])
+    assert (saved.name, saved.colour, saved.modules) == ("Conseil citoyen", "#a84300", ["forum", "agenda"])
 
 
 def test_settings_refuse_bad_colour_and_unknown_module(member_client, db):
     client, space, _admin = member_client("admin")
-    assert (
-        post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "red", "modules": ["forum"]}).status_code
-        == 400
-    )
+    for colour in ("red", "#112233", ""):
+        response = post(client, f"/s/{space.slug}/settings/", {"name": "X", "colour": colour, "modules": ["forum"]})
+        assert response.status_code == 400
+        assert "Choisissez une des couleurs proposées." in response.get_data(as_text=True)
     assert (
         post(
-            client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "#112233", "modules": ["casino"]}
+            client, f"/s/{space.slug}/settings/", {"name": "X", "colour": "#1e6b33", "modules": ["casino"]}
         ).status_code
         == 400
     )
-    assert db.session.get(Space, space.id).name == space.name
+    saved = db.session.get(Space, space.id)
+    assert (saved.name, saved.colour) == (space.name, "#0b5cad")
+
+
+def contrast(colour: str, background: str) -> float:
+    """WCAG 2.1 contrast ratio of two #rrggbb colours."""
+
+    def luminance(value: str) -> float:
+        channels = [int(value[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_space_colour_is_readable_next_to_white_and_the_page():
+    from agora.spaces.models import SPACE_COLOURS
+
+    assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)  # the known AA limit grey
+    assert 6 <= len(SPACE_COLOURS) <= 10
+    paper, wash = "#ffffff", "#f3f5f8"  # --paper and --wash in static/agora.css
+    assert {c: min(contrast(c, paper), contrast(c, wash)) >= 4.5 for c in SPACE_COLOURS} == dict.fromkeys(
+        SPACE_COLOURS, True
+    )
+    names = [str(n) for n in SPACE_COLOURS.values()]
+    assert len(set(names)) == len(names) and len(set(SPACE_COLOURS)) == len(SPACE_COLOURS)
+
+
+def test_demo_spaces_use_colours_of_the_list():
+    from agora.demo import SPACES
+    from agora.spaces.models import SPACE_COLOURS
+
+    assert [spec["colour"] for spec in SPACES if spec["colour"] not in SPACE_COLOURS] == []
+
+
+def colour_radios(page: str) -> list[tuple[str, str, bool]]:
+    """(value, written name, checked) of each colour the settings page offers."""
+    return [
+        (value, name, "checked" in attrs)
+        for attrs, value, name in re.findall(
+            r'<label class="swatch-choice"[^>]*><input([^>]*value="([^"]+)"[^>]*)>.*?<span>([^<]+)</span></label>', page
+        )
+    ]
+
+
+def test_settings_offer_colours_by_name_with_the_current_one_picked(member_client, db):
+    client, space, _admin = member_client("admin")
+    page = client.get(f"/s/{space.slug}/settings/").get_data(as_text=True)
+    radios = colour_radios(page)
+    assert radios[:3] == [("#0b5cad", "Bleu", True), ("#006b75", "Bleu-vert", False), ("#1e6b33", "Vert", False)]
+    assert len(radios) == 8 and [r for r in radios if r[2]] == [("#0b5cad", "Bleu", True)]
+    assert "Couleur actuelle" not in page
+    assert "<legend>Couleur</legend>" in page and 'name="colour" type="radio"' in page
+
+
+def test_a_colour_from_before_the_list_is_kept_when_saving(member_client, db):
+    client, space, _admin = member_client("admin")
+    db.session.get(Space, space.id).colour = "#AA3300"
+    db.session.commit()
+    radios = colour_radios(client.get(f"/s/{space.slug}/settings/").get_data(as_text=True))
+    assert radios[-1] == ("#aa3300", "Couleur actuelle", True) and len(radios) == 9
+    form = {"name": "Conseil renommé", "colour": "#aa3300", "modules": ["forum"]}
+    assert post(client, f"/s/{space.slug}/settings/", form).status_code == 302
+    assert (db.session.get(Space, space.id).name, db.session.get(Space, space.id).colour) == (
+        "Conseil renommé",
+        "#aa3300",
+    )
+    # Another colour off the list is still refused; once a listed one is picked, the old one is gone.
+    assert post(client, f"/s/{space.slug}/settings/", {**form, "colour": "#445566"}).status_code == 400
+    assert post(client, f"/s/{space.slug}/settings/", {**form, "colour": "#7a3e9d"}).status_code == 302
+    assert post(client, f"/s/{space.slug}/settings/", form).status_code == 400
+    assert db.session.get(Space, space.id).colour == "#7a3e9d"
+    assert "Couleur actuelle" not in client.get(f"/s/{space.slug}/settings/").get_data(as_text=True)
 
 
 def test_news_pinned_first_and_in_the_activity_feed(member_client, db):
@@ -443,3 +517,171 @@ def test_a_new_member_is_welcomed_with_the_first_things_to_do_until_they_open_th
     client.get(f"/s/{space.slug}/")
     page = client.get("/").get_data(as_text=True)
     assert "Bienvenue dans" not in page and "Rien de nouveau" in page
+
+
+# The short code of a printed invitation ----------------------------------------------------
+
+CODE_RE = re.compile(r'<p class="short-code" id="short-code">([A-Z0-9]{4}-[A-Z0-9]{4})</p>')
+
+
+def create_invitation_with_code(client, space, **fields) -> tuple[str, str]:
+    """Create an invitation through the form; return its long link and its short code as printed."""
+    data = {"inv-role": "member", "inv-max_uses": "1", "inv-days": "14", "inv-label": "Affiche"}
+    data.update({f"inv-{k}": str(v) for k, v in fields.items()})
+    response = post(client, f"/s/{space.slug}/members/manage/invitations/", data)
+    page = client.get(response.location).get_data(as_text=True)
+    assert "<svg" in page and "http://localhost/join/<" in page  # the QR code, and where to type the code
+    return re.search(r"http://localhost(/join/[\w-]+)", page).group(1), CODE_RE.search(page).group(1)
+
+
+def type_code(client, code):
+    return post(client, "/join/", {"code": code})
+
+
+def test_a_printed_invitation_shows_a_short_code_without_look_alike_characters(member_client, db):
+    from agora.spaces.services import CODE_ALPHABET
+
+    admin_client, space, _admin = member_client("admin")
+    codes = {create_invitation_with_code(admin_client, space)[1] for _ in range(6)}
+    assert len(codes) == 6
+    assert set("".join(codes).replace("-", "")) <= set(CODE_ALPHABET)
+    assert not set(CODE_ALPHABET) & set("0O1IL") and len(CODE_ALPHABET) == 31
+    stored = db.session.scalars(select(Invitation.code_hash)).all()
+    assert len(set(stored)) == 6 and all(len(h) == 64 for h in stored)
+    assert not any(code.replace("-", "") in h.upper() for h in stored for code in codes)  # kept hashed
+    # Shown right after creation only, like the link.
+    invitation = db.session.scalars(select(Invitation)).first()
+    admin_client.get("/logout")
+    login(admin_client, _admin.username)
+    page = admin_client.get(f"/s/{space.slug}/members/manage/invitations/{invitation.id}").get_data(as_text=True)
+    assert CODE_RE.search(page) is None
+
+
+def test_the_login_page_leads_to_the_code_page(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert "<a href=\"/join/\">J'ai un code d'invitation</a>" in page
+    code_page = client.get("/join/").get_data(as_text=True)
+    assert "<h1>J'ai un code d'invitation</h1>" in code_page and 'name="code"' in code_page
+
+
+@pytest.mark.parametrize("typing", ["{code}", "{lower}", "{plain}", "  {a} {b} ", "{a} - {b}", "{a}–{b}", "{lowplain}"])
+def test_the_code_is_accepted_however_it_is_typed_and_leads_to_the_join_form(app, member_client, db, typing):
+    admin_client, space, _admin = member_client("admin")
+    _link, code = create_invitation_with_code(admin_client, space, role="reader")
+    a, b = code.split("-")
+    typed = typing.format(code=code, lower=code.lower(), plain=a + b, a=a, b=b, lowplain=(a + b).lower())
+    newcomer = app.test_client()
+    response = type_code(newcomer, typed)
+    assert response.status_code == 302 and response.location == f"/join/code/{a}{b}"
+    page = newcomer.get(response.location)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "Pas besoin d'adresse e-mail" in page.get_data(as_text=True) and space.name in page.get_data(as_text=True)
+    assert signup(newcomer, response.location, "awa").status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "awa"))
+    assert db.session.scalar(select(Membership.role).where(Membership.user_id == user.id)) == "reader"
+    assert db.session.scalar(select(Invitation.uses)) == 1
+
+
+@pytest.mark.parametrize(
+    "typed, message, status",
+    [
+        ("", "Tapez le code écrit sur votre invitation.", 400),
+        ("ABCD-EFG", "Un code d'invitation a 8 lettres et chiffres, par exemple ABCD-EFGH", 400),
+        ("ABCD-EFG0", "il n'y a jamais de 0, de O, de 1, de I ni de L", 400),
+        ("ABCD-EFGH", "Ce code ne correspond à aucune invitation.", 404),
+    ],
+)
+def test_a_wrong_code_gets_a_clear_message_and_changes_nothing(app, member_client, db, typed, message, status):
+    admin_client, space, _admin = member_client("admin")
+    _link, code = create_invitation_with_code(admin_client, space)
+    typed = typed if typed != code else "ABCD-EFGJ"
+    members = db.session.scalar(select(func.count()).select_from(Membership))
+    response = type_code(app.test_client(), typed)
+    assert response.status_code == status
+    assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert db.session.scalar(select(Invitation.uses)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Membership)) == members
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_guessing_codes_locks_the_address_out_even_for_a_right_code(app, member_client, db):
+    admin_client, space, _admin = member_client("admin")
+    _link, code = create_invitation_with_code(admin_client, space)
+    guesser = app.test_client()
+    wrong = "ABCD-EFGH" if code != "ABCD-EFGH" else "ABCD-EFGJ"
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert type_code(guesser, wrong).status_code == 404
+    response = type_code(guesser, code)
+    assert response.status_code == 429 and "patientez 15 minutes" in response.get_data(as_text=True)
+    # The join address itself is a guess too: it does not bypass the lock.
+    assert guesser.get(f"/join/code/{code.replace('-', '')}").status_code == 429
+    actions = audit_actions(db)
+    assert actions.count("invitation.code_refused") == 5 and "invitation.code_throttled" in actions
+    assert db.session.scalar(select(Invitation.uses)) == 0
+
+
+def test_a_wrong_code_in_the_join_address_shows_the_code_page(client):
+    response = client.get("/join/code/ABCDEFGH")
+    assert response.status_code == 404
+    assert "Ce code ne correspond à aucune invitation." in response.get_data(as_text=True)
+
+
+def test_an_expired_used_up_or_revoked_code_is_refused_like_the_link(app, member_client, db):
+    admin_client, space, _admin = member_client("admin")
+    link, code = create_invitation_with_code(admin_client, space)
+    assert signup(app.test_client(), link, "premiere").status_code == 302  # the long link still works
+    used_up = app.test_client()
+    location = type_code(used_up, code).location
+    assert used_up.get(location).status_code == 410
+    assert signup(used_up, location, "seconde").status_code == 410
+    assert "plus valable" in used_up.get(location).get_data(as_text=True)
+
+    _link, code = create_invitation_with_code(admin_client, space, max_uses=5)
+    db.session.scalars(select(Invitation).order_by(Invitation.id.desc())).first().expires_at = utcnow() - timedelta(
+        minutes=1
+    )
+    db.session.commit()
+    late = app.test_client()
+    assert late.get(type_code(late, code).location).status_code == 410
+
+    _link, code = create_invitation_with_code(admin_client, space, max_uses=5)
+    newest = db.session.scalars(select(Invitation).order_by(Invitation.id.desc())).first()
+    assert post(admin_client, f"/s/{space.slug}/members/manage/invitations/{newest.id}/revoke").status_code == 302
+    revoked = app.test_client()
+    assert signup(revoked, type_code(revoked, code).location, "tardive").status_code == 410
+    assert db.session.scalar(select(User).where(User.username.in_(["seconde", "tardive"]))) is None
+
+
+def test_the_code_of_one_space_joins_that_space_only(app, member_client, make_user, db):
+    admin_a, space_a, _ = member_client("admin")
+    admin_b, space_b, _ = member_client("admin")
+    _link, code_a = create_invitation_with_code(admin_a, space_a)
+    create_invitation_with_code(admin_b, space_b)
+    make_user("partenaire")
+    client = app.test_client()
+    login(client, "partenaire")
+    location = type_code(client, code_a).location
+    page = client.get(location).get_data(as_text=True)
+    assert space_a.name in page and space_b.name not in page
+    assert post(client, location).status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "partenaire"))
+    assert db.session.scalars(select(Membership.space_id).where(Membership.user_id == user.id)).all() == [space_a.id]
+    assert client.get(f"/s/{space_b.slug}/").status_code == 404
+    assert db.session.scalars(select(Invitation.uses).order_by(Invitation.id)).all() == [1, 0]
+
+
+def test_someone_with_an_account_logs_in_from_the_code_page_and_joins(app, member_client, make_user, db):
+    admin_client, space, _admin = member_client("admin")
+    _link, code = create_invitation_with_code(admin_client, space)
+    make_user("habitante")
+    client = app.test_client()
+    location = type_code(client, code).location
+    page = client.get(location).get_data(as_text=True)
+    assert f'href="/login?next={location}"' in page
+    response = client.post(
+        f"/login?next={location}", data={"username": "habitante", "password": PASSWORD, "csrf_token": csrf(client)}
+    )
+    assert response.location == location
+    assert post(client, location).status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "habitante"))
+    assert db.session.scalar(select(Membership.space_id).where(Membership.user_id == user.id)) == space.id

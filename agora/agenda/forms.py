@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from agora.core.forms import supported_date
-from agora.core.timezones import TIMEZONE_CHOICES
+from agora.core.timezones import TimezoneField
 from agora.core.urls import to_id
 from agora.documents.forms import attachments_field
 
@@ -55,7 +55,7 @@ class EventForm(FlaskForm):
     end_date = DateField(_l("Date de fin"), validators=[DataRequired(_l("Indiquez la date de fin.")), supported_date])
     end_time = TimeField(_l("Heure de fin"), validators=[Optional()])
     all_day = BooleanField(_l("Toute la journée"))
-    tz = SelectField(_l("Fuseau horaire"), choices=TIMEZONE_CHOICES, default="Europe/Paris")
+    tz = TimezoneField(_l("Fuseau horaire"), default="Europe/Paris")
     location = StringField(_l("Lieu (adresse)"), validators=[Optional(), Length(max=300)])
     url = StringField(_l("Lien (visio ou page web)"), validators=[Optional(), Length(max=500)])
     category = SelectField(_l("Catégorie"), coerce=to_id, validate_choice=False, default=0)

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from agora.core.timezones import TIMEZONE_CHOICES
+from agora.core.timezones import TimezoneField
 
 
 class LoginForm(FlaskForm):
@@ -44,7 +44,7 @@ class ProfileForm(FlaskForm):
     )
     email = EmailField(_l("Adresse e-mail (facultative)"), validators=[Optional(), Length(max=254)])
     language = SelectField(_l("Langue"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")])
-    timezone = SelectField(_l("Fuseau horaire"), choices=TIMEZONE_CHOICES)
+    timezone = TimezoneField(_l("Fuseau horaire"))
     tasks_in_feed = BooleanField(_l("Mettre les échéances de mes tâches dans mon abonnement « tous mes espaces »"))
 
 

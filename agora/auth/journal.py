@@ -73,6 +73,8 @@ GROUPS = (
             "invitation.used": _l("Invitation utilisée"),
             "invitation.revoked": _l("Invitation annulée"),
             "invitation.declined": _l("Invitation refusée"),
+            "invitation.code_refused": _l("Code d'invitation inconnu tapé"),
+            "invitation.code_throttled": _l("Code d'invitation bloqué (trop d'essais)"),
         },
     ),
 )

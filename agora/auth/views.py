@@ -16,7 +16,6 @@ from agora.core import registry
 from agora.core.forms import apply_service_error
 from agora.core.security import forbid_caching
 from agora.core.services import ServiceError, one_line
-from agora.core.timezones import TIMEZONE_NAMES
 from agora.core.urls import safe_next
 from agora.extensions import db, login_manager
 
@@ -118,7 +117,7 @@ def profile():
             user.display_name = one_line(form.display_name.data)[:80] or user.username
             user.email = email
             user.language = form.language.data
-            user.timezone = form.timezone.data if form.timezone.data in TIMEZONE_NAMES else None
+            user.timezone = form.timezone.data
             user.tasks_in_feed = form.tasks_in_feed.data
             db.session.commit()
             flash(_("Votre profil est enregistré."), "success")

@@ -6,14 +6,17 @@ from wtforms import (
     BooleanField,
     EmailField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from agora.spaces.models import SPACE_COLOURS
 
 ROLE_CHOICES = [
     SelectChoice("member", _l("Membre (lit et écrit)")),
@@ -29,6 +32,15 @@ def module_choices() -> list[SelectChoice]:
     return [SelectChoice(m.name, m.label) for m in registry.modules() if m.switchable]
 
 
+def colour_choices(current: str) -> list[SelectChoice]:
+    """The colours of the list by name, and the space's current one when the list lacks it, so
+    that saving the settings keeps it."""
+    choices = [SelectChoice(value, name) for value, name in SPACE_COLOURS.items()]
+    if current.lower() not in SPACE_COLOURS:
+        choices.append(SelectChoice(current.lower(), _l("Couleur actuelle")))
+    return choices
+
+
 class NewsForm(FlaskForm):
     title = StringField(_l("Titre"), validators=[DataRequired(_l("Donnez un titre.")), Length(max=200)])
     body = TextAreaField(_l("Texte"), validators=[Length(max=20000)])
@@ -38,8 +50,11 @@ class NewsForm(FlaskForm):
 class SettingsForm(FlaskForm):
     name = StringField(_l("Nom de l'espace"), validators=[DataRequired(_l("Donnez un nom.")), Length(max=120)])
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
-    colour = StringField(
-        _l("Couleur"), validators=[Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("La couleur doit être au format #RRVVBB."))]
+    #: Its choices come from colour_choices(the space's colour).
+    colour = RadioField(
+        _l("Couleur"),
+        filters=[lambda value: value.lower() if isinstance(value, str) else value],
+        invalid_choice_message=_l("Choisissez une des couleurs proposées."),
     )
     modules = SelectMultipleField(
         _l("Modules actifs"),
@@ -69,6 +84,15 @@ class InvitationForm(FlaskForm):
             InputRequired(_l("Indiquez un nombre de jours.")),
             NumberRange(1, 365, _l("Entre 1 et 365 jours.")),
         ],
+    )
+
+
+class InvitationCodeForm(FlaskForm):
+    """The short code of a printed invitation, typed by hand."""
+
+    code = StringField(
+        _l("Code d'invitation"),
+        validators=[DataRequired(_l("Tapez le code écrit sur votre invitation.")), Length(max=40)],
     )
 
 

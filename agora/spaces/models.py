@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -14,6 +15,18 @@ from agora.spaces.tenancy import SpaceScoped, membership_in
 
 ROLES = ("admin", "member", "reader")
 MODULES = ("forum", "agenda", "documents", "tasks", "polls", "members")
+#: The colours a space can take, by name: each is dark enough (4.5:1 at least) next to white,
+#: the page and the text the space's colour bar sits between.
+SPACE_COLOURS = {
+    "#0b5cad": _l("Bleu"),
+    "#006b75": _l("Bleu-vert"),
+    "#1e6b33": _l("Vert"),
+    "#a84300": _l("Orange"),
+    "#a4161a": _l("Rouge"),
+    "#7a3e9d": _l("Violet"),
+    "#7a4a1e": _l("Marron"),
+    "#4a5263": _l("Gris"),
+}
 #: Slugs that would shadow a server page or confuse people reading an address.
 RESERVED_SLUGS = frozenset(
     {
@@ -47,6 +60,7 @@ class Space(db.Model):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: Normally one of SPACE_COLOURS; a space made before the list may keep another.
     colour: Mapped[str] = mapped_column(String(7), default="#0b5cad")
     #: Names from MODULES that are switched on.
     modules: Mapped[list] = mapped_column(JSON, default=lambda: list(MODULES))
@@ -113,6 +127,9 @@ class Invitation(SpaceScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The short code typed by hand (spaces.services.invitation_code_hash), for the printed
+    #: invitations; None for the mailed ones and those made before codes.
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     role: Mapped[str] = mapped_column(String(10))
     #: A note for the admins, e.g. "Affiche du centre social".
     label: Mapped[str] = mapped_column(String(120), default="")

@@ -5,6 +5,8 @@ Each takes the space first when it acts inside one, flushes, and never commits.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 import unicodedata
@@ -13,18 +15,30 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import delete, func, select, update
 
 from agora.auth.models import User
-from agora.auth.services import audit, hash_token
+from agora.auth.services import audit, hash_token, record_failure, throttle_wait
 from agora.core.events import after_commit, member_left, notification_wanted
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
 from agora.extensions import db
-from agora.spaces.models import MODULES, RESERVED_SLUGS, ROLES, Activity, Invitation, Membership, NewsItem, Space
+from agora.spaces.models import (
+    MODULES,
+    RESERVED_SLUGS,
+    ROLES,
+    SPACE_COLOURS,
+    Activity,
+    Invitation,
+    Membership,
+    NewsItem,
+    Space,
+)
 from agora.spaces.tenancy import membership_in
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+#: A category's colour (forum, agenda); a space's own comes from SPACE_COLOURS.
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_INVITATION_DAYS = 365
 MAX_INVITATION_USES = 1000
@@ -95,18 +109,20 @@ def create_space(
 
 
 def update_space(space: Space, *, name: str, description: str, colour: str, modules: list[str]) -> None:
-    """Change the space's settings. Raises ServiceError for an empty name, bad colour or unknown module."""
+    """Change the space's settings. Raises ServiceError for an empty name, unknown module, or a
+    colour that is neither one of SPACE_COLOURS nor the space's own (kept from before the list)."""
     name = one_line(name)
     if not name:
         raise ServiceError(_l("Donnez un nom à l'espace."), field="name")
-    if not COLOUR_RE.match(colour):
-        raise ServiceError(_l("La couleur doit être au format #RRVVBB."), field="colour")
+    colour = colour.lower()
+    if colour not in SPACE_COLOURS and colour != space.colour.lower():
+        raise ServiceError(_l("Choisissez une des couleurs proposées."), field="colour")
     unknown = set(modules) - set(MODULES)
     if unknown:
         raise ServiceError(_l("Module inconnu."), field="modules")
     space.name = name[:120]
     space.description = description.strip()
-    space.colour = colour.lower()
+    space.colour = colour
     space.modules = [m for m in MODULES if m in modules]
 
 
@@ -255,6 +271,89 @@ def find_invitation(raw: str) -> Invitation | None:
     if not raw or len(raw) > 100:
         return None
     return db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(raw)))
+
+
+#: The short code's characters: no 0 and O, no 1, I and L, which people mix up on paper.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+#: Wrong codes count as failed logins of this name (no username can hold a space or a « # »):
+#: an address that guesses too often waits, as for passwords.
+CODE_GUESSER = "# code d'invitation"
+_CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212._]+")
+
+
+def normalise_code(typed: str | None) -> str | None:
+    """Return the code as stored (capitals, without dashes or spaces), None when it cannot be one."""
+    code = _CODE_SEPARATORS.sub("", (typed or "")[:100]).upper()
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def format_code(code: str) -> str:
+    """ABCDEFGH as people read and type it: ABCD-EFGH."""
+    return f"{code[:4]}-{code[4:]}"
+
+
+def invitation_code_hash(code: str) -> str:
+    """Return the digest a normalised code is stored under: keyed with the server's secret, so
+    that a copy of the database alone does not give the few codes back by trying them all."""
+    key = hashlib.sha256(b"agora.invitation-code\x00" + current_app.config["SECRET_KEY"].encode("utf-8")).digest()
+    return hmac.new(key, code.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def add_invitation_code(invitation: Invitation) -> str:
+    """Give an invitation a short code to type by hand and return it (ABCD-EFGH), shown only now."""
+    while True:  # 31^8 codes: a second try is already rare
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        digest = invitation_code_hash(code)
+        if db.session.scalar(select(Invitation.id).where(Invitation.code_hash == digest)) is None:
+            invitation.code_hash = digest
+            db.session.flush()
+            return format_code(code)
+
+
+def find_invitation_by_code(typed: str | None, ip: str | None) -> Invitation:
+    """Return the invitation whose short code was typed, usable or not (the join page says which).
+
+    Raises ServiceError: 400 when what was typed cannot be a code; 429 while this address has
+    guessed wrong too often; 404 when no invitation has that code, which counts as a guess. The
+    code is looked up by its digest (as links are), so no comparison runs on the code itself.
+    """
+    code = normalise_code(typed)
+    if code is None:
+        raise ServiceError(
+            _l(
+                "Un code d'invitation a 8 lettres et chiffres, par exemple ABCD-EFGH "
+                "(il n'y a jamais de 0, de O, de 1, de I ni de L)."
+            ),
+            field="code",
+        )
+    wait = throttle_wait(CODE_GUESSER, ip)
+    if wait:
+        audit("invitation.code_throttled", None, ip=ip)
+        raise ServiceError(
+            lazy_ngettext(
+                "Trop d'essais : patientez %(num)s minute avant de réessayer.",
+                "Trop d'essais : patientez %(num)s minutes avant de réessayer.",
+                wait,
+            ),
+            field="code",
+            status=429,
+        )
+    invitation = db.session.scalar(select(Invitation).where(Invitation.code_hash == invitation_code_hash(code)))
+    if invitation is None:
+        record_failure(CODE_GUESSER, ip)
+        audit("invitation.code_refused", None, ip=ip)
+        raise ServiceError(
+            _l(
+                "Ce code ne correspond à aucune invitation. Vérifiez-le, ou demandez-le de nouveau "
+                "à la personne qui vous a invité."
+            ),
+            field="code",
+            status=404,
+        )
+    return invitation
 
 
 def accept_invitation(invitation: Invitation, user: User) -> Membership:

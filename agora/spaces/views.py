@@ -17,10 +17,18 @@ from agora.core.pagination import paginate
 from agora.core.qr import qr_svg
 from agora.core.security import forbid_caching, keep_secret, kept_secret
 from agora.core.services import ServiceError
-from agora.core.urls import secret_url
+from agora.core.urls import public_url, secret_url
 from agora.extensions import db
 from agora.spaces import services
-from agora.spaces.forms import CreateAccountForm, InvitationForm, NewsForm, RoleForm, SettingsForm
+from agora.spaces.forms import (
+    CreateAccountForm,
+    InvitationCodeForm,
+    InvitationForm,
+    NewsForm,
+    RoleForm,
+    SettingsForm,
+    colour_choices,
+)
 from agora.spaces.models import Activity, Invitation, Membership, NewsItem, Space
 from agora.spaces.tenancy import membership_in, require, space_blueprint
 
@@ -147,6 +155,9 @@ def settings():
     space = g.space
     require(space.can_manage(current_user))
     form = SettingsForm(obj=space)
+    form.colour.choices = colour_choices(space.colour)
+    if request.method == "GET":
+        form.colour.data = space.colour.lower()
     if form.validate_on_submit():
         try:
             services.update_space(
@@ -262,21 +273,32 @@ def create_invitation():
             db.session.rollback()
             apply_service_error(form, exc)
         else:
+            code = services.add_invitation_code(invitation)
             db.session.commit()
             keep_secret(f"inv-{invitation.id}", raw)
+            keep_secret(f"inv-code-{invitation.id}", code)
             return redirect(url_for("spaces.show_invitation", invitation_id=invitation.id))
     return _manage_page(400, invitation_form=form)
 
 
 @bp.get("/members/manage/invitations/<int:invitation_id>")
 def show_invitation(invitation_id: int):
-    """The invitation's link and QR code, printable (shown right after creation only)."""
+    """The invitation's short code, link and QR code, printable (shown right after creation only)."""
     require(g.space.can_manage(current_user))
     invitation = services.get_invitation(g.space, invitation_id) or abort(404)
     raw = kept_secret(f"inv-{invitation.id}")
     link = secret_url("join.join", token=raw) if raw else None
     qr = qr_svg(link, _("Code QR de l'invitation")) if link else None
-    return render_template("spaces/invitation.html", space=g.space, invitation=invitation, link=link, qr=qr)
+    code = kept_secret(f"inv-code-{invitation.id}") if link else None
+    return render_template(
+        "spaces/invitation.html",
+        space=g.space,
+        invitation=invitation,
+        link=link,
+        qr=qr,
+        code=code,
+        code_page=public_url("join.enter_code"),
+    )
 
 
 @bp.post("/members/manage/invitations/<int:invitation_id>/revoke")
@@ -356,20 +378,52 @@ def join(token: str):
     invitation = services.find_invitation(token)
     if invitation is None:
         abort(404)
+    return _join_page(invitation, decline_url=url_for("join.decline", token=token))
+
+
+@join_bp.route("/join/", methods=["GET", "POST"])
+def enter_code():
+    """« J'ai un code d'invitation » : type the short code of a printed invitation, then join."""
+    form = InvitationCodeForm()
+    if form.validate_on_submit():
+        code = services.normalise_code(form.code.data)
+        return _code_or_form(form, lambda invitation: redirect(url_for("join.join_by_code", code=code)))
+    return render_template("spaces/join_code.html", form=form), 400 if request.method == "POST" else 200
+
+
+@join_bp.route("/join/code/<code>", methods=["GET", "POST"])
+def join_by_code(code: str):
+    """The join page of the invitation whose short code was typed (the code page leads here)."""
+    forbid_caching()  # the address holds the code
+    form = InvitationCodeForm(formdata=None, data={"code": code})
+    return _code_or_form(form, lambda invitation: _join_page(invitation, decline_url=None))
+
+
+def _code_or_form(form: InvitationCodeForm, found):
+    """Look the typed code up: `found(invitation)` answers, else the code page with why not."""
+    try:
+        invitation = services.find_invitation_by_code(form.code.data, request.remote_addr)
+    except ServiceError as exc:
+        db.session.commit()  # a wrong guess is counted, and written to the audit log
+        apply_service_error(form, exc)
+        return render_template("spaces/join_code.html", form=form), exc.status
+    return found(invitation)
+
+
+def _join_page(invitation: Invitation, *, decline_url: str | None):
     space = invitation.space
     usable = invitation.is_usable() and not space.is_archived
     form = SignupForm()
+    page = {"invitation": invitation, "space": space, "form": form, "decline_url": decline_url}
     if not usable:
-        return render_template("spaces/join.html", invitation=invitation, space=space, usable=False, form=form), 410
+        return render_template("spaces/join.html", usable=False, **page), 410
     if request.method == "POST" and current_user.is_authenticated:
         try:
             services.accept_invitation(invitation, current_user._get_current_object())
         except ServiceError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
-            return render_template(
-                "spaces/join.html", invitation=invitation, space=space, usable=False, form=form
-            ), exc.status
+            return render_template("spaces/join.html", usable=False, **page), exc.status
         db.session.commit()
         flash(_("Bienvenue dans l'espace « %(name)s » !", name=space.name), "success")
         return redirect(url_for("spaces.home", slug=space.slug))
@@ -395,7 +449,7 @@ def join(token: str):
         status = refused
     elif invitation.email and not form.is_submitted():  # mailed to this person: what the importer wrote, to start from
         form.display_name.data, form.email.data = invitation.label, invitation.email
-    return render_template("spaces/join.html", invitation=invitation, space=space, usable=True, form=form), status
+    return render_template("spaces/join.html", usable=True, **page), status
 
 
 def _signup_refusal(form: SignupForm) -> int:
