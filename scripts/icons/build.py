@@ -52,6 +52,8 @@ ICONS = {
     "link": "link",
     "volume": "volume-2",
     "stop": "square-stop",
+    "text-size": "a-large-small",
+    "save": "save",
 }
 SHAPES = re.compile(r"<svg[^>]*>(.*)</svg>", re.S)
 
