@@ -46,6 +46,7 @@ class ProfileForm(FlaskForm):
     language = SelectField(_l("Langue"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")])
     timezone = TimezoneField(_l("Fuseau horaire"))
     tasks_in_feed = BooleanField(_l("Mettre les échéances de mes tâches dans mon abonnement « tous mes espaces »"))
+    simple_mode = BooleanField(_l("Mode simple : texte plus grand, une icône avec chaque mot, une seule colonne"))
 
 
 class ForgotPasswordForm(FlaskForm):

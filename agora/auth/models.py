@@ -39,6 +39,8 @@ class User(UserMixin, db.Model):
     privacy: Mapped[dict] = mapped_column(JSON, default=dict)
     #: Show the due dates of my tasks in my "all my spaces" calendar feed.
     tasks_in_feed: Mapped[bool] = mapped_column(default=False)
+    #: « Mode simple »: bigger text, an icon with every label, one column (static/agora.css, .simple-mode).
+    simple_mode: Mapped[bool] = mapped_column(default=False)
 
     memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

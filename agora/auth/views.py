@@ -99,7 +99,7 @@ def logout():
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
-    """Edit one's own name, e-mail, language and time zone."""
+    """Edit one's own name, e-mail, language, time zone and display (mode simple)."""
     user = current_user._get_current_object()
     form = ProfileForm(obj=user)
     if request.method == "GET":
@@ -119,12 +119,27 @@ def profile():
             user.language = form.language.data
             user.timezone = form.timezone.data
             user.tasks_in_feed = form.tasks_in_feed.data
+            user.simple_mode = form.simple_mode.data
             db.session.commit()
             flash(_("Votre profil est enregistré."), "success")
             return redirect(url_for("auth.profile"))
     elif request.method == "POST":
         status = 400
     return _profile_page(form, password_form, status=status)
+
+
+@bp.post("/profile/simple-mode")
+@login_required
+def set_simple_mode():
+    """The one-click « Mode simple » / « Affichage habituel » switch of the footer: store it, go back."""
+    choice = request.form.get("simple_mode")
+    if choice not in ("on", "off"):
+        abort(400)
+    user = current_user._get_current_object()
+    user.simple_mode = choice == "on"
+    db.session.commit()
+    flash(_("Mode simple activé.") if user.simple_mode else _("Affichage habituel rétabli."), "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.profile"))
 
 
 def _directory_form(user: User):

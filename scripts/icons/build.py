@@ -54,6 +54,14 @@ ICONS = {
     "stop": "square-stop",
     "mic": "mic",
     "camera": "camera",
+    "text-size": "a-large-small",
+    "save": "save",
+    "eye": "eye",
+    "move": "move",
+    "log-in": "log-in",
+    "undo": "undo-2",
+    "archive": "archive",
+    "cancel": "circle-x",
 }
 SHAPES = re.compile(r"<svg[^>]*>(.*)</svg>", re.S)
 
