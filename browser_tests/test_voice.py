@@ -129,3 +129,39 @@ def test_without_javascript_a_voice_file_goes_with_the_reply(server, browser):
     assert page.locator(f"#post-{post_id} audio[controls]").count() == 1
     assert page.locator(f"#post-{post_id} a", has_text="Télécharger le message vocal").is_visible()
     context.close()
+
+
+def test_a_member_records_a_task_comment_and_a_reader_plays_it(server, microphone, browser):
+    base, password = server
+    context = microphone.new_context(viewport={"width": 360, "height": 740}, locale="fr-FR")
+    page = context.new_page()
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/conseil-tilleuls/tasks/")
+    page.click("main ul.tasks a >> nth=0")
+    task = page.url.split("#")[0]
+    assert page.locator(".voice-recorder").is_visible() and page.locator(".voice-file").is_hidden()
+    record(page, 1)
+    expect(page.locator(".voice-status")).to_contain_text("Enregistrement terminé")
+    page.get_by_role("button", name="Commenter").click()
+    page.wait_for_url(f"{task}#comment-*")
+    comment_id = page.url.split("#comment-")[1]
+    assert page.locator(f"#comment-{comment_id} audio").count() == 1
+    context.close()
+
+    reader = browser.new_context(locale="fr-FR")
+    page = reader.new_page()
+    log_in(page, base, READER, READER_PASSWORD)
+    response = page.goto(task)
+    assert "microphone=()" in response.headers["permissions-policy"]
+    assert page.locator(".voice-recorder").count() == 0
+    player = page.locator(f"#comment-{comment_id} audio")
+    assert player.get_attribute("preload") == "metadata" and player.get_attribute("controls") is not None
+    page.wait_for_function(
+        "(id) => { const a = document.querySelector(`#comment-${id} audio`);"
+        " return a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > 0.5; }",
+        arg=comment_id,
+    )
+    expect(page.locator(f"#comment-{comment_id} .voice-duration")).to_be_visible()
+    violations = Axe().run(page, options=AXE_OPTIONS).response["violations"]
+    assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == []
+    reader.close()
