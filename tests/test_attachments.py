@@ -424,6 +424,14 @@ def test_the_task_page_allows_the_microphone_only_to_who_may_comment(db, task_ur
     assert response.status_code == 200 and "<h1>Sono</h1>" in response.get_data(as_text=True)
     assert "microphone=()" in response.headers["Permissions-Policy"]
     assert 'id="voice"' not in response.get_data(as_text=True)
+    with app.app_context():  # without the documents module there is no recorder, and no microphone
+        stored = _db.session.get(Space, space.id)
+        stored.modules = [m for m in stored.modules if m != "documents"]
+        _db.session.commit()
+    response = client.get(url)
+    assert "microphone=()" in response.headers["Permissions-Policy"] and 'id="voice"' not in response.get_data(
+        as_text=True
+    )
 
 
 def test_deleting_a_task_forgets_its_comments_files_which_stay_in_the_documents(db, task_url):

@@ -143,7 +143,8 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         moderate_form = ModerateForm(prefix="mod", obj=topic, formdata=None)
         moderate_form.category.choices = _category_choices(services.list_categories(space))
         moderate_form.category.data = topic.category_id or 0
-    may_reply = topic.can_reply(current_user)  # before the commit below expires the topic
+    # Asked before the commit below expires the topic; the recorder comes with the documents module.
+    may_record = topic.can_reply(current_user) and space.has_module("documents")
     html = render_template(
         "forum/topic.html",
         space=space,
@@ -161,7 +162,7 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         # After rendering: a commit expires every loaded object and reloading costs a query each.
         services.mark_read(space, topic, current_user, page.items[-1].id)
         db.session.commit()
-    return recorder_page(html, status, may_record=may_reply)  # the reply form's « Parler »
+    return recorder_page(html, status, may_record=may_record)  # the reply form's « Parler »
 
 
 @bp.get("/<int:topic_id>/")

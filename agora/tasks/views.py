@@ -229,7 +229,8 @@ def _render_task(task: Task, comment_form: CommentForm, status: int = 200):
     comments = db.session.scalars(
         select(TaskComment).where(TaskComment.task_id == task.id).order_by(TaskComment.created_at, TaskComment.id)
     ).all()
-    may_comment = g.space.can_write(current_user)  # asked before _context() may commit and expire the space
+    # Asked before _context() may commit and expire the space; the recorder comes with the documents module.
+    may_record = g.space.can_write(current_user) and g.space.has_module("documents")
     context = _context()
     html = render_template(
         "tasks/task.html",
@@ -242,7 +243,7 @@ def _render_task(task: Task, comment_form: CommentForm, status: int = 200):
         checklist_form=ChecklistForm(),
         **context,
     )
-    return recorder_page(html, status, may_record=may_comment)  # the comment form's « Parler »
+    return recorder_page(html, status, may_record=may_record)  # the comment form's « Parler »
 
 
 @bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
