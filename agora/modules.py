@@ -257,7 +257,7 @@ MODULES: tuple[Module, ...] = (
                 _l("%(count)s nouvelles sur vos tâches"),
             ),
         ),
-        references=(_attachments("tasks.task", Task),),
+        references=(_attachments("tasks.task", Task), _attachments("tasks.comment", TaskComment)),
         home_panels=(Panel("tasks/_home_panel.html", tasks_panels.home_panel),),
         member_panels=(Panel("tasks/_member_panel.html", tasks_panels.member_panel),),
         pages=(

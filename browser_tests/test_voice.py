@@ -54,6 +54,29 @@ def record(page, seconds: int) -> None:
     page.wait_for_function("() => document.querySelector('#voice').files.length === 1")
 
 
+def reader_page(browser, base: str):
+    """(context, page) of the council's reader, logged in."""
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    log_in(page, base, READER, READER_PASSWORD)
+    return context, page
+
+
+def plays(page, message: str, longer_than: float) -> None:
+    """The voice message of `message` (a selector) is a player that finds its length and shows
+    it beside its title; the page has no serious accessibility fault."""
+    player = page.locator(f"{message} audio")
+    assert player.get_attribute("preload") == "metadata" and player.get_attribute("controls") is not None
+    page.wait_for_function(
+        "([selector, least]) => { const a = document.querySelector(selector);"
+        " return a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > least; }",
+        arg=[f"{message} audio", longer_than],
+    )
+    expect(page.locator(f"{message} .voice-duration")).to_be_visible()
+    violations = Axe().run(page, options=AXE_OPTIONS).response["violations"]
+    assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == []
+
+
 def test_a_member_records_a_voice_reply_and_another_member_plays_it(server, microphone, browser):
     base, password = server
     context = microphone.new_context(viewport={"width": 360, "height": 740}, locale="fr-FR")
@@ -92,21 +115,10 @@ def test_a_member_records_a_voice_reply_and_another_member_plays_it(server, micr
     assert page.locator(f"#post-{post_id} audio").count() == 1
     context.close()
 
-    reader = browser.new_context(locale="fr-FR")
-    page = reader.new_page()
-    log_in(page, base, READER, READER_PASSWORD)
+    reader, page = reader_page(browser, base)
     page.goto(f"{base}{FORUM}posts/{post_id}")
-    player = page.locator(f"#post-{post_id} audio")
-    assert player.get_attribute("preload") == "metadata" and player.get_attribute("controls") is not None
-    page.wait_for_function(
-        "(id) => { const a = document.querySelector(`#post-${id} audio`);"
-        " return a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > 1; }",
-        arg=post_id,
-    )
-    duration = page.locator(f"#post-{post_id} .voice-duration")
-    assert duration.is_visible() and duration.inner_text() in ("Durée : 0:01", "Durée : 0:02")
-    violations = Axe().run(page, options=AXE_OPTIONS).response["violations"]
-    assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == []
+    plays(page, f"#post-{post_id}", 1)
+    assert page.locator(f"#post-{post_id} .voice-duration").inner_text() in ("Durée : 0:01", "Durée : 0:02")
     shot(page, "voice-played")
     reader.close()
 
@@ -129,3 +141,28 @@ def test_without_javascript_a_voice_file_goes_with_the_reply(server, browser):
     assert page.locator(f"#post-{post_id} audio[controls]").count() == 1
     assert page.locator(f"#post-{post_id} a", has_text="Télécharger le message vocal").is_visible()
     context.close()
+
+
+def test_a_member_records_a_task_comment_and_a_reader_plays_it(server, microphone, browser):
+    base, password = server
+    context = microphone.new_context(viewport={"width": 360, "height": 740}, locale="fr-FR")
+    page = context.new_page()
+    log_in(page, base, "admin", password)
+    page.goto(f"{base}/s/conseil-tilleuls/tasks/")
+    page.click("main ul.tasks a >> nth=0")
+    task = page.url.split("#")[0]
+    assert page.locator(".voice-recorder").is_visible() and page.locator(".voice-file").is_hidden()
+    record(page, 1)
+    expect(page.locator(".voice-status")).to_contain_text("Enregistrement terminé")
+    page.get_by_role("button", name="Commenter").click()
+    page.wait_for_url(f"{task}#comment-*")
+    comment_id = page.url.split("#comment-")[1]
+    assert page.locator(f"#comment-{comment_id} audio").count() == 1
+    context.close()
+
+    reader, page = reader_page(browser, base)
+    response = page.goto(task)
+    assert "microphone=()" in response.headers["permissions-policy"]
+    assert page.locator(".voice-recorder").count() == 0
+    plays(page, f"#comment-{comment_id}", 0.5)
+    reader.close()

@@ -108,6 +108,15 @@ def make_task(db, space, user):
     return task.id
 
 
+def make_task_comment(db, space, user):
+    from agora.tasks import services as tasks
+    from agora.tasks.models import Task
+
+    return tasks.add_comment(
+        space, db.session.get(Task, make_task(db, space, user)), user, "Commentaire secret de B"
+    ).id
+
+
 def make_checklist_item(db, space, user):
     from agora.tasks import services as tasks
     from agora.tasks.models import Task
@@ -352,6 +361,14 @@ def _delete_task(db, space, task_id):
     db.session.flush()
 
 
+def _delete_task_comment(db, space, comment_id):
+    """A task's comments go with their task (the database's cascade)."""
+    from agora.tasks import services as tasks
+    from agora.tasks.models import Task, TaskComment
+
+    tasks.delete_task(space, db.session.get(Task, db.session.get(TaskComment, comment_id).task_id))
+
+
 def _delete_option(db, space, option_id):
     """A poll's options go with their poll."""
     from agora.polls import services as polls
@@ -365,12 +382,13 @@ def targets() -> dict:
     from agora.agenda.models import Event
     from agora.forum.models import Post
     from agora.polls.models import PollOption
-    from agora.tasks.models import Task
+    from agora.tasks.models import Task, TaskComment
 
     return {
         Post: (make_post, _delete_post),
         Event: (make_event, _delete_event),
         Task: (make_task, _delete_task),
+        TaskComment: (make_task_comment, _delete_task_comment),
         PollOption: (make_option, _delete_option),
     }
 

@@ -284,11 +284,18 @@ def test_a_reply_without_text_needs_a_voice_message_and_nothing_is_kept(db, topi
     assert stored_files(app, space.id) == []
 
 
-def test_a_stranger_gets_404_for_a_voice_message(db, topic_url, member_client, app):
-    client, space, _user, url = topic_url
-    assert post_multipart(client, url + "reply", {"body": ""}, [("voice", "vocal.webm", VOICE)]).status_code == 302
+#: Where a message is sent, from its page's address: a reply in a topic, a comment on a task.
+SEND_TO = {"topic_url": "reply", "task_url": "/comments"}
+
+
+@pytest.mark.parametrize("page", sorted(SEND_TO))
+def test_a_stranger_gets_404_for_a_voice_message(db, request, page, member_client, app):
+    client, space, _user, url = request.getfixturevalue(page)
+    sent = post_multipart(client, url + SEND_TO[page], {"body": ""}, [("voice", "vocal.webm", VOICE)])
+    assert sent.status_code == 302
     document_id = db.session.scalar(select(Document.id).where(Document.space_id == space.id))
     stranger, _other_space, _stranger = member_client("member")
+    assert stranger.get(url).status_code == 404
     for path in ("view", "download"):
         assert stranger.get(f"/s/{space.slug}/documents/{document_id}/{path}").status_code == 404
         logged_out = app.test_client().get(f"/s/{space.slug}/documents/{document_id}/{path}")
@@ -323,3 +330,120 @@ def test_the_reply_form_records_or_takes_a_file_from_the_phone(topic_url):
     assert 'accept="audio/*"' in inputs["voice"] and " capture " in inputs["voice"]
     assert 'accept="image/*"' in inputs["photos"] and 'capture="environment"' in inputs["photos"]
     assert "Parler" in page and 'aria-live="polite"' in page
+
+
+# Voice messages and photos in task comments ------------------------------------------------
+
+
+@pytest.fixture
+def task_url(member_client, db):
+    """(client, space, user, the task page's address) for an admin who made a task."""
+    from agora.tasks.models import TaskList
+
+    client, space, user = member_client("admin")
+    assert post(client, f"/s/{space.slug}/tasks/lists/", {"name": "Fête"}).status_code == 302
+    list_id = db.session.scalar(select(TaskList.id).where(TaskList.space_id == space.id))
+    created = post(
+        client,
+        f"/s/{space.slug}/tasks/new",
+        {"title": "Sono", "task_list": str(list_id), "status": "0", "priority": "normal", "progress": "0"},
+    )
+    assert created.status_code == 302
+    return client, space, user, created.location
+
+
+def test_a_voice_comment_without_text_is_a_document_of_the_space_played_on_the_task(db, task_url):
+    from agora.tasks.models import TaskComment
+    from tests.test_documents import jpeg
+
+    client, space, user, url = task_url
+    response = post_multipart(
+        client,
+        url + "/comments",
+        {"body": ""},
+        [("voice", "message-vocal.webm", VOICE), ("photos", "sono.jpg", jpeg(1200, 800))],
+    )
+    assert response.status_code == 302
+    comment = db.session.scalar(select(TaskComment))
+    assert comment.body == "" and response.location.endswith(f"#comment-{comment.id}")
+    voice = db.session.scalar(select(Document).where(Document.space_id == space.id, Document.name.endswith(".webm")))
+    assert (voice.name, voice.content_type, voice.created_by_id) == ("message-vocal.webm", "audio/webm", user.id)
+    assert attached_names(db, "tasks.comment") == ["message-vocal.webm", "sono.jpg"]
+    photo_id = db.session.scalar(select(Document.id).where(Document.name == "sono.jpg"))
+    page = client.get(url).get_data(as_text=True)
+    comment_html = page[page.index(f'id="comment-{comment.id}"') :]
+    assert f'<audio controls preload="metadata" src="/s/{space.slug}/documents/{voice.id}/view">' in comment_html
+    assert f'<img src="/s/{space.slug}/documents/{photo_id}/thumbnail" alt="Photo : sono.jpg"' in comment_html
+    played = client.get(f"/s/{space.slug}/documents/{voice.id}/view", headers={"Range": "bytes=0-9"})
+    assert (played.status_code, played.mimetype, played.data) == (206, "audio/webm", VOICE[:10])
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ([], "Le commentaire est vide : écrivez quelque chose ou enregistrez un message vocal."),
+        (
+            [("photos", "sono.jpg", None)],
+            "Le commentaire est vide : écrivez quelque chose ou enregistrez un message vocal.",
+        ),
+        ([("voice", "affiche.pdf", PDF)], "« affiche.pdf » n'est pas un enregistrement sonore"),
+    ],
+)
+def test_a_comment_without_text_needs_a_voice_message_and_nothing_is_kept(db, task_url, app, files, message):
+    from agora.tasks.models import TaskComment
+    from tests.test_documents import jpeg
+
+    client, space, _user, url = task_url
+    files = [(name, filename, content or jpeg(40, 30)) for name, filename, content in files]
+    response = post_multipart(client, url + "/comments", {"body": "  "}, files)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert message in page and "<h1>Sono</h1>" in page  # the task page again, the refusal beside its form
+    assert db.session.scalar(select(func.count()).select_from(TaskComment)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Document)) == 0
+    assert db.session.get(Space, space.id).storage_used == 0
+    assert stored_files(app, space.id) == []
+
+
+def test_the_task_page_allows_the_microphone_only_to_who_may_comment(db, task_url, app, make_user, make_member):
+    from tests.conftest import login
+
+    client, space, _user, url = task_url
+    response = client.get(url)
+    page = response.get_data(as_text=True)
+    assert "microphone=(self)" in response.headers["Permissions-Policy"]
+    inputs = {re.search(r'id="(\w+)"', tag).group(1): tag for tag in re.findall(r'<input[^>]*type="file"[^>]*>', page)}
+    assert 'accept="audio/*"' in inputs["voice"] and " capture " in inputs["voice"]
+    assert 'accept="image/*"' in inputs["photos"] and 'capture="environment"' in inputs["photos"]
+    assert 'enctype="multipart/form-data"' in page and "Parler" in page
+    reader = make_user("lecteur.v", display_name="Lecteur")
+    make_member(space, reader, "reader")
+    reading = app.test_client()
+    login(reading, reader.username)
+    response = reading.get(url)
+    assert response.status_code == 200 and "<h1>Sono</h1>" in response.get_data(as_text=True)
+    assert "microphone=()" in response.headers["Permissions-Policy"]
+    assert 'id="voice"' not in response.get_data(as_text=True)
+    with app.app_context():  # without the documents module there is no recorder, and no microphone
+        stored = _db.session.get(Space, space.id)
+        stored.modules = [m for m in stored.modules if m != "documents"]
+        _db.session.commit()
+    response = client.get(url)
+    assert "microphone=()" in response.headers["Permissions-Policy"] and 'id="voice"' not in response.get_data(
+        as_text=True
+    )
+
+
+def test_deleting_a_task_forgets_its_comments_files_which_stay_in_the_documents(db, task_url):
+    from agora.tasks.models import TaskComment
+
+    client, space, _user, url = task_url
+    assert (
+        post_multipart(client, url + "/comments", {"body": "Écoutez"}, [("voice", "vocal.webm", VOICE)]).status_code
+        == 302
+    )
+    assert post(client, url + "/delete").status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(TaskComment)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
+    kept = db.session.scalar(select(Document).where(Document.space_id == space.id))
+    assert (kept.name, kept.deleted_at) == ("vocal.webm", None)  # where its author can find or delete it

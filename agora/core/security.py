@@ -7,7 +7,7 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from flask import Flask, abort, current_app, g, has_request_context, request, session
+from flask import Flask, Response, abort, current_app, g, has_request_context, make_response, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agora.core.time import utcnow
@@ -61,6 +61,15 @@ def host_allowed(host: str, allowed: list[str]) -> bool:
         elif name == ref:
             return True
     return False
+
+
+def recorder_page(html: str, status: int = 200, *, may_record: bool) -> Response:
+    """The response of a page with a voice recorder: the microphone is allowed to it only when the
+    person may send what it records (MICROPHONE_POLICY); otherwise it stays off, as everywhere."""
+    response = make_response(html, status)
+    if may_record:
+        response.headers["Permissions-Policy"] = MICROPHONE_POLICY
+    return response
 
 
 def forbid_caching() -> None:

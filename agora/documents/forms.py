@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import RadioField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from agora.core.urls import to_id
 
@@ -25,6 +25,25 @@ def voice_field():
 def photos_field():
     """Optional photos, from a phone's camera; attach with `images=True, only="image"`."""
     return MultipleFileField(_l("Photos (facultatif)"), render_kw={"accept": "image/*", "capture": "environment"})
+
+
+def has_file(data) -> bool:
+    """Whether a file field (one file or several) brought at least one named file."""
+    files = data if isinstance(data, list) else [data]
+    return any(getattr(f, "filename", "") for f in files)
+
+
+def words_or_voice(message):
+    """A validator of a message's text, which may stay empty when the form's `voice` field (or its
+    `attachments`) brings a file: whether it is sound is known once stored (see
+    agora.documents.services.attach_message_files, which refuses with the same `message`)."""
+
+    def check(form, field):
+        sent = [form[name].data for name in ("voice", "attachments") if name in form]
+        if not (field.data or "").strip() and not any(has_file(data) for data in sent):
+            raise ValidationError(message)
+
+    return check
 
 
 class UploadForm(FlaskForm):

@@ -789,6 +789,23 @@ def attach_form_files(
         raise ServiceError(exc.message, field=field, status=exc.status) from None
 
 
+def attach_message_files(
+    space: Space, kind: str, target_id: int, form, *, has_text: bool, empty, actor: User
+) -> list[Document]:
+    """Keep a message's voice message, photos and other files, sent in its form's `voice`, `photos`
+    and (if it has one) `attachments` fields (agora.documents.forms). A message without text needs
+    a voice message: raises ServiceError(`empty`) otherwise, or when a file is refused; the caller
+    rolls back, and the message goes with its files."""
+    voice, photos = form.voice.data, form.photos.data
+    files = form.attachments.data if "attachments" in form else []
+    kept = attach_form_files(space, kind, target_id, [voice], field="voice", actor=actor, only="sound")
+    kept += attach_form_files(space, kind, target_id, photos, field="photos", actor=actor, images=True, only="image")
+    kept += attach_form_files(space, kind, target_id, files, field="attachments", actor=actor)
+    if not has_text and not any(document.is_audio for document in kept):
+        raise ServiceError(empty, field="body")
+    return kept
+
+
 def attachments_for(space: Space, kind: str, target_ids) -> dict[int, list[Document]]:
     """Live attached documents of many items in one query: {target id: [documents]}."""
     ids = list(set(target_ids))

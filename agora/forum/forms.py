@@ -3,22 +3,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from agora.core.urls import to_id
-from agora.documents.forms import attachments_field, photos_field, voice_field
+from agora.documents.forms import attachments_field, photos_field, voice_field, words_or_voice
 from agora.forum.models import BODY_MAX, TITLE_MAX
 
 TITLE_TOO_LONG = _l("Le titre ne doit pas dépasser %(max)d caractères.")
 BODY_TOO_LONG = _l("Le message ne doit pas dépasser %(max)d caractères.")
 #: A reply needs words or a voice message.
 EMPTY_REPLY = _l("Le message est vide : écrivez quelque chose ou enregistrez un message vocal.")
-
-
-def has_file(data) -> bool:
-    """Whether a file field (one file or several) brought at least one named file."""
-    files = data if isinstance(data, list) else [data]
-    return any(getattr(f, "filename", "") for f in files)
 
 
 class TopicForm(FlaskForm):
@@ -39,14 +33,12 @@ class TopicForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     #: May stay empty when a voice message comes with it (checked once the file's type is known).
-    body = TextAreaField(_l("Votre réponse"), validators=[Length(max=BODY_MAX, message=BODY_TOO_LONG)])
+    body = TextAreaField(
+        _l("Votre réponse"), validators=[Length(max=BODY_MAX, message=BODY_TOO_LONG), words_or_voice(EMPTY_REPLY)]
+    )
     voice = voice_field()
     photos = photos_field()
     attachments = attachments_field()
-
-    def validate_body(self, field):
-        if not (field.data or "").strip() and not (has_file(self.voice.data) or has_file(self.attachments.data)):
-            raise ValidationError(EMPTY_REPLY)
 
 
 class EditPostForm(FlaskForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -15,7 +15,7 @@ from agora.auth.models import User
 from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import Page, page_number, paginate
 from agora.core.richtext import quote_markdown
-from agora.core.security import MICROPHONE_POLICY
+from agora.core.security import recorder_page
 from agora.core.services import ServiceError
 from agora.core.urls import int_arg
 from agora.documents import services as documents
@@ -143,7 +143,8 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         moderate_form = ModerateForm(prefix="mod", obj=topic, formdata=None)
         moderate_form.category.choices = _category_choices(services.list_categories(space))
         moderate_form.category.data = topic.category_id or 0
-    may_reply = topic.can_reply(current_user)  # before the commit below expires the topic
+    # Asked before the commit below expires the topic; the recorder comes with the documents module.
+    may_record = topic.can_reply(current_user) and space.has_module("documents")
     html = render_template(
         "forum/topic.html",
         space=space,
@@ -161,10 +162,7 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         # After rendering: a commit expires every loaded object and reloading costs a query each.
         services.mark_read(space, topic, current_user, page.items[-1].id)
         db.session.commit()
-    response = make_response(html, status)
-    if may_reply:
-        response.headers["Permissions-Policy"] = MICROPHONE_POLICY  # the reply form's « Parler »
-    return response
+    return recorder_page(html, status, may_record=may_record)  # the reply form's « Parler »
 
 
 @bp.get("/<int:topic_id>/")
@@ -211,7 +209,9 @@ def reply(topic_id: int):
         post = services.add_reply(
             g.space, topic, current_user, form.body.data, spoken=not (form.body.data or "").strip()
         )
-        _attach_reply_files(post, form)
+        documents.attach_message_files(  # its voice message, photos and other files
+            g.space, "forum.post", post.id, form, has_text=bool(post.body), empty=EMPTY_REPLY, actor=current_user
+        )
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)
@@ -220,19 +220,6 @@ def reply(topic_id: int):
     # The new post is number reply_count + 1 in the topic.
     number = topic.reply_count // POSTS_PER_PAGE + 1
     return redirect(url_for("forum.show_topic", topic_id=topic.id, page=number, _anchor=f"post-{post.id}"))
-
-
-def _attach_reply_files(post: Post, form: ReplyForm) -> None:
-    """Keep a reply's voice message, photos and other files; a reply without text needs a voice
-    message. Raises ServiceError (the caller rolls back: the reply goes with its files)."""
-    attach = documents.attach_form_files
-    kept = attach(g.space, "forum.post", post.id, [form.voice.data], field="voice", actor=current_user, only="sound")
-    kept += attach(
-        g.space, "forum.post", post.id, form.photos.data, field="photos", actor=current_user, images=True, only="image"
-    )
-    kept += attach(g.space, "forum.post", post.id, form.attachments.data, field="attachments", actor=current_user)
-    if not post.body and not any(document.is_audio for document in kept):
-        raise ServiceError(EMPTY_REPLY, field="body")
 
 
 def _is_spoken(post: Post) -> bool:

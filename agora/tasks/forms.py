@@ -8,7 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from agora.core.forms import supported_date
 from agora.core.urls import to_id
-from agora.documents.forms import attachments_field
+from agora.documents.forms import attachments_field, photos_field, voice_field, words_or_voice
 
 PRIORITY_CHOICES = [
     SelectChoice("normal", _l("normale")),
@@ -45,10 +45,18 @@ class NameForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
 
 
+#: A comment needs words or a voice message.
+EMPTY_COMMENT = _l("Le commentaire est vide : écrivez quelque chose ou enregistrez un message vocal.")
+
+
 class CommentForm(FlaskForm):
+    #: May stay empty when a voice message comes with it (checked once the file's type is known).
     body = TextAreaField(
-        _l("Votre commentaire"), validators=[DataRequired(_l("Le commentaire est vide.")), Length(max=10000)]
+        _l("Votre commentaire"),
+        validators=[Length(max=10000, message=_l("Le commentaire est trop long.")), words_or_voice(EMPTY_COMMENT)],
     )
+    voice = voice_field()
+    photos = photos_field()
 
 
 class ChecklistForm(FlaskForm):

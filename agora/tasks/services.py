@@ -268,9 +268,12 @@ def get_checklist_item(space: Space, task: Task, item_id: int) -> ChecklistItem 
     )
 
 
-def add_comment(space: Space, task: Task, author: User, body: str) -> TaskComment:
+def add_comment(space: Space, task: Task, author: User, body: str, *, spoken: bool = False) -> TaskComment:
+    """Comment on a task; its assignees are told. Raises ServiceError.
+
+    A `spoken` comment (a voice message is attached to it) may have no text."""
     body = (body or "").strip()
-    if not body:
+    if not body and not spoken:
         raise ServiceError(_l("Le commentaire est vide."), field="body")
     if len(body) > 10_000:
         raise ServiceError(_l("Le commentaire est trop long."), field="body")

@@ -10,8 +10,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, func, select
 from wtforms import SelectChoice
 
-from agora.core.forms import save_form
+from agora.core.forms import apply_service_error, save_form
 from agora.core.pagination import paginate
+from agora.core.security import recorder_page
 from agora.core.services import ServiceError
 from agora.core.urls import date_arg, int_arg
 from agora.documents import services as documents
@@ -19,7 +20,7 @@ from agora.extensions import db
 from agora.spaces.models import Membership, Space
 from agora.spaces.tenancy import require, space_blueprint
 from agora.tasks import services
-from agora.tasks.forms import ChecklistForm, CommentForm, NameForm, TaskForm
+from agora.tasks.forms import EMPTY_COMMENT, ChecklistForm, CommentForm, NameForm, TaskForm
 from agora.tasks.models import ChecklistItem, Task, TaskAssignee, TaskComment
 
 bp = space_blueprint("tasks", __name__, "/tasks")
@@ -217,23 +218,32 @@ def _task(task_id: int) -> Task:
 @bp.get("/<int:task_id>")
 def show_task(task_id: int):
     """A task with its checklist and comments."""
-    task = _task(task_id)
+    return _render_task(_task(task_id), CommentForm())
+
+
+def _render_task(task: Task, comment_form: CommentForm, status: int = 200):
+    """The task page; its comment form (perhaps refused, with its errors) may record a voice message."""
     checklist = db.session.scalars(
         select(ChecklistItem).where(ChecklistItem.task_id == task.id).order_by(ChecklistItem.position, ChecklistItem.id)
     ).all()
     comments = db.session.scalars(
         select(TaskComment).where(TaskComment.task_id == task.id).order_by(TaskComment.created_at, TaskComment.id)
     ).all()
-    return render_template(
+    # Asked before _context() may commit and expire the space; the recorder comes with the documents module.
+    may_record = g.space.can_write(current_user) and g.space.has_module("documents")
+    context = _context()
+    html = render_template(
         "tasks/task.html",
         task=task,
         checklist=checklist,
         comments=comments,
         attachments=documents.attachments_for(g.space, "tasks.task", [task.id]).get(task.id),
-        comment_form=CommentForm(),
+        comment_files=documents.attachments_for(g.space, "tasks.comment", [c.id for c in comments]),
+        comment_form=comment_form,
         checklist_form=ChecklistForm(),
-        **_context(),
+        **context,
     )
+    return recorder_page(html, status, may_record=may_record)  # the comment form's « Parler »
 
 
 @bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
@@ -305,15 +315,32 @@ def toggle_checklist_item(task_id: int, item_id: int):
 
 @bp.post("/<int:task_id>/comments")
 def add_comment(task_id: int):
-    """Comment on a task (members and admins); its assignees hear of it."""
+    """Comment on a task (members and admins), in words, a voice message or both, with photos;
+    its assignees hear of it."""
     task = _task(task_id)
     require(g.space.can_write(current_user))
     form = CommentForm()
     if not form.validate_on_submit():
-        abort(400)
-    services.add_comment(g.space, task, current_user, form.body.data)
+        return _render_task(task, form, status=400)
+    try:
+        comment = services.add_comment(
+            g.space, task, current_user, form.body.data, spoken=not (form.body.data or "").strip()
+        )
+        documents.attach_message_files(
+            g.space,
+            "tasks.comment",
+            comment.id,
+            form,
+            has_text=bool(comment.body),
+            empty=EMPTY_COMMENT,
+            actor=current_user,
+        )
+    except ServiceError as exc:
+        db.session.rollback()
+        apply_service_error(form, exc)
+        return _render_task(task, form, status=exc.status)
     db.session.commit()
-    return redirect(url_for("tasks.show_task", task_id=task.id) + "#comments")
+    return redirect(url_for("tasks.show_task", task_id=task.id, _anchor=f"comment-{comment.id}"))
 
 
 @bp.route("/lists/", methods=["GET", "POST"])
