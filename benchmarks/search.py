@@ -86,6 +86,7 @@ def run(cmd: list[str], env: dict) -> str:
 def prepare(instance: Path, scale: float, env: dict) -> None:
     if (instance / "agora.db").exists():
         print(f"reusing {instance}")
+        run([AGORA, "db", "upgrade"], env)  # made by an older version: `agora serve` wants the latest schema
         return
     run([AGORA, "init"], env)
     began = time.perf_counter()
