@@ -5,7 +5,7 @@ that built them. A person searches their own few spaces, not thirty: a search re
 spaces' indexes (combined into one searcher, so that ranking sees one collection), and walks no
 entry of anyone else's. Indexes are written by the background process (the "search.index" job) and
 by commands; a write waits for Whoosh's file lock of that space, so two writers never lose each
-other's entries. Web workers only read, through readers kept per thread. A missing, unreadable or
+other's entries. Web workers only read, through readers each process keeps. A missing, unreadable or
 differently built index is rebuilt from the database, with a line in the log (`agora serve`
 checks the stamp once before its workers start).
 """
@@ -334,20 +334,28 @@ def segment_dates(reader) -> array:
     return found
 
 
-_readers = threading.local()
-#: Spaces whose readers a thread keeps open (least recently used closed first): the files of a
+class _Kept:
+    """The readers this process keeps, by space, and which indexes they were opened on."""
+
+    value: OrderedDict | None = None
+    identity: tuple | None = None
+
+
+#: One set per process, not per thread: searches take turns (whoosh_backend.SEARCHING), so a
+#: space's reader, whose files are read with seeks, is never used by two threads at once.
+_readers = _Kept()
+#: Spaces whose readers the process keeps open (least recently used closed first): the files of a
 #: few segments each, so the process's open files stay bounded whatever the number of spaces.
-KEPT_READERS = 12
+KEPT_READERS = 24
 
 
 def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
     """One searcher over these spaces' indexes, and the space of each of its leaf readers in order
     (None, [] when none of them has anything indexed).
 
-    Each space's reader is kept by the thread until another process commits to that index: a
-    search pays only for the check that it has not changed (its generation, from the folder
-    listing). Each thread keeps its own (a reader's files are read with seeks: not to be shared
-    between threads), and a forked process opens its own.
+    Call it only while holding whoosh_backend.SEARCHING. Each space's reader is kept by the
+    process until another process commits to that index: a search pays only for the check that it
+    has not changed (its generation, from the folder listing). A forked process opens its own.
     """
     leaves, spaces = [], []
     for space_id in sorted(space_ids):
@@ -365,8 +373,8 @@ def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
 
 
 def _reader(space_id: int):
-    kept: OrderedDict = getattr(_readers, "value", None)
-    if kept is None or getattr(_readers, "identity", None) != _identity():
+    kept = _readers.value
+    if kept is None or _readers.identity != _identity():
         forget_searcher()
         kept = _readers.value = OrderedDict()
         _readers.identity = _identity()
@@ -408,8 +416,8 @@ def _identity() -> tuple | None:
 
 
 def forget_searcher() -> None:
-    """Close this thread's readers (the indexes were rebuilt in place, or a test starts anew)."""
-    kept = getattr(_readers, "value", None)
+    """Close the readers this process keeps (the indexes were rebuilt in place, or a test starts anew)."""
+    kept = _readers.value
     _readers.value = None
     for _ix, reader in (kept or {}).values():
         _close(reader)

@@ -127,7 +127,7 @@ class WhooshBackend:
         # read every entry of it.
         wanted = skip + limit + 1
         with SEARCHING:
-            # Only these spaces' indexes are read: the readers are kept by the thread for its next search.
+            # Only these spaces' indexes are read: the readers are kept by the process for its next search.
             searcher, leaf_spaces = index.searcher(shown)
             if searcher is None:
                 return [], False
