@@ -620,6 +620,23 @@ def test_guessing_codes_locks_the_address_out_even_for_a_right_code(app, member_
     assert db.session.scalar(select(Invitation.uses)) == 0
 
 
+def test_mistyped_codes_on_a_shared_address_do_not_lock_its_logins(app, member_client, make_user, monkeypatch):
+    """A social centre shares one address: a room's typos on codes must not keep its people out."""
+    from tests.conftest import login
+
+    monkeypatch.setitem(app.config, "LOGIN_MAX_ADDRESS_FAILURES", 3)
+    admin_client, space, _admin = member_client("admin")
+    _link, code = create_invitation_with_code(admin_client, space)
+    room = app.test_client()
+    wrong = "ABCD-EFGH" if code != "ABCD-EFGH" else "ABCD-EFGJ"
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        type_code(room, wrong)
+    assert type_code(room, code).status_code == 429
+    make_user("amina.t")
+    response = login(room, "amina.t")
+    assert response.status_code == 302 and "/login" not in response.location
+
+
 def test_a_wrong_code_in_the_join_address_shows_the_code_page(client):
     response = client.get("/join/code/ABCDEFGH")
     assert response.status_code == 404

@@ -385,9 +385,11 @@ def end_login_by_secret(raw: str | None) -> None:
 # guessing from elsewhere cannot keep the owner out, and the owner's right password gets in.
 
 
-def _throttle_keys(username: str, ip: str | None) -> dict[str, str]:
+def _throttle_keys(username: str, ip: str | None, scope: str = "") -> dict[str, str]:
+    """The counters' keys. A `scope` ("code:" for invitation codes) keeps other guesses apart from
+    logins: a room mistyping codes on one shared address does not lock its people's logins."""
     name, address = username.strip().lower()[:64], (ip or "-")[:45]
-    return {"pair": f"pair:{address} {name}", "ip": f"ip:{address}", "user": f"user:{name}"}
+    return {"pair": f"{scope}pair:{address} {name}", "ip": f"{scope}ip:{address}", "user": f"{scope}user:{name}"}
 
 
 def _limits() -> dict[str, int]:
@@ -399,10 +401,10 @@ def _limits() -> dict[str, int]:
     }
 
 
-def throttle_wait(username: str, ip: str | None, now: datetime | None = None) -> int:
+def throttle_wait(username: str, ip: str | None, now: datetime | None = None, *, scope: str = "") -> int:
     """Return the minutes (rounded up) before this address may try this account again; 0 when free."""
     now = now or utcnow()
-    keys = _throttle_keys(username, ip)
+    keys = _throttle_keys(username, ip, scope)
     rows = {
         row.key: row for row in db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys.values())))
     }
@@ -421,7 +423,7 @@ def throttle_wait(username: str, ip: str | None, now: datetime | None = None) ->
     return max(1, int(-(-seconds // 60)))
 
 
-def record_failure(username: str, ip: str | None, now: datetime | None = None) -> None:
+def record_failure(username: str, ip: str | None, now: datetime | None = None, *, scope: str = "") -> None:
     """Count one failed login for the pair, the address and the account; lock each past its limit."""
     now = now or utcnow()
     window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
@@ -433,7 +435,7 @@ def record_failure(username: str, ip: str | None, now: datetime | None = None) -
             or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
         )
     )
-    for kind, key in _throttle_keys(username, ip).items():
+    for kind, key in _throttle_keys(username, ip, scope).items():
         # Row lock (PostgreSQL) so that failures from several workers at once all count.
         row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
         if row is None:

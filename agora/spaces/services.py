@@ -276,9 +276,11 @@ def find_invitation(raw: str) -> Invitation | None:
 #: The short code's characters: no 0 and O, no 1, I and L, which people mix up on paper.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-#: Wrong codes count as failed logins of this name (no username can hold a space or a « # »):
-#: an address that guesses too often waits, as for passwords.
+#: Wrong codes are counted as failed logins of this name (no username can hold a space or a « # »),
+#: in counters of their own (CODE_SCOPE): an address that guesses too often waits, as for
+#: passwords, without its people's logins being locked by a room's typos.
 CODE_GUESSER = "# code d'invitation"
+CODE_SCOPE = "code:"
 _CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212._]+")
 
 
@@ -329,7 +331,7 @@ def find_invitation_by_code(typed: str | None, ip: str | None) -> Invitation:
             ),
             field="code",
         )
-    wait = throttle_wait(CODE_GUESSER, ip)
+    wait = throttle_wait(CODE_GUESSER, ip, scope=CODE_SCOPE)
     if wait:
         audit("invitation.code_throttled", None, ip=ip)
         raise ServiceError(
@@ -343,7 +345,7 @@ def find_invitation_by_code(typed: str | None, ip: str | None) -> Invitation:
         )
     invitation = db.session.scalar(select(Invitation).where(Invitation.code_hash == invitation_code_hash(code)))
     if invitation is None:
-        record_failure(CODE_GUESSER, ip)
+        record_failure(CODE_GUESSER, ip, scope=CODE_SCOPE)
         audit("invitation.code_refused", None, ip=ip)
         raise ServiceError(
             _l(
