@@ -144,7 +144,8 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         moderate_form.category.choices = _category_choices(services.list_categories(space))
         moderate_form.category.data = topic.category_id or 0
     # Asked before the commit below expires the topic; the recorder comes with the documents module.
-    may_record = topic.can_reply(current_user) and space.has_module("documents")
+    can_reply = topic.can_reply(current_user)
+    may_record = can_reply and space.has_module("documents")
     html = render_template(
         "forum/topic.html",
         space=space,
@@ -157,6 +158,7 @@ def _render_topic(topic: Topic, form: ReplyForm, preview=None, status: int = 200
         attachments=documents.attachments_for(space, "forum.post", [p.id for p in page.items]),
         following=services.is_following(topic, current_user),
         moderate_form=moderate_form,
+        can_reply=can_reply,
     )
     if page.items and status == 200:
         # After rendering: a commit expires every loaded object and reloading costs a query each.

@@ -156,8 +156,6 @@ def settings():
     require(space.can_manage(current_user))
     form = SettingsForm(obj=space)
     form.colour.choices = colour_choices(space.colour)
-    if request.method == "GET":
-        form.colour.data = space.colour.lower()
     if form.validate_on_submit():
         try:
             services.update_space(
