@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import os
 from io import BytesIO
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def source_messages() -> set[str]:
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(ROOT),
         METHODS,
+        # Babel skips folders whose name starts with "_" by default: templates/_macros is one.
+        directory_filter=lambda path: not os.path.basename(path).startswith(".") and "node_modules" not in path,
         keywords=KEYWORDS,
         options_map={
             "templates/**.html": {"extensions": "jinja2.ext.i18n"},
