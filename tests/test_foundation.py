@@ -200,3 +200,29 @@ def test_the_accessibility_statement_is_public_and_linked_from_every_page(client
     page = client.get("/accessibilite").get_data(as_text=True)
     assert "Déclaration d’accessibilité" in page and "partiellement conforme" in page and "200 %" in page
     assert 'href="/accessibilite"' in client.get("/login").get_data(as_text=True)
+
+
+def test_template_text_is_compiled_in_each_language_and_reads_as_the_calls_would(app):
+    from flask import render_template_string
+
+    source = '{{ _("Se connecter") }}|{{ _("Se connecter") | upper }}|{{ _("100 %% sûr") }}|{{ icon("bell", "simple-only") }}'
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        english = render_template_string(source)
+        folded = app.jinja_env.compile(source, raw=True)
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        french = render_template_string(source)
+    icon = '<svg class="icon simple-only" aria-hidden="true" focusable="false"><use href="/static/icons.svg#bell"></use></svg>'
+    assert english == f"Log in|LOG IN|100 % sûr|{icon}"
+    assert french == f"Se connecter|SE CONNECTER|100 % sûr|{icon}"
+    # The plain string became text of the compiled template; the one with a filter stays a call.
+    assert "'Log in|'" in folded and folded.count("Se connecter") == 1
+    with app.app_context():
+        # Outside a request (the command line, the background process): the calls, as written.
+        assert render_template_string('{{ _("Se connecter") }}|{{ _("100 %% sûr") }}') == "Se connecter|100 % sûr"
+
+
+def test_a_misspelt_icon_fails_when_its_template_is_compiled(app):
+    from flask import render_template_string
+
+    with app.test_request_context(), pytest.raises(KeyError, match="no icon 'bel'"):
+        render_template_string('{{ icon("bel") }}')

@@ -56,8 +56,11 @@ def warm_up(app: Flask) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-    for name in app.jinja_env.list_templates(extensions=("html", "txt")):
-        app.jinja_env.get_template(name)
+    # Compiled for the default language, as a request in it sees them (see AgoraFlask.jinja_env).
+    with app.test_request_context():
+        env = app.jinja_env
+        for name in env.list_templates(extensions=("html", "txt")):
+            env.get_template(name)
     # What is loaded now stays: the collector will not walk (and so copy) it in every worker.
     gc.collect()
     gc.freeze()

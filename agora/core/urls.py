@@ -112,6 +112,34 @@ class AgoraFlask(Flask):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._url_memo: dict = {}
+        self._folded_envs: dict = {}
+
+    @property
+    def jinja_env(self):
+        """In a request, the templates of its language (see `templating.FoldedText`); else the plain ones.
+
+        Each language gets an overlay of the one environment: the same filters, globals and
+        loader, its own compiled templates, made on the first request that needs it. Outside a
+        request (the command line, the background process) templates are rendered as written.
+        """
+        base = self.__dict__.get("_jinja_base")
+        if base is None:
+            base = self.__dict__["_jinja_base"] = self.create_jinja_environment()
+        if not has_request_context():
+            return base
+        from flask_babel import get_locale, get_translations
+
+        key = (str(get_locale()), request.script_root)
+        env = self._folded_envs.get(key)
+        if env is None:
+            from agora.core.templating import FoldedText
+
+            env = base.overlay()
+            env.folded_for = (get_translations(), super().url_for("static", filename="icons.svg"))
+            env.folded_static = self.static_folder
+            env.add_extension(FoldedText)
+            self._folded_envs[key] = env
+        return env
 
     def url_for(self, endpoint, *, _anchor=None, _method=None, _scheme=None, _external=None, **values):
         if _method is None and _scheme is None and not _external and has_request_context():
