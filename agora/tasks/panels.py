@@ -7,14 +7,14 @@ from sqlalchemy import select
 
 from agora.extensions import db
 from agora.tasks.models import Task, TaskAssignee
-from agora.tasks.services import my_open_tasks, today
+from agora.tasks.services import my_open_task_rows, today
 
 SHOWN = 5
 
 
 def home_panel(space, user) -> dict | None:
     """The tasks given to me here that are not done, soonest due first."""
-    tasks = my_open_tasks(user, [space.id], limit=SHOWN)
+    tasks = my_open_task_rows(user, space.id, SHOWN)
     return {"my_tasks": tasks, "today": today()} if tasks else None
 
 
