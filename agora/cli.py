@@ -259,12 +259,23 @@ def serve(host, port, workers, threads, mail_sender):
     from agora.notifications import sender
 
     prepare(app)
-    mailer = sender.start_beside(app, jobs=_background_jobs()) if mail_sender else None  # one for all workers
+    background = []  # one for all workers, forked by the master once it is set up
+
+    def start_background():
+        background.append(sender.start_beside(app, jobs=_background_jobs()))
+
     try:
-        run_server(app, host=host, port=port, workers=workers, threads=threads)
+        run_server(
+            app,
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            when_ready=start_background if mail_sender else None,
+        )
     finally:
-        if mailer is not None:
-            sender.stop(mailer)
+        for pid in background:
+            sender.stop(pid)
 
 
 def _background_jobs():

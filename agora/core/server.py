@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
@@ -69,6 +70,10 @@ def warm_up(app: Flask) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    # The ORM's mappers are configured on the first query: done here, their few MB are shared.
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
     # Compiled for the default language, as a request in it sees them (see AgoraFlask.jinja_env).
     with app.test_request_context():
         env = app.jinja_env
@@ -85,11 +90,21 @@ def prepare(app: Flask) -> None:
     warm_up(app)
 
 
-def run_server(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve app until SIGTERM or SIGINT, logging each request to standard output (call `prepare` first)."""
+def run_server(
+    app: Flask, host: str, port: int, workers: int, threads: int, when_ready: Callable[[], object] | None = None
+) -> None:
+    """Serve app until SIGTERM or SIGINT, logging each request to standard output (call `prepare` first).
+
+    `when_ready` runs in the master once it listens, just before the workers fork: a process
+    forked there (the background process) shares the master's memory as the workers do. Forked
+    earlier, it kept a private copy of every page the master changed while it set itself up."""
+    options = {}
+    if when_ready is not None:
+        options["when_ready"] = lambda _arbiter: when_ready()
     AgoraServer(
         app,
         {
+            **options,
             "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "workers": workers,
             "threads": threads,
