@@ -957,3 +957,32 @@ def test_a_date_at_a_time_skipped_by_the_spring_change_can_be_cancelled(agenda, 
         )
         == 2
     )
+
+
+def test_subscribers_asking_at_once_for_a_changed_feed_get_it_built_once():
+    """After a change every subscribed phone asks again: one thread builds, the others wait for it."""
+    import threading
+    import time
+
+    from agora.agenda.views import FeedCache
+
+    cache = FeedCache(limit=1024 * 1024)
+    builds, release = [], threading.Event()
+
+    def build():
+        builds.append(threading.current_thread().name)
+        release.wait(5)
+        return b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+
+    bodies = []
+    phones = [threading.Thread(target=lambda: bodies.append(cache.get_or_build("v1", build))) for _ in range(4)]
+    for phone in phones:
+        phone.start()
+    time.sleep(0.2)  # every phone has asked by now
+    release.set()
+    for phone in phones:
+        phone.join(5)
+    assert len(builds) == 1
+    assert bodies == [b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"] * 4
+    assert not cache.building  # nothing left behind for the next version
+    assert cache.get_or_build("v2", lambda: b"v2") == b"v2"

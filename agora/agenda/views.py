@@ -6,6 +6,7 @@ import calendar as pycalendar
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -489,13 +490,34 @@ class FeedCache:
     """Feeds already built in this process, by version (the ETag): an unchanged agenda is not rebuilt.
 
     The version changes with any change of the feed's events, names or window, so an entry is never
-    stale; the least recently used go first beyond `limit` bytes.
+    stale; the least recently used go first beyond `limit` bytes. A feed missing from the cache is
+    built by one thread while the others asking for it wait: after a change, the subscribers'
+    apps ask all at once, and each build holds a few MB.
     """
 
     def __init__(self, limit: int):
         self.limit, self.size = limit, 0
         self.entries: OrderedDict[str, bytes] = OrderedDict()
         self.lock = threading.Lock()
+        self.building: dict[str, threading.Lock] = {}
+
+    def get_or_build(self, key: str, build: Callable[[], bytes]) -> bytes:
+        body = self.get(key)
+        if body is not None:
+            return body
+        with self.lock:
+            turn = self.building.setdefault(key, threading.Lock())
+        try:
+            with turn:
+                body = self.get(key)
+                if body is None:
+                    body = build()
+                    self.put(key, body)
+                return body
+        finally:
+            with self.lock:
+                if self.building.get(key) is turn:
+                    del self.building[key]
 
     def get(self, key: str) -> bytes | None:
         with self.lock:
@@ -529,10 +551,7 @@ def _feed_response(space_ids: list[int], name: str, prefix: bool, tasks: list | 
         headers["Last-Modified"] = last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
     if etag in request.if_none_match:
         return Response(status=304, headers=headers)
-    body = FEEDS.get(etag)
-    if body is None:
-        body = ical.build_feed(space_ids, name, prefix_space_names=prefix, tasks=tasks)
-        FEEDS.put(etag, body)
+    body = FEEDS.get_or_build(etag, lambda: ical.build_feed(space_ids, name, prefix_space_names=prefix, tasks=tasks))
     return Response(
         body,
         mimetype="text/calendar",
