@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--scale", type=float, default=1)
+    parser.add_argument("--workers", type=int, help="passed to `agora serve` (default: its own)")
     args = parser.parse_args()
 
     instance = tempfile.mkdtemp(prefix="agora-soak-")
@@ -68,7 +69,10 @@ def main() -> None:
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     log = open(os.path.join(instance, "server.log"), "w")
-    server = subprocess.Popen([AGORA, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    workers = ["--workers", str(args.workers)] if args.workers else []
+    server = subprocess.Popen(
+        [AGORA, "serve", "--port", str(port), *workers], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     while True:
         try:
             urllib.request.urlopen(host + "/healthz", timeout=1)
