@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from agora.auth.models import User
 from agora.core import registry
@@ -322,10 +322,18 @@ def visible(user: User):
     )
 
 
+#: The bell's figure, asked on every page: built once (see auth.services._LIVE_LOGIN).
+_UNREAD = select(func.count()).select_from(
+    select(Notification.id)
+    .join(Membership, (Membership.space_id == Notification.space_id) & (Membership.user_id == bindparam("user_id")))
+    .join(Space, Space.id == Notification.space_id)
+    .where(Notification.user_id == bindparam("user_id"), Space.archived_at.is_(None), Notification.read_at.is_(None))
+    .subquery()
+)
+
+
 def unread_count(user: User) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(visible(user).where(Notification.read_at.is_(None)).subquery())
-    )
+    return db.session.scalar(_UNREAD, {"user_id": user.id})
 
 
 def get_notification(user: User, notification_id: int) -> Notification | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from agora.auth.models import User
 from agora.auth.services import audit, hash_token, record_failure, throttle_wait
@@ -51,8 +51,12 @@ def check_role(role: str) -> str:
     return role
 
 
+#: Asked on every page of a space: built once (see auth.services._LIVE_LOGIN).
+_BY_SLUG = select(Space).where(Space.slug == bindparam("slug"))
+
+
 def get_space_by_slug(slug: str) -> Space | None:
-    return db.session.scalar(select(Space).where(Space.slug == slug.lower()))
+    return db.session.scalar(_BY_SLUG, {"slug": slug.lower()})
 
 
 def suggest_slug(wanted: str) -> str | None:

@@ -7,9 +7,11 @@ switched-off module gives 404: a stranger learns nothing, not even that the spac
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, Flask, abort, g, request
 from flask_login import current_user
-from sqlalchemy import ForeignKey, select
+from sqlalchemy import ForeignKey, bindparam, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from agora.extensions import db
@@ -23,16 +25,23 @@ class SpaceScoped:
         return mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"), index=True, nullable=False)
 
 
-def membership_in(user, space):
-    """Return user's membership of space (cached on the user object for the request), or None."""
+@cache
+def _membership_statement():
+    """Asked on every page of a space: built once (see auth.services._LIVE_LOGIN), on first use
+    since the models import this module."""
     from agora.spaces.models import Membership
 
-    cache = user.__dict__.setdefault("_membership_cache", {})
-    if space.id not in cache:
-        cache[space.id] = db.session.scalar(
-            select(Membership).where(Membership.space_id == space.id, Membership.user_id == user.id)
-        )
-    return cache[space.id]
+    return select(Membership).where(
+        Membership.space_id == bindparam("space_id"), Membership.user_id == bindparam("user_id")
+    )
+
+
+def membership_in(user, space):
+    """Return user's membership of space (cached on the user object for the request), or None."""
+    found = user.__dict__.setdefault("_membership_cache", {})
+    if space.id not in found:
+        found[space.id] = db.session.scalar(_membership_statement(), {"space_id": space.id, "user_id": user.id})
+    return found[space.id]
 
 
 def _pull_slug(endpoint, values):
