@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     #: tests and a development server without `agora serve`'s background process. Off in production:
     #: requests never wait for them.
     "JOBS_RUN_INLINE": False,
+    #: Read positions and visits are written this long after the page that moved them, many in one
+    #: transaction (agora.core.markers); 0: by the request itself (tests).
+    "MARKER_DELAY_MS": 500,
     #: The search engine (agora.search.backend.BACKENDS): "whoosh", embedded indexes in the instance folder.
     "SEARCH_BACKEND": "whoosh",
 }

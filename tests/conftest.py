@@ -48,6 +48,8 @@ def app_config(instance, url: str) -> dict:
         "ARGON2_PARALLELISM": 1,
         # Background jobs (search indexing) run as each request ends: pages show them at once.
         "JOBS_RUN_INLINE": True,
+        # Read positions and visits written by the request that moves them (see `deferred_markers`).
+        "MARKER_DELAY_MS": 0,
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from agora.auth.models import User
+from agora.core import markers
 from agora.core.events import after_commit
 from agora.core.richtext import RENDERER_VERSION, render_markdown
 from agora.core.services import ServiceError, one_line
@@ -295,27 +296,45 @@ def is_following(topic: Topic, user: User) -> bool:
 
 
 def last_read(topic: Topic, user: User) -> int:
-    """Return the id of the last post this person was shown in the topic (0 for none)."""
-    return (
+    """Return the id of the last post this person was shown in the topic (0 for none), counting
+    what this process noted and has not written yet (see `note_read`)."""
+    written = (
         db.session.scalar(
             select(TopicRead.last_read_post_id).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id)
         )
         or 0
     )
+    return max(written, markers.noted("topic_read", (topic.space_id, topic.id, user.id)) or 0)
+
+
+def note_read(topic: Topic, user: User, post_id: int) -> None:
+    """The person was shown the topic up to post_id: their read position moves there shortly after,
+    written with others (agora.core.markers), not by the page that showed it."""
+    markers.note("topic_read", (topic.space_id, topic.id, user.id), post_id)
 
 
 def mark_read(space: Space, topic: Topic, user: User, post_id: int) -> None:
-    """Move the person's read position forward to post_id (never backwards)."""
-    row = db.session.scalar(select(TopicRead).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id))
+    """Move the person's read position forward to post_id (never backwards), in this transaction."""
+    _move_read(space.id, topic.id, user.id, post_id)
+
+
+@markers.writer("topic_read")
+def _write_reads(positions: dict[tuple[int, int, int], int]) -> None:
+    for (space_id, topic_id, user_id), post_id in positions.items():
+        _move_read(space_id, topic_id, user_id, post_id)
+
+
+def _move_read(space_id: int, topic_id: int, user_id: int, post_id: int) -> None:
+    row = db.session.scalar(select(TopicRead).where(TopicRead.topic_id == topic_id, TopicRead.user_id == user_id))
     if row is None:
         try:
             with db.session.begin_nested():
                 db.session.add(
-                    TopicRead(space_id=space.id, topic_id=topic.id, user_id=user.id, last_read_post_id=post_id)
+                    TopicRead(space_id=space_id, topic_id=topic_id, user_id=user_id, last_read_post_id=post_id)
                 )
         except IntegrityError:  # another request of the same person got there first
             row = db.session.scalar(
-                select(TopicRead).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id)
+                select(TopicRead).where(TopicRead.topic_id == topic_id, TopicRead.user_id == user_id)
             )
     if row is not None and row.last_read_post_id < post_id:
         row.last_read_post_id = post_id

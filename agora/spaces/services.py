@@ -16,10 +16,11 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from agora.auth.models import User
 from agora.auth.services import audit, hash_token, record_failure, throttle_wait
+from agora.core import markers
 from agora.core.events import after_commit, member_left, notification_wanted
 from agora.core.services import ServiceError, one_line
 from agora.core.time import utcnow
@@ -495,14 +496,37 @@ def grant_self(space: Space, admin: User, role: str) -> Membership:
     return membership
 
 
+def previous_visit(membership: Membership) -> datetime | None:
+    """When the person last opened the space's home: as written, or as noted by this process and
+    not written yet (see agora.core.markers)."""
+    noted = markers.noted("visit", membership.id)
+    written = membership.last_visit_at
+    return noted if noted is not None and (written is None or noted > written) else written
+
+
 def mark_visit(membership: Membership, newest: datetime | None, now: datetime | None = None) -> datetime | None:
     """Record a visit; return when the previous one started (what's new is what came after).
 
     `newest` is when the space's latest activity happened (None: no activity yet). When the recorded
     visit already comes after it, moving the visit forward would change no count, so nothing is
-    written: a reload of the home page is a read only, and does not queue behind SQLite's writer."""
-    previous = membership.last_visit_at
+    noted: a reload of the home page is a read only. Otherwise the visit is noted, and written
+    shortly after with others (agora.core.markers), not by this request."""
+    previous = previous_visit(membership)
     if previous is not None and (newest is None or newest <= previous):
         return previous
-    membership.last_visit_at = now or utcnow()
+    markers.note("visit", membership.id, now or utcnow())
     return previous
+
+
+@markers.writer("visit")
+def _write_visits(visits: dict[int, datetime]) -> None:
+    for membership_id, when in visits.items():
+        db.session.execute(
+            update(Membership)
+            .where(
+                Membership.id == membership_id,
+                or_(Membership.last_visit_at.is_(None), Membership.last_visit_at < when),
+            )
+            .values(last_visit_at=when)
+            .execution_options(synchronize_session=False)
+        )
