@@ -219,8 +219,13 @@ def base_url_mismatch(base_url: str, port: int) -> str | None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Worker processes. Default: 1 with SQLite (one queue of writers, served in turn, and less "
+    "memory), 2 with PostgreSQL.",
+)
+@click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker.", default=4, show_default=True)
 @click.option(
     "--mail-sender/--no-mail-sender",
     default=True,
@@ -243,10 +248,17 @@ def serve(host, port, workers, threads, mail_sender):
 
         backend().prepare()  # rebuilt here, once, if missing or from an older version: not by every worker
 
+        on_sqlite = database.engine.dialect.name == "sqlite"
         database.engine.dispose()
+    # SQLite has one writer: between the threads of a process writers go in turn (agora.core.writegate),
+    # between processes they race in SQLite's busy wait, where a waiter can lose its turn for seconds.
+    workers = workers or (1 if on_sqlite else 2)
     if not _port_is_free(host, port):
         raise click.ClickException(f"Port {port} on {host} is already in use: stop the other server or choose --port.")
-    click.echo(f"Agora listening on http://{host}:{port} ({workers} workers). Stop with Ctrl+C.")
+    click.echo(
+        f"Agora listening on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''} × {threads} threads)."
+        " Stop with Ctrl+C."
+    )
     click.echo(
         f"Links point to {app.config['BASE_URL']}; requests for hosts other than "
         f"{', '.join(app.config['ALLOWED_HOSTS'])} are refused (AGORA_BASE_URL, AGORA_ALLOWED_HOSTS)."

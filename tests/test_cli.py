@@ -204,7 +204,7 @@ def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
     subprocess.run([AGORA, "init"], env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen(
-        [AGORA, "serve", "--port", str(port), "--workers", "1"],
+        [AGORA, "serve", "--port", str(port)],  # on SQLite: one worker
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -230,6 +230,8 @@ def test_serve_answers_logs_requests_and_stops_on_sigterm(instance):
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0
     assert '"GET /healthz HTTP/1.1" 200' in out
+    assert "(1 worker × 4 threads)" in out
+    assert sum("Booting worker" in line for line in said + err.splitlines()) == 1
 
 
 def _mail_senders(parent: int) -> list[int]:
