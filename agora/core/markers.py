@@ -65,12 +65,16 @@ class Pending:
             _WRITERS[kind]({key: value})
             return
         with self.lock:
-            known = self.values.get((kind, key))
-            if known is None or known < value:
-                self.values[(kind, key)] = value
+            self._keep_newest((kind, key), value)
             if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
                 self._start(current_app._get_current_object(), delay)
         self.wake.set()
+
+    def _keep_newest(self, slot: tuple[str, Hashable], value: Any) -> None:
+        """(under the lock) A marker only moves forward."""
+        known = self.values.get(slot)
+        if known is None or known < value:
+            self.values[slot] = value
 
     def get(self, kind: str, key: Hashable) -> Any | None:
         """The value noted for (kind, key) in this process and not written yet, or None."""
@@ -111,9 +115,7 @@ class Pending:
                 log.warning("%s read markers not written, will retry: %s", len(taken), exc.__class__.__name__)
                 with self.lock:
                     for slot, value in taken.items():
-                        known = self.values.get(slot)
-                        if known is None or known < value:
-                            self.values[slot] = value
+                        self._keep_newest(slot, value)
                 self.wake.set()
                 return -1
             finally:

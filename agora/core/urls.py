@@ -134,7 +134,7 @@ class AgoraFlask(Flask):
         if env is None:
             from agora.core.templating import FoldedText
 
-            env = base.overlay()
+            env = base.overlay(cache_size=400)  # its own cache: a copy of the base's would hold unfolded templates
             env.folded_for = (get_translations(), super().url_for("static", filename="icons.svg"))
             env.folded_static = self.static_folder
             env.add_extension(FoldedText)

@@ -300,7 +300,9 @@ def last_read(topic: Topic, user: User) -> int:
     what this process noted and has not written yet (see `note_read`)."""
     written = (
         db.session.scalar(
-            select(TopicRead.last_read_post_id).where(TopicRead.topic_id == topic.id, TopicRead.user_id == user.id)
+            select(TopicRead.last_read_post_id).where(
+                TopicRead.space_id == topic.space_id, TopicRead.topic_id == topic.id, TopicRead.user_id == user.id
+            )
         )
         or 0
     )
@@ -325,7 +327,10 @@ def _write_reads(positions: dict[tuple[int, int, int], int]) -> None:
 
 
 def _move_read(space_id: int, topic_id: int, user_id: int, post_id: int) -> None:
-    row = db.session.scalar(select(TopicRead).where(TopicRead.topic_id == topic_id, TopicRead.user_id == user_id))
+    position = select(TopicRead).where(
+        TopicRead.space_id == space_id, TopicRead.topic_id == topic_id, TopicRead.user_id == user_id
+    )
+    row = db.session.scalar(position)
     if row is None:
         try:
             with db.session.begin_nested():
@@ -333,9 +338,7 @@ def _move_read(space_id: int, topic_id: int, user_id: int, post_id: int) -> None
                     TopicRead(space_id=space_id, topic_id=topic_id, user_id=user_id, last_read_post_id=post_id)
                 )
         except IntegrityError:  # another request of the same person got there first
-            row = db.session.scalar(
-                select(TopicRead).where(TopicRead.topic_id == topic_id, TopicRead.user_id == user_id)
-            )
+            row = db.session.scalar(position)
     if row is not None and row.last_read_post_id < post_id:
         row.last_read_post_id = post_id
 

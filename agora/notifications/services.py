@@ -312,24 +312,20 @@ def _notification_wanted(space: Space, *, recipients: Iterable[User] | None = No
 # The bell ------------------------------------------------------------------------------------
 
 
-def visible(user: User):
-    """The person's notifications in spaces they still belong to and that are not archived."""
-    return (
-        select(Notification)
-        .join(Membership, (Membership.space_id == Notification.space_id) & (Membership.user_id == user.id))
-        .join(Space, Space.id == Notification.space_id)
-        .where(Notification.user_id == user.id, Space.archived_at.is_(None))
-    )
-
-
-#: The bell's figure, asked on every page: built once (see auth.services._LIVE_LOGIN).
-_UNREAD = select(func.count()).select_from(
-    select(Notification.id)
+#: The person's notifications in spaces they still belong to and that are not archived; the bell
+#: asks on every page, so it is built once (see auth.services._LIVE_LOGIN) and bound per person.
+_VISIBLE = (
+    select(Notification)
     .join(Membership, (Membership.space_id == Notification.space_id) & (Membership.user_id == bindparam("user_id")))
     .join(Space, Space.id == Notification.space_id)
-    .where(Notification.user_id == bindparam("user_id"), Space.archived_at.is_(None), Notification.read_at.is_(None))
-    .subquery()
+    .where(Notification.user_id == bindparam("user_id"), Space.archived_at.is_(None))
 )
+_UNREAD = select(func.count()).select_from(_VISIBLE.where(Notification.read_at.is_(None)).subquery())
+
+
+def visible(user: User):
+    """The person's notifications in spaces they still belong to and that are not archived."""
+    return _VISIBLE.params(user_id=user.id)
 
 
 def unread_count(user: User) -> int:
