@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import Browser
@@ -80,6 +81,11 @@ def test_hosting_admin_creates_a_council_space_and_an_invitation_then_a_habitant
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/search\?q=batiment"))
     result = page.locator(".search-results li", has_text=f"Conseil citoyen du Parc ({suffix})")
+    # The background process indexes the reply within about a second of its commit: search again meanwhile.
+    deadline = time.monotonic() + 5
+    while not result.count() and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        page.reload()
     assert result.locator(".result-title").inner_text() == "Bienvenue au conseil"
     assert "bâtiment" in result.locator("mark").all_inner_texts()
     shot(page, f"journey7-search-{suffix}")
