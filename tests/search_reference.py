@@ -14,6 +14,7 @@ import unicodedata
 from markupsafe import escape
 
 from agora.core.services import ServiceError
+from agora.core.time import utcnow
 
 STOP_WORDS = frozenset("le la les l de des du d un une et a au aux en sur pour par ce ces qui que".split())
 
@@ -113,6 +114,7 @@ class ReferenceBackend:
     def find(self, query, shown, *, skip: int, limit: int):
         from agora.search.backend import Hit
 
+        now = utcnow().replace(tzinfo=None)
         found = []
         for space_id, modules in shown.items():
             for entry in self.spaces.get(space_id, {}).values():
@@ -120,7 +122,9 @@ class ReferenceBackend:
                     continue
                 tier = self._tier(entry, query)
                 if tier is not None:
-                    found.append((tier, -entry.date.timestamp() if entry.date else 0, entry))
+                    # At equal relevance the nearest to today, written or planned; no date comes last.
+                    away = abs((entry.date.replace(tzinfo=None) - now).total_seconds()) if entry.date else float("inf")
+                    found.append((tier, away, entry))
         found.sort(key=lambda item: item[:2])
         page = [
             Hit(e.kind, e.object_id, e.space_id, e.date, self._excerpt(e, query))

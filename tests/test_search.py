@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from agora.extensions import db as _db
 from agora.search import backend, index, indexing
 from tests.conftest import post
+from tests.test_agenda import event_form
 from tests.test_documents import doc_named, upload
 
 BASE_PDF = b"%PDF-1.4\n"
@@ -637,6 +639,23 @@ def test_at_equal_relevance_the_more_recent_comes_first(app, db, engine, member_
     page = titles(client, "permanence")
     shown = [page.index(f'href="{url}') for url in made]
     assert shown[2] < shown[1] < shown[0]
+
+
+def test_at_equal_relevance_what_is_planned_comes_by_how_soon(app, db, engine, member_client, frozen_clock):
+    """An event's date is when it happens: tomorrow's comes before a topic of three days ago, which
+    comes before next year's event (not the furthest in the future first)."""
+    client, space, _user = member_client("member")
+    topic(client, space.slug, "Brocante du printemps", "Les stands.")
+    now = frozen_clock.advance(days=3)
+    for away, title in ((365, "Brocante d'automne"), (1, "Brocante de demain")):
+        day = (now + timedelta(days=away)).date().isoformat()
+        form = event_form(title=title, start_date=day, end_date=day)
+        assert post(client, f"/s/{space.slug}/agenda/new", form).status_code == 302
+    assert result_titles(client, "brocante") == [
+        "Brocante de demain",
+        "Brocante du printemps",
+        "Brocante d&#39;automne",
+    ]
 
 
 def test_words_split_between_title_and_body_are_still_found_after_the_rest(app, db, engine, member_client):

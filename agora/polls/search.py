@@ -10,11 +10,12 @@ from agora.extensions import db
 from agora.polls.models import Poll, PollOption
 
 
-def poll_entry(poll_id: int, **_options) -> Entry | None:
+def poll_entry(poll_id: int, full: bool = True, **_options) -> Entry | None:
+    """A poll, with its description and options (unless full is False: a hit shows its question)."""
     poll = db.session.get(Poll, poll_id)
     if poll is None:
         return None
-    labels = " ".join(db.session.scalars(select(PollOption.label).where(PollOption.poll_id == poll.id)))
+    labels = " ".join(db.session.scalars(select(PollOption.label).where(PollOption.poll_id == poll.id))) if full else ""
     return Entry(
         entry_key("polls.poll", poll.id),
         "polls.poll",

@@ -68,7 +68,8 @@ class Backend(Protocol):
         """The hits ranked skip + 1 to skip + limit for a parsed query, the best first, and whether
         more come after them. Only in the spaces of `shown`, and in each only the modules it gives
         (None: every module). Titles come before bodies, the words as typed before their other
-        forms, and entries of equal relevance the most recent first."""
+        forms, and entries of equal relevance the nearest to today first (the most recent of what was
+        written, the soonest of what is planned)."""
 
 
 def init_app(app: Flask) -> None:

@@ -32,6 +32,9 @@ from whoosh.lang import stopwords_for_language
 from whoosh.reading import MultiReader
 from whoosh.searching import Searcher
 from whoosh.support.charset import accent_map
+from whoosh.util.times import datetime_to_long
+
+from agora.core.time import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -270,14 +273,26 @@ def writer(space_id: int):
         w.commit()
 
 
-#: How much a date adds to a score, per unit of Whoosh's datetime (a microsecond since year 1):
-#: under MAX_RECENCY for dates before the year 3000, so it only orders entries of equal relevance.
+#: How much a date adds to a score, per unit of Whoosh's datetime (a microsecond): at most
+#: MAX_RECENCY, less the further the date is from today, so it only orders entries of equal relevance.
 RECENCY = 1e-21
 MAX_RECENCY = 1e-4
 
 
+def today() -> int:
+    """Now, in the unit of the dates Whoosh keeps (microseconds since year 1)."""
+    return datetime_to_long(utcnow().replace(tzinfo=None))
+
+
+def distance(date: int, now: int) -> int:
+    """How far an entry's date is from today, either way (an entry with no date is the furthest):
+    at equal relevance the nearest comes first, the most recent of what was written, the soonest of
+    what is planned (next week's meeting before next year's)."""
+    return abs(date - now) if date else now
+
+
 class RecentFirst(scoring.BM25F):
-    """Whoosh's BM25F, the ties broken by date: at equal relevance the more recent comes first.
+    """Whoosh's BM25F, the ties broken by date: at equal relevance the nearest to today comes first.
 
     The date is added by each term's scorer, which also says how much it can add to a block's best
     score: the block-quality skipping that lets a search for the best twenty leave most matches of a
@@ -289,7 +304,7 @@ class RecentFirst(scoring.BM25F):
 
 class _RecentScorer(scoring.BaseScorer):
     def __init__(self, inner, reader):
-        self.inner, self.reader, self.dates = inner, reader, None
+        self.inner, self.reader, self.dates, self.now = inner, reader, None, today()
 
     def supports_block_quality(self):
         return self.inner.supports_block_quality()
@@ -303,7 +318,7 @@ class _RecentScorer(scoring.BaseScorer):
     def score(self, matcher):
         if self.dates is None:
             self.dates = segment_dates(self.reader)
-        return self.inner.score(matcher) + self.dates[matcher.id()] * RECENCY
+        return self.inner.score(matcher) + MAX_RECENCY - distance(self.dates[matcher.id()], self.now) * RECENCY
 
 
 #: Dates of the segments searched lately, by segment (segments never change: deletions do not

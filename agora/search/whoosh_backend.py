@@ -2,17 +2,21 @@
 
 A person's search reads only their spaces' indexes. It is run as tiers, one after the other:
 every word in the title as typed, then in another form (« réunion » for « réunions »); then the
-words as typed anywhere, then in any form anywhere. Within a tier Whoosh's BM25F ranks, and at
-equal relevance the more recent comes first (index.RecentFirst). A page is filled from the first
+words as typed anywhere, then in any form anywhere. The title tiers hold entries equally relevant:
+every word is in the title, and the nearest to today come first (their matches are walked without
+scoring, which is most of a common word's cost). In the body tiers Whoosh's BM25F ranks, and at
+equal relevance the nearest to today comes first (index.RecentFirst). A page is filled from the first
 tiers: once they give enough, the later ones (a common word's every entry, often) are not walked.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import shutil
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
@@ -28,13 +32,17 @@ from agora.search.backend import Hit
 log = logging.getLogger(__name__)
 
 TIERS = (("title_exact",), ("title",), ("title_exact", "body_exact"), ("title", "body"))
+#: Tiers whose entries are ranked by date alone.
+BY_DATE = frozenset(TIERS[:2])
 
 #: One search at a time per process touches the index: a worker's threads share one CPU (the
 #: GIL) anyway, and what a search holds while ranking is then counted once, not per thread.
 SEARCHING = threading.Lock()
 
 
+@lru_cache(maxsize=8)
 def parser(fields=("title", "body")):
+    """The parser of what people type, for these fields (kept: parsing keeps no state in it)."""
     qp = MultifieldParser(list(fields), schema=index.SCHEMA)
     # People type words, phrases and prefixes; field names, ranges and boosts are not for them.
     for plugin in (plugins.FieldsPlugin, plugins.RangePlugin, plugins.BoostPlugin, plugins.EveryPlugin):
@@ -66,6 +74,23 @@ def _opening(body: str) -> str:
     if len(body) <= EXCERPT:
         return str(escape(body))
     return str(escape(body[:EXCERPT].rsplit(" ", 1)[0])) + "…"
+
+
+def _nearest(searcher, query, count: int, allow, seen: set) -> list[int]:
+    """The `count` entries matching `query` nearest to today (top-level document numbers, the
+    nearest first), among those `allow` lets be found and not in `seen`. Matches are walked unscored."""
+    best: list[tuple[int, int]] = []
+    context, now = searcher.boolean_context(), index.today()
+    for subsearcher, offset in searcher.leaf_searchers():
+        matcher = query.matcher(subsearcher, context)
+        if not matcher.is_active():
+            continue
+        dates = index.segment_dates(subsearcher.reader())
+        found = ((-index.distance(dates[docnum], now), offset + docnum) for docnum in matcher.all_ids())
+        if allow is not None or seen:
+            found = (pair for pair in found if (allow is None or pair[1] in allow) and pair[1] not in seen)
+        best = heapq.nlargest(count, [*best, *found])
+    return [docnum for _date, docnum in best]
 
 
 class WhooshBackend:
@@ -137,24 +162,30 @@ class WhooshBackend:
                 tier = parser(fields).parse(text)
                 if _is_empty(tier):
                     continue
-                ranked = searcher.search(tier, limit=wanted - len(hits), filter=allow, mask=seen or None)
-                ranked.q = marked  # excerpts mark the words in any form, whichever tier found them
-                ranked.fragmenter = highlight.ContextFragmenter(maxchars=EXCERPT, surround=60)
-                ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
-                found = [ranked[n] for n in range(ranked.scored_length())]
+                if fields in BY_DATE:
+                    found = [(docnum, None) for docnum in _nearest(searcher, tier, wanted - len(hits), allow, seen)]
+                else:
+                    ranked = searcher.search(tier, limit=wanted - len(hits), filter=allow, mask=seen or None)
+                    ranked.q = marked  # excerpts mark the words in any form, whichever tier found them
+                    ranked.fragmenter = highlight.ContextFragmenter(maxchars=EXCERPT, surround=60)
+                    ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
+                    found = [(hit.docnum, hit) for hit in (ranked[n] for n in range(ranked.scored_length()))]
                 hits.extend(found)
                 if len(hits) >= wanted:
                     break
                 # This tier gave fewer than asked: they are all its entries, left out of the next tiers.
-                seen.update(hit.docnum for hit in found)
-            page = [
-                Hit(
-                    kind=hit["kind"],
-                    object_id=int(hit["object_id"]),
-                    space_id=int(hit["space_id"]),
-                    date=hit.get("date"),
-                    excerpt=hit.highlights("body", top=2) or _opening(hit["body"]),
+                seen.update(docnum for docnum, _hit in found)
+            page = []
+            for docnum, hit in hits[skip : skip + limit]:
+                stored = hit.fields() if hit is not None else searcher.stored_fields(docnum)
+                page.append(
+                    Hit(
+                        kind=stored["kind"],
+                        object_id=int(stored["object_id"]),
+                        space_id=int(stored["space_id"]),
+                        date=stored.get("date"),
+                        # Found by its title: how its text begins, the title being shown above it.
+                        excerpt=(hit.highlights("body", top=2) if hit is not None else "") or _opening(stored["body"]),
+                    )
                 )
-                for hit in hits[skip : skip + limit]
-            ]
             return page, len(hits) == wanted

@@ -10,11 +10,14 @@ from agora.extensions import db
 from agora.tasks.models import ChecklistItem, Task, TaskComment
 
 
-def task_entry(task_id: int, **_options) -> Entry | None:
+def task_entry(task_id: int, full: bool = True, **_options) -> Entry | None:
+    """A task, with its description and checklist (unless full is False: a hit shows its title)."""
     task = db.session.get(Task, task_id)
     if task is None:
         return None
-    checklist = " ".join(db.session.scalars(select(ChecklistItem.text).where(ChecklistItem.task_id == task.id)))
+    checklist = (
+        " ".join(db.session.scalars(select(ChecklistItem.text).where(ChecklistItem.task_id == task.id))) if full else ""
+    )
     return Entry(
         entry_key("tasks.task", task.id),
         "tasks.task",
