@@ -25,7 +25,6 @@ from pathlib import Path
 
 from flask import current_app
 from whoosh import index as whoosh_index
-from whoosh import scoring
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import DATETIME, ID, NUMERIC, TEXT, Schema
 from whoosh.lang import stopwords_for_language
@@ -273,12 +272,6 @@ def writer(space_id: int):
         w.commit()
 
 
-#: How much a date adds to a score, per unit of Whoosh's datetime (a microsecond): at most
-#: MAX_RECENCY, less the further the date is from today, so it only orders entries of equal relevance.
-RECENCY = 1e-21
-MAX_RECENCY = 1e-4
-
-
 def today() -> int:
     """Now, in the unit of the dates Whoosh keeps (microseconds since year 1)."""
     return datetime_to_long(utcnow().replace(tzinfo=None))
@@ -291,62 +284,45 @@ def distance(date: int, now: int) -> int:
     return abs(date - now) if date else now
 
 
-class RecentFirst(scoring.BM25F):
-    """Whoosh's BM25F, the ties broken by date: at equal relevance the nearest to today comes first.
+class PerSegment:
+    """What `read` reads once from a segment, kept while the segment lives (segments never change,
+    and deletions touch nothing kept here), for the `limit` segments used last."""
 
-    The date is added by each term's scorer, which also says how much it can add to a block's best
-    score: the block-quality skipping that lets a search for the best twenty leave most matches of a
-    common word unread stays on (Whoosh's `final` hook would switch it off)."""
+    def __init__(self, read, limit: int = 256):
+        self.read, self.limit = read, limit
+        self.kept: OrderedDict[tuple, object] = OrderedDict()
+        self.lock = threading.Lock()
+        self.__doc__ = read.__doc__
 
-    def scorer(self, searcher, fieldname, text, qf=1):
-        return _RecentScorer(super().scorer(searcher, fieldname, text, qf=qf), searcher.reader())
-
-
-class _RecentScorer(scoring.BaseScorer):
-    def __init__(self, inner, reader):
-        self.inner, self.reader, self.dates, self.now = inner, reader, None, today()
-
-    def supports_block_quality(self):
-        return self.inner.supports_block_quality()
-
-    def max_quality(self):
-        return self.inner.max_quality() + MAX_RECENCY
-
-    def block_quality(self, matcher):
-        return self.inner.block_quality(matcher) + MAX_RECENCY
-
-    def score(self, matcher):
-        if self.dates is None:
-            self.dates = segment_dates(self.reader)
-        return self.inner.score(matcher) + MAX_RECENCY - distance(self.dates[matcher.id()], self.now) * RECENCY
+    def __call__(self, reader):
+        segment = reader.segment()
+        key = (segment.segment_id(), reader.doc_count_all()) if segment is not None else None
+        with self.lock:
+            found = self.kept.get(key)
+            if found is not None:
+                self.kept.move_to_end(key)
+                return found
+        found = self.read(reader)
+        if key is not None:
+            with self.lock:
+                self.kept[key] = found
+                while len(self.kept) > self.limit:
+                    self.kept.popitem(last=False)
+        return found
 
 
-#: Dates of the segments searched lately, by segment (segments never change: deletions do not
-#: touch dates): 8 bytes an entry, about 4 MB for every entry of thirty spaces at scale 10.
-_dates: OrderedDict[tuple, array] = OrderedDict()
-_dates_lock = threading.Lock()
-MAX_DATED_SEGMENTS = 256
+#: What an entry written without a date holds in the date column: the largest unsigned value.
+NO_DATE = 2**63
 
 
+@PerSegment
 def segment_dates(reader) -> array:
     """Each entry's date as Whoosh stores it (0 if none), read from the segment's column at once
-    instead of one seek per scored entry."""
-    segment = reader.segment()
-    size = reader.doc_count_all()
-    key = (segment.segment_id(), size) if segment is not None else None
-    with _dates_lock:
-        found = _dates.get(key)
-        if found is not None:
-            _dates.move_to_end(key)
-            return found
+    instead of one seek per entry: 8 bytes an entry, about 4 MB for thirty spaces at scale 10."""
     column = reader.column_reader("date", translate=False) if reader.has_column("date") else None
-    found = array("q", (value or 0 for value in column) if column is not None else bytes(8 * size))
-    if key is not None:
-        with _dates_lock:
-            _dates[key] = found
-            while len(_dates) > MAX_DATED_SEGMENTS:
-                _dates.popitem(last=False)
-    return found
+    if column is None:
+        return array("q", bytes(8 * reader.doc_count_all()))
+    return array("q", (value if value < NO_DATE else 0 for value in column))
 
 
 class _Kept:
@@ -384,7 +360,7 @@ def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
         return None, []
     combined = leaves[0] if len(leaves) == 1 else MultiReader(leaves)
     # Closing it would close the kept readers: the combination is only dropped.
-    return Searcher(combined, weighting=RecentFirst(), closereader=False), spaces
+    return Searcher(combined, closereader=False), spaces
 
 
 def _reader(space_id: int):

@@ -2,16 +2,15 @@
 
 A person's search reads only their spaces' indexes. It is run as tiers, one after the other:
 every word in the title as typed, then in another form (« réunion » for « réunions »); then the
-words as typed anywhere, then in any form anywhere. The title tiers hold entries equally relevant:
-every word is in the title, and the nearest to today come first (their matches are walked without
-scoring, which is most of a common word's cost). In the body tiers Whoosh's BM25F ranks, and at
-equal relevance the nearest to today comes first (index.RecentFirst). A page is filled from the first
-tiers: once they give enough, the later ones (a common word's every entry, often) are not walked.
+words as typed anywhere, then in any form anywhere. An entry is found by the first tier that
+matches it, and a tier's entries are equally relevant: the nearest to today come first, the most
+recent of what was written, the soonest of what is planned. Matches are bitmaps (agora.search.matching):
+a common word's entries are counted in C and only the nearest are read. A page is filled from the
+first tiers: once they give enough, the later ones are not looked at.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import shutil
 import threading
@@ -26,14 +25,14 @@ from whoosh.query import Every, NullQuery, Prefix, Wildcard
 
 from agora.core.registry import Entry
 from agora.core.services import ServiceError
-from agora.search import index, restriction
+from agora.search import index, matching
 from agora.search.backend import Hit
 
 log = logging.getLogger(__name__)
 
 TIERS = (("title_exact",), ("title",), ("title_exact", "body_exact"), ("title", "body"))
-#: Tiers whose entries are ranked by date alone.
-BY_DATE = frozenset(TIERS[:2])
+#: Tiers whose entries hold every word in their title.
+IN_TITLE = frozenset(TIERS[:2])
 
 #: One search at a time per process touches the index: a worker's threads share one CPU (the
 #: GIL) anyway, and what a search holds while ranking is then counted once, not per thread.
@@ -64,8 +63,10 @@ def _too_broad(query) -> bool:
     return False
 
 
-#: An excerpt's length, in characters.
+#: An excerpt's length, in characters: a few words either side of the matches, two passages at most.
 EXCERPT = 220
+FRAGMENTER = highlight.ContextFragmenter(maxchars=EXCERPT, surround=60)
+FORMATTER = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
 
 
 def _opening(body: str) -> str:
@@ -74,23 +75,6 @@ def _opening(body: str) -> str:
     if len(body) <= EXCERPT:
         return str(escape(body))
     return str(escape(body[:EXCERPT].rsplit(" ", 1)[0])) + "…"
-
-
-def _nearest(searcher, query, count: int, allow, seen: set) -> list[int]:
-    """The `count` entries matching `query` nearest to today (top-level document numbers, the
-    nearest first), among those `allow` lets be found and not in `seen`. Matches are walked unscored."""
-    best: list[tuple[int, int]] = []
-    context, now = searcher.boolean_context(), index.today()
-    for subsearcher, offset in searcher.leaf_searchers():
-        matcher = query.matcher(subsearcher, context)
-        if not matcher.is_active():
-            continue
-        dates = index.segment_dates(subsearcher.reader())
-        found = ((-index.distance(dates[docnum], now), offset + docnum) for docnum in matcher.all_ids())
-        if allow is not None or seen:
-            found = (pair for pair in found if (allow is None or pair[1] in allow) and pair[1] not in seen)
-        best = heapq.nlargest(count, [*best, *found])
-    return [docnum for _date, docnum in best]
 
 
 class WhooshBackend:
@@ -148,36 +132,55 @@ class WhooshBackend:
 
     def find(self, query, shown: dict[int, tuple[str, ...] | None], *, skip: int, limit: int) -> tuple[list[Hit], bool]:
         text, marked = query
-        # Only the best skip + limit + 1 are ranked: counting every match of a common word would
-        # read every entry of it.
+        # Only the best skip + limit + 1 are picked: a common word's every entry is counted in its
+        # bitmaps, but only those nearest to today are read.
         wanted = skip + limit + 1
         with SEARCHING:
             # Only these spaces' indexes are read: the readers are kept by the process for its next search.
             searcher, leaf_spaces = index.searcher(shown)
             if searcher is None:
                 return [], False
-            allow = restriction.allowed(searcher, leaf_spaces, shown)
-            hits, seen = [], set()
+            context, now = searcher.boolean_context(), index.today()
+            leaves = searcher.leaf_searchers()
+            # In each segment, the entries of the modules its space shows (None: every module).
+            allowed = [
+                None if shown.get(space_id) is None else matching.module_bits(leaf.reader(), shown[space_id])
+                for (leaf, _offset), space_id in zip(leaves, leaf_spaces, strict=True)
+            ]
+            found_before = [0] * len(leaves)
+            hits: list[tuple[int, bool]] = []  # (document number, found in the title)
             for fields in TIERS:
                 tier = parser(fields).parse(text)
                 if _is_empty(tier):
                     continue
-                if fields in BY_DATE:
-                    found = [(docnum, None) for docnum in _nearest(searcher, tier, wanted - len(hits), allow, seen)]
-                else:
-                    ranked = searcher.search(tier, limit=wanted - len(hits), filter=allow, mask=seen or None)
-                    ranked.q = marked  # excerpts mark the words in any form, whichever tier found them
-                    ranked.fragmenter = highlight.ContextFragmenter(maxchars=EXCERPT, surround=60)
-                    ranked.formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
-                    found = [(hit.docnum, hit) for hit in (ranked[n] for n in range(ranked.scored_length()))]
-                hits.extend(found)
+                nearest = []
+                for n, (leaf, offset) in enumerate(leaves):
+                    # An entry is found by the first tier that matches it.
+                    bits = matching.matches(leaf, tier, context) & ~found_before[n]
+                    if allowed[n] is not None:
+                        bits &= allowed[n]
+                    found_before[n] |= bits
+                    picked = matching.nearest(leaf.reader(), bits, wanted - len(hits), now)
+                    nearest.extend((away, offset + docnum) for away, docnum in picked)
+                nearest.sort()
+                hits.extend((docnum, fields in IN_TITLE) for _away, docnum in nearest[: wanted - len(hits)])
                 if len(hits) >= wanted:
                     break
-                # This tier gave fewer than asked: they are all its entries, left out of the next tiers.
-                seen.update(docnum for docnum, _hit in found)
-            page = []
-            for docnum, hit in hits[skip : skip + limit]:
-                stored = hit.fields() if hit is not None else searcher.stored_fields(docnum)
+            page, words = [], None
+            for docnum, in_title in hits[skip : skip + limit]:
+                stored = searcher.stored_fields(docnum)
+                excerpt = ""
+                if not in_title:
+                    if words is None:
+                        # The words marked in any form, whichever tier found the entry ("bud*" expanded).
+                        body = index.SCHEMA["body"]
+                        words = frozenset(
+                            body.from_bytes(term)
+                            for _field, term in marked.existing_terms(searcher.reader(), fieldname="body", expand=True)
+                        )
+                    excerpt = highlight.highlight(
+                        stored["body"], words, index.FRENCH, FRAGMENTER, FORMATTER, top=2, mode="index"
+                    )
                 page.append(
                     Hit(
                         kind=stored["kind"],
@@ -185,7 +188,7 @@ class WhooshBackend:
                         space_id=int(stored["space_id"]),
                         date=stored.get("date"),
                         # Found by its title: how its text begins, the title being shown above it.
-                        excerpt=(hit.highlights("body", top=2) if hit is not None else "") or _opening(stored["body"]),
+                        excerpt=excerpt or _opening(stored["body"]),
                     )
                 )
             return page, len(hits) == wanted

@@ -1,0 +1,165 @@
+"""A search's matches as bitmaps, and the nearest to today picked among them.
+
+Whoosh's matchers walk a common word's entries one at a time in Python, and intersecting two
+common words walked both. Here each (segment, field, term) is read from the postings once into an
+integer whose bits are the segment's entries holding it, and kept while the segment lives: a
+query's words and fields are then combined with `&` and `|` on those integers, in C, whatever the
+number of entries. Phrases, prefixes and anything else fall back to Whoosh's own matcher, whose
+matches become a bitmap the same way.
+
+The entries found are then ranked by date alone, nearest to today first (index.distance), picked
+from a bitmap in one of two ways, whichever reads fewer entries: its entries one by one when they
+are few, or else the segment's entries in order of date, from today outwards, until enough of
+them are found (a common word's entries are dense: the walk stops soon).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from array import array
+from collections import OrderedDict
+from functools import reduce
+from operator import or_
+
+from whoosh.query import And, Or, Term
+
+from agora.search import index
+
+#: How many bytes of bitmaps a process keeps (least recently used dropped first): one bitmap is an
+#: eighth of a byte per entry of its segment, 2 KB for a space of 18,000 entries.
+MAX_BITMAP_BYTES = 8 * 1024 * 1024
+_bitmaps: OrderedDict[tuple, int] = OrderedDict()
+_kept_bytes = 0
+_lock = threading.Lock()
+
+
+def _segment_key(reader) -> tuple | None:
+    """What identifies a segment: segments never change, only their deletions grow."""
+    segment = reader.segment()
+    if segment is None:  # an index with nothing in it yet reads through an empty reader
+        return None
+    return segment.segment_id(), reader.doc_count_all()
+
+
+def _from_ids(docnums, size: int) -> int:
+    found = bytearray((size + 7) // 8)
+    for docnum in docnums:
+        found[docnum >> 3] |= 1 << (docnum & 7)
+    return int.from_bytes(found, "little")
+
+
+def term_bits(reader, field: str, text: str) -> int:
+    """The segment's entries holding this term, as an integer's bits (kept). Some may have been
+    deleted since: `matches` leaves them out."""
+    segment = _segment_key(reader)
+    if segment is None:
+        return 0
+    key = (*segment, field, text)
+    with _lock:
+        bits = _bitmaps.get(key)
+        if bits is not None:
+            _bitmaps.move_to_end(key)
+            return bits
+    bits = _from_ids(reader.postings(field, text).all_ids(), reader.doc_count_all()) if (field, text) in reader else 0
+    global _kept_bytes
+    with _lock:
+        if key not in _bitmaps:
+            _bitmaps[key] = bits
+            _kept_bytes += bits.bit_length() // 8 + 32
+        while _kept_bytes > MAX_BITMAP_BYTES and _bitmaps:
+            _key, dropped = _bitmaps.popitem(last=False)
+            _kept_bytes -= dropped.bit_length() // 8 + 32
+    return bits
+
+
+def forget() -> None:
+    """Drop every kept bitmap (a test starts anew)."""
+    global _kept_bytes
+    with _lock:
+        _bitmaps.clear()
+        _kept_bytes = 0
+
+
+def matches(leaf, query, context) -> int:
+    """The live entries of one segment (`leaf`, a searcher on it) that `query` matches, as bits."""
+    found, reader = _query_bits(leaf, query, context), leaf.reader()
+    if found and reader.has_deletions():
+        # A term's bitmap kept from before the latest deletions still holds them.
+        found &= ~_from_ids(reader.deleted_docs_set, reader.doc_count_all())
+    return found
+
+
+def _query_bits(leaf, query, context) -> int:
+    if isinstance(query, Term):
+        return term_bits(leaf.reader(), query.fieldname, query.text)
+    if type(query) in (And, Or):  # not their kinds (Ordered, AndMaybe...): those are matched by Whoosh
+        parts = (_query_bits(leaf, sub, context) for sub in query.subqueries)
+        if isinstance(query, Or):
+            return reduce(or_, parts, 0)
+        found = -1
+        for part in parts:
+            found &= part
+            if not found:
+                return 0
+        return found if found != -1 else 0
+    matcher = query.matcher(leaf, context)
+    if not matcher.is_active():
+        return 0
+    return _from_ids(matcher.all_ids(), leaf.reader().doc_count_all())
+
+
+def module_bits(reader, modules: tuple[str, ...]) -> int:
+    """The segment's entries of these modules."""
+    return reduce(or_, (term_bits(reader, "module", module) for module in modules), 0)
+
+
+@index.PerSegment
+def _by_date(reader) -> tuple[array, array]:
+    """The segment's entries in order of date, and their dates in that order."""
+    dates = index.segment_dates(reader)
+    order = sorted(range(len(dates)), key=dates.__getitem__)
+    return array("q", (dates[docnum] for docnum in order)), array("i", order)
+
+
+#: The positions of the bits set in each byte value.
+_ONES = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
+
+
+def ones(bits: int):
+    """The positions of the bits set in `bits`, lowest first."""
+    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    for position, byte in enumerate(data):
+        if byte:
+            base = position * 8
+            for bit in _ONES[byte]:
+                yield base + bit
+
+
+def nearest(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
+    """Up to `count` entries among `bits` nearest to today, as (distance, docnum), nearest first."""
+    found = bits.bit_count()
+    if not found or count <= 0:
+        return []
+    size = reader.doc_count_all()
+    dates = index.segment_dates(reader)
+    if found * found <= count * size:
+        # Few: each one's date is read.
+        pairs = sorted((index.distance(dates[docnum], now), docnum) for docnum in ones(bits))
+        return pairs[:count]
+    # Many: walked from today outwards in order of date; about count × size / found steps.
+    sorted_dates, order = _by_date(reader)
+    data = bits.to_bytes((size + 7) // 8, "little")
+    before = bisect.bisect_left(sorted_dates, now) - 1
+    after = before + 1
+    picked: list[tuple[int, int]] = []
+    while len(picked) < count and (before >= 0 or after < size):
+        if after >= size or (before >= 0 and now - sorted_dates[before] <= sorted_dates[after] - now):
+            docnum, date = order[before], sorted_dates[before]
+            before -= 1
+        else:
+            docnum, date = order[after], sorted_dates[after]
+            after += 1
+        if data[docnum >> 3] >> (docnum & 7) & 1:
+            picked.append((index.distance(date, now), docnum))
+    return picked
