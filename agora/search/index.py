@@ -278,10 +278,10 @@ def today() -> int:
 
 
 def distance(date: int, now: int) -> int:
-    """How far an entry's date is from today, either way (an entry with no date is the furthest):
-    at equal relevance the nearest comes first, the most recent of what was written, the soonest of
-    what is planned (next week's meeting before next year's)."""
-    return abs(date - now) if date else now
+    """How far an entry's date is from today, either way: at equal relevance the nearest comes
+    first, the most recent of what was written, the soonest of what is planned (next week's meeting
+    before next year's). An entry with no date (0, year 1) is the furthest."""
+    return abs(date - now)
 
 
 class PerSegment:
@@ -349,8 +349,9 @@ def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
     has not changed (its generation, from the folder listing). A forked process opens its own.
     """
     leaves, spaces = [], []
+    identity = _identity()  # once per search: it reads the instance's path and the stamp's inode
     for space_id in sorted(space_ids):
-        reader = _reader(space_id)
+        reader = _reader(space_id, identity)
         if reader is None:
             continue
         for leaf, _offset in reader.leaf_readers():
@@ -363,12 +364,12 @@ def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
     return Searcher(combined, closereader=False), spaces
 
 
-def _reader(space_id: int):
+def _reader(space_id: int, identity: tuple | None):
     kept = _readers.value
-    if kept is None or _readers.identity != _identity():
+    if kept is None or _readers.identity != identity:
         forget_searcher()
         kept = _readers.value = OrderedDict()
-        _readers.identity = _identity()
+        _readers.identity = identity
     cached = kept.get(space_id)
     if cached is not None:
         try:

@@ -126,14 +126,10 @@ def _by_date(reader) -> tuple[array, array]:
 _ONES = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
 
 
-def ones(bits: int):
+def ones(bits: int) -> list[int]:
     """The positions of the bits set in `bits`, lowest first."""
     data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
-    for position, byte in enumerate(data):
-        if byte:
-            base = position * 8
-            for bit in _ONES[byte]:
-                yield base + bit
+    return [position * 8 + bit for position, byte in enumerate(data) if byte for bit in _ONES[byte]]
 
 
 def nearest(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
@@ -145,7 +141,7 @@ def nearest(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
     dates = index.segment_dates(reader)
     if found * found <= count * size:
         # Few: each one's date is read.
-        pairs = sorted((index.distance(dates[docnum], now), docnum) for docnum in ones(bits))
+        pairs = sorted([(abs(dates[docnum] - now), docnum) for docnum in ones(bits)])  # index.distance
         return pairs[:count]
     # Many: walked from today outwards in order of date; about count × size / found steps.
     sorted_dates, order = _by_date(reader)
@@ -161,5 +157,5 @@ def nearest(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
             docnum, date = order[after], sorted_dates[after]
             after += 1
         if data[docnum >> 3] >> (docnum & 7) & 1:
-            picked.append((index.distance(date, now), docnum))
+            picked.append((abs(date - now), docnum))
     return picked
