@@ -16,7 +16,10 @@ them are found (a common word's entries are dense: the walk stops soon).
 from __future__ import annotations
 
 import bisect
+import heapq
+import sys
 import threading
+import weakref
 from array import array
 from collections import OrderedDict
 from functools import reduce
@@ -53,24 +56,29 @@ def term_bits(reader, field: str, text: str) -> int:
     """The segment's entries holding this term, as an integer's bits (kept). Some may have been
     deleted since: `matches` leaves them out."""
     segment = _segment_key(reader)
-    if segment is None:
-        return 0
+    if segment is None or (field, text) not in reader:
+        return 0  # a word the segment lacks costs a look in its term index, and nothing kept
     key = (*segment, field, text)
     with _lock:
         bits = _bitmaps.get(key)
         if bits is not None:
             _bitmaps.move_to_end(key)
             return bits
-    bits = _from_ids(reader.postings(field, text).all_ids(), reader.doc_count_all()) if (field, text) in reader else 0
+    bits = _from_ids(reader.postings(field, text).all_ids(), reader.doc_count_all())
     global _kept_bytes
     with _lock:
         if key not in _bitmaps:
             _bitmaps[key] = bits
-            _kept_bytes += bits.bit_length() // 8 + 32
+            _kept_bytes += _size(key, bits)
         while _kept_bytes > MAX_BITMAP_BYTES and _bitmaps:
-            _key, dropped = _bitmaps.popitem(last=False)
-            _kept_bytes -= dropped.bit_length() // 8 + 32
+            dropped = _bitmaps.popitem(last=False)
+            _kept_bytes -= _size(*dropped)
     return bits
+
+
+def _size(key: tuple, bits: int) -> int:
+    """What one kept bitmap costs: the integer, its key's strings and tuple, the dictionary's entry."""
+    return sys.getsizeof(bits) + sum(sys.getsizeof(part) for part in key) + sys.getsizeof(key) + 100
 
 
 def forget() -> None:
@@ -86,8 +94,22 @@ def matches(leaf, query, context) -> int:
     found, reader = _query_bits(leaf, query, context), leaf.reader()
     if found and reader.has_deletions():
         # A term's bitmap kept from before the latest deletions still holds them.
-        found &= ~_from_ids(reader.deleted_docs_set, reader.doc_count_all())
+        found &= ~_deleted(reader)
     return found
+
+
+#: The deleted entries of each open reader, as bits (a reader's deletions never change).
+_deleted_bits: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _deleted(reader) -> int:
+    with _lock:
+        bits = _deleted_bits.get(reader)
+    if bits is None:
+        bits = _from_ids(reader.deleted_docs_set, reader.doc_count_all())
+        with _lock:
+            _deleted_bits[reader] = bits
+    return bits
 
 
 def _query_bits(leaf, query, context) -> int:
@@ -122,6 +144,9 @@ def _by_date(reader) -> tuple[array, array]:
     return array("q", (dates[docnum] for docnum in order)), array("i", order)
 
 
+#: Further than any entry from today.
+FURTHEST = 2**64
+
 #: The positions of the bits set in each byte value.
 _ONES = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
 
@@ -150,12 +175,28 @@ def nearest(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
     after = before + 1
     picked: list[tuple[int, int]] = []
     while len(picked) < count and (before >= 0 or after < size):
-        if after >= size or (before >= 0 and now - sorted_dates[before] <= sorted_dates[after] - now):
-            docnum, date = order[before], sorted_dates[before]
-            before -= 1
-        else:
-            docnum, date = order[after], sorted_dates[after]
-            after += 1
-        if data[docnum >> 3] >> (docnum & 7) & 1:
-            picked.append((abs(date - now), docnum))
+        # The entries as far from today as the next one, on either side, lowest numbers first (the
+        # order `find` pages through): the date sort is stable, so equal dates are in that order.
+        away = min(
+            now - sorted_dates[before] if before >= 0 else FURTHEST,
+            sorted_dates[after] - now if after < size else FURTHEST,
+        )
+        groups = []
+        if before >= 0 and now - sorted_dates[before] == away:
+            first = before
+            if before and sorted_dates[before - 1] == sorted_dates[before]:
+                first = bisect.bisect_left(sorted_dates, sorted_dates[before], 0, before)
+            groups.append(order[first : before + 1])
+            before = first - 1
+        if after < size and sorted_dates[after] - now == away:
+            end = after + 1
+            if end < size and sorted_dates[end] == sorted_dates[after]:
+                end = bisect.bisect_right(sorted_dates, sorted_dates[after], after)
+            groups.append(order[after:end])
+            after = end
+        for docnum in groups[0] if len(groups) == 1 else heapq.merge(*groups):
+            if data[docnum >> 3] >> (docnum & 7) & 1:
+                picked.append((away, docnum))
+                if len(picked) == count:
+                    break
     return picked

@@ -66,7 +66,6 @@ def _too_broad(query) -> bool:
 #: An excerpt's length, in characters: a few words either side of the matches, two passages at most.
 EXCERPT = 220
 FRAGMENTER = highlight.ContextFragmenter(maxchars=EXCERPT, surround=60)
-FORMATTER = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
 
 
 def _opening(body: str) -> str:
@@ -123,7 +122,13 @@ class WhooshBackend:
             log.exception("search index of deleted space %s not removed; `agora search reindex` will", space_id)
 
     def parse(self, text: str):
-        query = parser().parse(text)
+        try:
+            query = parser().parse(text)
+        except Exception as exc:  # Whoosh's parser fails on some runs of operators ("NOT NOT jardin")  # noqa: BLE001
+            log.info("search query %r not parsed: %s", text, exc)
+            raise ServiceError(
+                _l("Cette recherche n’a pas pu être lue : essayez sans AND, OR ni NOT."), field="q"
+            ) from None
         if _is_empty(query):
             raise ServiceError(_l("Ces mots sont trop courants pour chercher : ajoutez un mot plus précis."), field="q")
         if _too_broad(query):
@@ -167,6 +172,8 @@ class WhooshBackend:
                 if len(hits) >= wanted:
                     break
             page, words = [], None
+            # One per search: it numbers the words it marks, and keeps them.
+            formatter = highlight.HtmlFormatter(tagname="mark", classname="match", termclass="term")
             for docnum, in_title in hits[skip : skip + limit]:
                 stored = searcher.stored_fields(docnum)
                 excerpt = ""
@@ -179,7 +186,7 @@ class WhooshBackend:
                             for _field, term in marked.existing_terms(searcher.reader(), fieldname="body", expand=True)
                         )
                     excerpt = highlight.highlight(
-                        stored["body"], words, index.FRENCH, FRAGMENTER, FORMATTER, top=2, mode="index"
+                        stored["body"], words, index.FRENCH, FRAGMENTER, formatter, top=2, mode="index"
                     )
                 page.append(
                     Hit(
