@@ -188,6 +188,9 @@ def main() -> None:
             found = re.search(r'id="results-heading">([^<]*)<', page)
             return (time.perf_counter() - began) * 1000, found.group(1) if found else "?"
 
+        # What the workers hold before their first search, then once every query was searched: the
+        # readers, bitmaps and dates a worker keeps for the next searches.
+        unwarmed = {pid: memory_kb(pid, "VmRSS") for pid in workers(server.pid)}
         counts = {}
         for q in queries:  # warm: every worker thread has seen each query's code path
             for browser in browsers[:4]:
@@ -195,6 +198,8 @@ def main() -> None:
         print(f"\nscale {args.scale:g}, {len(queries)} queries, users in {len(people)} widest memberships; results:")
         for q in queries:
             print(f"  {q!r:26} {counts[q]}")
+
+        kept = max(memory_kb(pid, "VmRSS") - unwarmed[pid] for pid in unwarmed) / 1024
 
         # One at a time: what a search adds to the worker that serves it.
         one_added = []
@@ -212,7 +217,7 @@ def main() -> None:
         rss_before = sum(memory_kb(pid, "VmRSS") for pid in pids)
         for pid in pids:
             reset_peak(pid)
-        cpu_before = cpu_seconds(pids)
+        cpu_before, clients_before = cpu_seconds(pids), time.process_time()
         latencies: list[float] = []
         lock = threading.Lock()
 
@@ -231,6 +236,7 @@ def main() -> None:
             thread.join()
         wall = time.perf_counter() - began
         cpu = cpu_seconds(pids) - cpu_before
+        clients_cpu = time.process_time() - clients_before
         ten_added = sum(max(0, memory_kb(pid, "VmHWM") - 0) for pid in pids) / 1024 - rss_before / 1024
         print(
             f"\n{len(latencies)} searches by {len(browsers)} clients at once in {wall:.1f} s ({len(latencies) / wall:.1f}/s)"
@@ -239,9 +245,15 @@ def main() -> None:
         print(f"  p99 latency ms      {verdict(percentile(latencies, 0.99), BUDGET['p99'])}")
         print(f"  server CPU ms/query {verdict(cpu * 1000 / len(latencies), BUDGET['cpu'])}")
         print(
+            f"  clients' CPU ms/query {clients_cpu * 1000 / len(latencies):5.1f}  (the ten clients run on the same machine)"
+        )
+        print(
             f"  one search adds MB  {verdict(max(one_added), BUDGET['one'])}  (median {statistics.median(one_added):.1f})"
         )
         print(f"  ten at once add MB  {verdict(ten_added, BUDGET['ten'])}  (peak RSS over the server's processes)")
+        print(
+            f"  kept for searching MB {kept:5.1f}  (budget {BUDGET['one']:g}: {'ok' if kept <= BUDGET['one'] else 'OVER'})  (a worker's RSS after every query, over before the first)"
+        )
         print(f"  workers' RSS now MB {[memory_kb(pid, 'VmRSS') // 1024 for pid in workers(server.pid)]}")
     finally:
         server.terminate()

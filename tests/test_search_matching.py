@@ -111,19 +111,21 @@ def test_entries_deleted_after_their_words_were_kept_are_not_found(tmp_path):
 
 
 @pytest.mark.parametrize("share", [0.002, 0.02, 0.3, 0.9, 1.0])
-def test_the_nearest_to_today_are_picked_from_few_or_many(large, share):
+@pytest.mark.parametrize("how", ["nearest", "_enumerated", "_walked"])
+def test_the_nearest_to_today_are_picked_from_few_or_many(large, share, how):
     ix = large
     rng = random.Random(share)
-    now = index.today() - 200 * 86_400_000_000  # a day among the entries' dates
     reader = ix.reader()
     try:
         dates = index.segment_dates(reader)
         chosen = [docnum for docnum in range(len(dates)) if rng.random() < share]
         bits = sum(1 << docnum for docnum in chosen)
-        for count in (1, 21, 200):
-            picked = matching.nearest(reader, bits, count, now)
-            # Of entries as far from today, the lowest numbers: the order pages go through.
-            assert picked == sorted((index.distance(dates[docnum], now), docnum) for docnum in chosen)[:count]
+        # A day among the entries' dates, one before them all, one after them all.
+        for now in (index.today() - 200 * 86_400_000_000, 1, index.today() + 3000 * 86_400_000_000):
+            for count in (1, 21, 200):
+                picked = getattr(matching, how)(reader, bits, count, now)
+                # Of entries as far from today, the lowest numbers: the order pages go through.
+                assert picked == sorted((index.distance(dates[docnum], now), docnum) for docnum in chosen)[:count]
     finally:
         reader.close()
 
