@@ -54,18 +54,18 @@ def _from_ids(docnums, size: int) -> int:
 
 
 def term_bits(reader, field: str, text: str) -> int:
-    """The segment's entries holding this term, as an integer's bits (kept). Some may have been
-    deleted since: `matches` leaves them out."""
+    """The segment's entries holding this term, as an integer's bits (kept, 0 for a word it lacks).
+    Some may have been deleted since: `matches` leaves them out."""
     segment = _segment_key(reader)
-    if segment is None or (field, text) not in reader:
-        return 0  # a word the segment lacks costs a look in its term index, and nothing kept
+    if segment is None:
+        return 0
     key = (*segment, field, text)
     with _lock:
         bits = _bitmaps.get(key)
         if bits is not None:
             _bitmaps.move_to_end(key)
             return bits
-    bits = _from_ids(reader.postings(field, text).all_ids(), reader.doc_count_all())
+    bits = _from_ids(reader.postings(field, text).all_ids(), reader.doc_count_all()) if (field, text) in reader else 0
     global _kept_bytes
     with _lock:
         if key not in _bitmaps:
