@@ -611,6 +611,20 @@ def test_an_index_built_by_an_older_analyzer_is_rebuilt_when_opened(app, db, mem
         assert index.built_version() == index.VERSION
 
 
+def test_a_person_in_more_spaces_than_readers_are_kept_finds_all_of_them(
+    app, db, member_client, make_space, make_member, monkeypatch
+):
+    monkeypatch.setattr(index, "KEPT_READERS", 2)
+    client, space, user = member_client("member")
+    topic(client, space.slug, "Vide-grenier du square", "Inscriptions.")
+    for _ in range(3):
+        other = make_space()
+        make_member(other, user)
+        topic(client, other.slug, "Vide-grenier du square", "Inscriptions.")
+    assert "4 résultats" in titles(client, "vide-grenier")
+    assert "4 résultats" in titles(client, "vide-grenier")  # with the readers kept by the first
+
+
 def test_a_search_before_anything_is_indexed_finds_nothing_without_an_error(app, db, member_client):
     """A new instance's index has no segment yet: the page says nothing was found."""
     client, _space, _user = member_client("member")

@@ -357,6 +357,11 @@ def searcher(space_ids) -> tuple[Searcher | None, list[int]]:
         for leaf, _offset in reader.leaf_readers():
             leaves.append(leaf)
             spaces.append(space_id)
+    # The readers of spaces searched least lately are closed, never one this search reads (a
+    # person may belong to more spaces than are kept).
+    kept = _readers.value
+    while kept and len(kept) > max(KEPT_READERS, len(space_ids)):
+        _close(kept.popitem(last=False)[1][1])
     if not leaves:
         return None, []
     combined = leaves[0] if len(leaves) == 1 else MultiReader(leaves)
@@ -385,8 +390,6 @@ def _reader(space_id: int, identity: tuple | None):
         return None
     reader = ix.reader()
     kept[space_id] = (ix, reader)
-    while len(kept) > KEPT_READERS:
-        _close(kept.popitem(last=False)[1][1])
     return reader
 
 
