@@ -130,6 +130,18 @@ def test_the_nearest_to_today_are_picked_from_few_or_many(large, share, how):
         reader.close()
 
 
+def test_dates_read_at_once_are_those_whoosh_reads_one_by_one(large):
+    reader = large.reader()
+    try:
+        dates = index.segment_dates.read(reader)
+        column = reader.column_reader("date", translate=False)
+        assert list(dates) == [value if value < index.NO_DATE else 0 for value in column]
+        assert len(dates) == reader.doc_count_all() == 2000
+        assert dates[0] == dates[17] == 0 and all(dates[n] > 0 for n in (1, 16, 18))  # 0: written without a date
+    finally:
+        reader.close()
+
+
 def test_kept_bitmaps_stay_within_their_bound(large, monkeypatch):
     monkeypatch.setattr(matching, "MAX_BITMAP_BYTES", 1024)
     matching.forget()

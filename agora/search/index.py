@@ -319,10 +319,33 @@ NO_DATE = 2**63
 def segment_dates(reader) -> array:
     """Each entry's date as Whoosh stores it (0 if none), read from the segment's column at once
     instead of one seek per entry: 8 bytes an entry, about 4 MB for thirty spaces at scale 10."""
+    size = reader.doc_count_all()
     column = reader.column_reader("date", translate=False) if reader.has_column("date") else None
     if column is None:
-        return array("q", bytes(8 * reader.doc_count_all()))
-    return array("q", (value if value < NO_DATE else 0 for value in column))
+        return array("q", bytes(8 * size))
+    stored = _column_values(column)
+    if stored is None:  # another kind of column: read an entry at a time
+        return array("q", (value if value < NO_DATE else 0 for value in column))
+    dates = array("q", stored.tobytes())  # the same bits, signed: an entry with no date holds -1
+    dates.frombytes(bytes(8 * (size - len(dates))))  # entries past the column's end hold no date either
+    start = 0
+    while True:
+        try:
+            start = dates.index(-1, start)
+        except ValueError:
+            return dates
+        dates[start] = 0
+
+
+def _column_values(column) -> array | None:
+    """A date column's values in one read of its file (Whoosh reads them one seek at a time: 14 ms
+    for a space of 18,000 entries), or None for a column not laid out as 8-byte numbers."""
+    try:
+        if column._typecode != "Q":
+            return None
+        return column._dbfile.get_array(column._basepos, "Q", column._count)
+    except AttributeError:
+        return None
 
 
 class _Kept:

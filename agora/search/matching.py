@@ -142,7 +142,7 @@ def _by_date(reader) -> tuple[array, array]:
     """The segment's entries in order of date, and their dates in that order."""
     dates = index.segment_dates(reader)
     order = sorted(range(len(dates)), key=dates.__getitem__)
-    return array("q", (dates[docnum] for docnum in order)), array("i", order)
+    return array("q", map(dates.__getitem__, order)), array("i", order)
 
 
 #: Further than any entry from today.
