@@ -144,7 +144,7 @@ class AgoraFlask(Flask):
     def url_for(self, endpoint, *, _anchor=None, _method=None, _scheme=None, _external=None, **values):
         if _method is None and _scheme is None and not _external and has_request_context():
             if all(isinstance(value, _PLAIN) for value in values.values()):
-                space = getattr(g, "space", None)
+                space = g.get("space")  # not getattr: a missing attribute raises, and a page builds hundreds of links
                 key = (
                     endpoint,
                     _anchor,

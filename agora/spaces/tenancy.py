@@ -101,7 +101,7 @@ def init_app(app: Flask) -> None:
     @app.url_defaults
     def add_slug(endpoint, values):
         """Inside a space, url_for fills <slug> with the current space."""
-        if "slug" in values or getattr(g, "space", None) is None:
+        if "slug" in values or g.get("space") is None:
             return
         if app.url_map.is_endpoint_expecting(endpoint, "slug"):
             values["slug"] = g.space.slug
