@@ -20,15 +20,16 @@ def resource_dir(name: str) -> Path:
     return inside if inside.is_dir() else PACKAGE_DIR.parent / name
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application. Touches no database, asks nothing, creates no folder.
+def create_app(config: Mapping[str, Any] | None = None, *, migrations: bool = True) -> Flask:
+    """Build the application. Touches no database, asks nothing, creates no folder. Without
+    `migrations` (the server), the schema commands and Alembic are left out.
 
     Raises ConfigError when the configuration cannot work (for example, no secret key).
     """
     from agora.config import ConfigError, load_settings
     from agora.core import errors, events, i18n, references, security, templating, writegate  # noqa: F401 (events, references, writegate: listeners)
     from agora.core.urls import AgoraFlask
-    from agora.extensions import babel, csrf, db, login_manager, migrate
+    from agora.extensions import babel, csrf, db, init_migrations, login_manager
     from agora.spaces import tenancy
 
     settings = load_settings(config)
@@ -47,7 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             raise ConfigError("No secret key is configured: run `agora init` or set AGORA_SECRET_KEY.")
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(resource_dir("migrations")))
+    if migrations:
+        init_migrations(app, str(resource_dir("migrations")))
     csrf.init_app(app)
     babel.init_app(
         app,

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from agora import resource_dir
 from agora.config import CONFIG_FILE_NAMES, ConfigError, instance_path, load_settings
 
 
@@ -155,12 +156,12 @@ def _upgrade_database(app) -> bool:
 
     from agora.core import schema
 
-    before = schema.current_revision()
-    if before == schema.head_revision():
+    head = schema.head_revision(resource_dir("migrations"))
+    if schema.current_revision() == head:
         click.echo("Database already at the latest version.")
         return False
     upgrade(directory=app.extensions["migrate"].directory)
-    click.echo(f"Database upgraded to version {schema.head_revision()}.")
+    click.echo(f"Database upgraded to version {head}.")
     return True
 
 
@@ -188,7 +189,8 @@ def db_current():
     from agora.core import schema
 
     with app_context():
-        click.echo(f"database: {schema.current_revision() or 'empty'}; latest: {schema.head_revision()}")
+        head = schema.head_revision(resource_dir("migrations"))
+        click.echo(f"database: {schema.current_revision() or 'empty'}; latest: {head}")
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -239,9 +241,9 @@ def serve(host, port, workers, threads, mail_sender):
     from agora.core import schema
     from agora.core.server import run_server
 
-    app = create_app()
+    app = create_app(migrations=False)  # Alembic would stay in every server process's memory
     with app.app_context():
-        if schema.current_revision() != schema.head_revision():
+        if schema.current_revision() != schema.head_revision(resource_dir("migrations")):
             raise click.ClickException("The database is not at the latest version: run `agora db upgrade` first.")
         from agora.extensions import db as database
         from agora.search.backend import backend
@@ -604,7 +606,7 @@ def mail_send(limit, watch, interval):
 
     if watch:
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [mail] %(message)s")
-        sender.watch(create_app(), interval=interval, jobs=_background_jobs())
+        sender.watch(create_app(migrations=False), interval=interval, jobs=_background_jobs())
         return
     with app_context() as app:
         if not app.config["SMTP_HOST"]:

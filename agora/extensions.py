@@ -4,7 +4,6 @@ import sqlite3
 
 from flask_babel import Babel
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Integer, MetaData, Table, event
@@ -37,7 +36,6 @@ def _ids_never_reused(table: Table, _metadata) -> None:
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
@@ -65,3 +63,11 @@ def _configure_connection(dbapi_connection, connection_record):
     # Deleted and rewritten rows leave no old bytes behind in the file (anonymous ballots rely on it).
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def init_migrations(app, directory: str) -> None:
+    """Flask-Migrate, for the commands and tests that change the schema (`app.extensions["migrate"]`).
+    `agora serve` goes without: Alembic and Mako under it are about 10 MB in every server process."""
+    from flask_migrate import Migrate
+
+    Migrate(compare_type=True, render_as_batch=True).init_app(app, db, directory=directory)

@@ -1,18 +1,54 @@
 """Migrating an empty database to head gives exactly the models' schema, on every backend."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from agora import resource_dir
 from agora.core import schema
 
 
 def test_migrations_match_the_models(db):
     # The session's database was emptied and migrated to head by the `app` fixture.
-    assert schema.current_revision() == schema.head_revision()
+    assert schema.current_revision() == schema.head_revision(resource_dir("migrations"))
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
         diff = compare_metadata(context, db.metadata)
     assert diff == []
+
+
+def test_the_schema_is_read_as_alembic_reads_it(app, db, tmp_path):
+    """The server reads where the schema stands without Alembic: the same answers as Alembic's."""
+    from alembic.script import ScriptDirectory
+
+    migrate = app.extensions["migrate"]
+    scripts = ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory))
+    assert schema.head_revision(resource_dir("migrations")) == scripts.get_current_head() is not None
+    with db.engine.connect() as conn:
+        assert schema.current_revision() == MigrationContext.configure(conn).get_current_revision()
+    # A migration added after the others is the head; one left without a follower beside it is refused.
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "0001_a.py").write_text('revision = "0001"\ndown_revision = None\n')
+    (versions / "0002_b.py").write_text("revision = '0002'\ndown_revision: str | None = '0001'\n")
+    assert schema.head_revision(tmp_path) == "0002"
+    (versions / "0003_c.py").write_text('revision = "0003"\ndown_revision = "0001"\n')
+    with pytest.raises(RuntimeError, match="several heads"):
+        schema.head_revision(tmp_path)
+
+
+def test_the_server_leaves_alembic_out_of_its_memory(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from agora import create_app; "
+        "create_app({'SECRET_KEY': 'x'}, migrations=False); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako', 'flask_migrate')))"
+    )
+    env = {"AGORA_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]", found.stdout + found.stderr
 
 
 def test_every_space_owned_table_has_an_indexed_non_null_space_id(db):
