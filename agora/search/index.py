@@ -277,11 +277,11 @@ def today() -> int:
     return datetime_to_long(utcnow().replace(tzinfo=None))
 
 
-def distance(date: int, now: int) -> int:
-    """How far an entry's date is from today, either way: at equal relevance the nearest comes
-    first, the most recent of what was written, the soonest of what is planned (next week's meeting
-    before next year's). An entry with no date (0, year 1) is the furthest."""
-    return abs(date - now)
+def segment_key(reader) -> tuple | None:
+    """What identifies a segment's entries (None for an index with nothing in it yet, read through
+    an empty reader): segments never change, only their deletions grow."""
+    segment = reader.segment()
+    return (segment.segment_id(), reader.doc_count_all()) if segment is not None else None
 
 
 class PerSegment:
@@ -295,8 +295,7 @@ class PerSegment:
         self.__doc__ = read.__doc__
 
     def __call__(self, reader):
-        segment = reader.segment()
-        key = (segment.segment_id(), reader.doc_count_all()) if segment is not None else None
+        key = segment_key(reader)
         with self.lock:
             found = self.kept.get(key)
             if found is not None:

@@ -7,7 +7,9 @@ query's words and fields are then combined with `&` and `|` on those integers, i
 number of entries. Phrases, prefixes and anything else fall back to Whoosh's own matcher, whose
 matches become a bitmap the same way.
 
-The entries found are then ranked by date alone, nearest to today first (index.distance), picked
+The entries found are then ranked by date alone, nearest to today first, either way (the distance
+`abs(date - now)`, in Whoosh's microseconds: the newest of what was written, the soonest of what is
+planned, an entry with no date, 0, the furthest), picked
 from a bitmap in one of two ways, whichever reads fewer entries: its entries one by one when they
 are few, or else the segment's entries in order of date, from today outwards, until enough of
 them are found (a common word's entries are dense: the walk stops soon).
@@ -38,14 +40,6 @@ _kept_bytes = 0
 _lock = threading.Lock()
 
 
-def _segment_key(reader) -> tuple | None:
-    """What identifies a segment: segments never change, only their deletions grow."""
-    segment = reader.segment()
-    if segment is None:  # an index with nothing in it yet reads through an empty reader
-        return None
-    return segment.segment_id(), reader.doc_count_all()
-
-
 def _from_ids(docnums, size: int) -> int:
     found = bytearray((size + 7) // 8)
     for docnum in docnums:
@@ -56,7 +50,7 @@ def _from_ids(docnums, size: int) -> int:
 def term_bits(reader, field: str, text: str) -> int:
     """The segment's entries holding this term, as an integer's bits (kept, 0 for a word it lacks).
     Some may have been deleted since: `matches` leaves them out."""
-    segment = _segment_key(reader)
+    segment = index.segment_key(reader)
     if segment is None:
         return 0
     key = (*segment, field, text)
@@ -181,7 +175,7 @@ def nearest(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
 def _enumerated(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
     """Each entry found, its date read."""
     dates = index.segment_dates(reader)
-    return sorted([(abs(dates[docnum] - now), docnum) for docnum in ones(bits)])[:count]  # index.distance
+    return sorted([(abs(dates[docnum] - now), docnum) for docnum in ones(bits)])[:count]
 
 
 def _walked(reader, bits: int, count: int, now: int) -> list[tuple[int, int]]:
